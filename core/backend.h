@@ -1,0 +1,178 @@
+// Backend: where queues, statuses, workers, stats and failures live. The one interface between
+// resque-cpp's core and its storage; the Redis backend and the in-memory backend implement it.
+//
+// It speaks job-queue verbs, not Redis primitives, so that one step of the worker (start a job,
+// finish a job) is one call, which the Redis backend makes in one round trip. Values are the raw
+// JSON strings of docs/wire-format.md; encoding and decoding them is core's job (payload.h,
+// status.h, failure.h). No Redis type, key name or error appears here.
+//
+//   std::unique_ptr<resque::Backend> backend = ...;  // see backends/backend_factory.h
+//   RETURN_IF_ERROR(backend->Push("mail", payload_json));
+//   absl::StatusOr<std::optional<resque::ReservedJob>> job =
+//       backend->Reserve({"high", "mail"}, absl::Seconds(5));
+//
+// Every method is thread-safe. Every method that talks to a server returns Unavailable when the
+// server cannot be reached, and never blocks much longer than its wait or the backend's timeout.
+// A key of the wrong type (written by someone else) is FailedPrecondition. Bad arguments (an
+// empty queue name, a negative index) are InvalidArgument.
+#ifndef RESQUE_CORE_BACKEND_H_
+#define RESQUE_CORE_BACKEND_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace resque {
+
+// A payload taken off a queue by Reserve.
+struct ReservedJob {
+  std::string queue;
+  std::string payload;  // the raw JSON item, exactly as it was stored
+};
+
+// Which jobs RemoveJobs removes: php-resque's Resque::dequeue. A job matches when its class is
+// `class_name` and, when given, its id is `id` and its args are `args` (JSON, compared as
+// values: whitespace and object key order do not matter).
+struct JobFilter {
+  std::string class_name;
+  std::optional<std::string> id;
+  std::optional<std::string> args;
+};
+
+// What a worker records as it begins a job: one call, one round trip.
+struct JobStart {
+  std::string worker_id;
+  std::string working_json;  // {"queue":..,"run_at":..,"payload":{..}}
+  std::string job_id;        // empty when the job has no id: then no status is touched
+  std::string status_json;   // written only if the job's status key exists (a tracked job)
+};
+
+// What a worker records as it ends a job: one call, one round trip.
+struct JobFinish {
+  std::string worker_id;
+  std::string job_id;       // empty when the job has no id: then no status is touched
+  std::string status_json;  // written only if the status key exists, then expires after...
+  absl::Duration status_ttl = absl::Hours(24);
+  bool failed = false;
+  std::string failure_json;  // appended to the failure list when `failed`
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // ---- Queues ----
+
+  // Appends `payload` to the tail of `queue` and adds the queue to the set of known queues.
+  virtual absl::Status Push(std::string_view queue, std::string_view payload) = 0;
+
+  // Appends every payload, in order, as one operation (one round trip on Redis).
+  virtual absl::Status PushMany(std::string_view queue,
+                                absl::Span<const std::string> payloads) = 0;
+
+  // Takes the oldest payload of the first non-empty queue of `queues` (priority order). With a
+  // zero `wait` it returns at once; otherwise it parks until a payload is pushed to any of the
+  // queues or `wait` passes. Returns nullopt when nothing was found in time. An empty `queues`
+  // is InvalidArgument.
+  virtual absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
+                                                             absl::Duration wait) = 0;
+
+  // Number of payloads in `queue`; 0 for a queue that does not exist.
+  virtual absl::StatusOr<int64_t> Size(std::string_view queue) = 0;
+
+  // Up to `count` payloads from position `start` (0 = the head, the next to be reserved).
+  // Empty past the end or for an unknown queue. Negative `start` or `count` is InvalidArgument.
+  virtual absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
+                                                        int64_t count) = 0;
+
+  // Names of every queue ever pushed to and not removed, sorted.
+  virtual absl::StatusOr<std::vector<std::string>> Queues() = 0;
+
+  // Deletes `queue` with its payloads and forgets its name. Removing an unknown queue is OK.
+  virtual absl::Status RemoveQueue(std::string_view queue) = 0;
+
+  // Removes every payload of `queue` that matches `filter`, wherever it stands in the queue;
+  // keeps the order of the rest. Returns how many were removed. Payloads that do not decode
+  // never match.
+  virtual absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) = 0;
+
+  // ---- Statuses ----
+
+  // The status JSON of job `id`; NotFound when it was never tracked or has expired.
+  virtual absl::StatusOr<std::string> GetStatus(std::string_view id) = 0;
+
+  // Writes the status JSON of job `id`. With `only_if_exists`, does nothing (and returns OK)
+  // when there is no status for `id`. A finite `ttl` makes it expire; InfiniteDuration keeps it.
+  virtual absl::Status SetStatus(std::string_view id, std::string_view status_json,
+                                 absl::Duration ttl, bool only_if_exists) = 0;
+
+  // ---- Workers ----
+
+  // Adds `worker_id` to the set of workers and records when it started (a date string).
+  virtual absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) = 0;
+
+  // Removes the worker with its current job, its start date and its own stats. Removing an
+  // unknown worker is OK.
+  virtual absl::Status UnregisterWorker(std::string_view worker_id) = 0;
+
+  // Every registered worker id, sorted.
+  virtual absl::StatusOr<std::vector<std::string>> Workers() = 0;
+
+  // The worker's current job JSON (JobStart::working_json); nullopt when it is idle or unknown.
+  virtual absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) = 0;
+
+  // When the worker started, as registered; nullopt when unknown.
+  virtual absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) = 0;
+
+  // Marks the worker busy with a job and, for a tracked job, sets its status.
+  virtual absl::Status StartJob(const JobStart& start) = 0;
+
+  // Ends a job: sets its status (tracked jobs only) with a TTL, counts it in "processed" (and
+  // "failed" when it failed) both in total and for the worker, appends the failure record when
+  // it failed, and marks the worker idle. All of it or none of it is applied.
+  virtual absl::Status FinishJob(const JobFinish& finish) = 0;
+
+  // ---- Stats ----
+
+  // Adds `by` to counter `name` ("processed", "failed", "processed:<worker id>", ...) and
+  // returns the new value.
+  virtual absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) = 0;
+
+  // The counter's value; 0 when it does not exist.
+  virtual absl::StatusOr<int64_t> GetStat(std::string_view name) = 0;
+
+  // Deletes the counter.
+  virtual absl::Status ClearStat(std::string_view name) = 0;
+
+  // ---- Failures ----
+
+  // Appends a failure record (JSON) to the failure list, the newest last.
+  virtual absl::Status PushFailure(std::string_view failure_json) = 0;
+
+  virtual absl::StatusOr<int64_t> FailureCount() = 0;
+
+  // Up to `count` failure records from index `start` (0 = the oldest). Negative arguments are
+  // InvalidArgument.
+  virtual absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) = 0;
+
+  // Replaces the record at `index` (after a retry, with its retried_at set). NotFound when
+  // there is no record at `index`.
+  virtual absl::Status UpdateFailure(int64_t index, std::string_view failure_json) = 0;
+
+  // Removes the record at `index`; the later ones move up by one. NotFound when there is none.
+  virtual absl::Status RemoveFailure(int64_t index) = 0;
+
+  // Removes every failure record.
+  virtual absl::Status ClearFailures() = 0;
+};
+
+}  // namespace resque
+
+#endif  // RESQUE_CORE_BACKEND_H_

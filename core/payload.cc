@@ -1,0 +1,104 @@
+#include "core/payload.h"
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/json.h"
+
+namespace resque {
+
+absl::StatusOr<Payload> DecodePayload(std::string_view json) {
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(json);
+  if (!fields.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("payload: ", fields.status().message()));
+  }
+  Payload p;
+  bool has_class = false;
+  for (json::Field& f : *fields) {
+    if (f.key == "class") {
+      if (f.type != json::Type::kString) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("payload: \"class\" must be a string, found %s", json::TypeName(f.type)));
+      }
+      absl::StatusOr<std::string> name = json::StringValue(f.raw);
+      if (!name.ok()) return name.status();
+      p.class_name = *std::move(name);
+      has_class = true;
+    } else if (f.key == "args") {
+      if (f.type != json::Type::kArray) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("payload: \"args\" must be an array, found %s", json::TypeName(f.type)));
+      }
+      p.args = std::move(f.raw);
+    } else if (f.key == "id" && f.type == json::Type::kString) {
+      absl::StatusOr<std::string> id = json::StringValue(f.raw);
+      if (!id.ok()) return id.status();
+      p.id = *std::move(id);
+    } else if (f.key == "queue_time" && f.type == json::Type::kNumber) {
+      absl::StatusOr<double> t = json::DoubleValue(f.raw);
+      if (t.ok()) {
+        p.queue_time = *t;
+      } else {
+        p.extra.emplace_back(std::move(f.key), std::move(f.raw));
+      }
+    } else {
+      p.extra.emplace_back(std::move(f.key), std::move(f.raw));
+    }
+  }
+  if (!has_class) return absl::InvalidArgumentError("payload: \"class\" is missing");
+  if (p.class_name.empty()) return absl::InvalidArgumentError("payload: \"class\" is empty");
+  return p;
+}
+
+std::string EncodePayload(const Payload& payload) {
+  std::string out = "{\"class\":";
+  json::AppendQuoted(&out, payload.class_name);
+  absl::StrAppend(&out, ",\"args\":", payload.args.empty() ? "[]" : payload.args);
+  if (!payload.id.empty()) {
+    out.append(",\"id\":");
+    json::AppendQuoted(&out, payload.id);
+  }
+  if (payload.queue_time.has_value()) {
+    // Microsecond precision, as php's microtime(true).
+    absl::StrAppend(&out, ",\"queue_time\":", absl::StrFormat("%.6f", *payload.queue_time));
+  }
+  for (const auto& [key, raw] : payload.extra) {
+    out.push_back(',');
+    json::AppendQuoted(&out, key);
+    absl::StrAppend(&out, ":", raw);
+  }
+  out.push_back('}');
+  return out;
+}
+
+absl::StatusOr<std::string> ArgsFromUserJson(std::string_view user_json) {
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(absl::string_view(user_json.data(), user_json.size()));
+  if (trimmed.empty()) return std::string("[]");
+  absl::StatusOr<json::Type> type = json::Validate(std::string_view(trimmed.data(), trimmed.size()));
+  if (!type.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("args: ", type.status().message()));
+  }
+  if (*type == json::Type::kArray) return std::string(trimmed);
+  if (*type == json::Type::kObject) return absl::StrCat("[", trimmed, "]");
+  return absl::InvalidArgumentError(
+      absl::StrFormat("args must be a JSON array or object, found %s", json::TypeName(*type)));
+}
+
+std::string NewJobId() {
+  // absl::BitGen is seeded from the OS entropy source and is a cryptographic-strength
+  // generator (Randen); one per thread keeps id generation lock-free.
+  thread_local absl::BitGen gen;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t bits = absl::Uniform<uint64_t>(gen);
+    for (int i = 0; i < 16; ++i) {
+      id[half * 16 + i] = kHex[bits & 0xF];
+      bits >>= 4;
+    }
+  }
+  return id;
+}
+
+}  // namespace resque

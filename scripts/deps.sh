@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what resque-cpp needs to build, test and run, when it is missing (Debian 12).
+# Sourced by demo.sh, test.sh and bench/run.sh; safe to run again.
+set -euo pipefail
+
+resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
+  libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server)
+
+resque_install_deps() {
+  local missing=()
+  for p in "${resque_packages[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  # Node and npm come with the machine; Debian's npm conflicts with that nodejs, so only
+  # install them when there are none at all.
+  if ! command -v npm >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+}
+
+# resque_build DIR [cmake args...]: configures (once) and builds into DIR.
+resque_build() {
+  local dir=$1
+  shift
+  cmake -S "$RESQUE_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" --parallel "$(nproc)"
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Command 2 of the README: installs what is missing, builds, runs every test. Non-zero on failure.
+#   scripts/test.sh                      the whole suite (build/)
+#   BUILD_DIR=build-asan CMAKE_ARGS="-DRESQUE_SANITIZE=address" scripts/test.sh
+#   CTEST_ARGS="-L concurrency" scripts/test.sh
+set -euo pipefail
+RESQUE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$RESQUE_ROOT/scripts/deps.sh"
+resque_install_deps
+
+if [ -f "$RESQUE_ROOT/tests/interop/package-lock.json" ]; then
+  (cd "$RESQUE_ROOT/tests/interop" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+fi
+
+build_dir=${BUILD_DIR:-$RESQUE_ROOT/build}
+# shellcheck disable=SC2086
+resque_build "$build_dir" ${CMAKE_ARGS:-}
+cd "$build_dir"
+# shellcheck disable=SC2086
+ctest --output-on-failure -j "$(nproc)" --timeout 300 ${CTEST_ARGS:-}

@@ -1,0 +1,95 @@
+#include "core/payload.h"
+
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace resque {
+namespace {
+
+TEST(Payload, DecodesPhpResqueForm) {
+  auto p = DecodePayload(
+      R"({"class":"PHP_Job","args":[{"time":1795488807,"array":{"test":"test"}}],)"
+      R"("id":"a0582c7f1f4f366d15550bc7cd5778d2","queue_time":1795488807.324839})");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->class_name, "PHP_Job");
+  EXPECT_EQ(p->args, R"([{"time":1795488807,"array":{"test":"test"}}])");
+  EXPECT_EQ(p->id, "a0582c7f1f4f366d15550bc7cd5778d2");
+  ASSERT_TRUE(p->queue_time.has_value());
+  EXPECT_DOUBLE_EQ(*p->queue_time, 1795488807.324839);
+  EXPECT_TRUE(p->extra.empty());
+}
+
+TEST(Payload, DecodesNodeResqueFormAndKeepsUnknownFields) {
+  auto p = DecodePayload(R"({"class":"Add","queue":"q1","args":[1,2]})");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->class_name, "Add");
+  EXPECT_EQ(p->args, "[1,2]");
+  EXPECT_TRUE(p->id.empty());
+  ASSERT_EQ(p->extra.size(), 1u);
+  EXPECT_EQ(p->extra[0].first, "queue");
+  EXPECT_EQ(p->extra[0].second, "\"q1\"");
+  EXPECT_EQ(EncodePayload(*p), R"({"class":"Add","args":[1,2],"queue":"q1"})");
+}
+
+TEST(Payload, MissingArgsReadsAsEmptyArray) {
+  auto p = DecodePayload(R"({"class":"Ruby"})");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->args, "[]");
+}
+
+TEST(Payload, EncodesClassArgsIdQueueTimeInThatOrder) {
+  Payload p;
+  p.class_name = "My\"Job";
+  p.args = R"([{"a":1}])";
+  p.id = "0123456789abcdef0123456789abcdef";
+  p.queue_time = 1700000000.5;
+  EXPECT_EQ(EncodePayload(p),
+            R"({"class":"My\"Job","args":[{"a":1}],"id":"0123456789abcdef0123456789abcdef",)"
+            R"("queue_time":1700000000.500000})");
+  auto back = DecodePayload(EncodePayload(p));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->class_name, "My\"Job");
+}
+
+TEST(Payload, BadPayloadsAreClearErrors) {
+  struct Case {
+    const char* json;
+    const char* message_part;
+  };
+  for (const Case& c : {Case{"not json", "not valid JSON"}, Case{"{\"class\":\"A\"", "not valid"},
+                        Case{"{\"args\":[]}", "\"class\" is missing"},
+                        Case{"{\"class\":7,\"args\":[]}", "\"class\" must be a string"},
+                        Case{"{\"class\":\"A\",\"args\":{}}", "\"args\" must be an array"},
+                        Case{"{\"class\":\"A\",\"args\":\"x\"}", "\"args\" must be an array"},
+                        Case{"[1]", "expected a JSON object"}}) {
+    auto p = DecodePayload(c.json);
+    ASSERT_FALSE(p.ok()) << c.json;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(p.status().message().find(c.message_part), std::string::npos)
+        << c.json << " -> " << p.status();
+  }
+}
+
+TEST(Payload, ArgsFromUserJsonWrapsObjectsAsPhpResqueDoes) {
+  EXPECT_EQ(*ArgsFromUserJson(""), "[]");
+  EXPECT_EQ(*ArgsFromUserJson("[1,2]"), "[1,2]");
+  EXPECT_EQ(*ArgsFromUserJson(R"({"a":1})"), R"([{"a":1}])");
+  EXPECT_FALSE(ArgsFromUserJson("5").ok());
+  EXPECT_FALSE(ArgsFromUserJson("{bad").ok());
+}
+
+TEST(Payload, JobIdsAre32LowercaseHexAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = NewJobId();
+    ASSERT_EQ(id.size(), 32u);
+    for (char c : id) ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
+}  // namespace
+}  // namespace resque
