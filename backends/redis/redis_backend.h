@@ -1,0 +1,41 @@
+// The Redis backend: a Backend over hiredis, with the key layout and JSON of docs/wire-format.md,
+// so php-resque, Ruby resque, node-resque and resque-web share its state.
+//
+//   absl::StatusOr<resque::redis::RedisOptions> options =
+//       resque::redis::ParseRedisUrl("redis://:secret@127.0.0.1:6379/2");
+//   absl::StatusOr<std::unique_ptr<resque::Backend>> backend = resque::redis::NewRedisBackend(*options);
+#ifndef RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
+#define RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/backend.h"
+
+namespace resque::redis {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string unix_socket;  // when set, host and port are not used
+  std::string password;     // never logged, never in an error message
+  int db = 0;
+  std::string ns = "resque";  // key prefix: "<ns>:queue:<q>"
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration command_timeout = absl::Seconds(5);  // on top of a Reserve's wait
+};
+
+// Parses redis://[:password@]host[:port][/db], unix:///path/to/sock[?db=N], and php-resque's
+// bare host:port. InvalidArgument naming what is wrong (never echoing the password).
+absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
+
+// Connects (so that a dead Redis is reported now) and returns the backend. Unavailable naming
+// the address, without the password, when Redis cannot be reached.
+absl::StatusOr<std::unique_ptr<Backend>> NewRedisBackend(const RedisOptions& options);
+
+}  // namespace resque::redis
+
+#endif  // RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
