@@ -1,0 +1,51 @@
+// The conformance suite: one set of tests over the Backend interface, instantiated for every
+// backend, so that the memory backend is a faithful double of Redis. A backend joins by
+// instantiating the suite with a factory:
+//
+//   INSTANTIATE_TEST_SUITE_P(Memory, BackendConformance,
+//                            testing::Values(resque::testing::BackendFactory{"Memory", ...}),
+//                            resque::testing::FactoryName);
+#ifndef RESQUE_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
+#define RESQUE_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/backend.h"
+#include "gtest/gtest.h"
+
+namespace resque::testing {
+
+// One fresh, empty backend for one test.
+class BackendUnderTest {
+ public:
+  virtual ~BackendUnderTest() = default;
+  virtual Backend& backend() = 0;
+  // Makes `d` pass for everything that expires (statuses with a TTL), without sleeping.
+  virtual void AdvanceTime(absl::Duration d) = 0;
+};
+
+struct BackendFactory {
+  std::string name;
+  std::function<std::unique_ptr<BackendUnderTest>()> make;
+};
+
+inline std::string FactoryName(const ::testing::TestParamInfo<BackendFactory>& info) {
+  return info.param.name;
+}
+
+class BackendConformance : public ::testing::TestWithParam<BackendFactory> {
+ protected:
+  void SetUp() override { under_test_ = GetParam().make(); }
+  Backend& backend() { return under_test_->backend(); }
+  void AdvanceTime(absl::Duration d) { under_test_->AdvanceTime(d); }
+
+ private:
+  std::unique_ptr<BackendUnderTest> under_test_;
+};
+
+}  // namespace resque::testing
+
+#endif  // RESQUE_TESTS_CONFORMANCE_BACKEND_CONFORMANCE_H_
