@@ -74,8 +74,7 @@ class Backend {
   virtual absl::Status Push(std::string_view queue, std::string_view payload) = 0;
 
   // Appends every payload, in order, as one operation (one round trip on Redis).
-  virtual absl::Status PushMany(std::string_view queue,
-                                absl::Span<const std::string> payloads) = 0;
+  virtual absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) = 0;
 
   // Takes the oldest payload of the first non-empty queue of `queues` (priority order). With a
   // zero `wait` it returns at once; otherwise it parks until a payload is pushed to any of the

@@ -124,8 +124,8 @@ od::parser& ThreadParser() {
 }
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
-                        s.back() == '\t')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
     s.remove_suffix(1);
   }
   return s;
@@ -302,6 +302,21 @@ absl::StatusOr<double> DoubleValue(std::string_view raw) {
   if (auto e = ThreadParser().iterate(buf).get(doc)) return JsonError(e, buf, nullptr);
   if (auto e = doc.get_double().get(d)) return JsonError(e, buf, nullptr);
   return d;
+}
+
+absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw) {
+  const simdjson::padded_string buf(raw);
+  od::document doc;
+  od::array array;
+  if (auto e = ThreadParser().iterate(buf).get(doc)) return JsonError(e, buf, nullptr);
+  if (auto e = doc.get_array().get(array)) return JsonError(e, buf, nullptr);
+  std::vector<std::string> out;
+  for (auto element : array) {
+    std::string_view s;
+    if (auto e = element.get_string().get(s)) return JsonError(e, buf, nullptr);
+    out.emplace_back(s);
+  }
+  return out;
 }
 
 const Field* FindField(const std::vector<Field>& fields, std::string_view key) {

@@ -45,6 +45,9 @@ absl::StatusOr<std::string> StringValue(std::string_view raw);
 absl::StatusOr<int64_t> IntValue(std::string_view raw);
 absl::StatusOr<double> DoubleValue(std::string_view raw);
 
+// Reads a JSON array of strings; InvalidArgument when it is not one.
+absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw);
+
 // Finds the first field named `key`; nullptr when absent.
 const Field* FindField(const std::vector<Field>& fields, std::string_view key);
 

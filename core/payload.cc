@@ -18,8 +18,8 @@ absl::StatusOr<Payload> DecodePayload(std::string_view json) {
   for (json::Field& f : *fields) {
     if (f.key == "class") {
       if (f.type != json::Type::kString) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("payload: \"class\" must be a string, found %s", json::TypeName(f.type)));
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "payload: \"class\" must be a string, found %s", json::TypeName(f.type)));
       }
       absl::StatusOr<std::string> name = json::StringValue(f.raw);
       if (!name.ok()) return name.status();
@@ -27,8 +27,8 @@ absl::StatusOr<Payload> DecodePayload(std::string_view json) {
       has_class = true;
     } else if (f.key == "args") {
       if (f.type != json::Type::kArray) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("payload: \"args\" must be an array, found %s", json::TypeName(f.type)));
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "payload: \"args\" must be an array, found %s", json::TypeName(f.type)));
       }
       p.args = std::move(f.raw);
     } else if (f.key == "id" && f.type == json::Type::kString) {
@@ -73,9 +73,11 @@ std::string EncodePayload(const Payload& payload) {
 }
 
 absl::StatusOr<std::string> ArgsFromUserJson(std::string_view user_json) {
-  const absl::string_view trimmed = absl::StripAsciiWhitespace(absl::string_view(user_json.data(), user_json.size()));
+  const absl::string_view trimmed =
+      absl::StripAsciiWhitespace(absl::string_view(user_json.data(), user_json.size()));
   if (trimmed.empty()) return std::string("[]");
-  absl::StatusOr<json::Type> type = json::Validate(std::string_view(trimmed.data(), trimmed.size()));
+  absl::StatusOr<json::Type> type =
+      json::Validate(std::string_view(trimmed.data(), trimmed.size()));
   if (!type.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("args: ", type.status().message()));
   }

@@ -1,0 +1,139 @@
+#include "core/failure.h"
+
+#include "absl/strings/str_format.h"
+#include "core/json.h"
+
+namespace resque {
+namespace {
+
+void AppendField(std::string* out, std::string_view key, std::string_view value) {
+  out->push_back(',');
+  json::AppendQuoted(out, key);
+  out->push_back(':');
+  json::AppendQuoted(out, value);
+}
+
+std::string StringOrEmpty(const json::Field& f) {
+  if (f.type != json::Type::kString) return f.raw;
+  absl::StatusOr<std::string> s = json::StringValue(f.raw);
+  return s.ok() ? *s : std::string();
+}
+
+}  // namespace
+
+std::string FormatFailedAt(absl::Time t) {
+  return absl::FormatTime("%Y/%m/%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+std::string FormatIsoTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+std::string EncodeFailure(const Failure& f) {
+  std::string out = "{\"failed_at\":";
+  json::AppendQuoted(&out, f.failed_at);
+  out.append(",\"payload\":");
+  out.append(f.payload.empty() ? "null" : f.payload);
+  AppendField(&out, "exception", f.exception);
+  AppendField(&out, "error", f.error);
+  out.append(",\"backtrace\":[");
+  for (size_t i = 0; i < f.backtrace.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    json::AppendQuoted(&out, f.backtrace[i]);
+  }
+  out.push_back(']');
+  AppendField(&out, "worker", f.worker);
+  AppendField(&out, "queue", f.queue);
+  if (f.retried_at.has_value()) AppendField(&out, "retried_at", *f.retried_at);
+  for (const auto& [key, raw] : f.extra) {
+    out.push_back(',');
+    json::AppendQuoted(&out, key);
+    out.push_back(':');
+    out.append(raw);
+  }
+  out.push_back('}');
+  return out;
+}
+
+absl::StatusOr<Failure> DecodeFailure(std::string_view text) {
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(text);
+  if (!fields.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("failure record: %s", fields.status().message()));
+  }
+  Failure f;
+  for (json::Field& field : *fields) {
+    if (field.key == "failed_at") {
+      f.failed_at = StringOrEmpty(field);
+    } else if (field.key == "payload") {
+      f.payload = field.type == json::Type::kNull ? "" : field.raw;
+    } else if (field.key == "exception") {
+      f.exception = StringOrEmpty(field);
+    } else if (field.key == "error") {
+      f.error = StringOrEmpty(field);
+    } else if (field.key == "worker") {
+      f.worker = StringOrEmpty(field);
+    } else if (field.key == "queue") {
+      f.queue = StringOrEmpty(field);
+    } else if (field.key == "retried_at" && field.type == json::Type::kString) {
+      f.retried_at = StringOrEmpty(field);
+    } else if (field.key == "backtrace" && field.type == json::Type::kArray) {
+      absl::StatusOr<std::vector<std::string>> lines = json::StringArray(field.raw);
+      if (lines.ok()) f.backtrace = *std::move(lines);
+    } else {
+      f.extra.emplace_back(std::move(field.key), std::move(field.raw));
+    }
+  }
+  return f;
+}
+
+absl::StatusOr<int64_t> FailureStore::Count() { return backend_.FailureCount(); }
+
+absl::StatusOr<std::vector<Failure>> FailureStore::List(int64_t start, int64_t count) {
+  absl::StatusOr<std::vector<std::string>> raw = backend_.Failures(start, count);
+  if (!raw.ok()) return raw.status();
+  std::vector<Failure> out;
+  out.reserve(raw->size());
+  for (size_t i = 0; i < raw->size(); ++i) {
+    absl::StatusOr<Failure> f = DecodeFailure((*raw)[i]);
+    if (!f.ok()) {
+      return absl::DataLossError(
+          absl::StrFormat("failure %d: %s", start + static_cast<int64_t>(i), f.status().message()));
+    }
+    out.push_back(*std::move(f));
+  }
+  return out;
+}
+
+absl::Status FailureStore::Retry(int64_t index) {
+  absl::StatusOr<std::vector<Failure>> one = List(index, 1);
+  if (!one.ok()) return one.status();
+  if (one->empty()) return absl::NotFoundError(absl::StrFormat("no failure at index %d", index));
+  Failure& f = one->front();
+  if (f.payload.empty() || f.queue.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("failure %d has no payload or no queue to retry on", index));
+  }
+  if (absl::Status s = backend_.Push(f.queue, f.payload); !s.ok()) return s;
+  f.retried_at = FormatFailedAt(clock_->Now());
+  return backend_.UpdateFailure(index, EncodeFailure(f));
+}
+
+absl::StatusOr<int64_t> FailureStore::RetryAll() {
+  absl::StatusOr<int64_t> count = Count();
+  if (!count.ok()) return count.status();
+  int64_t retried = 0;
+  for (int64_t i = 0; i < *count; ++i) {
+    absl::Status s = Retry(i);
+    if (absl::IsFailedPrecondition(s)) continue;
+    if (!s.ok()) return s;
+    ++retried;
+  }
+  return retried;
+}
+
+absl::Status FailureStore::Remove(int64_t index) { return backend_.RemoveFailure(index); }
+
+absl::Status FailureStore::Clear() { return backend_.ClearFailures(); }
+
+}  // namespace resque

@@ -1,0 +1,68 @@
+// Failure records: what the failure list (`resque:failed`) holds for each failed job, and the
+// operations resque-web offers on them (list, retry, remove, clear).
+//
+//   resque::FailureStore failures(backend);
+//   RETURN_IF_ERROR(failures.Retry(0));  // re-enqueues the oldest failure's payload
+#ifndef RESQUE_CORE_FAILURE_H_
+#define RESQUE_CORE_FAILURE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/backend.h"
+#include "core/clock.h"
+
+namespace resque {
+
+struct Failure {
+  std::string failed_at;  // "2026/11/24 10:00:00 UTC" (Ruby's form; php's is read too)
+  std::string payload;    // the payload as JSON; any JSON value when read from a peer
+  std::string exception;  // the exception class, or "resque::JobError" for an error status
+  std::string error;      // the message
+  std::vector<std::string> backtrace;
+  std::string worker;
+  std::string queue;
+  std::optional<std::string> retried_at;
+  std::vector<std::pair<std::string, std::string>> extra;  // unknown fields, raw JSON
+};
+
+std::string EncodeFailure(const Failure& failure);
+
+// InvalidArgument when `json` is not an object. Missing fields read as empty.
+absl::StatusOr<Failure> DecodeFailure(std::string_view json);
+
+// "2026/11/24 10:00:00 UTC": the form Ruby resque writes and resque-web parses.
+std::string FormatFailedAt(absl::Time t);
+// ISO 8601 in UTC, "2026-11-24T10:00:00Z": for run_at and started, which every peer parses.
+std::string FormatIsoTime(absl::Time t);
+
+class FailureStore {
+ public:
+  explicit FailureStore(Backend& backend, Clock* clock = RealClock())
+      : backend_(backend), clock_(clock) {}
+
+  absl::StatusOr<int64_t> Count();
+  // Records from `start`, oldest first; a record that does not decode is an error naming its index.
+  absl::StatusOr<std::vector<Failure>> List(int64_t start, int64_t count);
+  // Pushes the payload of record `index` back on its queue and stamps the record's retried_at.
+  // NotFound when there is no such record; FailedPrecondition when it has no payload or queue.
+  absl::Status Retry(int64_t index);
+  // Retries every record; returns how many were re-enqueued.
+  absl::StatusOr<int64_t> RetryAll();
+  absl::Status Remove(int64_t index);
+  absl::Status Clear();
+
+ private:
+  Backend& backend_;
+  Clock* clock_;
+};
+
+}  // namespace resque
+
+#endif  // RESQUE_CORE_FAILURE_H_

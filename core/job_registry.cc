@@ -1,0 +1,83 @@
+#include "core/job_registry.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+
+namespace resque {
+
+absl::Status SkipJob(std::string_view reason) {
+  absl::Status status(absl::StatusCode::kCancelled, std::string(reason));
+  status.SetPayload("resque/skip", absl::Cord("1"));
+  return status;
+}
+
+bool IsSkipJob(const absl::Status& status) { return status.GetPayload("resque/skip").has_value(); }
+
+absl::Status JobRegistry::Register(std::string_view class_name, Factory factory) {
+  if (class_name.empty()) return absl::InvalidArgumentError("job class name is empty");
+  if (!factory) return absl::InvalidArgumentError("job factory is empty");
+  absl::MutexLock lock(&mu_);
+  if (!factories_.try_emplace(std::string(class_name), std::move(factory)).second) {
+    return absl::AlreadyExistsError(
+        absl::StrFormat("job class \"%s\" is already registered", class_name));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Job>> JobRegistry::Create(std::string_view class_name) const {
+  Factory factory;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = factories_.find(std::string(class_name));
+    if (it == factories_.end()) {
+      return absl::NotFoundError(absl::StrFormat("unknown job class \"%s\"", class_name));
+    }
+    factory = it->second;
+  }
+  std::unique_ptr<Job> job = factory();
+  if (job == nullptr) {
+    return absl::InternalError(
+        absl::StrFormat("job class \"%s\": factory made nothing", class_name));
+  }
+  return job;
+}
+
+bool JobRegistry::Contains(std::string_view class_name) const {
+  absl::MutexLock lock(&mu_);
+  return factories_.contains(std::string(class_name));
+}
+
+std::vector<std::string> JobRegistry::ClassNames() const {
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, factory] : factories_) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void JobRegistry::Merge(const JobRegistry& other) {
+  if (&other == this) return;
+  std::vector<std::pair<std::string, Factory>> copied;
+  {
+    absl::MutexLock lock(&other.mu_);
+    copied.assign(other.factories_.begin(), other.factories_.end());
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, factory] : copied) factories_.try_emplace(name, std::move(factory));
+}
+
+JobRegistry& JobRegistry::Global() {
+  static JobRegistry* const registry = new JobRegistry();
+  return *registry;
+}
+
+internal::JobRegistration::JobRegistration(std::string_view class_name,
+                                           JobRegistry::Factory factory) {
+  // A duplicate registration in a loaded library is ignored: the first one wins.
+  (void)JobRegistry::Global().Register(class_name, std::move(factory));
+}
+
+}  // namespace resque

@@ -1,0 +1,47 @@
+#include "core/queue.h"
+
+#include "absl/strings/str_format.h"
+#include "core/status.h"
+
+namespace resque {
+
+absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_view class_name,
+                                           std::string_view args_json,
+                                           const EnqueueOptions& options) {
+  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
+  if (class_name.empty()) return absl::InvalidArgumentError("job class name is empty");
+  absl::StatusOr<std::string> args = ArgsFromUserJson(args_json);
+  if (!args.ok()) return args.status();
+
+  Payload payload;
+  payload.class_name = std::string(class_name);
+  payload.args = *std::move(args);
+  payload.id = options.id.empty() ? NewJobId() : options.id;
+  payload.queue_time = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
+
+  if (hooks_ != nullptr) {
+    const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
+    if (absl::Status s = RunHooks(hooks_->before_enqueue, event); !s.ok()) return s;
+  }
+  // The status exists before the payload does, so that a worker that takes the job at once
+  // finds it tracked.
+  if (options.track) {
+    if (absl::Status s = StatusTracker(backend_, clock_).Create(payload.id); !s.ok()) return s;
+  }
+  if (absl::Status s = backend_.Push(queue, EncodePayload(payload)); !s.ok()) return s;
+  if (hooks_ != nullptr) {
+    const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
+    // The job is queued by now: an after_enqueue error cannot take it back.
+    (void)RunHooks(hooks_->after_enqueue, event);
+  }
+  return payload.id;
+}
+
+absl::Status Queue::EnqueuePayload(std::string_view queue, const Payload& payload) {
+  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
+  const std::string encoded = EncodePayload(payload);
+  if (absl::StatusOr<Payload> check = DecodePayload(encoded); !check.ok()) return check.status();
+  return backend_.Push(queue, encoded);
+}
+
+}  // namespace resque

@@ -1,0 +1,67 @@
+// Queue: enqueue jobs and look at queues, over any Backend (php-resque's Resque::enqueue,
+// Resque::size, Resque::dequeue...).
+//
+//   resque::Queue queue(backend);
+//   absl::StatusOr<std::string> id =
+//       queue.Enqueue("default", "PHP_Job", R"({"name":"Chris"})", {.track = true});
+#ifndef RESQUE_CORE_QUEUE_H_
+#define RESQUE_CORE_QUEUE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/backend.h"
+#include "core/clock.h"
+#include "core/hooks.h"
+#include "core/payload.h"
+
+namespace resque {
+
+struct EnqueueOptions {
+  bool track = false;  // create a "waiting" status that the worker moves along
+  std::string id;      // the job id; a fresh one when empty
+};
+
+class Queue {
+ public:
+  // `hooks` may be null; when given, it must outlive the Queue.
+  explicit Queue(Backend& backend, Clock* clock = RealClock(), const Hooks* hooks = nullptr)
+      : backend_(backend), clock_(clock), hooks_(hooks) {}
+
+  // Pushes a job of `class_name` on `queue` and returns its id. `args_json` is a JSON array (the
+  // positional args), a JSON object (wrapped as php-resque does: [ {...} ]) or empty ([]).
+  // InvalidArgument for an empty queue or class name, or args that are not an array or object.
+  absl::StatusOr<std::string> Enqueue(std::string_view queue, std::string_view class_name,
+                                      std::string_view args_json = "",
+                                      const EnqueueOptions& options = {});
+
+  // Pushes an already-built payload as it is (after checking that it decodes).
+  absl::Status EnqueuePayload(std::string_view queue, const Payload& payload);
+
+  absl::StatusOr<int64_t> Size(std::string_view queue) { return backend_.Size(queue); }
+  absl::StatusOr<std::vector<std::string>> Queues() { return backend_.Queues(); }
+  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
+                                                int64_t count) {
+    return backend_.Peek(queue, start, count);
+  }
+  absl::Status RemoveQueue(std::string_view queue) { return backend_.RemoveQueue(queue); }
+
+  // Removes the matching jobs from `queue` (php-resque's Resque::dequeue); returns how many.
+  absl::StatusOr<int64_t> Dequeue(std::string_view queue, const JobFilter& filter) {
+    return backend_.RemoveJobs(queue, filter);
+  }
+
+  Backend& backend() { return backend_; }
+
+ private:
+  Backend& backend_;
+  Clock* clock_;
+  const Hooks* hooks_;
+};
+
+}  // namespace resque
+
+#endif  // RESQUE_CORE_QUEUE_H_
