@@ -37,31 +37,34 @@ struct ReservedJob {
   std::string payload;  // the raw JSON item, exactly as it was stored
 };
 
+// (Every member of these structs has an initializer so that designated initializers may leave
+// any of them out under -Wextra.)
+
 // Which jobs RemoveJobs removes: php-resque's Resque::dequeue. A job matches when its class is
 // `class_name` and, when given, its id is `id` and its args are `args` (JSON, compared as
 // values: whitespace and object key order do not matter).
 struct JobFilter {
   std::string class_name;
-  std::optional<std::string> id;
-  std::optional<std::string> args;
+  std::optional<std::string> id = std::nullopt;
+  std::optional<std::string> args = std::nullopt;
 };
 
 // What a worker records as it begins a job: one call, one round trip.
 struct JobStart {
-  std::string worker_id;
-  std::string working_json;  // {"queue":..,"run_at":..,"payload":{..}}
-  std::string job_id;        // empty when the job has no id: then no status is touched
-  std::string status_json;   // written only if the job's status key exists (a tracked job)
+  std::string worker_id = {};
+  std::string working_json = {};  // {"queue":..,"run_at":..,"payload":{..}}
+  std::string job_id = {};        // empty when the job has no id: then no status is touched
+  std::string status_json = {};   // written only if the job's status key exists (a tracked job)
 };
 
 // What a worker records as it ends a job: one call, one round trip.
 struct JobFinish {
-  std::string worker_id;
-  std::string job_id;       // empty when the job has no id: then no status is touched
-  std::string status_json;  // written only if the status key exists, then expires after...
+  std::string worker_id = {};
+  std::string job_id = {};       // empty when the job has no id: then no status is touched
+  std::string status_json = {};  // written only if the status key exists, then expires after...
   absl::Duration status_ttl = absl::Hours(24);
   bool failed = false;
-  std::string failure_json;  // appended to the failure list when `failed`
+  std::string failure_json = {};  // appended to the failure list when `failed`
 };
 
 class Backend {
