@@ -2,6 +2,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -46,11 +52,76 @@ absl::Status JsonError(simdjson::error_code error, const simdjson::padded_string
       absl::StrFormat("not valid JSON%s: %s", where, simdjson::error_message(error)));
 }
 
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Whether `s` is exactly one number as RFC 8259 writes it:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  const auto digits = [&]() {
+    const size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
 // Deeper documents are refused: On-Demand does not bound nesting itself, and Walk recurses.
 constexpr int kMaxDepth = 512;
 
-// Walks every value below `v` so that On-Demand checks all of it, not only what we read.
-simdjson::error_code Walk(od::value v, int depth = 1) {
+// Appends the canonical form of the number written as `raw` (already validated as JSON).
+void AppendCanonicalNumber(std::string_view raw, std::string* out) {
+  const char* const begin = raw.data();
+  const char* const end = raw.data() + raw.size();
+  int64_t i;
+  if (auto [p, ec] = std::from_chars(begin, end, i); ec == std::errc() && p == end) {
+    out->append(std::to_string(i));
+    return;
+  }
+  uint64_t u;
+  if (auto [p, ec] = std::from_chars(begin, end, u); ec == std::errc() && p == end) {
+    out->append(std::to_string(u));
+    return;
+  }
+  double d;
+  if (auto [p, ec] = std::from_chars(begin, end, d); ec != std::errc() || p != end) {
+    out->append(raw);  // beyond a double's range: only the same text is the same value
+    return;
+  }
+  // 2^63 bounds the doubles that convert to int64 exactly.
+  if (std::trunc(d) == d && std::fabs(d) < 9223372036854775808.0) {
+    out->append(std::to_string(static_cast<int64_t>(d)));
+    return;
+  }
+  char buf[64];
+  const auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), d);  // shortest round trip
+  out->append(buf, ec == std::errc() ? p - buf : 0);
+}
+
+// Walks every value below `v` so that On-Demand checks all of it, not only what we read. With a
+// `canonical` string, also appends the value's canonical form to it (see Canonicalize).
+simdjson::error_code Walk(od::value v, std::string* canonical, int depth = 1) {
   if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto e = v.type().get(type)) return e;
@@ -58,43 +129,71 @@ simdjson::error_code Walk(od::value v, int depth = 1) {
     case od::json_type::array: {
       od::array array;
       if (auto e = v.get_array().get(array)) return e;
+      if (canonical != nullptr) canonical->push_back('[');
+      bool first = true;
       for (auto element : array) {
         od::value child;
         if (auto e = element.get(child)) return e;
-        if (auto e = Walk(child, depth + 1)) return e;
+        if (canonical != nullptr && !first) canonical->push_back(',');
+        first = false;
+        if (auto e = Walk(child, canonical, depth + 1)) return e;
       }
+      if (canonical != nullptr) canonical->push_back(']');
       return simdjson::SUCCESS;
     }
     case od::json_type::object: {
       od::object object;
       if (auto e = v.get_object().get(object)) return e;
+      // Key (quoted) and canonical value of each member, sorted before they are written.
+      std::vector<std::pair<std::string, std::string>> members;
       for (auto field : object) {
         std::string_view key;
         if (auto e = field.unescaped_key().get(key)) return e;
         od::value child;
         if (auto e = field.value().get(child)) return e;
-        if (auto e = Walk(child, depth + 1)) return e;
+        std::string value;
+        if (auto e = Walk(child, canonical != nullptr ? &value : nullptr, depth + 1)) return e;
+        if (canonical != nullptr) members.emplace_back(Quote(key), std::move(value));
       }
+      if (canonical == nullptr) return simdjson::SUCCESS;
+      std::sort(members.begin(), members.end());
+      canonical->push_back('{');
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) canonical->push_back(',');
+        absl::StrAppend(canonical, members[i].first, ":", members[i].second);
+      }
+      canonical->push_back('}');
       return simdjson::SUCCESS;
     }
     case od::json_type::string: {
       std::string_view s;
-      return v.get_string().get(s);
+      if (auto e = v.get_string().get(s)) return e;
+      if (canonical != nullptr) AppendQuoted(canonical, s);
+      return simdjson::SUCCESS;
     }
     case od::json_type::number: {
+      // simdjson reports an integer too large for 64 bits as NUMBER_ERROR, as it does a malformed
+      // number ("01", "1."), so the grammar is checked here to tell the valid big integer apart.
+      const std::string_view raw = TrimRight(v.raw_json_token());
+      if (!IsJsonNumber(raw)) return simdjson::NUMBER_ERROR;
       double d;
-      // Integers too large for a double are still valid JSON numbers.
       auto e = v.get_double().get(d);
-      return e == simdjson::NUMBER_ERROR ? simdjson::SUCCESS : e;
+      if (e && e != simdjson::NUMBER_ERROR) return e;
+      if (canonical != nullptr) AppendCanonicalNumber(raw, canonical);
+      return simdjson::SUCCESS;
     }
     case od::json_type::boolean: {
       bool b;
-      return v.get_bool().get(b);
+      if (auto e = v.get_bool().get(b)) return e;
+      if (canonical != nullptr) canonical->append(b ? "true" : "false");
+      return simdjson::SUCCESS;
     }
     case od::json_type::null: {
       bool is_null;
       if (auto e = v.is_null().get(is_null)) return e;
-      return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+      if (!is_null) return simdjson::N_ATOM_ERROR;
+      if (canonical != nullptr) canonical->append("null");
+      return simdjson::SUCCESS;
     }
   }
   return simdjson::INCORRECT_TYPE;
@@ -123,45 +222,48 @@ od::parser& ThreadParser() {
   return parser;
 }
 
-std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Validates the whole document in `buf`. For a scalar document On-Demand has no value to walk,
-// so it is read directly.
-absl::StatusOr<Type> ValidatePadded(const simdjson::padded_string& buf) {
+// Validates the whole document in `buf`; with a `canonical` string, also appends the document's
+// canonical form. For a scalar document On-Demand has no value to walk, so it is read directly.
+absl::StatusOr<Type> ValidatePadded(const simdjson::padded_string& buf,
+                                    std::string* canonical = nullptr) {
   od::document doc;
   if (auto e = ThreadParser().iterate(buf).get(doc)) return JsonError(e, buf, nullptr);
   od::json_type type;
   if (auto e = doc.type().get(type)) return JsonError(e, buf, nullptr);
   simdjson::error_code e = simdjson::SUCCESS;
+  std::string scalar_canonical;  // written only once the whole input is known to be valid
   if (type == od::json_type::array || type == od::json_type::object) {
     od::value root;
     e = doc.get_value().get(root);
-    if (!e) e = Walk(root);
+    if (!e) e = Walk(root, canonical);
   } else if (type == od::json_type::string) {
     std::string_view s;
     e = doc.get_string().get(s);
+    if (!e) AppendQuoted(&scalar_canonical, s);
   } else if (type == od::json_type::number) {
     double d;
     e = doc.get_double().get(d);
+    const std::string_view text(buf.data(), buf.size());
+    const absl::string_view trimmed =
+        absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size()));
+    if (!e)
+      AppendCanonicalNumber(std::string_view(trimmed.data(), trimmed.size()), &scalar_canonical);
   } else if (type == od::json_type::boolean) {
-    bool b;
+    bool b = false;
     e = doc.get_bool().get(b);
+    scalar_canonical = b ? "true" : "false";
   } else {
     bool is_null = false;
     e = doc.is_null().get(is_null);
     if (!e && !is_null) e = simdjson::N_ATOM_ERROR;
+    scalar_canonical = "null";
   }
   const char* at = nullptr;
   // current_location() fails with OUT_OF_BOUNDS exactly when the whole input was consumed.
   const simdjson::error_code where = doc.current_location().get(at);
   if (e) return JsonError(e, buf, where ? nullptr : at);
   if (where != simdjson::OUT_OF_BOUNDS) return JsonError(simdjson::TRAILING_CONTENT, buf, at);
+  if (canonical != nullptr) canonical->append(scalar_canonical);
   return FromOd(type);
 }
 
@@ -317,6 +419,14 @@ absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw) {
     out.emplace_back(s);
   }
   return out;
+}
+
+absl::StatusOr<std::string> Canonicalize(std::string_view text) {
+  const simdjson::padded_string buf(text);
+  std::string canonical;
+  absl::StatusOr<Type> type = ValidatePadded(buf, &canonical);
+  if (!type.ok()) return type.status();
+  return canonical;
 }
 
 const Field* FindField(const std::vector<Field>& fields, std::string_view key) {

@@ -48,6 +48,13 @@ absl::StatusOr<double> DoubleValue(std::string_view raw);
 // Reads a JSON array of strings; InvalidArgument when it is not one.
 absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw);
 
+// Re-encodes `text`, exactly one JSON value, in a canonical form, so that two texts holding the
+// same value compare equal as strings: whitespace dropped, object members sorted by key (then by
+// value, for a key written twice), strings re-escaped as Quote writes them, numbers written as
+// integers when they are whole (1.0 and 1e0 read as 1) and otherwise in shortest round-trip
+// form. InvalidArgument when `text` is not valid JSON.
+absl::StatusOr<std::string> Canonicalize(std::string_view text);
+
 // Finds the first field named `key`; nullptr when absent.
 const Field* FindField(const std::vector<Field>& fields, std::string_view key);
 

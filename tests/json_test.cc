@@ -13,7 +13,10 @@ TEST(JsonQuote, EscapesQuotesBackslashesAndControlCharacters) {
 
 TEST(JsonQuote, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(Quote("h\xC3\xA9llo"), "\"h\xC3\xA9llo\"");
-  EXPECT_EQ(Quote("a\xFF" "b"), "\"a\xEF\xBF\xBD" "b\"");
+  EXPECT_EQ(Quote("a\xFF"
+                  "b"),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
   EXPECT_EQ(Quote("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
 }
 
@@ -52,6 +55,13 @@ TEST(JsonParseObject, RejectsADepthBombWithoutCrashing) {
   EXPECT_FALSE(ParseObject(bomb).ok());
 }
 
+TEST(JsonValidate, RejectsMalformedNumbersInsideDocumentsButNotBigIntegers) {
+  for (const char* bad : {"[01]", "[1.]", "[-]", "[.5]", "{\"a\":1e}", "[1.5e+]", "[--1]"}) {
+    EXPECT_FALSE(Validate(bad).ok()) << "accepted: " << bad;
+  }
+  EXPECT_TRUE(Validate("[123456789012345678901234567890, -0, 0.5e-3, 1E+2]").ok());
+}
+
 TEST(JsonValidate, ReportsTheTypeOfScalars) {
   EXPECT_EQ(*Validate(" 12 "), Type::kNumber);
   EXPECT_EQ(*Validate("null"), Type::kNull);
@@ -67,6 +77,40 @@ TEST(JsonValues, ReadStringsIntegersAndDoubles) {
   EXPECT_DOUBLE_EQ(*DoubleValue("1700000000.25"), 1700000000.25);
   EXPECT_FALSE(IntValue("\"x\"").ok());
   EXPECT_FALSE(IntValue("1e300").ok());
+}
+
+TEST(JsonCanonicalize, IgnoresWhitespaceKeyOrderAndEscapes) {
+  const std::string a = *Canonicalize(R"( { "b" : [1, {"y":2,"x":"\u0041"}], "a":null } )");
+  const std::string b = *Canonicalize(R"({"a":null,"b":[1,{"x":"A","y":2}]})");
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, R"({"a":null,"b":[1,{"x":"A","y":2}]})");
+}
+
+TEST(JsonCanonicalize, WritesWholeNumbersAsIntegers) {
+  EXPECT_EQ(*Canonicalize("[1, 1.0, 1e0, -0.0, 2.5, 1E2, 18446744073709551615]"),
+            "[1,1,1,0,2.5,100,18446744073709551615]");
+  EXPECT_EQ(*Canonicalize(" 10.50 "), "10.5");
+}
+
+TEST(JsonCanonicalize, KeepsArrayOrderAndScalarsAsThemselves) {
+  EXPECT_NE(*Canonicalize("[1,2]"), *Canonicalize("[2,1]"));
+  EXPECT_EQ(*Canonicalize(" true "), "true");
+  EXPECT_EQ(*Canonicalize("null"), "null");
+  EXPECT_EQ(*Canonicalize(R"("a\/b")"), R"("a/b")");
+}
+
+TEST(JsonCanonicalize, RejectsInvalidJson) {
+  for (const char* bad : {"", "[1,", "{\"a\":1} x", "nul", "[01]"}) {
+    auto canonical = Canonicalize(bad);
+    EXPECT_FALSE(canonical.ok()) << "accepted: " << bad << " as " << *canonical;
+    if (!canonical.ok()) {
+      EXPECT_EQ(canonical.status().code(), absl::StatusCode::kInvalidArgument);
+    }
+  }
+}
+
+TEST(JsonCanonicalize, RejectsADepthBombWithoutCrashing) {
+  EXPECT_FALSE(Canonicalize(std::string(100000, '[') + std::string(100000, ']')).ok());
 }
 
 }  // namespace
