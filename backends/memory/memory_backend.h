@@ -20,7 +20,14 @@ struct MemoryOptions {
   Clock* clock = RealClock();
 };
 
+// A fresh, empty backend. Destroy it only once no other thread calls it any more; a Reserve still
+// parked in it then is woken and returns Cancelled before the destructor completes.
 std::unique_ptr<Backend> NewMemoryBackend(MemoryOptions options = {});
+
+// For tests: how many Reserve calls of `backend` are waiting (parked, or about to park) so that a
+// push to one of their queues now is certain to wake them. -1 when `backend` was not made by
+// NewMemoryBackend.
+int WaitingReserversForTesting(const Backend& backend);
 
 }  // namespace resque::memory
 

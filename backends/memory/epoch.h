@@ -1,0 +1,95 @@
+// EpochDomain: epoch-based memory reclamation for the memory backend's lock-free queues. A
+// thread pins the domain while it may hold pointers into a lock-free structure; a node taken out
+// of the structure is retired, and freed only once every thread that could still hold it has
+// unpinned. Internal to backends/memory; see docs/memory-backend.md.
+//
+//   EpochDomain::Guard guard = domain.Pin();
+//   Node* old = head.load();   // safe to read until `guard` goes away
+//   ...unlink `old`...
+//   domain.Retire(old);        // freed by a later Retire, or by ~EpochDomain
+#ifndef RESQUE_BACKENDS_MEMORY_EPOCH_H_
+#define RESQUE_BACKENDS_MEMORY_EPOCH_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace resque::memory {
+
+class EpochDomain {
+ public:
+  // What can be retired: a type derives from it and is then deleted through its virtual
+  // destructor when no pinned thread can see it any more.
+  class Retirable {
+   public:
+    virtual ~Retirable() = default;
+
+   private:
+    friend class EpochDomain;
+    Retirable* retired_next_ = nullptr;
+    uint64_t retired_epoch_ = 0;
+  };
+
+ private:
+  struct Participant;
+
+ public:
+  // A pin, released when the guard is destroyed. A thread may hold several at once.
+  class Guard {
+   public:
+    Guard(Guard&& other) noexcept : participant_(other.participant_) {
+      other.participant_ = nullptr;
+    }
+    Guard& operator=(Guard&&) = delete;
+    Guard(const Guard&) = delete;
+    ~Guard();
+
+   private:
+    friend class EpochDomain;
+    explicit Guard(Participant* participant) : participant_(participant) {}
+    Participant* participant_;
+  };
+
+  EpochDomain();
+  // Frees everything still retired. No thread may be pinned.
+  ~EpochDomain();
+  EpochDomain(const EpochDomain&) = delete;
+  EpochDomain& operator=(const EpochDomain&) = delete;
+
+  Guard Pin();
+
+  // Takes ownership of `node`, which must already be unreachable for threads that pin from now
+  // on. The caller must be pinned (it is, having just unlinked the node). Now and then this also
+  // advances the epoch and frees what has become safe to free.
+  void Retire(Retirable* node);
+
+  // How many retired nodes wait to be freed (for tests and docs; racy by nature).
+  int64_t PendingForTesting() const { return pending_.load(); }
+
+ private:
+  // One per thread that is or was pinned; reused, never freed before the domain. `state` is
+  // (epoch << 1) | 1 while pinned and 0 while not.
+  struct Participant {
+    std::atomic<uint64_t> state{0};
+    std::atomic<bool> owned{false};
+    Participant* next = nullptr;  // immutable once published
+  };
+
+  // A slot for this thread: the one it used last if free, else any free one, else a new one.
+  Participant* Acquire();
+  // Moves the global epoch one step when every pinned thread has seen the current one.
+  void TryAdvance();
+  // Frees the retired nodes no pinned thread can hold; puts the others back.
+  void Collect();
+  void PushRetired(Retirable* first, Retirable* last);
+
+  const uint64_t id_;  // tells this domain's slot apart in a thread's cache
+  std::atomic<uint64_t> epoch_{1};
+  std::atomic<Participant*> participants_{nullptr};
+  std::atomic<Retirable*> retired_{nullptr};
+  std::atomic<int64_t> pending_{0};
+  std::atomic<uint64_t> retire_calls_{0};
+};
+
+}  // namespace resque::memory
+
+#endif  // RESQUE_BACKENDS_MEMORY_EPOCH_H_

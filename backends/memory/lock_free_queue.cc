@@ -1,0 +1,153 @@
+#include "backends/memory/lock_free_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace resque::memory {
+
+// Memory orders: sequentially consistent throughout. Besides keeping the argument simple, the
+// backend's parking protocol (memory_backend.cc) relies on a seq_cst store-then-load order
+// between a push's link and its read of the waiter count, and a waiter's count increment and its
+// reads of the list.
+
+struct LockFreeQueue::Node : EpochDomain::Retirable {
+  explicit Node(std::string p, bool claimed_at_birth = false)
+      : payload(std::move(p)), claimed(claimed_at_birth) {}
+  // Never written after the node is published, so a pinned reader may copy it while another
+  // thread claims the node.
+  const std::string payload;
+  std::atomic<Node*> next{nullptr};
+  // Set once, by the one pop or removal that takes the node; a claimed node is not in the queue
+  // any more, whether or not it is still linked.
+  std::atomic<bool> claimed;
+};
+
+LockFreeQueue::LockFreeQueue(EpochDomain* epochs) : epochs_(epochs) {
+  Node* dummy = new Node("", /*claimed_at_birth=*/true);
+  head_.store(dummy);
+  tail_.store(dummy);
+}
+
+LockFreeQueue::~LockFreeQueue() {
+  for (Node* node = head_.load(); node != nullptr;) {
+    Node* next = node->next.load();
+    delete node;
+    node = next;
+  }
+}
+
+void LockFreeQueue::Push(std::string payload) {
+  Node* node = new Node(std::move(payload));  // owned by the list once linked
+  Link(node, node, 1);
+}
+
+void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
+  if (payloads.empty()) return;
+  // Chained privately first, then linked with one compare-and-swap.
+  Node* first = new Node(payloads[0]);
+  Node* last = first;
+  for (size_t i = 1; i < payloads.size(); ++i) {
+    Node* node = new Node(payloads[i]);
+    last->next.store(node);
+    last = node;
+  }
+  Link(first, last, static_cast<int64_t>(payloads.size()));
+}
+
+void LockFreeQueue::Link(Node* first, Node* last, int64_t count) {
+  // Counted before the link so that the size never goes below zero when a pop claims the new
+  // node at once.
+  size_.fetch_add(count);
+  EpochDomain::Guard guard = epochs_->Pin();
+  for (;;) {
+    Node* tail = tail_.load();
+    Node* next = tail->next.load();
+    if (next != nullptr) {
+      // A push is half done: help it move the tail, then retry.
+      tail_.compare_exchange_strong(tail, next);
+      continue;
+    }
+    if (tail->next.compare_exchange_strong(next, first)) {
+      // If this fails another thread moved the tail on already; the next push finishes the job.
+      tail_.compare_exchange_strong(tail, last);
+      return;
+    }
+  }
+}
+
+std::optional<std::string> LockFreeQueue::Pop() {
+  EpochDomain::Guard guard = epochs_->Pin();
+  for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {
+    // The plain load first spares a contended cache line a write when the node is taken.
+    if (node->claimed.load() || node->claimed.exchange(true)) continue;
+    size_.fetch_sub(1);
+    std::string payload = node->payload;
+    AdvanceHead();
+    return payload;
+  }
+  return std::nullopt;
+}
+
+void LockFreeQueue::AdvanceHead() {
+  Node* const head = head_.load();
+  // Read after the head, so it is at or after the head in the list.
+  Node* const tail = tail_.load();
+  Node* new_head = head;
+  while (new_head != tail) {
+    Node* next = new_head->next.load();
+    if (next == nullptr || !next->claimed.load()) break;
+    new_head = next;
+  }
+  if (new_head == head) return;
+  Node* expected = head;
+  // The one thread whose compare-and-swap moves the head retires what it moved past.
+  if (!head_.compare_exchange_strong(expected, new_head)) return;
+  for (Node* node = head; node != new_head;) {
+    Node* next = node->next.load();
+    epochs_->Retire(node);  // still readable: this thread is pinned
+    node = next;
+  }
+}
+
+std::vector<std::string> LockFreeQueue::Peek(int64_t start, int64_t count) {
+  std::vector<std::string> out;
+  if (count <= 0) return out;
+  EpochDomain::Guard guard = epochs_->Pin();
+  int64_t skip = start;
+  for (Node* node = head_.load()->next.load();
+       node != nullptr && static_cast<int64_t>(out.size()) < count; node = node->next.load()) {
+    if (node->claimed.load()) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    out.push_back(node->payload);
+  }
+  return out;
+}
+
+int64_t LockFreeQueue::Size() const { return std::max<int64_t>(0, size_.load()); }
+
+int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matches) {
+  EpochDomain::Guard guard = epochs_->Pin();
+  // The head is read before the tail, which is at or after it, so the walk from one reaches the
+  // other.
+  Node* node = head_.load();
+  // The last node now linked bounds the walk, so that pushes that keep coming cannot keep the
+  // call going. The tail may lag behind it, hence the walk to the real end.
+  Node* last = tail_.load();
+  for (Node* next = last->next.load(); next != nullptr; next = next->next.load()) last = next;
+  int64_t removed = 0;
+  while (node != last) {
+    node = node->next.load();
+    if (node->claimed.load() || !matches(node->payload)) continue;
+    if (!node->claimed.exchange(true)) ++removed;
+  }
+  if (removed > 0) {
+    size_.fetch_sub(removed);
+    AdvanceHead();
+  }
+  return removed;
+}
+
+}  // namespace resque::memory

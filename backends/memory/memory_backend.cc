@@ -1,0 +1,533 @@
+#include "backends/memory/memory_backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "backends/memory/epoch.h"
+#include "backends/memory/futex.h"
+#include "backends/memory/queue_table.h"
+#include "core/job_filter.h"
+
+namespace resque::memory {
+namespace {
+
+// Waits longer than this are treated as no limit at all (and keep steady_clock arithmetic far
+// from overflow).
+constexpr absl::Duration kForever = absl::Hours(24 * 365 * 100);
+
+absl::Status CheckQueueName(std::string_view queue) {
+  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
+  return absl::OkStatus();
+}
+
+absl::Status CheckNotEmpty(std::string_view value, std::string_view what) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrFormat("%s is empty", what));
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(int64_t start, int64_t count) {
+  if (start < 0 || count < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("range start %d, count %d: neither may be negative", start, count));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTtl(absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "ttl %s: must be positive (InfiniteDuration for none)", absl::FormatDuration(ttl)));
+  }
+  return absl::OkStatus();
+}
+
+// The maps' transparent lookup takes absl::string_view, which Debian's Abseil keeps distinct from
+// std::string_view.
+absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+std::string WorkerStat(std::string_view counter, std::string_view worker_id) {
+  return absl::StrFormat("%s:%s", counter, worker_id);
+}
+
+class MemoryBackend final : public Backend {
+ public:
+  explicit MemoryBackend(Clock* clock) : clock_(clock) {}
+  ~MemoryBackend() override;
+
+  absl::Status Push(std::string_view queue, std::string_view payload) override;
+  absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override;
+  absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
+                                                     absl::Duration wait) override;
+  absl::StatusOr<int64_t> Size(std::string_view queue) override;
+  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
+                                                int64_t count) override;
+  absl::StatusOr<std::vector<std::string>> Queues() override;
+  absl::Status RemoveQueue(std::string_view queue) override;
+  absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override;
+
+  absl::StatusOr<std::string> GetStatus(std::string_view id) override;
+  absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                         bool only_if_exists) override;
+
+  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override;
+  absl::Status UnregisterWorker(std::string_view worker_id) override;
+  absl::StatusOr<std::vector<std::string>> Workers() override;
+  absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override;
+  absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override;
+  absl::Status StartJob(const JobStart& start) override;
+  absl::Status FinishJob(const JobFinish& finish) override;
+
+  absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override;
+  absl::StatusOr<int64_t> GetStat(std::string_view name) override;
+  absl::Status ClearStat(std::string_view name) override;
+
+  absl::Status PushFailure(std::string_view failure_json) override;
+  absl::StatusOr<int64_t> FailureCount() override;
+  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override;
+  absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override;
+  absl::Status RemoveFailure(int64_t index) override;
+  absl::Status ClearFailures() override;
+
+  int WaitingReservers() const { return static_cast<int>(waiting_reservers_.load()); }
+
+ private:
+  struct Status {
+    std::string json;
+    absl::Time expires = absl::InfiniteFuture();
+  };
+
+  // Wakes the parked reservers if any of them waits on `entry`.
+  void WakeWaiters(const QueueEntry& entry);
+  // Pops from the first of `entries` that has a payload.
+  std::optional<ReservedJob> TryReserve(absl::Span<QueueEntry* const> entries);
+  absl::StatusOr<std::optional<ReservedJob>> ReserveWaiting(absl::Span<const std::string> queues,
+                                                            absl::Duration wait);
+
+  // The live status of `id`, erasing it if it has expired; nullptr when there is none.
+  Status* LiveStatus(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetStatusLocked(std::string_view id, std::string_view json, absl::Duration ttl,
+                       bool only_if_exists) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops expired statuses once the map has doubled since the last sweep, so that statuses
+  // nobody reads again do not pile up.
+  void MaybeSweepStatuses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t AddToStat(const std::string& name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock* const clock_;
+
+  // ---- Queues: lock-free ----
+  // Declared before the table so that it is destroyed after it.
+  EpochDomain epochs_;
+  QueueTable queues_{&epochs_};
+  // Parked reservers sleep on this word; a push to a queue someone waits on bumps it and wakes
+  // them all. They re-check their own queues and park again if theirs are still empty.
+  std::atomic<uint32_t> wake_seq_{0};
+  // Reserve calls in their waiting phase; the destructor waits for it to drop to zero.
+  std::atomic<uint32_t> waiting_reservers_{0};
+  std::atomic<bool> closing_{false};
+
+  // ---- Everything else: one mutex, so that StartJob and FinishJob apply as a whole ----
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Status> statuses_ ABSL_GUARDED_BY(mu_);
+  size_t sweep_statuses_at_ ABSL_GUARDED_BY(mu_) = 1024;
+  std::set<std::string, std::less<>> workers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> worker_jobs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> worker_started_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---- Queues ----
+
+MemoryBackend::~MemoryBackend() {
+  // Destroying a backend that other threads still call is a bug of the caller; a parked Reserve
+  // is the one such call it is reasonable to forget, so it is woken and waited for.
+  closing_.store(true);
+  wake_seq_.fetch_add(1);
+  FutexWakeAll(&wake_seq_);
+  for (uint32_t n = waiting_reservers_.load(); n != 0; n = waiting_reservers_.load()) {
+    FutexWait(&waiting_reservers_, n, absl::InfiniteDuration());
+  }
+}
+
+void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
+  // Without waiters, a push makes no system call.
+  if (entry.waiters.load() == 0) return;
+  wake_seq_.fetch_add(1);
+  FutexWakeAll(&wake_seq_);
+}
+
+absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payload) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  QueueEntry* entry = queues_.FindOrCreate(queue);
+  entry->queue.Push(std::string(payload));
+  // Listed after the link, and unlisted before the clear in RemoveQueue: a queue that holds a
+  // payload is never left unlisted.
+  entry->listed.store(true);
+  WakeWaiters(*entry);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBackend::PushMany(std::string_view queue,
+                                     absl::Span<const std::string> payloads) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (payloads.empty()) return absl::OkStatus();
+  QueueEntry* entry = queues_.FindOrCreate(queue);
+  entry->queue.PushMany(payloads);
+  entry->listed.store(true);
+  WakeWaiters(*entry);
+  return absl::OkStatus();
+}
+
+std::optional<ReservedJob> MemoryBackend::TryReserve(absl::Span<QueueEntry* const> entries) {
+  for (QueueEntry* entry : entries) {
+    if (entry == nullptr) continue;
+    if (std::optional<std::string> payload = entry->queue.Pop()) {
+      return ReservedJob{.queue = entry->name, .payload = *std::move(payload)};
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
+    absl::Span<const std::string> queues, absl::Duration wait) {
+  if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+  for (const std::string& queue : queues) {
+    if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  }
+  if (wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reserve: negative wait ", absl::FormatDuration(wait)));
+  }
+  // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
+  std::vector<QueueEntry*> entries;
+  entries.reserve(queues.size());
+  for (const std::string& queue : queues) entries.push_back(queues_.Find(queue));
+  if (std::optional<ReservedJob> job = TryReserve(entries)) return job;
+  if (wait == absl::ZeroDuration()) return std::nullopt;
+  return ReserveWaiting(queues, wait);
+}
+
+absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
+    absl::Span<const std::string> queues, absl::Duration wait) {
+  using SteadyClock = std::chrono::steady_clock;
+  const bool forever = wait >= kForever;
+  const SteadyClock::time_point deadline =
+      SteadyClock::now() +
+      (forever
+           ? SteadyClock::duration::zero()
+           : std::chrono::duration_cast<SteadyClock::duration>(absl::ToChronoNanoseconds(wait)));
+  // A queue waited on needs an entry to count its waiters, even before its first push.
+  std::vector<QueueEntry*> entries;
+  entries.reserve(queues.size());
+  for (const std::string& queue : queues) entries.push_back(queues_.FindOrCreate(queue));
+
+  waiting_reservers_.fetch_add(1);
+  for (QueueEntry* entry : entries) entry->waiters.fetch_add(1);
+  // From here on a push to any of `entries` bumps wake_seq_ (the waiter count and the pushed
+  // node are both seq_cst: either the push sees the count, or the pop below sees the node).
+  absl::StatusOr<std::optional<ReservedJob>> result = std::nullopt;
+  for (;;) {
+    // Read before the closing flag and before looking, so that a wake-up that comes after
+    // either makes FutexWait return at once.
+    const uint32_t seen = wake_seq_.load();
+    if (closing_.load()) {
+      result = absl::CancelledError("reserve: the memory backend is being destroyed");
+      break;
+    }
+    if (std::optional<ReservedJob> job = TryReserve(entries)) {
+      result = std::move(job);
+      break;
+    }
+    absl::Duration remaining = absl::InfiniteDuration();
+    if (!forever) {
+      remaining = absl::FromChrono(deadline - SteadyClock::now());
+      if (remaining <= absl::ZeroDuration()) break;
+    }
+    FutexWait(&wake_seq_, seen, remaining);
+  }
+  for (QueueEntry* entry : entries) entry->waiters.fetch_sub(1);
+  // Last touch of `this`: once the count is zero the destructor may run. The wake-up call only
+  // uses the address.
+  std::atomic<uint32_t>* const waiting = &waiting_reservers_;
+  if (waiting->fetch_sub(1) == 1) FutexWakeAll(waiting);
+  return result;
+}
+
+absl::StatusOr<int64_t> MemoryBackend::Size(std::string_view queue) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  const QueueEntry* entry = queues_.Find(queue);
+  return entry == nullptr ? 0 : entry->queue.Size();
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::Peek(std::string_view queue, int64_t start,
+                                                             int64_t count) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+  QueueEntry* entry = queues_.Find(queue);
+  if (entry == nullptr) return std::vector<std::string>();
+  return entry->queue.Peek(start, count);
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::Queues() {
+  std::vector<std::string> names;
+  queues_.ForEach([&names](QueueEntry& entry) {
+    if (entry.listed.load()) names.push_back(entry.name);
+  });
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  QueueEntry* entry = queues_.Find(queue);
+  if (entry == nullptr) return absl::OkStatus();
+  // The entry itself stays: other threads may hold it, and it is small.
+  entry->listed.store(false);
+  entry->queue.RemoveIf([](std::string_view) { return true; });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MemoryBackend::RemoveJobs(std::string_view queue, const JobFilter& filter) {
+  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
+  if (!matcher.ok()) return matcher.status();
+  QueueEntry* entry = queues_.Find(queue);
+  if (entry == nullptr) return 0;
+  return entry->queue.RemoveIf(
+      [&matcher](std::string_view payload) { return matcher->Matches(payload); });
+}
+
+// ---- Statuses ----
+
+MemoryBackend::Status* MemoryBackend::LiveStatus(std::string_view id) {
+  auto it = statuses_.find(Key(id));
+  if (it == statuses_.end()) return nullptr;
+  if (clock_->Now() >= it->second.expires) {
+    statuses_.erase(it);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void MemoryBackend::SetStatusLocked(std::string_view id, std::string_view json, absl::Duration ttl,
+                                    bool only_if_exists) {
+  Status* status = LiveStatus(id);
+  if (status == nullptr) {
+    if (only_if_exists) return;
+    MaybeSweepStatuses();
+    status = &statuses_[Key(id)];
+  }
+  status->json = std::string(json);
+  // As Redis's SET: a write without a TTL also drops an earlier one.
+  status->expires = ttl == absl::InfiniteDuration() ? absl::InfiniteFuture() : clock_->Now() + ttl;
+}
+
+void MemoryBackend::MaybeSweepStatuses() {
+  if (statuses_.size() < sweep_statuses_at_) return;
+  const absl::Time now = clock_->Now();
+  absl::erase_if(statuses_, [now](const auto& entry) { return now >= entry.second.expires; });
+  sweep_statuses_at_ = std::max<size_t>(1024, 2 * statuses_.size());
+}
+
+absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
+  if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  const Status* status = LiveStatus(id);
+  if (status == nullptr) {
+    return absl::NotFoundError(absl::StrFormat("job %s: no status (untracked or expired)", id));
+  }
+  return status->json;
+}
+
+absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view status_json,
+                                      absl::Duration ttl, bool only_if_exists) {
+  if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
+  if (absl::Status s = CheckTtl(ttl); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  SetStatusLocked(id, status_json, ttl, only_if_exists);
+  return absl::OkStatus();
+}
+
+// ---- Workers ----
+
+absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::string_view started) {
+  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  workers_.emplace(worker_id);
+  worker_started_[Key(worker_id)] = std::string(started);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
+  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
+  worker_jobs_.erase(Key(worker_id));
+  worker_started_.erase(Key(worker_id));
+  stats_.erase(WorkerStat("processed", worker_id));
+  stats_.erase(WorkerStat("failed", worker_id));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
+  absl::MutexLock lock(&mu_);
+  return std::vector<std::string>(workers_.begin(), workers_.end());
+}
+
+absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_view worker_id) {
+  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = worker_jobs_.find(Key(worker_id));
+  if (it == worker_jobs_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
+    std::string_view worker_id) {
+  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = worker_started_.find(Key(worker_id));
+  if (it == worker_started_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::Status MemoryBackend::StartJob(const JobStart& start) {
+  if (absl::Status s = CheckNotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  worker_jobs_[Key(start.worker_id)] = start.working_json;
+  if (!start.job_id.empty()) {
+    SetStatusLocked(start.job_id, start.status_json, absl::InfiniteDuration(),
+                    /*only_if_exists=*/true);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
+  // Everything that can fail is checked before anything is applied.
+  if (absl::Status s = CheckNotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
+  if (!finish.job_id.empty()) {
+    if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
+  }
+  absl::MutexLock lock(&mu_);
+  if (!finish.job_id.empty()) {
+    SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
+                    /*only_if_exists=*/true);
+  }
+  AddToStat("processed", 1);
+  AddToStat(WorkerStat("processed", finish.worker_id), 1);
+  if (finish.failed) {
+    AddToStat("failed", 1);
+    AddToStat(WorkerStat("failed", finish.worker_id), 1);
+    failures_.push_back(finish.failure_json);
+  }
+  worker_jobs_.erase(Key(finish.worker_id));
+  return absl::OkStatus();
+}
+
+// ---- Stats ----
+
+int64_t MemoryBackend::AddToStat(const std::string& name, int64_t by) {
+  int64_t& value = stats_[name];
+  value += by;
+  return value;
+}
+
+absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int64_t by) {
+  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  int64_t& value = stats_[Key(name)];
+  int64_t sum;
+  if (__builtin_add_overflow(value, by, &sum)) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("stat %s: %d + %d overflows 64 bits", name, value, by));
+  }
+  value = sum;
+  return value;
+}
+
+absl::StatusOr<int64_t> MemoryBackend::GetStat(std::string_view name) {
+  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  auto it = stats_.find(Key(name));
+  return it == stats_.end() ? 0 : it->second;
+}
+
+absl::Status MemoryBackend::ClearStat(std::string_view name) {
+  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  stats_.erase(Key(name));
+  return absl::OkStatus();
+}
+
+// ---- Failures ----
+
+absl::Status MemoryBackend::PushFailure(std::string_view failure_json) {
+  absl::MutexLock lock(&mu_);
+  failures_.emplace_back(failure_json);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MemoryBackend::FailureCount() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(failures_.size());
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, int64_t count) {
+  if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  const auto size = static_cast<int64_t>(failures_.size());
+  if (start >= size) return std::vector<std::string>();
+  const int64_t end = start + std::min(count, size - start);
+  return std::vector<std::string>(failures_.begin() + start, failures_.begin() + end);
+}
+
+absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failure_json) {
+  if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
+  absl::MutexLock lock(&mu_);
+  if (index >= static_cast<int64_t>(failures_.size())) {
+    return absl::NotFoundError(absl::StrCat("no failure at index ", index));
+  }
+  failures_[index] = std::string(failure_json);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBackend::RemoveFailure(int64_t index) {
+  if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
+  absl::MutexLock lock(&mu_);
+  if (index >= static_cast<int64_t>(failures_.size())) {
+    return absl::NotFoundError(absl::StrCat("no failure at index ", index));
+  }
+  failures_.erase(failures_.begin() + index);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryBackend::ClearFailures() {
+  absl::MutexLock lock(&mu_);
+  failures_.clear();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> NewMemoryBackend(MemoryOptions options) {
+  return std::make_unique<MemoryBackend>(options.clock == nullptr ? RealClock() : options.clock);
+}
+
+int WaitingReserversForTesting(const Backend& backend) {
+  const auto* memory = dynamic_cast<const MemoryBackend*>(&backend);
+  return memory == nullptr ? -1 : memory->WaitingReservers();
+}
+
+}  // namespace resque::memory
