@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,7 +15,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "backends/memory/epoch.h"
 #include "backends/memory/futex.h"
 #include "backends/memory/queue_table.h"
@@ -138,7 +138,9 @@ class MemoryBackend final : public Backend {
   std::atomic<bool> closing_{false};
 
   // ---- Everything else: one mutex, so that StartJob and FinishJob apply as a whole ----
-  absl::Mutex mu_;
+  // A std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
+  // annotations, so TSan cannot see absl::Mutex order accesses and reports false races.
+  std::mutex mu_;
   absl::flat_hash_map<std::string, Status> statuses_ ABSL_GUARDED_BY(mu_);
   size_t sweep_statuses_at_ ABSL_GUARDED_BY(mu_) = 1024;
   std::set<std::string, std::less<>> workers_ ABSL_GUARDED_BY(mu_);
@@ -343,7 +345,7 @@ void MemoryBackend::MaybeSweepStatuses() {
 
 absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
   if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const Status* status = LiveStatus(id);
   if (status == nullptr) {
     return absl::NotFoundError(absl::StrFormat("job %s: no status (untracked or expired)", id));
@@ -355,7 +357,7 @@ absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view stat
                                       absl::Duration ttl, bool only_if_exists) {
   if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
   if (absl::Status s = CheckTtl(ttl); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   SetStatusLocked(id, status_json, ttl, only_if_exists);
   return absl::OkStatus();
 }
@@ -364,7 +366,7 @@ absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view stat
 
 absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::string_view started) {
   if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
   worker_started_[Key(worker_id)] = std::string(started);
   return absl::OkStatus();
@@ -372,7 +374,7 @@ absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::stri
 
 absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
   if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
   worker_jobs_.erase(Key(worker_id));
   worker_started_.erase(Key(worker_id));
@@ -382,13 +384,13 @@ absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return std::vector<std::string>(workers_.begin(), workers_.end());
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_view worker_id) {
   if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_jobs_.find(Key(worker_id));
   if (it == worker_jobs_.end()) return std::nullopt;
   return it->second;
@@ -397,7 +399,7 @@ absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
     std::string_view worker_id) {
   if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_started_.find(Key(worker_id));
   if (it == worker_started_.end()) return std::nullopt;
   return it->second;
@@ -405,7 +407,7 @@ absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
 
 absl::Status MemoryBackend::StartJob(const JobStart& start) {
   if (absl::Status s = CheckNotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   worker_jobs_[Key(start.worker_id)] = start.working_json;
   if (!start.job_id.empty()) {
     SetStatusLocked(start.job_id, start.status_json, absl::InfiniteDuration(),
@@ -420,7 +422,7 @@ absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
   if (!finish.job_id.empty()) {
     if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!finish.job_id.empty()) {
     SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
                     /*only_if_exists=*/true);
@@ -446,7 +448,7 @@ int64_t MemoryBackend::AddToStat(const std::string& name, int64_t by) {
 
 absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int64_t by) {
   if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   int64_t& value = stats_[Key(name)];
   int64_t sum;
   if (__builtin_add_overflow(value, by, &sum)) {
@@ -459,14 +461,14 @@ absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int6
 
 absl::StatusOr<int64_t> MemoryBackend::GetStat(std::string_view name) {
   if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = stats_.find(Key(name));
   return it == stats_.end() ? 0 : it->second;
 }
 
 absl::Status MemoryBackend::ClearStat(std::string_view name) {
   if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   stats_.erase(Key(name));
   return absl::OkStatus();
 }
@@ -474,19 +476,19 @@ absl::Status MemoryBackend::ClearStat(std::string_view name) {
 // ---- Failures ----
 
 absl::Status MemoryBackend::PushFailure(std::string_view failure_json) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   failures_.emplace_back(failure_json);
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> MemoryBackend::FailureCount() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int64_t>(failures_.size());
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, int64_t count) {
   if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const auto size = static_cast<int64_t>(failures_.size());
   if (start >= size) return std::vector<std::string>();
   const int64_t end = start + std::min(count, size - start);
@@ -495,7 +497,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, 
 
 absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failure_json) {
   if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));
   }
@@ -505,7 +507,7 @@ absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failur
 
 absl::Status MemoryBackend::RemoveFailure(int64_t index) {
   if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));
   }
@@ -514,7 +516,7 @@ absl::Status MemoryBackend::RemoveFailure(int64_t index) {
 }
 
 absl::Status MemoryBackend::ClearFailures() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   failures_.clear();
   return absl::OkStatus();
 }
