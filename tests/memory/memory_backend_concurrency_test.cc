@@ -164,6 +164,69 @@ TEST_F(MemoryBackendConcurrency, ProducersAndConsumersOnSeveralQueuesTakeEveryJo
   for (const char* q : {"a", "b", "c"}) EXPECT_EQ(Value(backend_->Size(q)), 0);
 }
 
+TEST_F(MemoryBackendConcurrency, ConsumersRacingOverAFullQueueTakeEveryJobOnce) {
+  // Everything is queued first and the consumers start together, so that they keep fighting
+  // over the same nodes at the head: a claim that two threads can both win shows up here.
+  constexpr int kJobs = 50000;
+  constexpr int kConsumers = 4;
+  std::vector<std::string> all;
+  for (int i = 0; i < kJobs; ++i) all.push_back(Job("J", 0, i));
+  ASSERT_TRUE(backend_->PushMany("q", all).ok());
+  std::atomic<int> ready{0};
+  std::vector<std::vector<Taken>> taken(kConsumers);
+  const absl::Time deadline = absl::Now() + kDeadline;
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < kConsumers; ++c) {
+    consumers.emplace_back([&, c] {
+      ready.fetch_add(1);
+      while (ready.load() < kConsumers && absl::Now() < deadline) std::this_thread::yield();
+      for (int i = 0; i < kJobs; ++i) {
+        std::optional<ReservedJob> job = Value(backend_->Reserve({"q"}, absl::ZeroDuration()));
+        if (!job.has_value()) break;
+        taken[c].push_back({job->queue, job->payload});
+      }
+    });
+  }
+  for (std::thread& t : consumers) t.join();
+  ExpectEachJobOnceInOrder(taken, 1, kJobs);
+  EXPECT_EQ(Value(backend_->Size("q")), 0);
+}
+
+TEST_F(MemoryBackendConcurrency, PopsAndRemovalsRacingOverTheSameJobsTakeEachOnce) {
+  constexpr int kRounds = 50;
+  constexpr int kJobs = 2000;
+  const absl::Time deadline = absl::Now() + kDeadline;
+  for (int round = 0; round < kRounds && absl::Now() < deadline; ++round) {
+    std::vector<std::string> all;
+    for (int i = 0; i < kJobs; ++i) all.push_back(Job("Drop", round, i));
+    ASSERT_TRUE(backend_->PushMany("q", all).ok());
+    std::atomic<int> ready{0};
+    std::atomic<int64_t> popped{0};
+    std::atomic<int64_t> removed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < 4 && absl::Now() < deadline) std::this_thread::yield();
+        for (int i = 0; i < kJobs; ++i) {
+          if (t % 2 == 0) {
+            if (!Value(backend_->Reserve({"q"}, absl::ZeroDuration())).has_value()) break;
+            popped.fetch_add(1);
+          } else {
+            const int64_t n = Value(backend_->RemoveJobs("q", {.class_name = "Drop"}));
+            removed.fetch_add(n);
+            if (n == 0) break;
+          }
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    removed.fetch_add(Value(backend_->RemoveJobs("q", {.class_name = "Drop"})));
+    ASSERT_EQ(popped.load() + removed.load(), kJobs) << "round " << round;
+    ASSERT_EQ(Value(backend_->Size("q")), 0);
+  }
+}
+
 TEST_F(MemoryBackendConcurrency, BlockingConsumersTakeEveryJobOnce) {
   const std::vector<std::vector<Taken>> taken =
       Run(/*producers=*/2, /*consumers=*/4,
@@ -263,6 +326,53 @@ TEST_F(MemoryBackendConcurrency, RemoveJobsAndPeekWhilePushingAndPopping) {
   EXPECT_EQ(popped_keep.load(), kProducers * kPerProducer - drops);
   EXPECT_EQ(popped_drop.load() + removed.load(), drops);
   EXPECT_EQ(Value(backend_->Size("q")), 0);
+}
+
+TEST_F(MemoryBackendConcurrency, AnUnlimitedWaitIsWokenByAPush) {
+  std::optional<ReservedJob> got;
+  std::thread reserver([&] { got = Value(backend_->Reserve({"q"}, absl::InfiniteDuration())); });
+  ASSERT_TRUE(AwaitWaitingReservers(*backend_, 1));
+  EXPECT_TRUE(backend_->Push("q", Job("J", 0, 0)).ok());
+  reserver.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->payload, Job("J", 0, 0));
+}
+
+TEST_F(MemoryBackendConcurrency, PushManyLandsAsOneContiguousBlock) {
+  constexpr int kProducers = 3;
+  constexpr int kBatches = 300;
+  constexpr int kBatchSize = 4;
+  std::atomic<int> producers_done{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<std::string> batch;
+        for (int i = 0; i < kBatchSize; ++i) batch.push_back(Job("J", p, b * kBatchSize + i));
+        EXPECT_TRUE(backend_->PushMany("q", batch).ok());
+      }
+      producers_done.fetch_add(1);
+    });
+  }
+  // Nobody pops, so every batch a peek sees must be whole and uninterrupted.
+  const absl::Time deadline = absl::Now() + kDeadline;
+  int peeks = 0;
+  do {
+    const std::vector<std::string> all =
+        Value(backend_->Peek("q", 0, kProducers * kBatches * kBatchSize));
+    ASSERT_EQ(all.size() % kBatchSize, 0u);
+    for (size_t i = 0; i < all.size(); i += kBatchSize) {
+      const auto [producer, first] = Origin(all[i]);
+      ASSERT_EQ(first % kBatchSize, 0) << "a batch starts mid-way at " << i;
+      for (int k = 1; k < kBatchSize; ++k) {
+        ASSERT_EQ(Origin(all[i + k]), std::make_pair(producer, first + k)) << "at " << i + k;
+      }
+    }
+    ++peeks;
+  } while (producers_done.load() < kProducers && absl::Now() < deadline);
+  for (std::thread& t : producers) t.join();
+  EXPECT_EQ(Value(backend_->Size("q")), kProducers * kBatches * kBatchSize);
+  EXPECT_GT(peeks, 0);
 }
 
 TEST_F(MemoryBackendConcurrency, RemoveQueueWhilePushingNeverLeavesAHiddenJob) {
