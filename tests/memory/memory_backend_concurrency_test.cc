@@ -63,6 +63,13 @@ bool AwaitWaitingReservers(const Backend& backend, int n) {
   return true;
 }
 
+// A start line: returns once `n` threads have arrived (or the deadline passed), so that they
+// start their contended work together rather than one after the other.
+void ArriveAndWait(std::atomic<int>& arrived, int n, absl::Time deadline) {
+  arrived.fetch_add(1);
+  while (arrived.load() < n && absl::Now() < deadline) std::this_thread::yield();
+}
+
 class MemoryBackendConcurrency : public ::testing::Test {
  protected:
   struct Taken {
@@ -178,8 +185,7 @@ TEST_F(MemoryBackendConcurrency, ConsumersRacingOverAFullQueueTakeEveryJobOnce) 
   std::vector<std::thread> consumers;
   for (int c = 0; c < kConsumers; ++c) {
     consumers.emplace_back([&, c] {
-      ready.fetch_add(1);
-      while (ready.load() < kConsumers && absl::Now() < deadline) std::this_thread::yield();
+      ArriveAndWait(ready, kConsumers, deadline);
       for (int i = 0; i < kJobs; ++i) {
         std::optional<ReservedJob> job = Value(backend_->Reserve({"q"}, absl::ZeroDuration()));
         if (!job.has_value()) break;
@@ -206,8 +212,7 @@ TEST_F(MemoryBackendConcurrency, PopsAndRemovalsRacingOverTheSameJobsTakeEachOnc
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
-        ready.fetch_add(1);
-        while (ready.load() < 4 && absl::Now() < deadline) std::this_thread::yield();
+        ArriveAndWait(ready, 4, deadline);
         for (int i = 0; i < kJobs; ++i) {
           if (t % 2 == 0) {
             if (!Value(backend_->Reserve({"q"}, absl::ZeroDuration())).has_value()) break;
