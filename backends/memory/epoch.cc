@@ -24,22 +24,24 @@ thread_local SlotCache t_slot_cache;
 
 }  // namespace
 
-// Memory orders: every operation here is sequentially consistent. The epoch argument needs the
-// pin store to be ordered before the pinned thread's later loads (a store-load order that only
+// Memory orders: sequentially consistent, but for the unpin. The epoch argument needs the pin
+// store to be ordered before the pinned thread's later loads (a store-load order that only
 // seq_cst gives without fences), and ThreadSanitizer models seq_cst operations but not fences.
 
 EpochDomain::Guard::~Guard() {
   if (participant_ != nullptr) {
-    // Guards are only made by EpochDomain::Pin, whose domain outlives them.
-    participant_->state.store(0);
-    participant_->owned.store(false);
+    // Guards are only made by EpochDomain::Pin, whose domain outlives them. Release suffices
+    // here: the reads made while pinned stay before the store, and TryAdvance's seq_cst load of
+    // the state synchronizes with it.
+    participant_->state.store(0, std::memory_order_release);
+    participant_->owned.store(false, std::memory_order_release);
   }
 }
 
 EpochDomain::EpochDomain() : id_(NextDomainId()) {}
 
 EpochDomain::~EpochDomain() {
-  for (Retirable* node = retired_.exchange(nullptr); node != nullptr;) {
+  for (Retirable* node = retired_head_.exchange(nullptr); node != nullptr;) {
     Retirable* next = node->retired_next_;
     delete node;
     node = next;
@@ -100,22 +102,23 @@ void EpochDomain::TryAdvance() {
 }
 
 void EpochDomain::PushRetired(Retirable* first, Retirable* last) {
-  Retirable* head = retired_.load();
+  Retirable* head = retired_head_.load();
   do {
     last->retired_next_ = head;
-  } while (!retired_.compare_exchange_weak(head, first));
+  } while (!retired_head_.compare_exchange_weak(head, first));
 }
 
 void EpochDomain::Retire(Retirable* node) {
   // Tagged with an epoch read after the unlink: a thread pinned in an epoch two steps later
   // pinned after the unlink and cannot reach the node.
   node->retired_epoch_ = epoch_.load();
-  pending_.fetch_add(1);
   PushRetired(node, node);
-  if (retire_calls_.fetch_add(1) % kCollectEvery == kCollectEvery - 1) {
-    TryAdvance();
-    Collect();
-  }
+  if (retired_.fetch_add(1) % kCollectEvery != kCollectEvery - 1) return;
+  TryAdvance();
+  // Walking the retired nodes only pays when the epoch has moved since the last walk: while a
+  // descheduled thread holds the epoch back, walking every time would cost more with each node.
+  const uint64_t epoch = epoch_.load();
+  if (collected_epoch_.exchange(epoch) != epoch) Collect();
 }
 
 void EpochDomain::Collect() {
@@ -124,7 +127,7 @@ void EpochDomain::Collect() {
   Retirable* keep_last = nullptr;
   int64_t freed = 0;
   // Taking the whole stack at once leaves no node that two collectors could both free.
-  for (Retirable* node = retired_.exchange(nullptr); node != nullptr;) {
+  for (Retirable* node = retired_head_.exchange(nullptr); node != nullptr;) {
     Retirable* next = node->retired_next_;
     if (node->retired_epoch_ + 2 <= epoch) {
       delete node;
@@ -137,7 +140,7 @@ void EpochDomain::Collect() {
     node = next;
   }
   if (keep_first != nullptr) PushRetired(keep_first, keep_last);
-  pending_.fetch_sub(freed);
+  freed_.fetch_add(freed);
 }
 
 }  // namespace resque::memory

@@ -63,7 +63,7 @@ class EpochDomain {
   void Retire(Retirable* node);
 
   // How many retired nodes wait to be freed (for tests and docs; racy by nature).
-  int64_t PendingForTesting() const { return pending_.load(); }
+  int64_t PendingForTesting() const { return retired_.load() - freed_.load(); }
 
  private:
   // One per thread that is or was pinned; reused, never freed before the domain. `state` is
@@ -85,9 +85,11 @@ class EpochDomain {
   const uint64_t id_;  // tells this domain's slot apart in a thread's cache
   std::atomic<uint64_t> epoch_{1};
   std::atomic<Participant*> participants_{nullptr};
-  std::atomic<Retirable*> retired_{nullptr};
-  std::atomic<int64_t> pending_{0};
-  std::atomic<uint64_t> retire_calls_{0};
+  // Retired nodes not freed yet: a stack, pushed by CAS and taken whole by Collect.
+  std::atomic<Retirable*> retired_head_{nullptr};
+  std::atomic<int64_t> retired_{0};           // ever retired
+  std::atomic<int64_t> freed_{0};             // ever freed by Collect
+  std::atomic<uint64_t> collected_epoch_{0};  // the epoch of the last Collect
 };
 
 }  // namespace resque::memory

@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "backends/memory/epoch.h"
@@ -213,8 +214,8 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
         absl::StrCat("reserve: negative wait ", absl::FormatDuration(wait)));
   }
   // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
-  std::vector<QueueEntry*> entries;
-  entries.reserve(queues.size());
+  // Inline: most workers reserve from a handful of queues, and the hot path should not allocate.
+  absl::InlinedVector<QueueEntry*, 8> entries;
   for (const std::string& queue : queues) entries.push_back(queues_.Find(queue));
   if (std::optional<ReservedJob> job = TryReserve(entries)) return job;
   if (wait == absl::ZeroDuration()) return std::nullopt;
@@ -231,8 +232,7 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
            ? SteadyClock::duration::zero()
            : std::chrono::duration_cast<SteadyClock::duration>(absl::ToChronoNanoseconds(wait)));
   // A queue waited on needs an entry to count its waiters, even before its first push.
-  std::vector<QueueEntry*> entries;
-  entries.reserve(queues.size());
+  absl::InlinedVector<QueueEntry*, 8> entries;
   for (const std::string& queue : queues) entries.push_back(queues_.FindOrCreate(queue));
 
   waiting_reservers_.fetch_add(1);
