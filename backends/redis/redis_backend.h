@@ -3,7 +3,8 @@
 //
 //   absl::StatusOr<resque::redis::RedisOptions> options =
 //       resque::redis::ParseRedisUrl("redis://:secret@127.0.0.1:6379/2");
-//   absl::StatusOr<std::unique_ptr<resque::Backend>> backend = resque::redis::NewRedisBackend(*options);
+//   absl::StatusOr<std::unique_ptr<resque::Backend>> backend =
+//   resque::redis::NewRedisBackend(*options);
 #ifndef RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
 #define RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
 
@@ -21,6 +22,7 @@ struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string unix_socket;  // when set, host and port are not used
+  std::string username;     // Redis 6 ACL user; sent as AUTH <user> <pass>, see connection.cc
   std::string password;     // never logged, never in an error message
   int db = 0;
   std::string ns = "resque";  // key prefix: "<ns>:queue:<q>"
@@ -28,8 +30,11 @@ struct RedisOptions {
   absl::Duration command_timeout = absl::Seconds(5);  // on top of a Reserve's wait
 };
 
-// Parses redis://[:password@]host[:port][/db], unix:///path/to/sock[?db=N], and php-resque's
-// bare host:port. InvalidArgument naming what is wrong (never echoing the password).
+// Parses redis://[[user]:password@]host[:port][/db], unix:///path/to/sock[?db=N&password=P],
+// and php-resque's bare host:port or host. A user-info without a colon (redis://secret@host) is
+// a password (as redis-plus-plus reads it: Redis < 6 has no users). Percent-escapes in the
+// user, password and path are decoded; IPv6 hosts go in brackets. InvalidArgument naming what
+// is wrong (never echoing the password).
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
 
 // Connects (so that a dead Redis is reported now) and returns the backend. Unavailable naming

@@ -1,0 +1,258 @@
+#include "backends/redis/connection.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+
+namespace resque::redis {
+namespace {
+
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(50);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
+// Idle contexts kept for reuse; more than the threads that use the backend at once is waste.
+constexpr size_t kMaxIdle = 32;
+
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+timeval TimeoutFor(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return timeval{0, 0};  // hiredis: no timeout
+  d = std::max(d, absl::Milliseconds(1));                   // {0, 0} would mean "forever"
+  return absl::ToTimeval(d);
+}
+
+// A pooled context may have been closed by the server while it sat idle (a restart, a client
+// timeout). Peeking at the socket tells without a round trip: EOF or pending bytes (a stale
+// reply) both mean the context cannot be used.
+bool IsOpen(redisContext* c) {
+  if (c->err != 0) return false;
+  char byte;
+  const ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::string_view ReplyText(const redisReply& reply) {
+  return reply.str == nullptr ? std::string_view() : std::string_view(reply.str, reply.len);
+}
+
+}  // namespace
+
+std::string RedisAddress(const RedisOptions& options) {
+  if (!options.unix_socket.empty()) return absl::StrFormat("unix:%s", options.unix_socket);
+  if (options.host.find(':') != std::string::npos) {
+    return absl::StrFormat("[%s]:%d", options.host, options.port);  // IPv6
+  }
+  return absl::StrFormat("%s:%d", options.host, options.port);
+}
+
+absl::Status ReplyStatus(const redisReply& reply, std::string_view key) {
+  if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
+  const std::string_view message = ReplyText(reply);
+  const absl::string_view m = AbslView(message);
+  const std::string where =
+      key.empty() ? std::string() : absl::StrFormat("redis key \"%s\": ", AbslView(key));
+  if (absl::StartsWith(m, "WRONGTYPE")) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%sholds the wrong kind of value (%s)", where, m));
+  }
+  if (absl::StrContains(m, "not an integer")) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%sdoes not hold an integer (%s)", where, m));
+  }
+  if (absl::StartsWith(m, "NOSCRIPT")) return absl::NotFoundError(m);
+  return absl::InternalError(absl::StrFormat("%sredis error: %s", where, m));
+}
+
+ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> scripts)
+    : options_(std::move(options)),
+      scripts_(std::move(scripts)),
+      address_(RedisAddress(options_)),
+      shas_(scripts_.size()) {}
+
+namespace {
+
+// Writes every command, then reads as many replies. Any I/O error leaves the context unusable.
+absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
+                                 absl::Span<const Command> commands) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const Command& command : commands) {
+    argv.clear();
+    lengths.clear();
+    for (const std::string& word : command) {
+      argv.push_back(word.data());
+      lengths.push_back(word.size());
+    }
+    if (redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+        REDIS_OK) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("redis %s: cannot buffer a command: %s", address, c->errstr));
+    }
+  }
+  Replies replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+      const bool timed_out =
+          c->err == REDIS_ERR_IO && std::strcmp(c->errstr, strerror(EAGAIN)) == 0;
+      return absl::UnavailableError(absl::StrFormat(
+          "redis %s: %s", address,
+          timed_out ? "no reply in time (command timeout)" : std::string(c->errstr)));
+    }
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return replies;
+}
+
+}  // namespace
+
+absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
+  const timeval connect_tv = TimeoutFor(timeout);
+  Context c(options_.unix_socket.empty()
+                ? redisConnectWithTimeout(options_.host.c_str(), options_.port, connect_tv)
+                : redisConnectUnixWithTimeout(options_.unix_socket.c_str(), connect_tv));
+  if (c == nullptr) {
+    return absl::UnavailableError(
+        absl::StrFormat("redis %s: cannot allocate a connection", address_));
+  }
+  if (c->err != 0) {
+    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+  }
+  if (redisSetTimeout(c.get(), TimeoutFor(options_.command_timeout)) != REDIS_OK) {
+    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+  }
+  if (options_.unix_socket.empty()) redisEnableKeepAlive(c.get());
+
+  bool authenticated = false;
+  if (!options_.password.empty() && !options_.username.empty()) {
+    // Redis 6 ACLs take AUTH <user> <pass>. php-resque's redis://user:pass@ URLs ignore the
+    // user, and Redis 5 knows only AUTH <pass>: fall back to that when the pair is refused.
+    absl::StatusOr<Replies> r =
+        Exchange(c.get(), address_, {{"AUTH", options_.username, options_.password}});
+    if (!r.ok()) return r.status();
+    if ((*r)[0]->type != REDIS_REPLY_ERROR) authenticated = true;
+  }
+
+  std::vector<Command> setup;
+  const bool auth = !options_.password.empty() && !authenticated;
+  if (auth) setup.push_back({"AUTH", options_.password});
+  if (options_.db != 0) setup.push_back({"SELECT", absl::StrFormat("%d", options_.db)});
+  for (const std::string& script : scripts_) setup.push_back({"SCRIPT", "LOAD", script});
+  absl::StatusOr<Replies> replies = Exchange(c.get(), address_, setup);
+  if (!replies.ok()) return replies.status();
+  size_t i = 0;
+  if (auth) {
+    const redisReply& r = *(*replies)[i++];
+    if (r.type == REDIS_REPLY_ERROR) {
+      return absl::UnauthenticatedError(
+          absl::StrFormat("redis %s: AUTH refused: %s", address_, AbslView(ReplyText(r))));
+    }
+  }
+  if (options_.db != 0) {
+    const redisReply& r = *(*replies)[i++];
+    if (r.type == REDIS_REPLY_ERROR) {
+      return absl::InvalidArgumentError(absl::StrFormat("redis %s: SELECT %d refused: %s", address_,
+                                                        options_.db, AbslView(ReplyText(r))));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t s = 0; s < scripts_.size(); ++s) {
+    const redisReply& r = *(*replies)[i++];
+    if (r.type == REDIS_REPLY_ERROR) {
+      return absl::InternalError(
+          absl::StrFormat("redis %s: SCRIPT LOAD refused: %s", address_, AbslView(ReplyText(r))));
+    }
+    shas_[s] = std::string(ReplyText(r));
+  }
+  return c;
+}
+
+absl::StatusOr<Context> ConnectionPool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    while (!idle_.empty()) {
+      Context c = std::move(idle_.back());
+      idle_.pop_back();
+      if (IsOpen(c.get())) return c;
+    }
+  }
+  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  while (true) {
+    absl::Time start;
+    {
+      absl::MutexLock lock(&mu_);
+      start = next_attempt_;
+      if (start > deadline) {
+        return absl::UnavailableError(
+            absl::StrFormat("redis %s: cannot connect (%s); next attempt in %s", address_,
+                            last_error_, absl::FormatDuration(start - absl::Now())));
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (start > now) absl::SleepFor(start - now);
+    const absl::Duration left = deadline - absl::Now();
+    absl::StatusOr<Context> c = Connect(std::max(left, absl::Milliseconds(1)));
+    absl::MutexLock lock(&mu_);
+    if (c.ok()) {
+      backoff_ = absl::ZeroDuration();
+      next_attempt_ = absl::InfinitePast();
+      return c;
+    }
+    // Capped by connect_timeout too, so that a call made once the server is back always gets
+    // to try within its own deadline.
+    const absl::Duration cap = std::min(kMaxBackoff, options_.connect_timeout);
+    backoff_ = backoff_ == absl::ZeroDuration() ? std::min(kFirstBackoff, cap)
+                                                : std::min(backoff_ * 2, cap);
+    next_attempt_ = absl::Now() + backoff_;
+    last_error_ = std::string(c.status().message());
+    // A refused AUTH or SELECT will not get better by retrying within this call.
+    if (!absl::IsUnavailable(c.status()) || next_attempt_ >= deadline) return c.status();
+  }
+}
+
+void ConnectionPool::Release(Context context) {
+  absl::MutexLock lock(&mu_);
+  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(context));
+}
+
+absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
+                                            absl::Duration extra_timeout) {
+  absl::StatusOr<Context> c = Acquire();
+  if (!c.ok()) return c.status();
+  const bool extended = extra_timeout != absl::ZeroDuration();
+  if (extended) {
+    const absl::Duration timeout = extra_timeout == absl::InfiniteDuration()
+                                       ? absl::InfiniteDuration()
+                                       : options_.command_timeout + extra_timeout;
+    if (redisSetTimeout(c->get(), TimeoutFor(timeout)) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, (*c)->errstr));
+    }
+  }
+  absl::StatusOr<Replies> replies = Exchange(c->get(), address_, commands);
+  if (!replies.ok()) return replies.status();  // the context is dropped with `c`
+  if (extended && redisSetTimeout(c->get(), TimeoutFor(options_.command_timeout)) != REDIS_OK) {
+    return replies;  // the replies are good; the context is not kept
+  }
+  Release(*std::move(c));
+  return replies;
+}
+
+absl::Status ConnectionPool::Ping() {
+  absl::StatusOr<Replies> r = Run({{"PING"}});
+  if (!r.ok()) return r.status();
+  return ReplyStatus(*(*r)[0], "");
+}
+
+std::string ConnectionPool::ScriptSha(size_t i) {
+  absl::MutexLock lock(&mu_);
+  return shas_[i];
+}
+
+}  // namespace resque::redis

@@ -1,0 +1,96 @@
+// Connections to one Redis server for the Redis backend: a small pool of hiredis contexts (a
+// context is not thread-safe, so each call checks one out), lazy connection with AUTH and
+// SELECT, reconnection with capped exponential backoff, and pipelined execution of argv-form
+// commands (binary safe: no user data is ever formatted into a command string).
+//
+// Internal to backends/redis/: hiredis types do not leave this folder.
+//
+//   ConnectionPool pool(options, {kReserveScript});
+//   absl::StatusOr<Replies> r = pool.Run({{"SADD", key, "mail"}, {"RPUSH", qkey, payload}});
+#ifndef RESQUE_BACKENDS_REDIS_CONNECTION_H_
+#define RESQUE_BACKENDS_REDIS_CONNECTION_H_
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "backends/redis/redis_backend.h"
+
+namespace resque::redis {
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using Replies = std::vector<Reply>;
+
+struct ContextDeleter {
+  void operator()(redisContext* context) const { redisFree(context); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+
+// One command: its words, sent as they are.
+using Command = std::vector<std::string>;
+
+// Where the server is, for error messages: "host:port" or "unix:/path". Never the password.
+std::string RedisAddress(const RedisOptions& options);
+
+// Turns an error reply into a status: WRONGTYPE (and a counter that is not an integer) is
+// FailedPrecondition naming `key`; NOSCRIPT is NotFound; anything else is Internal with the
+// server's message. OK for any other reply.
+absl::Status ReplyStatus(const redisReply& reply, std::string_view key);
+
+class ConnectionPool {
+ public:
+  // `scripts` are Lua sources loaded (SCRIPT LOAD) on every new connection, so that EVALSHA
+  // of their digest normally finds them.
+  ConnectionPool(RedisOptions options, std::vector<std::string> scripts);
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Sends every command of `commands` then reads every reply: one round trip. Error replies
+  // are returned as replies (see ReplyStatus); a failure to reach the server, or an I/O error
+  // or timeout on the way, is Unavailable naming the address, and the connection is dropped.
+  // `extra_timeout` extends the read timeout (a BLPOP's wait); InfiniteDuration waits forever.
+  absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
+                              absl::Duration extra_timeout = absl::ZeroDuration());
+
+  // Checks that the server can be reached now (connecting if no connection is idle).
+  absl::Status Ping();
+
+  // The SHA1 digest of `scripts[i]` as the server reported it; empty before the first
+  // connection.
+  std::string ScriptSha(size_t i);
+
+  const std::string& address() const { return address_; }
+
+ private:
+  absl::StatusOr<Context> Acquire();
+  void Release(Context context);
+  absl::StatusOr<Context> Connect(absl::Duration timeout);
+
+  const RedisOptions options_;
+  const std::vector<std::string> scripts_;
+  const std::string address_;
+
+  absl::Mutex mu_;
+  std::vector<Context> idle_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> shas_ ABSL_GUARDED_BY(mu_);
+  // Reconnection backoff: no connection attempt starts before next_attempt_.
+  absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace resque::redis
+
+#endif  // RESQUE_BACKENDS_REDIS_CONNECTION_H_

@@ -1,0 +1,58 @@
+// Keys: the Redis key layout of docs/wire-format.md, in one place. Every key the Redis backend
+// reads or writes is spelled here, under a configurable namespace ("resque" by default, as
+// php-resque's PREFIX, Ruby's Resque.redis.namespace and node-resque's `namespace`).
+//
+//   resque::redis::Keys keys("resque");
+//   keys.Queue("mail");           // "resque:queue:mail"
+//   keys.Status("b1f0...");       // "resque:job:b1f0...:status"
+#ifndef RESQUE_BACKENDS_REDIS_KEYS_H_
+#define RESQUE_BACKENDS_REDIS_KEYS_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace resque::redis {
+
+class Keys {
+ public:
+  explicit Keys(std::string ns = "resque") : prefix_(std::move(ns) + ":") {}
+
+  // "<ns>:" : what every key starts with.
+  const std::string& prefix() const { return prefix_; }
+
+  // Set of the names of every queue pushed to.
+  std::string Queues() const { return Join("queues"); }
+  // List of payloads, oldest at the head.
+  std::string Queue(std::string_view queue) const { return Join("queue:", queue); }
+  // "<ns>:queue:": a queue's key minus its name (the Lua reserve script strips it).
+  std::string QueuePrefix() const { return Join("queue:"); }
+  // String: the status JSON of a tracked job.
+  std::string Status(std::string_view job_id) const { return Join("job:", job_id, ":status"); }
+  // Set of registered worker ids.
+  std::string Workers() const { return Join("workers"); }
+  // String: the JSON of the job a worker is performing; absent while it is idle.
+  std::string Worker(std::string_view worker_id) const { return Join("worker:", worker_id); }
+  // String: when a worker started (a date string).
+  std::string WorkerStarted(std::string_view worker_id) const {
+    return Join("worker:", worker_id, ":started");
+  }
+  // String (an integer): counter `name` ("processed", "failed", "processed:<worker id>").
+  std::string Stat(std::string_view name) const { return Join("stat:", name); }
+  // List of failure records, oldest first.
+  std::string Failed() const { return Join("failed"); }
+
+ private:
+  std::string Join(std::string_view a, std::string_view b = {}, std::string_view c = {}) const {
+    std::string key;
+    key.reserve(prefix_.size() + a.size() + b.size() + c.size());
+    key.append(prefix_).append(a).append(b).append(c);
+    return key;
+  }
+
+  std::string prefix_;
+};
+
+}  // namespace resque::redis
+
+#endif  // RESQUE_BACKENDS_REDIS_KEYS_H_

@@ -1,0 +1,473 @@
+// RedisBackend: every Backend verb as one round trip to Redis (a pipeline, MULTI/EXEC or a Lua
+// script), with the keys of keys.h and the values handed in by core, written byte for byte.
+#include "backends/redis/redis_backend.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "backends/redis/connection.h"
+#include "backends/redis/keys.h"
+#include "backends/redis/scripts.h"
+#include "core/payload.h"
+
+namespace resque::redis {
+namespace {
+
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+std::string Int(int64_t v) { return absl::StrFormat("%d", v); }
+
+// The key a command is about, to name in its error: every command here has it first.
+std::string_view KeyOf(const Command& command) {
+  return command.size() > 1 ? std::string_view(command[1]) : std::string_view();
+}
+
+absl::Status Unexpected(const redisReply& reply, std::string_view what) {
+  return absl::InternalError(
+      absl::StrFormat("redis: unexpected reply type %d to %s", reply.type, AbslView(what)));
+}
+
+absl::StatusOr<int64_t> IntegerOf(const redisReply& reply, std::string_view what) {
+  if (reply.type != REDIS_REPLY_INTEGER) return Unexpected(reply, what);
+  return reply.integer;
+}
+
+// A bulk string, or nullopt for nil.
+absl::StatusOr<std::optional<std::string>> OptionalStringOf(const redisReply& reply,
+                                                            std::string_view what) {
+  if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
+  if (reply.type != REDIS_REPLY_STRING) return Unexpected(reply, what);
+  return std::string(reply.str, reply.len);
+}
+
+absl::StatusOr<std::vector<std::string>> StringsOf(const redisReply& reply, std::string_view what) {
+  if (reply.type != REDIS_REPLY_ARRAY) return Unexpected(reply, what);
+  std::vector<std::string> out;
+  out.reserve(reply.elements);
+  for (size_t i = 0; i < reply.elements; ++i) {
+    const redisReply& e = *reply.element[i];
+    if (e.type != REDIS_REPLY_STRING) return Unexpected(e, what);
+    out.emplace_back(e.str, e.len);
+  }
+  return out;
+}
+
+// A script's "WRONGTYPE <key>" / "NOTINT <key>" error, naming the key; else ReplyStatus.
+absl::Status ScriptStatus(const redisReply& reply) {
+  if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
+  const std::string_view message(reply.str, reply.len);
+  for (const std::string_view code : {"WRONGTYPE ", "NOTINT "}) {
+    if (absl::StartsWith(AbslView(message), AbslView(code))) {
+      const std::string_view key = message.substr(code.size());
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "redis key \"%s\" %s", AbslView(key),
+          code == "NOTINT " ? "does not hold an integer" : "holds the wrong kind of value"));
+    }
+  }
+  return ReplyStatus(reply, "");
+}
+
+absl::Status CheckName(std::string_view value, std::string_view what) {
+  if (value.empty())
+    return absl::InvalidArgumentError(absl::StrFormat("%s is empty", AbslView(what)));
+  return absl::OkStatus();
+}
+
+absl::Status CheckRange(int64_t start, int64_t count) {
+  if (start < 0 || count < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("start (%d) and count (%d) must not be negative", start, count));
+  }
+  return absl::OkStatus();
+}
+
+// Redis takes BLPOP's timeout in seconds, fractions allowed (Redis >= 6); 0 would mean forever.
+std::string BlockSeconds(absl::Duration wait) {
+  if (wait == absl::InfiniteDuration()) return "0";
+  const int64_t ms = std::max<int64_t>(absl::ToInt64Milliseconds(wait), 1);
+  return absl::StrFormat("%d.%03d", ms / 1000, ms % 1000);
+}
+
+class RedisBackend : public Backend {
+ public:
+  explicit RedisBackend(const RedisOptions& options)
+      : keys_(options.ns), pool_(options, {kReserveScript, kFinishScript}) {}
+
+  absl::Status Ping() { return pool_.Ping(); }
+
+  // ---- Queues ----
+
+  absl::Status Push(std::string_view queue, std::string_view payload) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    return Pipeline(
+               {{"SADD", keys_.Queues(), Str(queue)}, {"RPUSH", keys_.Queue(queue), Str(payload)}})
+        .status();
+  }
+
+  absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (payloads.empty()) return absl::OkStatus();
+    Command rpush = {"RPUSH", keys_.Queue(queue)};
+    rpush.insert(rpush.end(), payloads.begin(), payloads.end());
+    return Pipeline({{"SADD", keys_.Queues(), Str(queue)}, std::move(rpush)}).status();
+  }
+
+  absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
+                                                     absl::Duration wait) override {
+    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+    std::vector<std::string> keys;
+    keys.reserve(queues.size());
+    for (const std::string& q : queues) {
+      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
+      keys.push_back(keys_.Queue(q));
+    }
+    if (wait <= absl::ZeroDuration()) return ReserveNow(queues, std::move(keys));
+    return ReserveBlocking(queues, std::move(keys), wait);
+  }
+
+  absl::StatusOr<int64_t> Size(std::string_view queue) override {
+    return RunInteger({"LLEN", keys_.Queue(queue)});
+  }
+
+  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
+                                                int64_t count) override {
+    if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+    return Range(keys_.Queue(queue), start, count);
+  }
+
+  absl::StatusOr<std::vector<std::string>> Queues() override {
+    return SortedMembers(keys_.Queues());
+  }
+
+  absl::Status RemoveQueue(std::string_view queue) override {
+    return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
+        .status();
+  }
+
+  absl::StatusOr<int64_t> RemoveJobs(std::string_view, const JobFilter&) override {
+    return absl::UnimplementedError("RemoveJobs: waiting for core/job_filter.h");
+  }
+
+  // ---- Statuses ----
+
+  absl::StatusOr<std::string> GetStatus(std::string_view id) override {
+    if (absl::Status s = CheckName(id, "job id"); !s.ok()) return s;
+    absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", keys_.Status(id)});
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) {
+      return absl::NotFoundError(absl::StrFormat("job %s has no status", AbslView(id)));
+    }
+    return **std::move(v);
+  }
+
+  absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                         bool only_if_exists) override {
+    if (absl::Status s = CheckName(id, "job id"); !s.ok()) return s;
+    const std::string key = keys_.Status(id);
+    if (ttl <= absl::ZeroDuration()) return Pipeline({{"DEL", key}}).status();  // expired at once
+    Command set = {"SET", key, Str(status_json)};
+    if (ttl != absl::InfiniteDuration()) {
+      set.push_back("PX");
+      set.push_back(Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1)));
+    }
+    if (only_if_exists) set.push_back("XX");
+    return Pipeline({std::move(set)}).status();
+  }
+
+  // ---- Workers ----
+
+  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override {
+    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    return Transaction({{"SADD", keys_.Workers(), Str(worker_id)},
+                        {"SET", keys_.WorkerStarted(worker_id), Str(started)}})
+        .status();
+  }
+
+  absl::Status UnregisterWorker(std::string_view worker_id) override {
+    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
+                        {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
+                         keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
+                         keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id)))}})
+        .status();
+  }
+
+  absl::StatusOr<std::vector<std::string>> Workers() override {
+    return SortedMembers(keys_.Workers());
+  }
+
+  absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override {
+    return RunOptionalString({"GET", keys_.Worker(worker_id)});
+  }
+
+  absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override {
+    return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
+  }
+
+  absl::Status StartJob(const JobStart& start) override {
+    if (absl::Status s = CheckName(start.worker_id, "worker id"); !s.ok()) return s;
+    // SET replaces a value of any type, so this transaction cannot half-apply.
+    std::vector<Command> commands = {{"SET", keys_.Worker(start.worker_id), start.working_json}};
+    if (!start.job_id.empty()) {
+      commands.push_back({"SET", keys_.Status(start.job_id), start.status_json, "XX"});
+    }
+    return Transaction(std::move(commands)).status();
+  }
+
+  absl::Status FinishJob(const JobFinish& finish) override {
+    if (absl::Status s = CheckName(finish.worker_id, "worker id"); !s.ok()) return s;
+    const std::string_view wid = finish.worker_id;
+    std::vector<std::string> keys = {
+        keys_.Worker(wid),
+        keys_.Stat("processed"),
+        keys_.Stat(absl::StrFormat("processed:%s", AbslView(wid))),
+        keys_.Stat("failed"),
+        keys_.Stat(absl::StrFormat("failed:%s", AbslView(wid))),
+        keys_.Failed(),
+    };
+    if (!finish.job_id.empty()) keys.push_back(keys_.Status(finish.job_id));
+    std::string ttl;
+    if (finish.status_ttl != absl::InfiniteDuration()) {
+      ttl = finish.status_ttl <= absl::ZeroDuration()
+                ? "0"
+                : Int(std::max<int64_t>(absl::ToInt64Milliseconds(finish.status_ttl), 1));
+    }
+    absl::StatusOr<Reply> r = RunScript(
+        kFinish, keys, {finish.failed ? "1" : "0", finish.failure_json, finish.status_json, ttl});
+    return r.status();
+  }
+
+  // ---- Stats ----
+
+  absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override {
+    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    return RunInteger({"INCRBY", keys_.Stat(name), Int(by)});
+  }
+
+  absl::StatusOr<int64_t> GetStat(std::string_view name) override {
+    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    const std::string key = keys_.Stat(name);
+    absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", key});
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return 0;
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(**v, &n)) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("redis key \"%s\" does not hold an integer", key));
+    }
+    return n;
+  }
+
+  absl::Status ClearStat(std::string_view name) override {
+    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    return Pipeline({{"DEL", keys_.Stat(name)}}).status();
+  }
+
+  // ---- Failures ----
+
+  absl::Status PushFailure(std::string_view failure_json) override {
+    return Pipeline({{"RPUSH", keys_.Failed(), Str(failure_json)}}).status();
+  }
+
+  absl::StatusOr<int64_t> FailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
+
+  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override {
+    if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+    return Range(keys_.Failed(), start, count);
+  }
+
+  absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
+    if (index < 0) return NoFailureAt(index);
+    absl::StatusOr<Replies> r =
+        pool_.Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
+    if (!r.ok()) return r.status();
+    return LsetStatus(*(*r)[0], index);
+  }
+
+  absl::Status RemoveFailure(int64_t index) override {
+    if (index < 0) return NoFailureAt(index);
+    // Lists have no remove-by-index: mark the record with a value no one else writes, then
+    // remove that value. In one transaction, so no reader ever sees the mark.
+    const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
+    absl::StatusOr<Replies> r = pool_.Run({{"MULTI"},
+                                           {"LSET", keys_.Failed(), Int(index), mark},
+                                           {"LREM", keys_.Failed(), "1", mark},
+                                           {"EXEC"}});
+    if (!r.ok()) return r.status();
+    const redisReply& exec = *r->back();
+    if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) return Unexpected(exec, "EXEC");
+    return LsetStatus(*exec.element[0], index);
+  }
+
+  absl::Status ClearFailures() override { return Pipeline({{"DEL", keys_.Failed()}}).status(); }
+
+ private:
+  absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
+                                                        std::vector<std::string> keys) {
+    absl::StatusOr<Reply> r = RunScript(kReserve, std::move(keys), {});
+    if (!r.ok()) return r.status();
+    const redisReply& reply = **r;
+    if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+        reply.element[0]->type != REDIS_REPLY_INTEGER ||
+        reply.element[1]->type != REDIS_REPLY_STRING || reply.element[0]->integer < 1 ||
+        static_cast<size_t>(reply.element[0]->integer) > queues.size()) {
+      return Unexpected(reply, "the reserve script");
+    }
+    const redisReply& payload = *reply.element[1];
+    return ReservedJob{queues[reply.element[0]->integer - 1],
+                       std::string(payload.str, payload.len)};
+  }
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveBlocking(absl::Span<const std::string> queues,
+                                                             std::vector<std::string> keys,
+                                                             absl::Duration wait) {
+    Command blpop = {"BLPOP"};
+    blpop.insert(blpop.end(), keys.begin(), keys.end());
+    blpop.push_back(BlockSeconds(wait));
+    absl::StatusOr<Replies> r = pool_.Run({std::move(blpop)}, wait);
+    if (!r.ok()) return r.status();
+    const redisReply& reply = *(*r)[0];
+    if (reply.type == REDIS_REPLY_ERROR) {
+      return ReplyStatus(reply, keys.size() == 1 ? keys[0] : "one of the queues");
+    }
+    if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
+    absl::StatusOr<std::vector<std::string>> pair = StringsOf(reply, "BLPOP");
+    if (!pair.ok()) return pair.status();
+    if (pair->size() != 2) return Unexpected(reply, "BLPOP");
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] == (*pair)[0]) return ReservedJob{queues[i], std::move((*pair)[1])};
+    }
+    return absl::InternalError(
+        absl::StrFormat("redis: BLPOP answered from key \"%s\", not asked for", (*pair)[0]));
+  }
+
+  absl::StatusOr<std::vector<std::string>> Range(const std::string& key, int64_t start,
+                                                 int64_t count) {
+    if (count == 0) return std::vector<std::string>();  // LRANGE k 0 -1 would be everything
+    absl::StatusOr<Reply> r = RunOne({"LRANGE", key, Int(start), Int(start + count - 1)});
+    if (!r.ok()) return r.status();
+    return StringsOf(**r, "LRANGE");
+  }
+
+  absl::StatusOr<std::vector<std::string>> SortedMembers(const std::string& key) {
+    absl::StatusOr<Reply> r = RunOne({"SMEMBERS", key});
+    if (!r.ok()) return r.status();
+    absl::StatusOr<std::vector<std::string>> members = StringsOf(**r, "SMEMBERS");
+    if (members.ok()) std::sort(members->begin(), members->end());
+    return members;
+  }
+
+  static absl::Status NoFailureAt(int64_t index) {
+    return absl::NotFoundError(absl::StrFormat("no failure record at index %d", index));
+  }
+
+  absl::Status LsetStatus(const redisReply& reply, int64_t index) {
+    if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
+    const absl::string_view message(reply.str, reply.len);
+    if (absl::StrContains(message, "no such key") || absl::StrContains(message, "out of range")) {
+      return NoFailureAt(index);
+    }
+    return ReplyStatus(reply, keys_.Failed());
+  }
+
+  // Runs `commands` in one round trip; the first error reply becomes the status.
+  absl::StatusOr<Replies> Pipeline(std::vector<Command> commands) {
+    absl::StatusOr<Replies> replies = pool_.Run(commands);
+    if (!replies.ok()) return replies.status();
+    for (size_t i = 0; i < commands.size(); ++i) {
+      if (absl::Status s = ReplyStatus(*(*replies)[i], KeyOf(commands[i])); !s.ok()) return s;
+    }
+    return replies;
+  }
+
+  absl::StatusOr<Reply> RunOne(Command command) {
+    absl::StatusOr<Replies> r = Pipeline({std::move(command)});
+    if (!r.ok()) return r.status();
+    return std::move((*r)[0]);
+  }
+
+  absl::StatusOr<int64_t> RunInteger(Command command) {
+    const std::string what = command[0];
+    absl::StatusOr<Reply> r = RunOne(std::move(command));
+    if (!r.ok()) return r.status();
+    return IntegerOf(**r, what);
+  }
+
+  absl::StatusOr<std::optional<std::string>> RunOptionalString(Command command) {
+    const std::string what = command[0];
+    absl::StatusOr<Reply> r = RunOne(std::move(command));
+    if (!r.ok()) return r.status();
+    return OptionalStringOf(**r, what);
+  }
+
+  // MULTI, `commands`, EXEC in one round trip. Returns the EXEC reply; an error reply to any
+  // command becomes the status.
+  absl::StatusOr<Reply> Transaction(std::vector<Command> commands) {
+    std::vector<Command> all;
+    all.reserve(commands.size() + 2);
+    all.push_back({"MULTI"});
+    all.insert(all.end(), commands.begin(), commands.end());
+    all.push_back({"EXEC"});
+    absl::StatusOr<Replies> replies = pool_.Run(all);
+    if (!replies.ok()) return replies.status();
+    for (size_t i = 0; i + 1 < all.size(); ++i) {  // errors while queueing abort the EXEC
+      if (absl::Status s = ReplyStatus(*(*replies)[i], KeyOf(all[i])); !s.ok()) return s;
+    }
+    Reply exec = std::move(replies->back());
+    if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size()) {
+      if (absl::Status s = ReplyStatus(*exec, ""); !s.ok()) return s;
+      return Unexpected(*exec, "EXEC");
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      if (absl::Status s = ReplyStatus(*exec->element[i], KeyOf(commands[i])); !s.ok()) return s;
+    }
+    return exec;
+  }
+
+  // EVALSHA of a script loaded by the pool; EVAL when the server does not know it (it was
+  // restarted or flushed its scripts since the connection was made).
+  absl::StatusOr<Reply> RunScript(ScriptIndex script, std::vector<std::string> keys,
+                                  std::vector<std::string> args) {
+    static constexpr const char* kSources[] = {kReserveScript, kFinishScript};
+    Command command = {"EVALSHA", "", Int(static_cast<int64_t>(keys.size()))};
+    command.insert(command.end(), std::make_move_iterator(keys.begin()),
+                   std::make_move_iterator(keys.end()));
+    command.insert(command.end(), std::make_move_iterator(args.begin()),
+                   std::make_move_iterator(args.end()));
+    command[1] = pool_.ScriptSha(script);
+    absl::StatusOr<Replies> r;
+    if (!command[1].empty()) {
+      r = pool_.Run({command});
+      if (!r.ok()) return r.status();
+      if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) {
+        if (absl::Status s = ScriptStatus(*(*r)[0]); !s.ok()) return s;
+        return std::move((*r)[0]);
+      }
+    }
+    command[0] = "EVAL";
+    command[1] = kSources[script];
+    r = pool_.Run({command});
+    if (!r.ok()) return r.status();
+    if (absl::Status s = ScriptStatus(*(*r)[0]); !s.ok()) return s;
+    return std::move((*r)[0]);
+  }
+
+  const Keys keys_;
+  ConnectionPool pool_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> NewRedisBackend(const RedisOptions& options) {
+  auto backend = std::make_unique<RedisBackend>(options);
+  if (absl::Status s = backend->Ping(); !s.ok()) return s;
+  return backend;
+}
+
+}  // namespace resque::redis
