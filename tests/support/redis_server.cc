@@ -1,0 +1,293 @@
+#include "tests/support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace resque::testing {
+namespace {
+
+constexpr absl::Duration kStartDeadline = absl::Seconds(10);
+constexpr absl::Duration kStopDeadline = absl::Seconds(5);
+constexpr absl::Duration kPollStep = absl::Milliseconds(10);
+constexpr int kPortAttempts = 5;
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// A port the kernel considers free on 127.0.0.1 right now (bind to port 0). Someone may take
+// it before redis-server binds it; StartOnce notices and Start picks another.
+absl::StatusOr<int> FreeLoopbackPort() {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return absl::InternalError(absl::StrFormat("socket: %s", strerror(errno)));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    close(fd);
+    if (!ok) return absl::InternalError(absl::StrFormat("bind: %s", strerror(errno)));
+    const int port = ntohs(addr.sin_port);
+    if (port != 6379) return port;  // never the default port: a developer's Redis may be there
+  }
+  return absl::InternalError("no free loopback port");
+}
+
+std::string Render(const redisReply& r) {
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+      return std::string(r.str, r.len);
+    case REDIS_REPLY_INTEGER:
+      return absl::StrFormat("%d", r.integer);
+    case REDIS_REPLY_NIL:
+      return "(nil)";
+    case REDIS_REPLY_ERROR:
+      return absl::StrFormat("ERR: %s", std::string(r.str, r.len));
+    case REDIS_REPLY_ARRAY: {
+      std::vector<std::string> parts;
+      for (size_t i = 0; i < r.elements; ++i) parts.push_back(Render(*r.element[i]));
+      return absl::StrJoin(parts, "\n");
+    }
+  }
+  return "(unknown reply)";
+}
+
+}  // namespace
+
+RedisServer::RedisServer(std::string password) : password_(std::move(password)) {}
+
+RedisServer::~RedisServer() {
+  (void)Stop();
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+RedisServer& RedisServer::Shared() {
+  static RedisServer* const server = [] {
+    // Destroyed at exit (a function-local static), which stops the child process.
+    static RedisServer instance;
+    if (absl::Status s = instance.Start(); !s.ok()) {
+      std::fprintf(stderr, "cannot start redis-server: %s\n", std::string(s.message()).c_str());
+      std::abort();
+    }
+    return &instance;
+  }();
+  return *server;
+}
+
+absl::Status RedisServer::Start() {
+  if (running()) return absl::OkStatus();
+  if (dir_.empty()) {
+    char pattern[] = "/tmp/resque-test-redis-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      return absl::InternalError(absl::StrFormat("mkdtemp: %s", strerror(errno)));
+    }
+    dir_ = pattern;
+  }
+  if (port_ != 0) return StartOnce(port_);
+  absl::Status last;
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    absl::StatusOr<int> port = FreeLoopbackPort();
+    if (!port.ok()) return port.status();
+    last = StartOnce(*port);
+    if (last.ok()) {
+      port_ = *port;
+      return last;
+    }
+  }
+  return last;
+}
+
+absl::Status RedisServer::StartOnce(int port) {
+  std::vector<std::string> args = {"redis-server",
+                                   "--port",
+                                   absl::StrFormat("%d", port),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_,
+                                   "--loglevel",
+                                   "warning",
+                                   "--logfile",
+                                   dir_ + "/redis.log",
+                                   "--unixsocket",
+                                   socket_path(),
+                                   "--unixsocketperm",
+                                   "700"};
+  if (!password_.empty()) {
+    args.push_back("--requirepass");
+    args.push_back(password_);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(absl::StrFormat("fork: %s", strerror(errno)));
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec. The server dies with the test.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    const int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, STDIN_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+    }
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+
+  const absl::Time deadline = absl::Now() + kStartDeadline;
+  while (absl::Now() < deadline) {
+    int wstatus = 0;
+    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::UnavailableError(
+          absl::StrFormat("redis-server on port %d exited at start (status %d); see %s/redis.log",
+                          port, wstatus, dir_));
+    }
+    timeval tv = {0, 200000};
+    ContextPtr c(redisConnectWithTimeout("127.0.0.1", port, tv));
+    if (c != nullptr && c->err == 0) {
+      ReplyPtr reply(static_cast<redisReply*>(redisCommand(c.get(), "PING")));
+      if (reply != nullptr) return absl::OkStatus();  // PONG, or NOAUTH: it is up either way
+    }
+    absl::SleepFor(kPollStep);
+  }
+  (void)Stop();
+  return absl::DeadlineExceededError(
+      absl::StrFormat("redis-server on port %d did not answer PING within %s", port,
+                      absl::FormatDuration(kStartDeadline)));
+}
+
+absl::Status RedisServer::Stop() {
+  if (!running()) return absl::OkStatus();
+  kill(pid_, SIGCONT);  // a paused server cannot act on SIGTERM
+  kill(pid_, SIGTERM);
+  const absl::Time deadline = absl::Now() + kStopDeadline;
+  while (absl::Now() < deadline) {
+    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::OkStatus();
+    }
+    absl::SleepFor(kPollStep);
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  return absl::DeadlineExceededError("redis-server ignored SIGTERM; killed");
+}
+
+absl::Status RedisServer::Pause() {
+  if (!running() || kill(pid_, SIGSTOP) != 0) return absl::FailedPreconditionError("not running");
+  return absl::OkStatus();
+}
+
+absl::Status RedisServer::Resume() {
+  if (!running() || kill(pid_, SIGCONT) != 0) return absl::FailedPreconditionError("not running");
+  return absl::OkStatus();
+}
+
+resque::redis::RedisOptions RedisServer::Options() const {
+  resque::redis::RedisOptions options;
+  options.host = "127.0.0.1";
+  options.port = port_;
+  options.password = password_;
+  return options;
+}
+
+absl::StatusOr<std::string> RedisServer::Command(const std::vector<std::string>& args) const {
+  timeval tv = {5, 0};
+  ContextPtr c(redisConnectWithTimeout("127.0.0.1", port_, tv));
+  if (c == nullptr || c->err != 0) {
+    return absl::UnavailableError(absl::StrFormat("cannot connect to redis-server on port %d: %s",
+                                                  port_, c ? c->errstr : "no memory"));
+  }
+  redisSetTimeout(c.get(), tv);
+  auto run = [&c](const std::vector<std::string>& words) -> ReplyPtr {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const std::string& w : words) {
+      argv.push_back(w.data());
+      lens.push_back(w.size());
+    }
+    return ReplyPtr(static_cast<redisReply*>(
+        redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+  };
+  if (!password_.empty()) {
+    ReplyPtr auth = run({"AUTH", password_});
+    if (auth == nullptr || auth->type == REDIS_REPLY_ERROR) {
+      return absl::UnauthenticatedError("AUTH refused by the test server");
+    }
+  }
+  ReplyPtr reply = run(args);
+  if (reply == nullptr) {
+    return absl::UnavailableError(absl::StrFormat("redis-server on port %d: %s", port_, c->errstr));
+  }
+  return Render(*reply);
+}
+
+absl::Status RedisServer::Flush() {
+  absl::StatusOr<std::string> r = Command({"FLUSHALL"});
+  if (!r.ok()) return r.status();
+  if (*r != "OK") return absl::InternalError(absl::StrFormat("FLUSHALL: %s", *r));
+  return absl::OkStatus();
+}
+
+absl::Status RedisServer::AdvanceTime(absl::Duration d) {
+  // One script on the server: every key with a TTL gets it lowered or is deleted. The test
+  // databases are small, so KEYS is fine here.
+  static constexpr char kScript[] = R"lua(
+local d = tonumber(ARGV[1])
+for _, key in ipairs(redis.call('KEYS', '*')) do
+  local pttl = redis.call('PTTL', key)
+  if pttl > 0 then
+    if pttl - d <= 0 then redis.call('DEL', key) else redis.call('PEXPIRE', key, pttl - d) end
+  end
+end
+return 0
+)lua";
+  absl::StatusOr<std::string> r =
+      Command({"EVAL", kScript, "0", absl::StrFormat("%d", absl::ToInt64Milliseconds(d))});
+  if (!r.ok()) return r.status();
+  if (*r != "0") return absl::InternalError(absl::StrFormat("AdvanceTime: %s", *r));
+  return absl::OkStatus();
+}
+
+}  // namespace resque::testing
