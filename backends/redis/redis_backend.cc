@@ -78,6 +78,26 @@ absl::Status CheckName(std::string_view value, std::string_view what) {
   return absl::OkStatus();
 }
 
+absl::Status CheckTtl(absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "status TTL must be positive or infinite, got %s", absl::FormatDuration(ttl)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckIndex(int64_t index) {
+  if (index < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("index %d is negative", index));
+  }
+  return absl::OkStatus();
+}
+
+// Redis wants whole milliseconds; a positive TTL under 1 ms still expires, as soon as it can.
+std::string TtlMillis(absl::Duration ttl) {
+  return Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1));
+}
+
 absl::Status CheckRange(int64_t start, int64_t count) {
   if (start < 0 || count < 0) {
     return absl::InvalidArgumentError(
@@ -120,22 +140,28 @@ class RedisBackend : public Backend {
   absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
                                                      absl::Duration wait) override {
     if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+    if (wait < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("reserve: negative wait %s", absl::FormatDuration(wait)));
+    }
     std::vector<std::string> keys;
     keys.reserve(queues.size());
     for (const std::string& q : queues) {
       if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
       keys.push_back(keys_.Queue(q));
     }
-    if (wait <= absl::ZeroDuration()) return ReserveNow(queues, std::move(keys));
+    if (wait == absl::ZeroDuration()) return ReserveNow(queues, std::move(keys));
     return ReserveBlocking(queues, std::move(keys), wait);
   }
 
   absl::StatusOr<int64_t> Size(std::string_view queue) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
     return RunInteger({"LLEN", keys_.Queue(queue)});
   }
 
   absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
                                                 int64_t count) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
     if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
     return Range(keys_.Queue(queue), start, count);
   }
@@ -145,6 +171,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveQueue(std::string_view queue) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
     return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
         .status();
   }
@@ -168,12 +195,12 @@ class RedisBackend : public Backend {
   absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
                          bool only_if_exists) override {
     if (absl::Status s = CheckName(id, "job id"); !s.ok()) return s;
-    const std::string key = keys_.Status(id);
-    if (ttl <= absl::ZeroDuration()) return Pipeline({{"DEL", key}}).status();  // expired at once
-    Command set = {"SET", key, Str(status_json)};
+    if (absl::Status s = CheckTtl(ttl); !s.ok()) return s;
+    // Without PX, SET also drops an earlier TTL: "no TTL" means the status never expires.
+    Command set = {"SET", keys_.Status(id), Str(status_json)};
     if (ttl != absl::InfiniteDuration()) {
       set.push_back("PX");
-      set.push_back(Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1)));
+      set.push_back(TtlMillis(ttl));
     }
     if (only_if_exists) set.push_back("XX");
     return Pipeline({std::move(set)}).status();
@@ -202,10 +229,12 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override {
+    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
     return RunOptionalString({"GET", keys_.Worker(worker_id)});
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override {
+    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
   }
 
@@ -221,6 +250,7 @@ class RedisBackend : public Backend {
 
   absl::Status FinishJob(const JobFinish& finish) override {
     if (absl::Status s = CheckName(finish.worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
     const std::string_view wid = finish.worker_id;
     std::vector<std::string> keys = {
         keys_.Worker(wid),
@@ -231,12 +261,8 @@ class RedisBackend : public Backend {
         keys_.Failed(),
     };
     if (!finish.job_id.empty()) keys.push_back(keys_.Status(finish.job_id));
-    std::string ttl;
-    if (finish.status_ttl != absl::InfiniteDuration()) {
-      ttl = finish.status_ttl <= absl::ZeroDuration()
-                ? "0"
-                : Int(std::max<int64_t>(absl::ToInt64Milliseconds(finish.status_ttl), 1));
-    }
+    const std::string ttl =
+        finish.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(finish.status_ttl);
     absl::StatusOr<Reply> r = RunScript(
         kFinish, keys, {finish.failed ? "1" : "0", finish.failure_json, finish.status_json, ttl});
     return r.status();
@@ -282,7 +308,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
-    if (index < 0) return NoFailureAt(index);
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     absl::StatusOr<Replies> r =
         pool_.Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
@@ -290,7 +316,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveFailure(int64_t index) override {
-    if (index < 0) return NoFailureAt(index);
+    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());

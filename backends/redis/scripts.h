@@ -22,7 +22,7 @@ return false
 
 // FinishJob. KEYS: 1 worker:<wid>, 2 stat:processed, 3 stat:processed:<wid>, 4 stat:failed,
 // 5 stat:failed:<wid>, 6 failed, [7 job:<id>:status]. ARGV: 1 "1" when the job failed,
-// 2 failure JSON, 3 status JSON, 4 status TTL in ms ("" keeps it forever, "0" expires it now).
+// 2 failure JSON, 3 status JSON, 4 status TTL in ms ("" keeps it forever).
 inline constexpr char kFinishScript[] = R"lua(
 local failed = ARGV[1] == '1'
 local function check_counter(key)
@@ -47,8 +47,6 @@ end
 if KEYS[7] and redis.call('EXISTS', KEYS[7]) == 1 then
   if ARGV[4] == '' then
     redis.call('SET', KEYS[7], ARGV[3])
-  elseif ARGV[4] == '0' then
-    redis.call('DEL', KEYS[7])
   else
     redis.call('SET', KEYS[7], ARGV[3], 'PX', ARGV[4])
   end
