@@ -11,6 +11,7 @@
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
 #include "backends/redis/scripts.h"
+#include "core/job_filter.h"
 #include "core/payload.h"
 
 namespace resque::redis {
@@ -176,8 +177,31 @@ class RedisBackend : public Backend {
         .status();
   }
 
-  absl::StatusOr<int64_t> RemoveJobs(std::string_view, const JobFilter&) override {
-    return absl::UnimplementedError("RemoveJobs: waiting for core/job_filter.h");
+  // Two round trips however many match: read the queue, then LREM each match by value (one
+  // pipeline). Removing by value, not by index, keeps pushes and pops made in between.
+  absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override {
+    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
+    if (!matcher.ok()) return matcher.status();
+    const std::string key = keys_.Queue(queue);
+    absl::StatusOr<Reply> items = RunOne({"LRANGE", key, "0", "-1"});
+    if (!items.ok()) return items.status();
+    std::vector<Command> removals;
+    const redisReply& list = **items;
+    for (size_t i = 0; i < list.elements; ++i) {
+      const std::string_view item(list.element[i]->str, list.element[i]->len);
+      if (matcher->Matches(item)) removals.push_back({"LREM", key, "1", std::string(item)});
+    }
+    if (removals.empty()) return 0;
+    absl::StatusOr<Replies> removed = Pipeline(std::move(removals));
+    if (!removed.ok()) return removed.status();
+    int64_t total = 0;
+    for (const Reply& r : *removed) {
+      absl::StatusOr<int64_t> n = IntegerOf(*r, "LREM");
+      if (!n.ok()) return n.status();
+      total += *n;
+    }
+    return total;
   }
 
   // ---- Statuses ----
