@@ -1,0 +1,285 @@
+// Interop with a real peer: node-resque (pinned in package-lock.json) against the same
+// redis-server as our Redis backend and core Worker.
+//   1. node-resque enqueues; our Worker performs, and the args arrive byte for byte.
+//   2. We enqueue; a node-resque Worker performs, and sees the args we meant.
+//   3. node-resque's own Queue API reads our workers (while they work), stats and failures, and
+//      can retry one of our failure records.
+// The node scripts live beside this file; each run has a deadline and is killed past it.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "backends/redis/redis_backend.h"
+#include "core/failure.h"
+#include "core/job.h"
+#include "core/job_registry.h"
+#include "core/payload.h"
+#include "core/queue.h"
+#include "core/worker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "simdjson.h"
+#include "tests/status_testing.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/subprocess.h"
+
+namespace resque::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+constexpr absl::Duration kNodeDeadline = absl::Seconds(60);
+
+std::string InteropDir() { return RESQUE_INTEROP_DIR; }
+
+// Runs `node <script> <port> <args...>` in the interop folder; its stdout (one JSON line).
+// Records a test failure when it fails or times out.
+std::string Node(const std::string& script, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"node", script,
+                                   absl::StrFormat("%d", RedisServer::Shared().port())};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<ProcessResult> r = RunProcess(argv, kNodeDeadline, InteropDir());
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return "null";
+  }
+  EXPECT_FALSE(r->timed_out) << script << " ran past " << kNodeDeadline << "\n" << r->err;
+  EXPECT_EQ(r->exit_code, 0) << script << ":\n" << r->err;
+  return r->out;
+}
+
+// The JSON text of `path` (e.g. {"stats", "processed"}) in `json`, minified; "" when absent.
+std::string At(const std::string& json, const std::vector<std::string>& path) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(simdjson::padded_string(json)).get(e) != simdjson::SUCCESS) return "";
+  for (const std::string& step : path) {
+    simdjson::dom::element next;
+    if (e.is_array()) {
+      if (e.at(std::stoul(step)).get(next) != simdjson::SUCCESS) return "";
+    } else if (e[step].get(next) != simdjson::SUCCESS) {
+      return "";
+    }
+    e = next;
+  }
+  return simdjson::minify(e);
+}
+
+// Whether node-resque's allWorkingOn (in inspect.js output `json`) shows a job of `class_name`.
+bool AnyWorkingOn(const std::string& json, std::string_view class_name) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object working;
+  if (parser.parse(simdjson::padded_string(json))["workingOn"].get(working) != simdjson::SUCCESS) {
+    return false;
+  }
+  for (const auto field : working) {
+    std::string_view cls;
+    if (field.value["payload"]["class"].get(cls) == simdjson::SUCCESS && cls == class_name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A job of ours that keeps the raw args it was given, by class.
+class Recorder {
+ public:
+  void Add(std::string_view class_name, std::string_view args) {
+    absl::MutexLock lock(&mu_);
+    seen_.emplace_back(class_name, args);
+  }
+  std::vector<std::pair<std::string, std::string>> seen() {
+    absl::MutexLock lock(&mu_);
+    return seen_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> seen_;
+};
+
+class RecordingJob : public Job {
+ public:
+  RecordingJob(Recorder* recorder, bool fail) : recorder_(recorder), fail_(fail) {}
+  absl::Status Perform(const JobContext& ctx) override {
+    recorder_->Add(ctx.class_name(), ctx.args());
+    if (fail_) return absl::InternalError("deliberate failure");
+    return absl::OkStatus();
+  }
+
+ private:
+  Recorder* recorder_;
+  bool fail_;
+};
+
+// Asks node-resque what it sees while this job runs: our worker is registered and busy.
+class ProbeJob : public Job {
+ public:
+  explicit ProbeJob(std::string* out) : out_(out) {}
+  absl::Status Perform(const JobContext&) override {
+    *out_ = Node("inspect.js", {});
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string* out_;
+};
+
+class NodeResqueInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const absl::StatusOr<ProcessResult> node =
+        RunProcess({"node", "-e", "require('node-resque')"}, kNodeDeadline, InteropDir());
+    if (!node.ok() || node->exit_code != 0) {
+      GTEST_SKIP() << "node-resque is not installed: run `npm ci` in tests/interop "
+                      "(scripts/test.sh does)";
+    }
+    ASSERT_OK(redis().Flush());
+    absl::StatusOr<std::unique_ptr<Backend>> b = redis::NewRedisBackend(redis().Options());
+    ASSERT_OK(b);
+    backend_ = *std::move(b);
+    for (const char* name : {"Add", "Echo"}) {
+      ASSERT_OK(registry_.Register(
+          name, [this] { return std::make_unique<RecordingJob>(&recorder_, false); }));
+    }
+    ASSERT_OK(registry_.Register(
+        "Fail", [this] { return std::make_unique<RecordingJob>(&recorder_, true); }));
+    ASSERT_OK(registry_.Register("Probe", [this] { return std::make_unique<ProbeJob>(&probe_); }));
+  }
+
+  static RedisServer& redis() { return RedisServer::Shared(); }
+
+  // Our Worker, two slots (ids "<host>:<pid>-<slot>:q1,q2"), until the queues are empty.
+  void WorkUntilEmpty() {
+    WorkerOptions options;
+    options.queues = {"q1", "q2"};
+    options.concurrency = 2;
+    options.burst = true;
+    options.interval = absl::Milliseconds(10);
+    options.hostname = "interop-host";
+    Worker worker(*backend_, registry_, options);
+    ASSERT_OK(worker.Run());
+  }
+
+  std::unique_ptr<Backend> backend_;
+  JobRegistry registry_;
+  Recorder recorder_;
+  std::string probe_;
+};
+
+TEST_F(NodeResqueInterop, JobsEnqueuedByNodeResqueArePerformedByOurWorkerWithTheirArgsIntact) {
+  // The args as node's JSON.stringify writes them: nesting, escapes, non-ASCII, every type.
+  const std::string echo_args =
+      R"([{"nested":{"a":[1,"x",null]},"s":"h\u00e9llo \" / \\ ✓"},"str",3.5,-0.25,true,null,1e+21])";
+  Node("enqueue.js", {absl::StrFormat(R"([["q1","Add",[1,2]],["q1","Echo",%s],)"
+                                      R"(["q2","Echo",[]],["q1","Fail",["why"]]])",
+                                      echo_args)});
+  // node-resque's payload: class, queue, args (no id, no queue_time).
+  EXPECT_THAT(*backend_->Peek("q1", 0, 1),
+              ElementsAre(R"({"class":"Add","queue":"q1","args":[1,2]})"));
+
+  WorkUntilEmpty();
+
+  // JSON.stringify wrote é and ✓ as raw UTF-8 and kept the escapes it needs; we see those bytes.
+  std::map<std::string, std::vector<std::string>> by_class;
+  for (const auto& [cls, args] : recorder_.seen()) by_class[cls].push_back(args);
+  EXPECT_THAT(by_class["Add"], ElementsAre("[1,2]"));
+  EXPECT_THAT(by_class["Fail"], ElementsAre(R"(["why"])"));
+  ASSERT_EQ(by_class["Echo"].size(), 2u);
+  EXPECT_THAT(by_class["Echo"],
+              UnorderedElementsAre("[]", R"([{"nested":{"a":[1,"x",null]},"s":"héllo \" / \\ ✓"},)"
+                                         R"("str",3.5,-0.25,true,null,1e+21])"));
+  EXPECT_EQ(*backend_->GetStat("processed"), 4);
+  EXPECT_EQ(*backend_->GetStat("failed"), 1);
+}
+
+TEST_F(NodeResqueInterop, JobsWeEnqueueArePerformedByANodeResqueWorker) {
+  Queue queue(*backend_);
+  ASSERT_OK(queue.Enqueue("q3", "Add", "[3,4]"));
+  // An object is wrapped as php-resque does: node's perform gets it as its one argument.
+  ASSERT_OK(queue.Enqueue("q3", "Echo", R"({"php":"style","list":[1,2]})"));
+  ASSERT_OK(queue.Enqueue("q3", "Echo", R"(["caf\u00e9","ü",{"k":null}])"));
+  ASSERT_OK(queue.Enqueue("q3", "Fail", "[]", {.track = true, .id = ""}));
+
+  const std::string out = Node("work.js", {"q3", "4"});
+  EXPECT_EQ(
+      At(out, {"seen"}),
+      R"([{"class":"Add","args":[3,4]},{"class":"Echo","args":[{"php":"style","list":[1,2]}]},)"
+      R"({"class":"Echo","args":["café","ü",{"k":null}]},{"class":"Fail","args":[]}])");
+
+  // What node-resque recorded, read through our backend.
+  EXPECT_EQ(*backend_->Size("q3"), 0);
+  // node-resque counts only successes in "processed" (php-resque and Ruby count every job).
+  EXPECT_EQ(*backend_->GetStat("processed"), 3);
+  EXPECT_EQ(*backend_->GetStat("failed"), 1);
+  EXPECT_THAT(*backend_->Workers(), ::testing::IsEmpty());  // node's Worker#end unregistered
+  std::vector<std::string> failures = *backend_->Failures(0, 10);
+  ASSERT_EQ(failures.size(), 1u);
+  absl::StatusOr<Failure> f = DecodeFailure(failures[0]);
+  ASSERT_OK(f);
+  EXPECT_EQ(f->exception, "Error");
+  EXPECT_EQ(f->error, "deliberate failure");
+  EXPECT_EQ(f->queue, "q3");
+  EXPECT_THAT(f->failed_at, HasSubstr("GMT"));  // JS Date#toString, neither Ruby's nor php's form
+  absl::StatusOr<Payload> p = DecodePayload(f->payload);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->class_name, "Fail");
+  EXPECT_EQ(p->id.size(), 32u);  // our payload, kept whole by node (id, queue_time)
+  EXPECT_TRUE(p->queue_time.has_value());
+  // node-resque has no status tracking: a tracked job stays "waiting" (status 1).
+  EXPECT_THAT(*backend_->GetStatus(p->id), HasSubstr(R"("status":1)"));
+}
+
+TEST_F(NodeResqueInterop, NodeResqueReadsOurWorkersStatsAndFailures) {
+  Queue queue(*backend_);
+  ASSERT_OK(queue.Enqueue("q1", "Fail", R"(["bad input"])"));
+  ASSERT_OK(queue.Enqueue("q2", "Probe", "[]"));
+  WorkUntilEmpty();
+
+  // While the Probe ran: node-resque lists our two slots with their queues (it splits ids at
+  // ':' into "<host>:<pid>-<slot>" and the queues) and sees what one of them works on.
+  ASSERT_FALSE(probe_.empty());
+  const int pid = getpid();
+  for (int slot : {0, 1}) {
+    EXPECT_EQ(At(probe_, {"workers", absl::StrFormat("interop-host:%d-%d", pid, slot)}),
+              R"("q1,q2")")
+        << probe_;
+  }
+  EXPECT_EQ(
+      At(probe_, {"workers"}).size(),
+      absl::StrFormat(R"({"interop-host:%d-0":"q1,q2","interop-host:%d-1":"q1,q2"})", pid, pid)
+          .size());  // and nothing else
+  // allWorkingOn files each record under its "worker" field, which WIRE.md's
+  // {"queue","run_at","payload"} lacks (node then uses "undefined"): look at every entry.
+  EXPECT_TRUE(AnyWorkingOn(probe_, "Probe")) << probe_;
+
+  // After the run: stats, failures and (no) workers, through node-resque's Queue API.
+  const std::string after = Node("inspect.js", {});
+  EXPECT_EQ(At(after, {"stats", "processed"}), R"("2")");
+  EXPECT_EQ(At(after, {"stats", "failed"}), R"("1")");
+  EXPECT_EQ(At(after, {"failedCount"}), "1");
+  EXPECT_EQ(At(after, {"workers"}), "{}");
+  EXPECT_EQ(At(after, {"failed", "0", "queue"}), R"("q1")");
+  EXPECT_EQ(At(after, {"failed", "0", "payload", "class"}), R"("Fail")");
+  EXPECT_EQ(At(after, {"failed", "0", "payload", "args"}), R"(["bad input"])");
+  EXPECT_THAT(At(after, {"failed", "0", "error"}), HasSubstr("deliberate failure"));
+  EXPECT_THAT(At(after, {"failed", "0", "worker"}),
+              HasSubstr(absl::StrFormat("interop-host:%d-", pid)));
+
+  // node-resque retries by LREM of its own JSON.stringify of the record: that finds ours only
+  // if we wrote it byte for byte as JavaScript would.
+  const std::string retried = Node("inspect.js", {"0"});
+  EXPECT_EQ(At(retried, {"retried"}), R"("ok")");
+  EXPECT_EQ(At(retried, {"failedCount"}), "0");
+  EXPECT_THAT(*backend_->Peek("q1", 0, 10),
+              ElementsAre(R"({"class":"Fail","queue":"q1","args":["bad input"]})"));
+}
+
+}  // namespace
+}  // namespace resque::testing
