@@ -1,0 +1,36 @@
+// OpenBackend: the one place that turns a URL into a Backend, so that programs (the `resque`
+// command, a user's embedded worker) pick storage by configuration.
+//
+//   memory://                               the in-memory backend (this process only)
+//   redis://[:password@]host[:port][/db]    Redis; also unix:///path/to.sock[?db=N]
+//   host:port                               php-resque's REDIS_BACKEND form
+//
+//   absl::StatusOr<std::unique_ptr<resque::Backend>> backend =
+//       resque::OpenBackend("redis://127.0.0.1:6379", {.ns = "resque"});
+#ifndef RESQUE_BACKENDS_BACKEND_FACTORY_H_
+#define RESQUE_BACKENDS_BACKEND_FACTORY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "core/backend.h"
+#include "core/clock.h"
+
+namespace resque {
+
+struct BackendOptions {
+  std::string ns = "resque";   // key namespace (Redis only)
+  int db = -1;                 // overrides the URL's db when >= 0 (php-resque's REDIS_BACKEND_DB)
+  Clock* clock = RealClock();  // TTL clock (memory only; Redis keeps its own time)
+};
+
+// InvalidArgument for a URL it cannot read; Unavailable when the server cannot be reached
+// (the message names the address, never the password).
+absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
+                                                     const BackendOptions& options = {});
+
+}  // namespace resque
+
+#endif  // RESQUE_BACKENDS_BACKEND_FACTORY_H_

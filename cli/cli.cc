@@ -1,0 +1,72 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "backends/backend_factory.h"
+#include "cli/commands.h"
+
+namespace resque::cli {
+
+absl::StatusOr<std::unique_ptr<Backend>> Open(const GlobalOptions& global,
+                                              const std::string& fallback_url) {
+  std::string url = global.redis;
+  if (url.empty()) {
+    const char* env = std::getenv("REDIS_BACKEND");
+    url = env != nullptr && *env != '\0' ? env : fallback_url;
+  }
+  std::string ns = global.ns;  // php-resque users write PREFIX as "resque:" too
+  if (!ns.empty() && ns.back() == ':') ns.pop_back();
+  return OpenBackend(url, {.ns = ns, .db = global.db, .clock = RealClock()});
+}
+
+int WithBackend(const GlobalOptions& global, const std::function<int(Backend&)>& body) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = Open(global, "redis://127.0.0.1:6379");
+  if (!backend.ok()) return Fail(backend.status());
+  return body(**backend);
+}
+
+int Fail(const absl::Status& status, int code) {
+  std::fprintf(stderr, "resque: %.*s\n", static_cast<int>(status.message().size()),
+               status.message().data());
+  return code;
+}
+
+int Main(int argc, char** argv, JobRegistry& registry) {
+  CLI::App app{"resque: a background-job engine that speaks the Resque protocol", "resque"};
+  app.require_subcommand(1);
+  GlobalOptions global;
+  app.add_option("--redis", global.redis,
+                 "Backend URL: redis://[:password@]host[:port][/db], unix:///path, host:port, "
+                 "memory://")
+      ->envname("REDIS_BACKEND");
+  app.add_option("--namespace", global.ns, "Key namespace (php-resque's PREFIX)")
+      ->envname("PREFIX")
+      ->capture_default_str();
+  app.add_option("--db", global.db, "Redis database, overriding the URL's")
+      ->envname("REDIS_BACKEND_DB");
+  app.add_flag("-v,--verbose", global.verbosity, "More logging (-vv: debug)");
+
+  // php-resque's VERBOSE / VVERBOSE.
+  if (const char* v = std::getenv("VVERBOSE"); v != nullptr && *v != '\0') global.verbosity = 2;
+  if (const char* v = std::getenv("VERBOSE"); v != nullptr && *v != '\0' && global.verbosity < 1) {
+    global.verbosity = 1;
+  }
+
+  int exit_code = 0;
+  AddWork(app, global, registry, &exit_code);
+  AddEnqueue(app, global, &exit_code);
+  AddStatus(app, global, &exit_code);
+  AddInspect(app, global, &exit_code);
+  AddFailed(app, global, &exit_code);
+  AddDemo(app, global, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}
+
+}  // namespace resque::cli

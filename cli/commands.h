@@ -1,0 +1,51 @@
+// Internal to cli/: the options every subcommand shares and one entry point per subcommand.
+#ifndef RESQUE_CLI_COMMANDS_H_
+#define RESQUE_CLI_COMMANDS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "core/backend.h"
+#include "core/job_registry.h"
+#include "core/log.h"
+
+namespace resque::cli {
+
+struct GlobalOptions {
+  std::string redis;  // empty: REDIS_BACKEND, then the command's default
+  std::string ns = "resque";
+  int db = -1;
+  int verbosity = 0;  // -v 1, -vv 2
+  bool json = false;
+
+  LogLevel log_level() const {
+    return verbosity >= 2 ? LogLevel::kDebug : verbosity == 1 ? LogLevel::kInfo : LogLevel::kError;
+  }
+};
+
+// Opens the backend the options name; `fallback_url` when none is given.
+absl::StatusOr<std::unique_ptr<Backend>> Open(const GlobalOptions& global,
+                                              const std::string& fallback_url);
+
+// Opens the backend (redis://127.0.0.1:6379 unless told otherwise) and runs `body` on it;
+// returns `body`'s exit code, or 1 with the error printed when the backend cannot be opened.
+int WithBackend(const GlobalOptions& global, const std::function<int(Backend&)>& body);
+
+// Prints "resque: <message>" on stderr and returns `code`.
+int Fail(const absl::Status& status, int code = 1);
+
+// Each Add* registers a subcommand on `app`; its callback stores the exit code in `*exit_code`.
+void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* exit_code);
+void AddEnqueue(CLI::App& app, GlobalOptions& global, int* exit_code);
+void AddStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
+void AddInspect(CLI::App& app, GlobalOptions& global, int* exit_code);  // queues, workers, stats
+void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code);
+void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code);
+
+}  // namespace resque::cli
+
+#endif  // RESQUE_CLI_COMMANDS_H_

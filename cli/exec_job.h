@@ -1,0 +1,22 @@
+// ExecJob: performs a job by running a shell command (`resque work --exec CLASS=COMMAND`), so
+// jobs can be written in any language. The command runs under /bin/sh -c with the payload's args
+// (JSON) on stdin and RESQUE_JOB_ID, RESQUE_QUEUE, RESQUE_CLASS in its environment; the payload
+// never becomes part of a command line. Exit status 0 is complete; anything else is a failure
+// carrying the last lines of the command's stderr.
+#ifndef RESQUE_CLI_EXEC_JOB_H_
+#define RESQUE_CLI_EXEC_JOB_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "core/job_registry.h"
+
+namespace resque::cli {
+
+// Parses "CLASS=COMMAND" and registers an ExecJob for CLASS in `registry`.
+absl::Status RegisterExecJob(std::string_view spec, JobRegistry& registry);
+
+}  // namespace resque::cli
+
+#endif  // RESQUE_CLI_EXEC_JOB_H_

@@ -1,0 +1,114 @@
+// `resque queues | workers | stats [--json]`: what resque-web's overview shows.
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "core/json.h"
+
+namespace resque::cli {
+namespace {
+
+absl::Status Queues(Backend& backend, bool json) {
+  absl::StatusOr<std::vector<std::string>> names = backend.Queues();
+  if (!names.ok()) return names.status();
+  std::string out = json ? "{" : "";
+  for (size_t i = 0; i < names->size(); ++i) {
+    absl::StatusOr<int64_t> size = backend.Size((*names)[i]);
+    if (!size.ok()) return size.status();
+    if (json) {
+      absl::StrAppendFormat(&out, "%s%s:%d", i ? "," : "", json::Quote((*names)[i]), *size);
+    } else {
+      absl::StrAppendFormat(&out, "%s\t%d\n", (*names)[i], *size);
+    }
+  }
+  if (json) out += "}\n";
+  std::fputs(out.c_str(), stdout);
+  return absl::OkStatus();
+}
+
+absl::Status Workers(Backend& backend, bool json) {
+  absl::StatusOr<std::vector<std::string>> ids = backend.Workers();
+  if (!ids.ok()) return ids.status();
+  std::string out = json ? "[" : "";
+  for (size_t i = 0; i < ids->size(); ++i) {
+    const std::string& id = (*ids)[i];
+    absl::StatusOr<std::optional<std::string>> started = backend.WorkerStarted(id);
+    absl::StatusOr<std::optional<std::string>> job = backend.WorkerJob(id);
+    if (!started.ok()) return started.status();
+    if (!job.ok()) return job.status();
+    if (json) {
+      absl::StrAppendFormat(&out, "%s{\"id\":%s,\"started\":%s,\"job\":%s}", i ? "," : "",
+                            json::Quote(id), json::Quote(started->value_or("")),
+                            job->has_value() ? **job : "null");
+    } else {
+      absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", id, started->value_or("?"),
+                            job->has_value() ? "working on " + **job : "idle");
+    }
+  }
+  if (json) out += "]\n";
+  std::fputs(out.c_str(), stdout);
+  return absl::OkStatus();
+}
+
+absl::Status Stats(Backend& backend, bool json) {
+  absl::StatusOr<int64_t> processed = backend.GetStat("processed");
+  absl::StatusOr<int64_t> failed = backend.GetStat("failed");
+  absl::StatusOr<std::vector<std::string>> queues = backend.Queues();
+  absl::StatusOr<std::vector<std::string>> workers = backend.Workers();
+  for (const absl::Status& s :
+       {processed.status(), failed.status(), queues.status(), workers.status()}) {
+    if (!s.ok()) return s;
+  }
+  int64_t pending = 0;
+  for (const std::string& q : *queues) {
+    absl::StatusOr<int64_t> size = backend.Size(q);
+    if (!size.ok()) return size.status();
+    pending += *size;
+  }
+  int64_t working = 0;
+  for (const std::string& w : *workers) {
+    absl::StatusOr<std::optional<std::string>> job = backend.WorkerJob(w);
+    if (!job.ok()) return job.status();
+    working += job->has_value() ? 1 : 0;
+  }
+  if (json) {
+    std::printf(
+        "{\"processed\":%lld,\"failed\":%lld,\"pending\":%lld,\"queues\":%zu,\"workers\":%zu,"
+        "\"working\":%lld}\n",
+        static_cast<long long>(*processed), static_cast<long long>(*failed),
+        static_cast<long long>(pending), queues->size(), workers->size(),
+        static_cast<long long>(working));
+  } else {
+    std::printf(
+        "processed\t%lld\nfailed\t%lld\npending\t%lld\nqueues\t%zu\nworkers\t%zu\n"
+        "working\t%lld\n",
+        static_cast<long long>(*processed), static_cast<long long>(*failed),
+        static_cast<long long>(pending), queues->size(), workers->size(),
+        static_cast<long long>(working));
+  }
+  return absl::OkStatus();
+}
+
+void Add(CLI::App& app, GlobalOptions& global, int* exit_code, const char* name,
+         const char* description, absl::Status (*run)(Backend&, bool)) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(name, description);
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->callback([&global, json, exit_code, run] {
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::Status s = run(backend, *json);
+      return s.ok() ? 0 : Fail(s);
+    });
+  });
+}
+
+}  // namespace
+
+void AddInspect(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  Add(app, global, exit_code, "queues", "List queues and their sizes", &Queues);
+  Add(app, global, exit_code, "workers", "List registered workers and what they work on", &Workers);
+  Add(app, global, exit_code, "stats", "Show processed/failed totals, pending jobs, workers",
+      &Stats);
+}
+
+}  // namespace resque::cli

@@ -1,0 +1,228 @@
+// `resque work`: runs workers against a backend until a signal (or --burst / --max-jobs) stops
+// them. Flags fall back to php-resque's environment variables (QUEUE, INTERVAL, COUNT, BLOCKING,
+// PIDFILE); a flag beats its variable.
+//
+// Signals, as php-resque: QUIT finish the running jobs, then exit; TERM/INT stop them now and
+// exit; USR1 stop the running jobs, keep working; USR2 pause; CONT resume. They are taken by one
+// thread with sigtimedwait, so no handler ever runs inside job or library code.
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "cli/commands.h"
+#include "cli/exec_job.h"
+#include "core/worker.h"
+
+namespace resque::cli {
+namespace {
+
+struct WorkArgs {
+  std::string queue;
+  double interval = 5;
+  bool blocking = false;
+  int concurrency = 1;
+  int count = 1;
+  bool fork = false;
+  double timeout = 0;
+  std::vector<std::string> load;
+  std::vector<std::string> exec;
+  std::string pidfile;
+  bool burst = false;
+  int64_t max_jobs = 0;
+};
+
+sigset_t ControlSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT}) sigaddset(&set, sig);
+  return set;
+}
+
+// Waits for control signals and hands each to `on_signal` until `done`.
+void SignalLoop(const std::atomic<bool>& done, const std::function<void(int)>& on_signal) {
+  const sigset_t set = ControlSignals();
+  const timespec tick{0, 100 * 1000 * 1000};
+  while (!done.load()) {
+    const int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig > 0) on_signal(sig);
+  }
+}
+
+absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
+  for (const std::string& path : args.load) {
+    // RTLD_NODELETE: job code must stay mapped while factories it registered are alive.
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrFormat("--load %s: %s", path, dlerror()));
+    }
+  }
+  registry.Merge(JobRegistry::Global());
+  for (const std::string& spec : args.exec) {
+    if (absl::Status s = RegisterExecJob(spec, registry); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+class PidFile {
+ public:
+  explicit PidFile(std::string path) : path_(std::move(path)) {}
+  absl::Status Write() {
+    if (path_.empty()) return absl::OkStatus();
+    std::ofstream out(path_, std::ios::trunc);
+    out << getpid() << "\n";
+    if (!out) {
+      const std::string path = path_;
+      path_.clear();
+      return absl::PermissionDeniedError(absl::StrFormat("cannot write pid file %s", path));
+    }
+    return absl::OkStatus();
+  }
+  ~PidFile() {
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+
+ private:
+  std::string path_;
+};
+
+int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = Open(global, "redis://127.0.0.1:6379");
+  if (!backend.ok()) return Fail(backend.status());
+  WorkerOptions options;
+  options.queues.clear();
+  for (absl::string_view q : absl::StrSplit(args.queue, ',', absl::SkipWhitespace())) {
+    options.queues.emplace_back(q);
+  }
+  options.blocking = args.blocking;
+  options.interval = absl::Seconds(args.interval);
+  options.concurrency = args.concurrency;
+  options.fork = args.fork;
+  options.job_timeout = absl::Seconds(args.timeout);
+  options.burst = args.burst;
+  options.max_jobs = args.max_jobs;
+  options.log = StderrLogSink(global.log_level());
+  Worker worker(**backend, registry, options);
+
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    SignalLoop(done, [&](int sig) {
+      switch (sig) {
+        case SIGQUIT:
+          worker.RequestStop(StopMode::kGraceful);
+          break;
+        case SIGTERM:
+        case SIGINT:
+          worker.RequestStop(StopMode::kImmediate);
+          break;
+        case SIGUSR1:
+          worker.KillRunningJobs();
+          break;
+        case SIGUSR2:
+          worker.Pause();
+          break;
+        case SIGCONT:
+          worker.Resume();
+          break;
+      }
+    });
+  });
+  absl::Status result = worker.Run();
+  done.store(true);
+  signals.join();
+  if (!result.ok()) return Fail(result);
+  return 0;
+}
+
+// COUNT > 1: one worker process per count, as php-resque forks; signals are passed on.
+int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+  std::vector<pid_t> children;
+  for (int i = 0; i < args.count; ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) {
+      for (pid_t child : children) kill(child, SIGTERM);
+      break;
+    }
+    if (pid == 0) _exit(RunOneProcess(global, args, registry));
+    children.push_back(pid);
+  }
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    SignalLoop(done, [&](int sig) {
+      for (pid_t child : children) kill(child, sig);
+    });
+  });
+  int code = 0;
+  for (pid_t child : children) {
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) code = 1;
+  }
+  done.store(true);
+  signals.join();
+  return children.size() == static_cast<size_t>(args.count) ? code : 1;
+}
+
+int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+  if (args.queue.empty()) {
+    return Fail(absl::InvalidArgumentError("work needs --queue (or QUEUE): q1,q2 or '*'"));
+  }
+  if (absl::Status s = LoadJobs(args, registry); !s.ok()) return Fail(s);
+  if (registry.ClassNames().empty()) {
+    return Fail(absl::FailedPreconditionError(
+        "no job classes: give --load LIB.so or --exec CLASS=COMMAND, or embed the worker"));
+  }
+  // Blocked in every thread (threads inherit the mask) so only SignalLoop takes them.
+  const sigset_t set = ControlSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a dead peer (Redis, an --exec command) is an error, not death
+  PidFile pidfile(args.pidfile);
+  if (absl::Status s = pidfile.Write(); !s.ok()) return Fail(s);
+  return args.count > 1 ? RunProcesses(global, args, registry)
+                        : RunOneProcess(global, args, registry);
+}
+
+}  // namespace
+
+void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* exit_code) {
+  auto args = std::make_shared<WorkArgs>();
+  CLI::App* cmd = app.add_subcommand("work", "Run workers until a signal stops them");
+  cmd->add_option("-q,--queue", args->queue, "Queues in priority order: q1,q2 or '*'")
+      ->envname("QUEUE");
+  cmd->add_option("-i,--interval", args->interval, "Seconds between polls of empty queues")
+      ->envname("INTERVAL")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("-b,--blocking", args->blocking, "Wait for jobs (BLPOP) instead of polling")
+      ->envname("BLOCKING");
+  cmd->add_option("-c,--concurrency", args->concurrency, "Execution slots (threads) per process")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--count", args->count, "Worker processes (php-resque's COUNT)")
+      ->envname("COUNT")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_flag("--fork", args->fork, "Perform each job in a child process");
+  cmd->add_option("--timeout", args->timeout, "Per-job timeout in seconds (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--load", args->load, "Shared library whose jobs register themselves")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--exec", args->exec, "CLASS=COMMAND: perform CLASS jobs with a shell command");
+  cmd->add_option("--pidfile", args->pidfile, "Write the pid here")->envname("PIDFILE");
+  cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
+  cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback(
+      [&global, &registry, args, exit_code] { *exit_code = RunWork(global, *args, registry); });
+}
+
+}  // namespace resque::cli

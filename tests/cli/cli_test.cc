@@ -1,0 +1,276 @@
+// End-to-end tests of the `resque` binary against a real redis-server.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/subprocess.h"
+#include "tests/support/redis_server.h"
+
+namespace resque::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis().Flush().ok());
+    char dir_template[] = "/tmp/resque-cli-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    dir_ = dir_template;
+    out_file_ = dir_ + "/out";
+  }
+  void TearDown() override { std::system(absl::StrCat("rm -rf ", dir_).c_str()); }
+
+  static RedisServer& redis() { return RedisServer::Shared(); }
+  std::string url() const { return absl::StrFormat("redis://127.0.0.1:%d", redis().port()); }
+
+  std::vector<std::string> Argv(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {RESQUE_BINARY, "--redis", url()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  std::vector<std::string> Env() const { return {"RESQUE_TEST_OUT=" + out_file_}; }
+
+  RunResult Resque(std::vector<std::string> args) {
+    return ::resque::testing::Run(Argv(std::move(args)), Env());
+  }
+
+  std::string Enqueue(const std::string& queue, const std::string& cls, const std::string& args) {
+    RunResult r = Resque({"enqueue", queue, cls, args, "--track"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::string(absl::StripTrailingAsciiWhitespace(r.out));
+  }
+
+  std::string ReadOut() const {
+    std::ifstream in(out_file_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // Polls `redis-side` state through the CLI until `pred(stdout)` holds, with a deadline.
+  template <typename Pred>
+  bool Eventually(std::vector<std::string> args, Pred pred) {
+    const absl::Time end = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < end) {
+      RunResult r = Resque(args);
+      if (pred(r)) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+
+  // Waits (15 s at most) until `path` exists: a job's sign that it started.
+  static bool FileAppears(const std::string& path) {
+    const absl::Time end = absl::Now() + absl::Seconds(15);
+    while (access(path.c_str(), F_OK) != 0) {
+      if (absl::Now() > end) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
+  }
+
+  std::string dir_;
+  std::string out_file_;
+};
+
+TEST_F(CliTest, EnqueuedJobIsPerformedByBurstWorkerAndReachesStatusFour) {
+  const std::string id = Enqueue("mail", "Record", R"({"to":"a@example.com"})");
+  ASSERT_EQ(id.size(), 32u);
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 1 (waiting)\n"));
+
+  RunResult work = Resque({"work", "--queue", "mail", "--burst", "--load", TEST_JOBS_LIBRARY});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_EQ(ReadOut(), "[{\"to\":\"a@example.com\"}]\n");
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 4 (complete)\n"));
+  EXPECT_THAT(Resque({"stats"}).out, HasSubstr("processed\t1\n"));
+  EXPECT_EQ(Resque({"workers"}).out, "");  // unregistered on exit
+}
+
+TEST_F(CliTest, FailedJobIsListedRetriedAndThenPerformed) {
+  // The command fails while the marker file is missing, and creates it: the retry succeeds.
+  const std::string marker = dir_ + "/marker";
+  const std::string exec = absl::StrFormat(
+      "Flaky=if [ -e %s ]; then cat >> %s; else touch %s; echo 'not yet' >&2; exit 3; fi", marker,
+      out_file_, marker);
+  const std::string id = Enqueue("default", "Flaky", "[1,2]");
+  RunResult work = Resque({"work", "-q", "default", "--burst", "--exec", exec});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 3 (failed)\n"));
+  EXPECT_EQ(Resque({"failed", "count"}).out, "1\n");
+  RunResult list = Resque({"failed", "list"});
+  EXPECT_THAT(list.out, HasSubstr("default"));
+  EXPECT_THAT(list.out, HasSubstr("exited with 3: not yet"));
+  EXPECT_THAT(list.out, HasSubstr(id));
+
+  ASSERT_EQ(Resque({"failed", "retry", "0"}).exit_code, 0);
+  EXPECT_THAT(Resque({"failed", "list"}).out, HasSubstr("retried"));
+  work = Resque({"work", "-q", "default", "--burst", "--exec", exec});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_EQ(ReadOut(), "[1,2]");
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 4 (complete)\n"));
+  EXPECT_THAT(Resque({"stats"}).out, HasSubstr("processed\t2\nfailed\t1\n"));
+}
+
+TEST_F(CliTest, ExecJobGetsArgsOnStdinAndJobEnvironment) {
+  const std::string id = Enqueue("q", "Env", R"js(["x; rm -rf /", {"y":"$(id)"}])js");
+  const std::string exec =
+      absl::StrFormat("Env=cat >> %s; echo \" $RESQUE_JOB_ID $RESQUE_QUEUE $RESQUE_CLASS\" >> %s",
+                      out_file_, out_file_);
+  ASSERT_EQ(Resque({"work", "-q", "q", "--burst", "--exec", exec}).exit_code, 0);
+  EXPECT_EQ(ReadOut(), absl::StrCat(R"js(["x; rm -rf /", {"y":"$(id)"}])js", " ", id, " q Env\n"));
+}
+
+TEST_F(CliTest, ThrowingAndUnknownJobsBecomeFailureRecords) {
+  Enqueue("q", "Throw", "");
+  Enqueue("q", "Nobody", "");
+  Enqueue("q", "Record", "[3]");
+  ASSERT_EQ(Resque({"work", "-q", "q", "--burst", "--load", TEST_JOBS_LIBRARY}).exit_code, 0);
+  RunResult list = Resque({"failed", "list", "--json"});
+  EXPECT_THAT(list.out, HasSubstr(R"("exception":"std::invalid_argument","error":"bad things")"));
+  EXPECT_THAT(list.out, HasSubstr(R"("exception":"resque::UnknownJobClass")"));
+  EXPECT_EQ(ReadOut(), "[3]\n");
+}
+
+TEST_F(CliTest, ForkModeRecordsACrashAndGoesOn) {
+  Enqueue("q", "Crash", "");
+  Enqueue("q", "Record", "[4]");
+  RunResult work = Resque({"work", "-q", "q", "--burst", "--fork", "--load", TEST_JOBS_LIBRARY});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_THAT(Resque({"failed", "list"}).out, HasSubstr("killed by signal 11"));
+  EXPECT_EQ(ReadOut(), "[4]\n");
+}
+
+TEST_F(CliTest, QuitLetsTheRunningJobFinishThenExits) {
+  const std::string started = dir_ + "/started";
+  const std::string exec =
+      absl::StrFormat("Slow=touch %s; sleep 0.5; cat >> %s", started, out_file_);
+  const std::string id = Enqueue("q", "Slow", "[1]");
+  Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
+  ASSERT_TRUE(FileAppears(started));
+  worker.Signal(SIGQUIT);
+  RunResult r = worker.Wait(absl::Seconds(15));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadOut(), "[1]");
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 4 (complete)\n"));
+  EXPECT_EQ(Resque({"workers"}).out, "");
+}
+
+TEST_F(CliTest, TermStopsTheRunningJobAtOnceAndRecordsIt) {
+  const std::string started = dir_ + "/started";
+  const std::string exec = absl::StrFormat("Stuck=touch %s; exec sleep 60", started);
+  const std::string id = Enqueue("q", "Stuck", "");
+  Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
+  ASSERT_TRUE(FileAppears(started));
+  const absl::Time sent = absl::Now();
+  worker.Signal(SIGTERM);
+  RunResult r = worker.Wait(absl::Seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 3 (failed)\n"));
+  EXPECT_THAT(Resque({"failed", "list"}).out, HasSubstr("killed by signal 9"));
+  EXPECT_EQ(Resque({"workers"}).out, "");
+}
+
+TEST_F(CliTest, Usr2PausesAndContResumes) {
+  const std::string exec = absl::StrFormat("Rec=cat >> %s", out_file_);
+  Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
+  ASSERT_TRUE(Eventually({"workers"}, [](const RunResult& r) { return !r.out.empty(); }));
+  worker.Signal(SIGUSR2);
+  // A paused worker takes nothing: the job is still queued well after a reserve would take it.
+  // (The signal is handled within 100 ms; give it that before the job arrives.)
+  absl::SleepFor(absl::Milliseconds(300));
+  Enqueue("q", "Rec", "[9]");
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(Resque({"queues"}).out, "q\t1\n");
+  worker.Signal(SIGCONT);
+  EXPECT_TRUE(Eventually({"queues"}, [](const RunResult& r) { return r.out == "q\t0\n"; }));
+  EXPECT_TRUE(Eventually({"stats"}, [](const RunResult& r) {
+    return r.out.find("processed\t1\n") != std::string::npos;
+  }));
+  worker.Signal(SIGQUIT);
+  EXPECT_EQ(worker.Wait(absl::Seconds(15)).exit_code, 0);
+  EXPECT_EQ(ReadOut(), "[9]");
+}
+
+TEST_F(CliTest, BadInputGivesOneLineErrorsAndNonZeroExits) {
+  RunResult r = Resque({"enqueue", "q", "A", "{not json"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("resque: args: not valid JSON"));
+
+  r = Resque({"status", "0123456789abcdef0123456789abcdef"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("has no status"));
+
+  r = Resque({"work", "--queue", "q", "--bogus"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--bogus"));
+
+  r = Resque({"work", "--queue", "q", "--exec", "NoEquals"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("CLASS=COMMAND"));
+
+  r = Resque({"failed", "retry", "5"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("no failure at index 5"));
+}
+
+TEST_F(CliTest, UnreachableRedisNamesTheAddressButNotThePassword) {
+  // A port nothing listens on: bind one, learn its number, close it.
+  RunResult r =
+      ::resque::testing::Run({RESQUE_BINARY, "--redis", "redis://:s3cret@127.0.0.1:1", "stats"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(r.err, Not(HasSubstr("s3cret")));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST_F(CliTest, DemoPrintsTheWalkthroughOnTheMemoryBackend) {
+  RunResult r = ::resque::testing::Run({RESQUE_BINARY, "demo"}, {"REDIS_BACKEND="});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines;
+  std::stringstream s(r.out);
+  for (std::string line; std::getline(s, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  ASSERT_TRUE(absl::StartsWith(lines[0], "Queued job "));
+  const std::string id = lines[0].substr(11);
+  EXPECT_EQ(lines[1], absl::StrCat("Status of ", id, " is: 1"));
+  EXPECT_EQ(lines[2], "Hello!");
+  EXPECT_EQ(lines[3], absl::StrCat("Status of ", id, " is: 2"));
+  EXPECT_EQ(lines[4], absl::StrCat("Status of ", id, " is: 4"));
+}
+
+TEST_F(CliTest, EmbeddedWorkerPerformsItsOwnJobs) {
+  RunResult r = ::resque::testing::Run(
+      {EMBEDDED_WORKER, "--redis", url(), "enqueue", "mail", "SendEmail", R"({"to":"a@b.c"})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = ::resque::testing::Run(
+      {EMBEDDED_WORKER, "--redis", url(), "work", "--queue", "mail", "--burst"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "sending email [{\"to\":\"a@b.c\"}]\n");
+}
+
+TEST_F(CliTest, DemoRunsAgainstRedisToo) {
+  RunResult r = Resque({"demo"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("is: 4\n"));
+}
+
+}  // namespace
+}  // namespace resque::testing

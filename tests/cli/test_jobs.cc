@@ -1,0 +1,41 @@
+// Jobs for the CLI tests, loaded with `resque work --load`: they register themselves.
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+#include "core/job_registry.h"
+
+namespace {
+
+// Appends its args to the file named by $RESQUE_TEST_OUT.
+class Record : public resque::Job {
+ public:
+  absl::Status Perform(const resque::JobContext& ctx) override {
+    const char* path = std::getenv("RESQUE_TEST_OUT");
+    if (path == nullptr) return absl::FailedPreconditionError("RESQUE_TEST_OUT is not set");
+    std::ofstream(path, std::ios::app) << ctx.args() << "\n";
+    return absl::OkStatus();
+  }
+};
+
+class Throw : public resque::Job {
+ public:
+  absl::Status Perform(const resque::JobContext&) override {
+    throw std::invalid_argument("bad things");
+  }
+};
+
+class Crash : public resque::Job {
+ public:
+  absl::Status Perform(const resque::JobContext&) override {
+    std::raise(SIGSEGV);
+    return absl::OkStatus();
+  }
+};
+
+}  // namespace
+
+RESQUE_REGISTER_JOB(Record, "Record");
+RESQUE_REGISTER_JOB(Throw, "Throw");
+RESQUE_REGISTER_JOB(Crash, "Crash");
