@@ -58,8 +58,9 @@ void ReportLatency(benchmark::State& state, std::vector<int64_t>& nanos) {
 }
 
 std::string MakePayload(const std::string& class_name, const std::string& args_json) {
-  return absl::StrCat(R"({"class":")", class_name, R"(","args":)", args_json,
-                      R"(,"id":"b1f01038e5e833d24b46271a0e31f6d6","queue_time":1764000000.123456})");
+  return absl::StrCat(
+      R"({"class":")", class_name, R"(","args":)", args_json,
+      R"(,"id":"b1f01038e5e833d24b46271a0e31f6d6","queue_time":1764000000.123456})");
 }
 
 int64_t WallNanos() {

@@ -169,10 +169,10 @@ void BM_PushPop2x2(benchmark::State& state) {
   }
 }
 
-#define RESQUE_QUEUE_BENCHMARKS(Q)                                     \
-  BENCHMARK_TEMPLATE(BM_Push, Q);                                      \
-  BENCHMARK_TEMPLATE(BM_Pop, Q);                                       \
-  BENCHMARK_TEMPLATE(BM_PushPop, Q);                                   \
+#define RESQUE_QUEUE_BENCHMARKS(Q)   \
+  BENCHMARK_TEMPLATE(BM_Push, Q);    \
+  BENCHMARK_TEMPLATE(BM_Pop, Q);     \
+  BENCHMARK_TEMPLATE(BM_PushPop, Q); \
   BENCHMARK_TEMPLATE(BM_PushPop2x2, Q)->Threads(4)->UseRealTime();
 
 RESQUE_QUEUE_BENCHMARKS(MutexDeque)
