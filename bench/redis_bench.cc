@@ -1,0 +1,223 @@
+// bench_redis: the Redis backend's enqueue (Push one at a time, PushMany batched) against raw
+// hiredis RPUSH pipelined at the same depth, and its Reserve (+FinishJob, what a worker does per
+// job) against raw LPOP. Needs RESQUE_BENCH_REDIS=redis://127.0.0.1:PORT (bench/run.sh sets it);
+// every key it writes is under the "resque-bench" namespace and deleted afterwards.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/bench_common.h"
+#include "bench/raw_redis.h"
+#include "benchmark/benchmark.h"
+#ifdef RESQUE_BENCH_HAVE_REDIS
+#include "backends/redis/redis_backend.h"
+#endif
+
+namespace resque::bench {
+namespace {
+
+constexpr char kRawKey[] = "resque-bench:queue:raw";
+// Lists are emptied (timer paused) when they pass this many items, and pops refilled by it.
+constexpr int kListCap = 20000;
+
+const std::string& Payload() {
+  static const std::string* payload = new std::string(MakePayload("NoOp", "[1]"));
+  return *payload;
+}
+
+std::unique_ptr<RawRedis> RawOrSkip(benchmark::State& state) {
+  std::optional<RedisAddress> address = RedisOrSkip(state);
+  if (!address) return nullptr;
+  std::string error;
+  std::unique_ptr<RawRedis> redis = RawRedis::Connect(*address, &error);
+  if (redis == nullptr) state.SkipWithError(error.c_str());
+  return redis;
+}
+
+// Appends `n` payloads to `key` in one RPUSH.
+bool Fill(RawRedis& redis, std::string_view key, int n) {
+  std::vector<std::string_view> argv = {"RPUSH", key};
+  argv.insert(argv.end(), n, Payload());
+  return redis.Run(argv);
+}
+
+// Raw hiredis: `depth` RPUSH commands of one payload each, sent together, then their replies.
+void BM_RawRpushPipelined(benchmark::State& state) {
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (redis == nullptr) return;
+  const int depth = static_cast<int>(state.range(0));
+  int64_t in_list = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < depth; ++i) redis->Append({"RPUSH", kRawKey, Payload()});
+    if (!redis->Drain(depth)) {
+      state.SkipWithError("RPUSH failed");
+      break;
+    }
+    if ((in_list += depth) > kListCap) {
+      state.PauseTiming();
+      redis->Run({"DEL", kRawKey});
+      in_list = 0;
+      state.ResumeTiming();
+    }
+  }
+  redis->Run({"DEL", kRawKey});
+  state.SetItemsProcessed(state.iterations() * depth);
+}
+BENCHMARK(BM_RawRpushPipelined)->Arg(1)->Arg(10)->Arg(100)->UseRealTime();
+
+// Raw hiredis: one RPUSH carrying `depth` payloads (what a batched enqueue can do at best).
+void BM_RawRpushVariadic(benchmark::State& state) {
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (redis == nullptr) return;
+  const int depth = static_cast<int>(state.range(0));
+  int64_t in_list = 0;
+  for (auto _ : state) {
+    if (!Fill(*redis, kRawKey, depth)) {
+      state.SkipWithError("RPUSH failed");
+      break;
+    }
+    if ((in_list += depth) > kListCap) {
+      state.PauseTiming();
+      redis->Run({"DEL", kRawKey});
+      in_list = 0;
+      state.ResumeTiming();
+    }
+  }
+  redis->Run({"DEL", kRawKey});
+  state.SetItemsProcessed(state.iterations() * depth);
+}
+BENCHMARK(BM_RawRpushVariadic)->Arg(10)->Arg(100)->UseRealTime();
+
+// Raw hiredis: LPOP of one item per round trip.
+void BM_RawLpop(benchmark::State& state) {
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (redis == nullptr) return;
+  int left = 0;
+  for (auto _ : state) {
+    if (left == 0) {
+      state.PauseTiming();
+      Fill(*redis, kRawKey, kListCap);
+      left = kListCap;
+      state.ResumeTiming();
+    }
+    if (!redis->Lpop(kRawKey)) {
+      state.SkipWithError("LPOP found nothing");
+      break;
+    }
+    --left;
+  }
+  redis->Run({"DEL", kRawKey});
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawLpop)->UseRealTime();
+
+#ifdef RESQUE_BENCH_HAVE_REDIS
+constexpr char kNamespace[] = "resque-bench";
+constexpr char kQueue[] = "bench";
+constexpr char kQueueKey[] = "resque-bench:queue:bench";
+
+std::unique_ptr<Backend> BackendOrSkip(benchmark::State& state) {
+  std::optional<RedisAddress> address = RedisOrSkip(state);
+  if (!address) return nullptr;
+  absl::StatusOr<redis::RedisOptions> options = redis::ParseRedisUrl(address->url);
+  if (!options.ok()) {
+    state.SkipWithError(std::string(options.status().message()).c_str());
+    return nullptr;
+  }
+  options->ns = kNamespace;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(*options);
+  if (!backend.ok()) {
+    state.SkipWithError(std::string(backend.status().message()).c_str());
+    return nullptr;
+  }
+  return std::move(*backend);
+}
+
+// Backend::Push: one payload per call (and per round trip).
+void BM_BackendPush(benchmark::State& state) {
+  std::unique_ptr<Backend> backend = BackendOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (backend == nullptr || redis == nullptr) return;
+  int64_t in_list = 0;
+  for (auto _ : state) {
+    if (!backend->Push(kQueue, Payload()).ok()) {
+      state.SkipWithError("Push failed");
+      break;
+    }
+    if (++in_list > kListCap) {
+      state.PauseTiming();
+      redis->Run({"DEL", kQueueKey});
+      in_list = 0;
+      state.ResumeTiming();
+    }
+  }
+  (void)backend->RemoveQueue(kQueue);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BackendPush)->UseRealTime();
+
+// Backend::PushMany: `depth` payloads per call.
+void BM_BackendPushMany(benchmark::State& state) {
+  std::unique_ptr<Backend> backend = BackendOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (backend == nullptr || redis == nullptr) return;
+  const int depth = static_cast<int>(state.range(0));
+  const std::vector<std::string> batch(depth, Payload());
+  int64_t in_list = 0;
+  for (auto _ : state) {
+    if (!backend->PushMany(kQueue, batch).ok()) {
+      state.SkipWithError("PushMany failed");
+      break;
+    }
+    if ((in_list += depth) > kListCap) {
+      state.PauseTiming();
+      redis->Run({"DEL", kQueueKey});
+      in_list = 0;
+      state.ResumeTiming();
+    }
+  }
+  (void)backend->RemoveQueue(kQueue);
+  state.SetItemsProcessed(state.iterations() * depth);
+}
+BENCHMARK(BM_BackendPushMany)->Arg(10)->Arg(100)->UseRealTime();
+
+// Backend::Reserve without a wait, alone (range 0) or followed by FinishJob (range 1), what a
+// worker does for every job besides StartJob.
+void BM_BackendReserve(benchmark::State& state) {
+  std::unique_ptr<Backend> backend = BackendOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (backend == nullptr || redis == nullptr) return;
+  const bool finish = state.range(0) != 0;
+  const std::vector<std::string> queues = {kQueue};
+  const JobFinish done{.worker_id = "bench:1:bench", .status_json = R"({"status":4})"};
+  int left = 0;
+  for (auto _ : state) {
+    if (left == 0) {
+      state.PauseTiming();
+      Fill(*redis, kQueueKey, kListCap);
+      left = kListCap;
+      state.ResumeTiming();
+    }
+    absl::StatusOr<std::optional<ReservedJob>> job = backend->Reserve(queues, absl::ZeroDuration());
+    if (!job.ok() || !job->has_value()) {
+      state.SkipWithError("Reserve found nothing");
+      break;
+    }
+    --left;
+    if (finish && !backend->FinishJob(done).ok()) {
+      state.SkipWithError("FinishJob failed");
+      break;
+    }
+  }
+  (void)backend->RemoveQueue(kQueue);
+  (void)backend->UnregisterWorker(done.worker_id);
+  (void)backend->ClearStat("processed");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BackendReserve)->ArgName("finish")->Arg(0)->Arg(1)->UseRealTime();
+#endif  // RESQUE_BENCH_HAVE_REDIS
+
+}  // namespace
+}  // namespace resque::bench
+
+BENCHMARK_MAIN();

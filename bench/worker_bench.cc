@@ -1,0 +1,300 @@
+// bench_worker: resque::Worker end to end, on the memory backend and on Redis.
+//
+// Two measurements, each swept over the reserve mode (blocking, or polling every 1, 10 or
+// 100 ms) and the concurrency (1, 2, 4, 8, 16 slots):
+//   BM_WorkerThroughput/<backend>/<mode>/c:<n>  no-op jobs per second, draining a prefilled queue
+//   BM_WorkerLatency/<backend>/<mode>/c:<n>     enqueue-to-perform latency (p50, p99, p99.9) of
+//                                               jobs enqueued at a steady rate; each job records
+//                                               now minus the enqueue time carried in its args
+// Every point is short; RESQUE_BENCH_SCALE (default 1) scales its job count and duration (the
+// smoke run uses 0.02). Redis points need RESQUE_BENCH_REDIS=redis://127.0.0.1:PORT.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bench/bench_common.h"
+#include "benchmark/benchmark.h"
+#include "core/job.h"
+#include "core/job_registry.h"
+#include "core/queue.h"
+#include "core/worker.h"
+#ifdef RESQUE_BENCH_HAVE_MEMORY
+#include "backends/memory/memory_backend.h"
+#endif
+#ifdef RESQUE_BENCH_HAVE_REDIS
+#include "backends/redis/redis_backend.h"
+#endif
+
+namespace resque::bench {
+namespace {
+
+constexpr char kQueue[] = "bench";
+constexpr char kNamespace[] = "resque-bench-worker";
+constexpr int kConcurrencies[] = {1, 2, 4, 8, 16};
+
+// What the performed jobs report to the running benchmark point.
+class Recorder {
+ public:
+  void Reset(int64_t expected) {
+    absl::MutexLock lock(&mu_);
+    expected_ = expected;
+    done_ = 0;
+    samples_.clear();
+    samples_.reserve(static_cast<size_t>(expected));
+  }
+  void Done(std::optional<int64_t> latency_nanos) {
+    absl::MutexLock lock(&mu_);
+    ++done_;
+    if (latency_nanos) samples_.push_back(*latency_nanos);
+    if (done_ == expected_) last_done_ = absl::Now();
+  }
+  // True when every expected job was performed within `timeout`.
+  bool Wait(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto all_done = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return done_ >= expected_; };
+    return mu_.AwaitWithTimeout(absl::Condition(&all_done), timeout);
+  }
+  std::vector<int64_t> TakeSamples() {
+    absl::MutexLock lock(&mu_);
+    return std::move(samples_);
+  }
+  absl::Time last_done() {
+    absl::MutexLock lock(&mu_);
+    return last_done_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t expected_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_done_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> samples_ ABSL_GUARDED_BY(mu_);
+};
+
+Recorder& TheRecorder() {
+  static Recorder* recorder = new Recorder();
+  return *recorder;
+}
+
+class NoOpJob : public Job {
+ public:
+  absl::Status Perform(const JobContext&) override {
+    TheRecorder().Done(std::nullopt);
+    return absl::OkStatus();
+  }
+};
+
+// args: [<enqueue time, ns since the epoch>]
+class LatencyJob : public Job {
+ public:
+  absl::Status Perform(const JobContext& ctx) override {
+    const int64_t now = WallNanos();
+    std::string_view args = ctx.args();
+    int64_t enqueued = 0;
+    if (args.size() < 3 ||
+        !absl::SimpleAtoi(absl::string_view(args.data() + 1, args.size() - 2), &enqueued)) {
+      return absl::InvalidArgumentError("args must be [<enqueue time in ns>]");
+    }
+    TheRecorder().Done(now - enqueued);
+    return absl::OkStatus();
+  }
+};
+
+const JobRegistry& Registry() {
+  static const JobRegistry* registry = [] {
+    auto* r = new JobRegistry();
+    (void)r->Register<NoOpJob>("NoOp");
+    (void)r->Register<LatencyJob>("Latency");
+    return r;
+  }();
+  return *registry;
+}
+
+double Scale() {
+  static const double scale = [] {
+    const char* s = std::getenv("RESQUE_BENCH_SCALE");
+    double v = 1;
+    return s != nullptr && absl::SimpleAtod(s, &v) && v > 0 ? v : 1.0;
+  }();
+  return scale;
+}
+
+struct Mode {
+  const char* name;
+  bool blocking;
+  absl::Duration interval;
+};
+// Blocking waits are 100 ms so that a stop (which a parked reserve does not see) is quick.
+const Mode kModes[] = {{"blocking", true, absl::Milliseconds(100)},
+                       {"poll_1ms", false, absl::Milliseconds(1)},
+                       {"poll_10ms", false, absl::Milliseconds(10)},
+                       {"poll_100ms", false, absl::Milliseconds(100)}};
+
+// Makes a backend, or says why not (the point is then skipped).
+using BackendMaker = std::function<std::unique_ptr<Backend>(benchmark::State&)>;
+
+// Runs a Worker in a thread for as long as the object lives.
+class RunningWorker {
+ public:
+  RunningWorker(Backend& backend, const Mode& mode, int concurrency)
+      : worker_(backend, Registry(),
+                {.queues = {kQueue},
+                 .blocking = mode.blocking,
+                 .interval = mode.interval,
+                 .concurrency = concurrency,
+                 .hostname = "bench"}),
+        thread_([this] { status_ = worker_.Run(); }) {}
+  ~RunningWorker() {
+    worker_.RequestStop(StopMode::kGraceful);
+    thread_.join();
+  }
+
+ private:
+  Worker worker_;
+  absl::Status status_;
+  std::thread thread_;
+};
+
+void WorkerThroughput(benchmark::State& state, const BackendMaker& make, const Mode& mode,
+                      int concurrency, int jobs) {
+  std::unique_ptr<Backend> backend = make(state);
+  if (backend == nullptr) return;
+  jobs = std::max(50, static_cast<int>(jobs * Scale()));
+  const std::vector<std::string> batch(1000, MakePayload("NoOp", "[0]"));
+  for (auto _ : state) {
+    for (int pushed = 0; pushed < jobs; pushed += 1000) {
+      const size_t n = std::min<size_t>(1000, jobs - pushed);
+      if (!backend->PushMany(kQueue, absl::MakeConstSpan(batch).subspan(0, n)).ok()) {
+        state.SkipWithError("PushMany failed");
+        return;
+      }
+    }
+    TheRecorder().Reset(jobs);
+    const absl::Time start = absl::Now();
+    bool all_done = false;
+    {
+      RunningWorker worker(*backend, mode, concurrency);
+      all_done = TheRecorder().Wait(absl::Seconds(60));
+    }
+    if (!all_done) {
+      state.SkipWithError("the worker did not perform every job within 60 s");
+      break;
+    }
+    state.SetIterationTime(absl::ToDoubleSeconds(TheRecorder().last_done() - start));
+  }
+  (void)backend->RemoveQueue(kQueue);
+  state.SetItemsProcessed(state.iterations() * jobs);
+}
+
+void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode& mode,
+                   int concurrency) {
+  std::unique_ptr<Backend> backend = make(state);
+  if (backend == nullptr) return;
+  // 2000 jobs/s, for long enough to see several poll intervals go by.
+  const absl::Duration period = absl::Microseconds(500);
+  const absl::Duration length = std::max(absl::Milliseconds(400), 5 * mode.interval) * Scale();
+  const int jobs = std::max(10, static_cast<int>(length / period));
+  Queue queue(*backend);
+  std::vector<int64_t> samples;
+  for (auto _ : state) {
+    TheRecorder().Reset(jobs);
+    const absl::Time start = absl::Now();
+    bool all_done = false;
+    {
+      RunningWorker worker(*backend, mode, concurrency);
+      for (int i = 0; i < jobs; ++i) {
+        const absl::Time due = start + i * period;
+        if (const absl::Time now = absl::Now(); due > now) absl::SleepFor(due - now);
+        if (!queue.Enqueue(kQueue, "Latency", absl::StrCat("[", WallNanos(), "]")).ok()) {
+          state.SkipWithError("Enqueue failed");
+          break;
+        }
+      }
+      all_done = !state.error_occurred() && TheRecorder().Wait(absl::Seconds(30));
+    }
+    if (!all_done) {
+      if (!state.error_occurred()) state.SkipWithError("jobs were not performed within 30 s");
+      break;
+    }
+    state.SetIterationTime(absl::ToDoubleSeconds(absl::Now() - start));
+    std::vector<int64_t> more = TheRecorder().TakeSamples();
+    samples.insert(samples.end(), more.begin(), more.end());
+  }
+  (void)backend->RemoveQueue(kQueue);
+  state.SetItemsProcessed(static_cast<int64_t>(samples.size()));
+  ReportLatency(state, samples);
+}
+
+[[maybe_unused]] void RegisterSweep(const std::string& backend_name, const BackendMaker& make,
+                                    int throughput_jobs) {
+  for (const Mode& mode : kModes) {
+    for (int c : kConcurrencies) {
+      const std::string point = absl::StrCat(backend_name, "/", mode.name, "/c:", c);
+      benchmark::RegisterBenchmark(("BM_WorkerThroughput/" + point).c_str(),
+                                   [make, &mode, c, throughput_jobs](benchmark::State& state) {
+                                     WorkerThroughput(state, make, mode, c, throughput_jobs);
+                                   })
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(
+          ("BM_WorkerLatency/" + point).c_str(),
+          [make, &mode, c](benchmark::State& state) { WorkerLatency(state, make, mode, c); })
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+}
+
+#ifdef RESQUE_BENCH_HAVE_REDIS
+std::unique_ptr<Backend> MakeRedis(benchmark::State& state) {
+  std::optional<RedisAddress> address = RedisOrSkip(state);
+  if (!address) return nullptr;
+  absl::StatusOr<redis::RedisOptions> options = redis::ParseRedisUrl(address->url);
+  if (!options.ok()) {
+    state.SkipWithError(std::string(options.status().message()).c_str());
+    return nullptr;
+  }
+  options->ns = kNamespace;
+  absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(*options);
+  if (!backend.ok()) {
+    state.SkipWithError(std::string(backend.status().message()).c_str());
+    return nullptr;
+  }
+  (void)(*backend)->RemoveQueue(kQueue);
+  return std::move(*backend);
+}
+#endif
+
+}  // namespace
+}  // namespace resque::bench
+
+int main(int argc, char** argv) {
+  using resque::bench::RegisterSweep;
+#ifdef RESQUE_BENCH_HAVE_MEMORY
+  RegisterSweep(
+      "memory",
+      [](benchmark::State&) -> std::unique_ptr<resque::Backend> {
+        return resque::memory::NewMemoryBackend();
+      },
+      50000);
+#endif
+#ifdef RESQUE_BENCH_HAVE_REDIS
+  RegisterSweep("redis", resque::bench::MakeRedis, 8000);
+#endif
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
