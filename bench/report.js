@@ -1,0 +1,198 @@
+// Reads what bench/run.sh measured (Google Benchmark JSON of each binary, node-resque's JSON),
+// writes latest.json, prints the markdown tables of ratios and of the worker sweep, and writes
+// the gnuplot script of docs/benchmarks-worker.png. No dependencies beyond node itself.
+//
+//   node bench/report.js --results bench/results --plot plot.gp --png docs/benchmarks-worker.png
+"use strict";
+const fs = require("fs");
+const path = require("path");
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].slice(2)] = process.argv[i + 1];
+const dir = args.results;
+const load = (name) => JSON.parse(fs.readFileSync(path.join(dir, name), "utf8"));
+const memory = load("bench_memory_queue.json");
+const redis = load("bench_redis.json");
+const worker = load("bench_worker.json");
+const node = load("node.json");
+
+// The median of repetitions when there are some, else the single run; undefined when the
+// benchmark is missing (its backend not built) or failed.
+function find(doc, name) {
+  const rows = doc.benchmarks.filter(
+    (b) => (b.run_name === name || b.run_name.startsWith(name + "/")) && !b.error_occurred,
+  );
+  return rows.find((b) => b.aggregate_name === "median") || rows.find((b) => b.run_type === "iteration");
+}
+const rate = (doc, name) => find(doc, name)?.items_per_second;
+const counter = (doc, name, key) => find(doc, name)?.[key];
+
+const CONCURRENCIES = [1, 2, 4, 8, 16];
+const MODES = ["blocking", "poll_1ms", "poll_10ms", "poll_100ms"];
+const sweep = {};
+for (const backend of ["memory", "redis"]) {
+  sweep[backend] = {};
+  for (const mode of MODES) {
+    sweep[backend][mode] = CONCURRENCIES.map((c) => {
+      const point = `${backend}/${mode}/c:${c}`;
+      const lat = find(worker, `BM_WorkerLatency/${point}`);
+      return {
+        concurrency: c,
+        jobs_per_second: rate(worker, `BM_WorkerThroughput/${point}`),
+        p50_us: lat?.p50_us,
+        p99_us: lat?.p99_us,
+        p999_us: lat?.p999_us,
+      };
+    });
+  }
+}
+const best = (points, key) => Math.max(...points.map((p) => p[key] ?? 0));
+const ourBestRedis = Math.max(...MODES.map((m) => best(sweep.redis[m], "jobs_per_second")));
+const nodeBestLatency = node.worker.reduce((a, w) => (w.latency.p50_us < a.latency.p50_us ? w : a));
+const blocking = sweep.redis.blocking.filter((p) => p.p50_us !== undefined);
+const worst = (key) => (blocking.length ? Math.max(...blocking.map((p) => p[key])) : undefined);
+
+// [what, ours, baseline, baseline name, target ratio (ours/baseline >= target), unit]
+const rows = [
+  ["memory push+pop, 1 thread", rate(memory, "BM_PushPop<MemoryBackend>"), rate(memory, "BM_PushPop<MutexDeque>"), "mutex+deque", 2],
+  ["memory push+pop, 1 thread", rate(memory, "BM_PushPop<MemoryBackend>"), rate(memory, "BM_PushPop<RawMoodycamel>"), "raw moodycamel", 0.8],
+  ["memory push, 1 thread", rate(memory, "BM_Push<MemoryBackend>"), rate(memory, "BM_Push<MutexDeque>"), "mutex+deque"],
+  ["memory pop, 1 thread", rate(memory, "BM_Pop<MemoryBackend>"), rate(memory, "BM_Pop<MutexDeque>"), "mutex+deque"],
+  ["memory push+pop, 2 producers x 2 consumers", rate(memory, "BM_PushPop2x2<MemoryBackend>"), rate(memory, "BM_PushPop2x2<MutexDeque>"), "mutex+deque", 2],
+  ["memory push+pop, 2 producers x 2 consumers", rate(memory, "BM_PushPop2x2<MemoryBackend>"), rate(memory, "BM_PushPop2x2<RawMoodycamel>"), "raw moodycamel"],
+  ["redis Push, one at a time", rate(redis, "BM_BackendPush"), rate(redis, "BM_RawRpushPipelined/1"), "raw RPUSH, depth 1"],
+  ["redis PushMany, batch of 10", rate(redis, "BM_BackendPushMany/10"), rate(redis, "BM_RawRpushPipelined/10"), "raw RPUSH pipelined, depth 10", 0.8],
+  ["redis PushMany, batch of 100", rate(redis, "BM_BackendPushMany/100"), rate(redis, "BM_RawRpushPipelined/100"), "raw RPUSH pipelined, depth 100", 0.8],
+  ["redis PushMany, batch of 100", rate(redis, "BM_BackendPushMany/100"), rate(redis, "BM_RawRpushVariadic/100"), "raw RPUSH of 100 values"],
+  ["redis Reserve", rate(redis, "BM_BackendReserve/finish:0"), rate(redis, "BM_RawLpop"), "raw LPOP"],
+  ["redis Reserve + FinishJob", rate(redis, "BM_BackendReserve/finish:1"), rate(redis, "BM_RawLpop"), "raw LPOP"],
+  ["enqueue one at a time (redis)", rate(redis, "BM_BackendPush"), node.enqueue_per_second.sequential, "node-resque enqueue, awaited one by one"],
+  ["enqueue batched (redis)", rate(redis, "BM_BackendPushMany/100"), node.enqueue_per_second.concurrent, "node-resque enqueue, 100 in flight"],
+  ["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 10],
+];
+
+const si = (v) => {
+  if (v === undefined || !Number.isFinite(v)) return "n/a";
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M/s`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k/s`;
+  return `${v.toFixed(0)} /s`;
+};
+const us = (v) => (v === undefined ? "n/a" : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} us`);
+const holds = (ok) => (ok === undefined ? "" : ok ? "yes" : "**no**");
+
+const table = [];
+const lines = [
+  "| measure | ours | baseline | ours / baseline | target | holds |",
+  "|---|---|---|---|---|---|",
+];
+for (const [what, ours, base, baseName, target] of rows) {
+  const ratio = ours !== undefined && base ? ours / base : undefined;
+  const ok = target === undefined || ratio === undefined ? undefined : ratio >= target;
+  table.push({ what, ours, baseline: baseName, baseline_value: base, ratio, target, holds: ok });
+  lines.push(
+    `| ${what} | ${si(ours)} | ${baseName}: ${si(base)} | ${ratio === undefined ? "n/a" : ratio.toFixed(2) + "x"} | ${target === undefined ? "" : ">= " + target + "x"} | ${holds(ok)} |`,
+  );
+}
+const c1 = sweep.redis.blocking[0];
+const latencyRows = [
+  ["blocking p50, redis, 1 slot", c1.p50_us, 100],
+  ["blocking p99, redis, 1 slot", c1.p99_us, 1000],
+  ["blocking p50, redis, worst of 1-16 slots", worst("p50_us"), 100],
+  ["blocking p99, redis, worst of 1-16 slots", worst("p99_us"), 1000],
+];
+lines.push("", "| enqueue-to-perform latency | ours | node-resque (best p50: " + nodeBestLatency.concurrency + " workers, timeout 1 ms) | target | holds |", "|---|---|---|---|---|");
+for (const [what, v, limit] of latencyRows) {
+  const ok = v === undefined ? undefined : v <= limit;
+  const nodeV = what.includes("p50") ? nodeBestLatency.latency.p50_us : nodeBestLatency.latency.p99_us;
+  table.push({ what, ours_us: v, node_resque_us: nodeV, target_us: limit, holds: ok });
+  lines.push(`| ${what} | ${us(v)} | ${us(nodeV)} | <= ${us(limit)} | ${holds(ok)} |`);
+}
+
+lines.push("", "Worker sweep: no-op jobs/s draining a prefilled queue; latency p50 / p99 at 1000 jobs/s.", "");
+lines.push("| backend | mode | " + CONCURRENCIES.map((c) => `c=${c}`).join(" | ") + " |");
+lines.push("|---|---|" + CONCURRENCIES.map(() => "---").join("|") + "|");
+for (const backend of ["redis", "memory"]) {
+  for (const mode of MODES) {
+    const cells = sweep[backend][mode].map((p) => `${si(p.jobs_per_second)}<br>${us(p.p50_us)} / ${us(p.p99_us)}`);
+    lines.push(`| ${backend} | ${mode} | ${cells.join(" | ")} |`);
+  }
+}
+const nodeCells = CONCURRENCIES.map((c) => {
+  const w = node.worker.find((x) => x.concurrency === c);
+  return w ? `${si(w.jobs_per_second)}<br>${us(w.latency.p50_us)} / ${us(w.latency.p99_us)}` : "n/a";
+});
+lines.push(`| node-resque ${node.node_resque} | timeout 1 ms | ${nodeCells.join(" | ")} |`);
+console.log(lines.join("\n"));
+
+fs.writeFileSync(
+  path.join(dir, "latest.json"),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      command: "bench/run.sh",
+      machine: fs.readFileSync(path.join(dir, "machine.txt"), "utf8").split("\n").filter(Boolean),
+      table,
+      worker_sweep: sweep,
+      node_resque: node,
+      raw: { bench_memory_queue: memory, bench_redis: redis, bench_worker: worker },
+    },
+    null,
+    1,
+  ) + "\n",
+);
+
+// ---- the plot: throughput and latency against concurrency ----
+const column = (points, key) => points.map((p) => p[key] ?? "NaN");
+const nodeCol = (f) => CONCURRENCIES.map((c) => f(node.worker.find((w) => w.concurrency === c)) ?? "NaN");
+const block = (name, header, cols) =>
+  [`$${name} << EOD`, `# c ${header.join(" ")}`]
+    .concat(CONCURRENCIES.map((c, i) => [c, ...cols.map((col) => col[i])].join(" ")), ["EOD"])
+    .join("\n");
+const tput = block("tput", ["redis_blocking", "redis_poll_1ms", "memory_blocking", "memory_poll_1ms", "node"], [
+  column(sweep.redis.blocking, "jobs_per_second"),
+  column(sweep.redis.poll_1ms, "jobs_per_second"),
+  column(sweep.memory.blocking, "jobs_per_second"),
+  column(sweep.memory.poll_1ms, "jobs_per_second"),
+  nodeCol((w) => w?.jobs_per_second),
+]);
+const lat = block("lat", ["blocking_p50", "blocking_p99", "p1_p50", "p10_p50", "p100_p50", "mem_blocking_p50", "node_p50", "node_p99"], [
+  column(sweep.redis.blocking, "p50_us"),
+  column(sweep.redis.blocking, "p99_us"),
+  column(sweep.redis.poll_1ms, "p50_us"),
+  column(sweep.redis.poll_10ms, "p50_us"),
+  column(sweep.redis.poll_100ms, "p50_us"),
+  column(sweep.memory.blocking, "p50_us"),
+  nodeCol((w) => w?.latency.p50_us),
+  nodeCol((w) => w?.latency.p99_us),
+]);
+const plot = `${tput}
+${lat}
+set terminal pngcairo size 1400,560 font "sans,11"
+set output "${args.png}"
+set multiplot layout 1,2 title "resque-cpp worker, no-op jobs, one process (${new Date().toISOString().slice(0, 10)})"
+set logscale xy
+set xtics (1, 2, 4, 8, 16)
+set xlabel "concurrency (slots; node-resque: Worker instances)"
+set grid
+set key top left
+set title "throughput, draining a prefilled queue"
+set ylabel "jobs/s"
+plot $tput u 1:2 w lp lw 2 pt 7 t "redis, blocking", \\
+     $tput u 1:3 w lp lw 2 pt 5 t "redis, poll 1 ms", \\
+     $tput u 1:4 w lp lw 2 pt 7 dt 2 t "memory, blocking", \\
+     $tput u 1:5 w lp lw 2 pt 5 dt 2 t "memory, poll 1 ms", \\
+     $tput u 1:6 w lp lw 2 pt 9 lc rgb "black" t "node-resque ${node.node_resque}, timeout 1 ms"
+set title "enqueue-to-perform latency at 1000 jobs/s"
+set ylabel "microseconds"
+set key top right
+plot $lat u 1:2 w lp lw 2 pt 7 t "redis, blocking, p50", \\
+     $lat u 1:3 w lp lw 2 pt 7 dt 2 t "redis, blocking, p99", \\
+     $lat u 1:4 w lp lw 2 pt 5 t "redis, poll 1 ms, p50", \\
+     $lat u 1:5 w lp lw 2 pt 5 t "redis, poll 10 ms, p50", \\
+     $lat u 1:6 w lp lw 2 pt 5 t "redis, poll 100 ms, p50", \\
+     $lat u 1:7 w lp lw 2 pt 6 dt 3 t "memory, blocking, p50", \\
+     $lat u 1:8 w lp lw 2 pt 9 lc rgb "black" t "node-resque, p50", \\
+     $lat u 1:9 w lp lw 2 pt 9 lc rgb "black" dt 2 t "node-resque, p99"
+unset multiplot
+`;
+fs.writeFileSync(args.plot, plot);

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite on this machine and reports it against its baselines and node-resque.
+#
+#   bench/run.sh          full run (< 10 min): builds Release into build-bench/, starts its own
+#                         redis-server on a free loopback port, runs bench_memory_queue,
+#                         bench_redis, bench_worker and node-resque (bench/node, pinned) on it,
+#                         writes bench/results/latest.json, prints the markdown table of ratios
+#                         and draws docs/benchmarks-worker.png
+#   bench/run.sh --smoke  CI: builds the benchmarks in $BUILD_DIR (default build/) and runs each
+#                         binary and the node-resque script for a moment (< 1 min), so that none
+#                         of them rots; no report
+#
+# Nothing else is installed than scripts/deps.sh gives (and gnuplot-nox for the plot). Every
+# process started here is stopped on exit, whatever the exit.
+set -euo pipefail
+RESQUE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export RESQUE_ROOT
+bench=$RESQUE_ROOT/bench
+mode=full
+case "${1:-}" in
+  "") ;;
+  --smoke) mode=smoke ;;
+  *) echo "usage: bench/run.sh [--smoke]" >&2; exit 2 ;;
+esac
+
+start=$(date +%s)
+step() { echo "== [$(($(date +%s) - start))s] $*"; }
+
+# shellcheck source=../scripts/deps.sh
+. "$RESQUE_ROOT/scripts/deps.sh"
+step "dependencies"
+if [ "$mode" = full ]; then resque_install_deps gnuplot-nox; else resque_install_deps; fi
+
+if [ "$mode" = full ]; then
+  build_dir=${BUILD_DIR:-$RESQUE_ROOT/build-bench}
+  # -O2: GCC 12 at -O3 reports a false -Wrestrict in std::string concatenation (GCC PR 105329),
+  # and warnings are errors.
+  cmake_args=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
+    -DRESQUE_BUILD_BENCH=ON)
+  results=$bench/results
+else
+  build_dir=${BUILD_DIR:-$RESQUE_ROOT/build}
+  cmake_args=(-DRESQUE_BUILD_BENCH=ON)
+  results=$(mktemp -d)
+fi
+step "build ($build_dir)"
+cmake -S "$RESQUE_ROOT" -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
+cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker
+mkdir -p "$results"
+
+step "node-resque (npm ci in bench/node)"
+(cd "$bench/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+# ---- our own redis-server, on a free loopback port, stopped on exit ----
+redis_pid=""
+redis_dir=$(mktemp -d)
+cleanup() {
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+  fi
+  rm -rf "$redis_dir"
+  if [ "$mode" = smoke ]; then rm -rf "$results"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+start_redis() {
+  local attempt port i
+  for attempt in $(seq 1 20); do
+    port=$((20000 + RANDOM % 20000))
+    port_in_use "$port" && continue
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
+      --logfile "$redis_dir/redis.log" &
+    redis_pid=$!
+    for i in $(seq 1 50); do
+      # Ours answers with its own pid: another server that took the port meanwhile does not.
+      if redis-cli -p "$port" info server 2>/dev/null | grep -q "^process_id:$redis_pid"; then
+        redis_port=$port
+        return 0
+      fi
+      kill -0 "$redis_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    redis_pid=""
+  done
+  echo "could not start redis-server on a free loopback port (attempt $attempt)" >&2
+  return 1
+}
+step "redis-server"
+start_redis
+export RESQUE_BENCH_REDIS=redis://127.0.0.1:$redis_port
+echo "   $(redis-server --version | cut -d' ' -f1-3) on $RESQUE_BENCH_REDIS (pid $redis_pid)"
+
+# ---- the benchmarks ----
+if [ "$mode" = full ]; then
+  repeat=(--benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
+  queue_time=0.3
+  worker_scale=1
+  node_scale=1
+else
+  repeat=()
+  queue_time=0.001
+  worker_scale=0.02
+  node_scale=0.02
+fi
+run_bench() {  # NAME [flags...]
+  local name=$1
+  shift
+  step "$name"
+  "$build_dir/bench/$name" --benchmark_out="$results/$name.json" --benchmark_out_format=json \
+    "$@" >"$results/$name.txt"
+  echo "   benchmarks run: $(grep -c '^BM_' "$results/$name.txt" || true)"
+  if grep -q 'ERROR OCCURRED' "$results/$name.txt"; then
+    grep 'ERROR OCCURRED' "$results/$name.txt" >&2
+    return 1
+  fi
+}
+run_bench bench_memory_queue --benchmark_min_time="$queue_time" "${repeat[@]}"
+run_bench bench_redis --benchmark_min_time="$queue_time" "${repeat[@]}"
+RESQUE_BENCH_SCALE=$worker_scale run_bench bench_worker
+
+step "node-resque worker and enqueue"
+node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
+  --out "$results/node.json"
+
+if [ "$mode" = smoke ]; then
+  step "smoke run done: every benchmark ran"
+  exit 0
+fi
+
+step "report"
+{
+  echo "nproc: $(nproc)"
+  lscpu | head -n 15
+  echo "kernel: $(uname -srm)"
+  echo "redis: $(redis-server --version)"
+  echo "compiler: $(c++ --version | head -n 1)"
+} >"$results/machine.txt"
+node "$bench/report.js" --results "$results" --plot "$results/plot.gp" \
+  --png "$RESQUE_ROOT/docs/benchmarks-worker.png" | tee "$results/table.md"
+gnuplot "$results/plot.gp"
+step "done: $results/latest.json, $results/table.md, docs/benchmarks-worker.png"
