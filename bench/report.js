@@ -47,7 +47,8 @@ for (const backend of ["memory", "redis"]) {
   }
 }
 const best = (points, key) => Math.max(...points.map((p) => p[key] ?? 0));
-const ourBestRedis = Math.max(...MODES.map((m) => best(sweep.redis[m], "jobs_per_second")));
+const ourBestRedis =
+  Math.max(...MODES.map((m) => best(sweep.redis[m], "jobs_per_second"))) || undefined;
 const nodeBestLatency = node.worker.reduce((a, w) => (w.latency.p50_us < a.latency.p50_us ? w : a));
 const blocking = sweep.redis.blocking.filter((p) => p.p50_us !== undefined);
 const worst = (key) => (blocking.length ? Math.max(...blocking.map((p) => p[key])) : undefined);

@@ -111,8 +111,12 @@ run_bench() {  # NAME [flags...]
   local name=$1
   shift
   step "$name"
-  "$build_dir/bench/$name" --benchmark_out="$results/$name.json" --benchmark_out_format=json \
-    "$@" >"$results/$name.txt"
+  if ! "$build_dir/bench/$name" --benchmark_out="$results/$name.json" \
+    --benchmark_out_format=json "$@" >"$results/$name.txt" 2>&1; then
+    tail -n 20 "$results/$name.txt" >&2
+    echo "$name failed" >&2
+    return 1
+  fi
   echo "   benchmarks run: $(grep -c '^BM_' "$results/$name.txt" || true)"
   if grep -q 'ERROR OCCURRED' "$results/$name.txt"; then
     grep 'ERROR OCCURRED' "$results/$name.txt" >&2
