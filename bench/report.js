@@ -168,14 +168,15 @@ const lat = block("lat", ["blocking_p50", "blocking_p99", "p1_p50", "p10_p50", "
 ]);
 const plot = `${tput}
 ${lat}
-set terminal pngcairo size 1400,560 font "sans,11"
+set terminal pngcairo size 1400,680 font "sans,11"
 set output "${args.png}"
 set multiplot layout 1,2 title "resque-cpp worker, no-op jobs, one process (${new Date().toISOString().slice(0, 10)})"
 set logscale xy
 set xtics (1, 2, 4, 8, 16)
+set xrange [0.8:20]
 set xlabel "concurrency (slots; node-resque: Worker instances)"
 set grid
-set key top left
+set key outside below maxrows 3
 set title "throughput, draining a prefilled queue"
 set ylabel "jobs/s"
 plot $tput u 1:2 w lp lw 2 pt 7 t "redis, blocking", \\
@@ -185,7 +186,6 @@ plot $tput u 1:2 w lp lw 2 pt 7 t "redis, blocking", \\
      $tput u 1:6 w lp lw 2 pt 9 lc rgb "black" t "node-resque ${node.node_resque}, timeout 1 ms"
 set title "enqueue-to-perform latency at 1000 jobs/s"
 set ylabel "microseconds"
-set key top right
 plot $lat u 1:2 w lp lw 2 pt 7 t "redis, blocking, p50", \\
      $lat u 1:3 w lp lw 2 pt 7 dt 2 t "redis, blocking, p99", \\
      $lat u 1:4 w lp lw 2 pt 5 t "redis, poll 1 ms, p50", \\
