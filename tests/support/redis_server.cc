@@ -1,11 +1,9 @@
 #include "tests/support/redis_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +17,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tests/support/subprocess.h"
 
 namespace resque::testing {
 namespace {
@@ -127,51 +126,30 @@ absl::Status RedisServer::Start() {
 }
 
 absl::Status RedisServer::StartOnce(int port) {
-  std::vector<std::string> args = {"redis-server",
-                                   "--port",
-                                   absl::StrFormat("%d", port),
-                                   "--bind",
-                                   "127.0.0.1",
-                                   "--save",
-                                   "",
-                                   "--appendonly",
-                                   "no",
-                                   "--daemonize",
-                                   "no",
-                                   "--dir",
-                                   dir_,
-                                   "--loglevel",
-                                   "warning",
-                                   "--logfile",
-                                   dir_ + "/redis.log",
-                                   "--unixsocket",
-                                   socket_path(),
-                                   "--unixsocketperm",
-                                   "700"};
+  std::vector<std::string> args = {"redis-server"};
+  const std::vector<std::pair<std::string, std::string>> config = {
+      {"port", absl::StrFormat("%d", port)},
+      {"bind", "127.0.0.1"},
+      {"save", ""},  // no persistence: a test server starts empty
+      {"appendonly", "no"},
+      {"daemonize", "no"},
+      {"dir", dir_},
+      {"loglevel", "warning"},
+      {"logfile", dir_ + "/redis.log"},
+      {"unixsocket", socket_path()},
+      {"unixsocketperm", "700"},
+  };
+  for (const auto& [name, value] : config) {
+    args.push_back("--" + name);
+    args.push_back(value);
+  }
   if (!password_.empty()) {
     args.push_back("--requirepass");
     args.push_back(password_);
   }
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrFormat("fork: %s", strerror(errno)));
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec. The server dies with the test.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    const int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
-      dup2(devnull, STDOUT_FILENO);
-    }
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  pid_ = pid;
+  absl::StatusOr<pid_t> pid = Spawn(args, -1, -1);
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
 
   const absl::Time deadline = absl::Now() + kStartDeadline;
   while (absl::Now() < deadline) {

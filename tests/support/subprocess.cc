@@ -29,6 +29,34 @@ bool Drain(int fd, std::string* out) {
 
 }  // namespace
 
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd,
+                            const std::string& cwd) {
+  if (argv.empty()) return absl::InvalidArgumentError("Spawn: empty argv");
+  std::vector<std::string> words = argv;
+  std::vector<char*> cargv;
+  for (std::string& w : words) cargv.push_back(w.data());
+  cargv.push_back(nullptr);
+
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError(absl::StrFormat("fork: %s", strerror(errno)));
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    const int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, STDIN_FILENO);
+    dup2(stdout_fd >= 0 ? stdout_fd : devnull, STDOUT_FILENO);
+    dup2(stderr_fd >= 0 ? stderr_fd : devnull, STDERR_FILENO);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also here, so that the group exists whoever runs first
+  return pid;
+}
+
 absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                                          absl::Duration timeout, const std::string& cwd) {
   if (argv.empty()) return absl::InvalidArgumentError("RunProcess: empty argv");
@@ -42,30 +70,15 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
     close(out_pipe[1]);
     return absl::InternalError(absl::StrFormat("pipe: %s", strerror(errno)));
   }
-  std::vector<std::string> words = argv;
-  std::vector<char*> cargv;
-  for (std::string& w : words) cargv.push_back(w.data());
-  cargv.push_back(nullptr);
-
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrFormat("fork: %s", strerror(errno)));
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec. Its own group, so the deadline kills all of it.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-    dup2(out_pipe[1], STDOUT_FILENO);
-    dup2(err_pipe[1], STDERR_FILENO);
-    const int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-    execvp(cargv[0], cargv.data());
-    _exit(127);
-  }
-  setpgid(pid, pid);  // also here, so that the group exists whoever runs first
+  absl::StatusOr<pid_t> spawned = Spawn(argv, out_pipe[1], err_pipe[1], cwd);
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (!spawned.ok()) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return spawned.status();
+  }
+  const pid_t pid = *spawned;
 
   ProcessResult result;
   const absl::Time deadline = absl::Now() + timeout;

@@ -6,6 +6,8 @@
 #ifndef RESQUE_TESTS_SUPPORT_SUBPROCESS_H_
 #define RESQUE_TESTS_SUPPORT_SUBPROCESS_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -20,6 +22,13 @@ struct ProcessResult {
   std::string out;  // everything it wrote to stdout
   std::string err;  // everything it wrote to stderr
 };
+
+// Starts `argv` (argv[0] looked up in PATH) in `cwd` (empty: this directory), in a process group
+// of its own, with stdin from /dev/null and stdout/stderr on `stdout_fd`/`stderr_fd` (-1:
+// /dev/null). The child gets SIGKILL if this process dies first. Returns its pid; the caller
+// reaps it.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd,
+                            const std::string& cwd = "");
 
 // Runs `argv` (argv[0] looked up in PATH) in `cwd` (empty: this directory) and waits for it to
 // exit, at most `timeout`. An error status only when it cannot be started at all.
