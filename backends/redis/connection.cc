@@ -162,7 +162,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
                                                         options_.db, AbslView(ReplyText(r))));
     }
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   for (size_t s = 0; s < scripts_.size(); ++s) {
     const redisReply& r = *(*replies)[i++];
     if (r.type == REDIS_REPLY_ERROR) {
@@ -176,7 +176,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
 
 absl::StatusOr<Context> ConnectionPool::Acquire() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     while (!idle_.empty()) {
       Context c = std::move(idle_.back());
       idle_.pop_back();
@@ -187,7 +187,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
   while (true) {
     absl::Time start;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       start = next_attempt_;
       if (start > deadline) {
         return absl::UnavailableError(
@@ -199,7 +199,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
     if (start > now) absl::SleepFor(start - now);
     const absl::Duration left = deadline - absl::Now();
     absl::StatusOr<Context> c = Connect(std::max(left, absl::Milliseconds(1)));
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (c.ok()) {
       backoff_ = absl::ZeroDuration();
       next_attempt_ = absl::InfinitePast();
@@ -218,7 +218,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
 }
 
 void ConnectionPool::Release(Context context) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(context));
 }
 
@@ -251,7 +251,7 @@ absl::Status ConnectionPool::Ping() {
 }
 
 std::string ConnectionPool::ScriptSha(size_t i) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return shas_[i];
 }
 

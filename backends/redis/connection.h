@@ -13,14 +13,13 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "backends/redis/redis_backend.h"
@@ -82,13 +81,15 @@ class ConnectionPool {
   const std::vector<std::string> scripts_;
   const std::string address_;
 
-  absl::Mutex mu_;
-  std::vector<Context> idle_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> shas_ ABSL_GUARDED_BY(mu_);
+  // std::mutex, not absl::Mutex: Debian's Abseil is built without ThreadSanitizer annotations,
+  // so TSan would not see absl::Mutex order the accesses. Guards everything below.
+  std::mutex mu_;
+  std::vector<Context> idle_;
+  std::vector<std::string> shas_;
   // Reconnection backoff: no connection attempt starts before next_attempt_.
-  absl::Duration backoff_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  absl::Duration backoff_ = absl::ZeroDuration();
+  absl::Time next_attempt_ = absl::InfinitePast();
+  std::string last_error_;
 };
 
 }  // namespace resque::redis

@@ -8,11 +8,11 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "backends/redis/redis_backend.h"
 #include "core/failure.h"
 #include "core/job.h"
@@ -91,16 +91,16 @@ bool AnyWorkingOn(const std::string& json, std::string_view class_name) {
 class Recorder {
  public:
   void Add(std::string_view class_name, std::string_view args) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     seen_.emplace_back(class_name, args);
   }
   std::vector<std::pair<std::string, std::string>> seen() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return seen_;
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::vector<std::pair<std::string, std::string>> seen_;
 };
 
