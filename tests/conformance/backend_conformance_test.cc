@@ -151,6 +151,21 @@ TEST_P(BackendConformance, ReserveWithAWaitWakesOnAPushToTheSecondQueue) {
   EXPECT_LT(Since(start), wait - absl::Seconds(10));
 }
 
+TEST_P(BackendConformance, ReserveWithAWaitIgnoresPushesToOtherQueues) {
+  const absl::Duration wait = absl::Milliseconds(500);
+  std::optional<absl::StatusOr<std::optional<ReservedJob>>> result;
+  const SteadyClock::time_point start = SteadyClock::now();
+  std::thread reserver([&] { result = backend().Reserve(Queues({"mine"}), wait); });
+  AwaitWaitingReservers(1, absl::Seconds(10));
+  EXPECT_OK(backend().Push("other", Job("NotForMe")));
+  reserver.join();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_OK(*result);
+  EXPECT_FALSE((*result)->has_value());
+  EXPECT_GE(Since(start), wait);
+  EXPECT_EQ(Value(backend().Size("other")), 1);
+}
+
 TEST_P(BackendConformance, ReserveRejectsAnEmptyListANegativeWaitAndEmptyNames) {
   EXPECT_CODE(backend().Reserve({}, absl::ZeroDuration()), kInvalidArgument);
   EXPECT_CODE(backend().Reserve({}, absl::Seconds(1)), kInvalidArgument);
