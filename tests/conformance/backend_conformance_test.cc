@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -134,34 +135,39 @@ TEST_P(BackendConformance, ReserveWithAWaitReturnsAJobAlreadyThereAtOnce) {
   EXPECT_LT(Since(start), absl::Seconds(10));
 }
 
+// Calls Reserve(queues, wait) in another thread and, once it waits (when the backend can tell;
+// else perhaps before), pushes `payload` to `push_to`. Returns what Reserve returned.
+absl::StatusOr<std::optional<ReservedJob>> ReserveThenPush(
+    Backend& backend, const std::function<bool(int, absl::Duration)>& await_waiting,
+    const std::vector<std::string>& queues, absl::Duration wait, const std::string& push_to,
+    const std::string& payload) {
+  absl::StatusOr<std::optional<ReservedJob>> result = absl::UnknownError("Reserve did not return");
+  std::thread reserver([&] { result = backend.Reserve(queues, wait); });
+  await_waiting(1, absl::Seconds(10));
+  EXPECT_OK(backend.Push(push_to, payload));
+  reserver.join();
+  return result;
+}
+
 TEST_P(BackendConformance, ReserveWithAWaitWakesOnAPushToTheSecondQueue) {
   const absl::Duration wait = absl::Seconds(30);
-  std::optional<absl::StatusOr<std::optional<ReservedJob>>> result;
-  SteadyClock::time_point start = SteadyClock::now();
-  std::thread reserver([&] { result = backend().Reserve(Queues({"first", "second"}), wait); });
-  // When the backend can tell, the push comes once the reserver waits; else perhaps before.
-  AwaitWaitingReservers(1, absl::Seconds(10));
-  EXPECT_OK(backend().Push("second", Job("Wake")));
-  reserver.join();
-  ASSERT_TRUE(result.has_value());
-  ASSERT_OK(*result);
-  ASSERT_TRUE((*result)->has_value());
-  EXPECT_EQ((**result)->queue, "second");
-  EXPECT_EQ((**result)->payload, Job("Wake"));
+  const SteadyClock::time_point start = SteadyClock::now();
+  std::optional<ReservedJob> job = Value(ReserveThenPush(
+      backend(), [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
+      Queues({"first", "second"}), wait, "second", Job("Wake")));
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->queue, "second");
+  EXPECT_EQ(job->payload, Job("Wake"));
   EXPECT_LT(Since(start), wait - absl::Seconds(10));
 }
 
 TEST_P(BackendConformance, ReserveWithAWaitIgnoresPushesToOtherQueues) {
   const absl::Duration wait = absl::Milliseconds(500);
-  std::optional<absl::StatusOr<std::optional<ReservedJob>>> result;
   const SteadyClock::time_point start = SteadyClock::now();
-  std::thread reserver([&] { result = backend().Reserve(Queues({"mine"}), wait); });
-  AwaitWaitingReservers(1, absl::Seconds(10));
-  EXPECT_OK(backend().Push("other", Job("NotForMe")));
-  reserver.join();
-  ASSERT_TRUE(result.has_value());
-  ASSERT_OK(*result);
-  EXPECT_FALSE((*result)->has_value());
+  std::optional<ReservedJob> job = Value(ReserveThenPush(
+      backend(), [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
+      Queues({"mine"}), wait, "other", Job("NotForMe")));
+  EXPECT_FALSE(job.has_value());
   EXPECT_GE(Since(start), wait);
   EXPECT_EQ(Value(backend().Size("other")), 1);
 }
