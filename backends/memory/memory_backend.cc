@@ -109,6 +109,8 @@ class MemoryBackend final : public Backend {
     absl::Time expires = absl::InfiniteFuture();
   };
 
+  // Makes Queues() name `entry`, after a push linked a payload into it.
+  static void MarkListed(QueueEntry& entry);
   // Wakes the parked reservers if any of them waits on `entry`.
   void WakeWaiters(const QueueEntry& entry);
   // Pops from the first of `entries` that has a payload.
@@ -164,6 +166,14 @@ MemoryBackend::~MemoryBackend() {
   }
 }
 
+void MemoryBackend::MarkListed(QueueEntry& entry) {
+  // Listed after the link, and unlisted before the clear in RemoveQueue: a queue that holds a
+  // payload is never left unlisted. Reading first spares the usual push a locked write; a read
+  // that still sees the flag set comes before any RemoveQueue's unlist, hence before its clear,
+  // which then takes the payload just linked.
+  if (!entry.listed.load()) entry.listed.store(true);
+}
+
 void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
   // Without waiters, a push makes no system call.
   if (entry.waiters.load() == 0) return;
@@ -175,9 +185,7 @@ absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payloa
   if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.Push(std::string(payload));
-  // Listed after the link, and unlisted before the clear in RemoveQueue: a queue that holds a
-  // payload is never left unlisted.
-  entry->listed.store(true);
+  MarkListed(*entry);
   WakeWaiters(*entry);
   return absl::OkStatus();
 }
@@ -188,7 +196,7 @@ absl::Status MemoryBackend::PushMany(std::string_view queue,
   if (payloads.empty()) return absl::OkStatus();
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.PushMany(payloads);
-  entry->listed.store(true);
+  MarkListed(*entry);
   WakeWaiters(*entry);
   return absl::OkStatus();
 }
