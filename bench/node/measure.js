@@ -2,7 +2,10 @@
 // way bench_worker measures resque-cpp: enqueue rate, no-op jobs/s of its worker against a
 // prefilled queue, and enqueue-to-perform latency of jobs enqueued at a steady rate.
 //
-//   node measure.js --redis redis://127.0.0.1:PORT [--scale 1] [--out node.json]
+//   node measure.js --redis redis://127.0.0.1:PORT [--scale 1] [--out node.json] [--only throughput]
+//
+// --only throughput skips the enqueue rates and the latency points: bench/run.sh measures the
+// worker throughput a second time, between two runs of ours, so that both see the same machine.
 //
 // Its fastest settings: a poll timeout of 1 ms (node-resque's default is 5000) and several
 // Worker instances in one process, each with its own connection (as MultiWorker makes them);
@@ -20,7 +23,7 @@ const POLL_TIMEOUT_MS = 1;
 const LATENCY_RATE = 1000; // jobs/s, as bench_worker
 
 function parseArgs(argv) {
-  const args = { redis: process.env.RESQUE_BENCH_REDIS, scale: 1, out: null };
+  const args = { redis: process.env.RESQUE_BENCH_REDIS, scale: 1, out: null, only: null };
   for (let i = 2; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, "");
     args[key] = key === "scale" ? Number(argv[i + 1]) : argv[i + 1];
@@ -167,15 +170,19 @@ async function main() {
   const result = { node_resque: version, node: process.version, poll_timeout_ms: POLL_TIMEOUT_MS };
   const progress = (what) => console.error(`   node-resque: ${what}`);
 
-  progress("enqueue rate");
-  result.enqueue_per_second = await enqueueRates(queue, Math.max(200, Math.round(10000 * args.scale)));
+  const withLatency = args.only !== "throughput";
+  if (withLatency) {
+    progress("enqueue rate");
+    result.enqueue_per_second = await enqueueRates(queue, Math.max(200, Math.round(10000 * args.scale)));
+  }
   result.worker = [];
   for (const c of CONCURRENCIES) {
-    progress(`worker throughput and latency, ${c} worker(s)`);
+    progress(`worker throughput${withLatency ? " and latency" : ""}, ${c} worker(s)`);
     const jobsPerSecond = await throughput(
       connection, queue, c, Math.max(100, Math.round(5000 * args.scale)));
-    const lat = await latency(connection, queue, c, Math.max(0.05, args.scale));
-    result.worker.push({ concurrency: c, jobs_per_second: jobsPerSecond, latency: lat });
+    const point = { concurrency: c, jobs_per_second: jobsPerSecond };
+    if (withLatency) point.latency = await latency(connection, queue, c, Math.max(0.05, args.scale));
+    result.worker.push(point);
   }
   result.best_jobs_per_second = Math.max(...result.worker.map((w) => w.jobs_per_second));
 
