@@ -111,6 +111,41 @@ void BM_RawLpop(benchmark::State& state) {
 }
 BENCHMARK(BM_RawLpop)->UseRealTime();
 
+// Raw hiredis: what a worker's reserve and finish come to at the least, as node-resque does them:
+// LPOP, then MULTI, INCR of the two processed counters, DEL of the worker's key, EXEC, sent
+// together. Two round trips per job, as Backend::Reserve + Backend::FinishJob.
+void BM_RawLpopFinish(benchmark::State& state) {
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (redis == nullptr) return;
+  int left = 0;
+  for (auto _ : state) {
+    if (left == 0) {
+      state.PauseTiming();
+      Fill(*redis, kRawKey, kListCap);
+      left = kListCap;
+      state.ResumeTiming();
+    }
+    if (!redis->Lpop(kRawKey)) {
+      state.SkipWithError("LPOP found nothing");
+      break;
+    }
+    --left;
+    redis->Append({"MULTI"});
+    redis->Append({"INCR", "resque-bench:stat:processed"});
+    redis->Append({"INCR", "resque-bench:stat:processed:bench:1:raw"});
+    redis->Append({"DEL", "resque-bench:worker:bench:1:raw"});
+    redis->Append({"EXEC"});
+    if (!redis->Drain(5)) {
+      state.SkipWithError("MULTI/EXEC failed");
+      break;
+    }
+  }
+  redis->Run(
+      {"DEL", kRawKey, "resque-bench:stat:processed", "resque-bench:stat:processed:bench:1:raw"});
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawLpopFinish)->UseRealTime();
+
 #ifdef RESQUE_BENCH_HAVE_REDIS
 constexpr char kNamespace[] = "resque-bench";
 constexpr char kQueue[] = "bench";
