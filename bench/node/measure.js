@@ -2,10 +2,10 @@
 // way bench_worker measures resque-cpp: enqueue rate, no-op jobs/s of its worker against a
 // prefilled queue, and enqueue-to-perform latency of jobs enqueued at a steady rate.
 //
-//   node measure.js --redis redis://127.0.0.1:PORT [--scale 1] [--out node.json] [--only throughput]
+//   node measure.js --redis redis://127.0.0.1:PORT [--scale 1] [--out node.json] [--only worker]
 //
-// --only throughput skips the enqueue rates and the latency points: bench/run.sh measures the
-// worker throughput a second time, between two runs of ours, so that both see the same machine.
+// --only worker skips the enqueue rates: bench/run.sh measures the workers a second time, after
+// a second run of ours, so that both sides get two chances at a quiet machine.
 //
 // Its fastest settings: a poll timeout of 1 ms (node-resque's default is 5000) and several
 // Worker instances in one process, each with its own connection (as MultiWorker makes them);
@@ -170,19 +170,17 @@ async function main() {
   const result = { node_resque: version, node: process.version, poll_timeout_ms: POLL_TIMEOUT_MS };
   const progress = (what) => console.error(`   node-resque: ${what}`);
 
-  const withLatency = args.only !== "throughput";
-  if (withLatency) {
+  if (args.only !== "worker") {
     progress("enqueue rate");
     result.enqueue_per_second = await enqueueRates(queue, Math.max(200, Math.round(10000 * args.scale)));
   }
   result.worker = [];
   for (const c of CONCURRENCIES) {
-    progress(`worker throughput${withLatency ? " and latency" : ""}, ${c} worker(s)`);
+    progress(`worker throughput and latency, ${c} worker(s)`);
     const jobsPerSecond = await throughput(
       connection, queue, c, Math.max(100, Math.round(5000 * args.scale)));
-    const point = { concurrency: c, jobs_per_second: jobsPerSecond };
-    if (withLatency) point.latency = await latency(connection, queue, c, Math.max(0.05, args.scale));
-    result.worker.push(point);
+    const lat = await latency(connection, queue, c, Math.max(0.05, args.scale));
+    result.worker.push({ concurrency: c, jobs_per_second: jobsPerSecond, latency: lat });
   }
   result.best_jobs_per_second = Math.max(...result.worker.map((w) => w.jobs_per_second));
 
