@@ -103,6 +103,7 @@ export RESQUE_BENCH_REDIS=redis://127.0.0.1:$redis_port
 echo "   $(redis-server --version | cut -d' ' -f1-3) on $RESQUE_BENCH_REDIS (pid $redis_pid)"
 
 # ---- the benchmarks ----
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$mode" = full ]; then
   repeat=(--benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
   queue_time=0.3
@@ -160,6 +161,7 @@ step "report"
   echo "nproc: $(nproc)"
   lscpu | head -n 15
   echo "kernel: $(uname -srm)"
+  echo "load average (1, 5, 15 min) before the measurements: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "redis: $(redis-server --version)"
   echo "compiler: $(c++ --version | head -n 1)"
 } >"$results/machine.txt"
