@@ -25,30 +25,26 @@ return false
 // 2 failure JSON, 3 status JSON, 4 status TTL in ms ("" keeps it forever).
 inline constexpr char kFinishScript[] = R"lua(
 local failed = ARGV[1] == '1'
-local function check_counter(key)
-  local t = redis.call('TYPE', key).ok
-  if t == 'none' then return nil end
-  if t ~= 'string' then return redis.error_reply('WRONGTYPE ' .. key) end
-  local v = redis.call('GET', key)
-  if #v > 20 or not string.match(v, '^%-?%d+$') then
-    return redis.error_reply('NOTINT ' .. key)
-  end
-  return nil
-end
+-- Checks first, one call per key: GET fails on a key that is not a string, and INCR fails on a
+-- string that is not a canonical integer.
 local last = failed and 5 or 3
 for i = 2, last do
-  local err = check_counter(KEYS[i])
-  if err then return err end
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'table' then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
+  if v and (#v > 20 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$'))) then
+    return redis.error_reply('NOTINT ' .. KEYS[i])
+  end
 end
 if failed then
   local t = redis.call('TYPE', KEYS[6]).ok
   if t ~= 'none' and t ~= 'list' then return redis.error_reply('WRONGTYPE ' .. KEYS[6]) end
 end
-if KEYS[7] and redis.call('EXISTS', KEYS[7]) == 1 then
+-- Then the writes, none of which can fail now.
+if KEYS[7] then
   if ARGV[4] == '' then
-    redis.call('SET', KEYS[7], ARGV[3])
+    redis.call('SET', KEYS[7], ARGV[3], 'XX')
   else
-    redis.call('SET', KEYS[7], ARGV[3], 'PX', ARGV[4])
+    redis.call('SET', KEYS[7], ARGV[3], 'PX', ARGV[4], 'XX')
   end
 end
 redis.call('INCR', KEYS[2])
