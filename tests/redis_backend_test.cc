@@ -467,6 +467,23 @@ TEST_F(RedisFaultTest, ABlockingReserveReturnsWhenRedisDies) {
   EXPECT_LT(returned - killed, absl::Seconds(3));  // not the 30 s wait
 }
 
+TEST_F(RedisFaultTest, ABlockingReserveOnAHungServerReturnsByItsWaitPlusTheCommandTimeout) {
+  RedisOptions options = Options();
+  options.command_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<Backend>> b = NewRedisBackend(options);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE(server_.Pause().ok());  // no FIN, no answer: only our timeout can end the wait
+  const absl::Time start = absl::Now();
+  absl::Status s = (*b)->Reserve({"q"}, absl::Milliseconds(500)).status();
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(server_.Resume().ok());
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  EXPECT_GE(took, absl::Milliseconds(500));
+  EXPECT_LT(took, absl::Milliseconds(500 + 300 + 700));  // wait + command timeout + slack
+  // The server answers again: the dropped connection is replaced.
+  EXPECT_TRUE((*b)->Reserve({"q"}, absl::ZeroDuration()).ok());
+}
+
 TEST_F(RedisFaultTest, AServerThatStopsAnsweringTimesOut) {
   RedisOptions options = Options();
   options.command_timeout = absl::Milliseconds(300);
