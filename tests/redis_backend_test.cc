@@ -260,6 +260,40 @@ TEST_F(RedisBackendTest, BlockingReserveWakesOnAPush) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
+// Connections the server has accepted so far (this query's own included).
+int64_t ConnectionsAccepted() {
+  absl::StatusOr<std::string> info = RedisServer::Shared().Command({"INFO", "stats"});
+  EXPECT_TRUE(info.ok()) << info.status();
+  const std::string key = "total_connections_received:";
+  const size_t at = info.ok() ? info->find(key) : std::string::npos;
+  int64_t n = -1;
+  if (at != std::string::npos) {
+    const size_t end = info->find_first_of("\r\n", at);
+    EXPECT_TRUE(absl::SimpleAtoi(info->substr(at + key.size(), end - at - key.size()), &n));
+  }
+  return n;
+}
+
+TEST_F(RedisBackendTest, ConnectionsAreReusedNotReopened) {
+  const int64_t before = ConnectionsAccepted();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(backend().Push("q", "x").ok());
+  EXPECT_EQ(ConnectionsAccepted() - before, 1);  // only the second INFO's own
+
+  // Eight threads parked in BLPOP at once need eight connections; a second round reuses them.
+  auto round = [this] {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back(
+          [this] { EXPECT_TRUE(backend().Reserve({"empty"}, absl::Milliseconds(200)).ok()); });
+    }
+    for (std::thread& t : threads) t.join();
+  };
+  round();
+  const int64_t after_first = ConnectionsAccepted();
+  round();
+  EXPECT_EQ(ConnectionsAccepted() - after_first, 1);
+}
+
 // ---- Keys of the wrong type ----
 
 TEST_F(RedisBackendTest, AStringAtAQueueKeyIsAFailedPreconditionNamingTheKey) {

@@ -16,8 +16,6 @@ namespace {
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
-// Idle contexts kept for reuse; more than the threads that use the backend at once is waste.
-constexpr size_t kMaxIdle = 32;
 
 absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -218,8 +216,10 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
 }
 
 void ConnectionPool::Release(Context context) {
+  // No cap: the idle list never outgrows the most calls ever made at once, and a cap below
+  // that (a worker with many slots, each parked in BLPOP) would reconnect on every wait.
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < kMaxIdle) idle_.push_back(std::move(context));
+  idle_.push_back(std::move(context));
 }
 
 absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
