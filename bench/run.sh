@@ -106,7 +106,7 @@ echo "   $(redis-server --version | cut -d' ' -f1-3) on $RESQUE_BENCH_REDIS (pid
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$mode" = full ]; then
   repeat=(--benchmark_repetitions=3 --benchmark_report_aggregates_only=true)
-  queue_time=0.3
+  queue_time=0.2
   worker_scale=1
   node_scale=1
 else
