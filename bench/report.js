@@ -1,8 +1,11 @@
 // Reads what bench/run.sh measured (Google Benchmark JSON of each binary, node-resque's JSON),
 // writes latest.json, prints the markdown tables of ratios and of the worker sweep, and writes
-// the gnuplot script of docs/benchmarks-worker.png. No dependencies beyond node itself.
+// the gnuplot script of docs/benchmarks-worker.png. With --doc, also replaces the block between
+// the "bench/run.sh: results" markers of that markdown file with the machine and the tables.
+// No dependencies beyond node itself.
 //
-//   node bench/report.js --results bench/results --plot plot.gp --png docs/benchmarks-worker.png
+//   node bench/report.js --results bench/results --plot plot.gp --png docs/benchmarks-worker.png \
+//       [--doc docs/benchmarks.md]
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -148,13 +151,35 @@ const nodeCells = CONCURRENCIES.map((c) => {
 lines.push(`| node-resque ${node.node_resque} | timeout 1 ms | ${nodeCells.join(" | ")} |`);
 console.log(lines.join("\n"));
 
+const machine = fs.readFileSync(path.join(dir, "machine.txt"), "utf8").trim();
+if (args.doc) {
+  const begin = "<!-- bench/run.sh: results begin -->";
+  const end = "<!-- bench/run.sh: results end -->";
+  const doc = fs.readFileSync(args.doc, "utf8");
+  const from = doc.indexOf(begin);
+  const to = doc.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${args.doc} lacks the markers ${begin} ... ${end}`);
+  const block = [
+    begin,
+    `Run of ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, \`bench/run.sh\`, on:`,
+    "",
+    "```",
+    machine,
+    "```",
+    "",
+    ...lines,
+    "",
+  ].join("\n");
+  fs.writeFileSync(args.doc, doc.slice(0, from) + block + doc.slice(to));
+}
+
 fs.writeFileSync(
   path.join(dir, "latest.json"),
   JSON.stringify(
     {
       date: new Date().toISOString(),
       command: "bench/run.sh",
-      machine: fs.readFileSync(path.join(dir, "machine.txt"), "utf8").split("\n").filter(Boolean),
+      machine: machine.split("\n"),
       table,
       worker_sweep: sweep,
       node_resque: node,

@@ -4,8 +4,8 @@
 #   bench/run.sh          full run (< 10 min): builds Release into build-bench/, starts its own
 #                         redis-server on a free loopback port, runs bench_memory_queue,
 #                         bench_redis, bench_worker and node-resque (bench/node, pinned) on it,
-#                         writes bench/results/latest.json, prints the markdown table of ratios
-#                         and draws docs/benchmarks-worker.png
+#                         writes bench/results/latest.json, prints the markdown table of ratios,
+#                         puts it in docs/benchmarks.md and draws docs/benchmarks-worker.png
 #   bench/run.sh --smoke  CI: builds the benchmarks in $BUILD_DIR (default build/) and runs each
 #                         binary and the node-resque script for a moment (< 1 min), so that none
 #                         of them rots; no report
@@ -166,6 +166,8 @@ step "report"
   echo "compiler: $(c++ --version | head -n 1)"
 } >"$results/machine.txt"
 node "$bench/report.js" --results "$results" --plot "$results/plot.gp" \
-  --png "$RESQUE_ROOT/docs/benchmarks-worker.png" | tee "$results/table.md"
+  --png "$RESQUE_ROOT/docs/benchmarks-worker.png" --doc "$RESQUE_ROOT/docs/benchmarks.md" |
+  tee "$results/table.md"
 gnuplot "$results/plot.gp"
-step "done: $results/latest.json, $results/table.md, docs/benchmarks-worker.png"
+step "done: $results/latest.json, $results/table.md; docs/benchmarks.md and" \
+  "docs/benchmarks-worker.png updated"
