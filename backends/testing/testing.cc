@@ -1,0 +1,347 @@
+#include "backends/testing/testing.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "backends/memory/memory_backend.h"
+#include "core/json.h"
+#include "core/payload.h"
+#include "gtest/gtest.h"
+
+namespace resque::testing_kit {
+
+// What the harness's hooks saw of the job the worker is performing now.
+struct Harness::Current {
+  bool started = false;    // before_perform ran: the payload decoded and the job was looked up
+  bool completed = false;  // after_perform ran: only for a job that completed
+  std::string queue;
+  Payload payload;
+};
+
+namespace {
+
+template <typename T>
+T OrReport(absl::StatusOr<T> value, std::string_view what) {
+  if (!value.ok()) {
+    ADD_FAILURE() << "resque testing kit: " << what << ": " << value.status();
+    return T{};
+  }
+  return *std::move(value);
+}
+
+void Describe(std::ostream* os, std::string_view queue, std::string_view class_name,
+              std::string_view args, std::string_view id) {
+  *os << (class_name.empty() ? "(undecodable payload)" : class_name) << args;
+  if (!id.empty()) *os << " id " << id;
+  *os << " on \"" << queue << "\"";
+}
+
+}  // namespace
+
+namespace internal {
+
+bool SameArgs(std::string_view actual_args, std::string_view expected, std::string* why) {
+  absl::StatusOr<std::string> wanted = ArgsFromUserJson(expected);
+  if (!wanted.ok()) {
+    *why = absl::StrFormat("but the expected args are not usable: %s", wanted.status().message());
+    return false;
+  }
+  absl::StatusOr<std::string> a = json::Canonicalize(actual_args);
+  absl::StatusOr<std::string> b = json::Canonicalize(*wanted);
+  if (a.ok() && b.ok() && *a == *b) return true;
+  *why = absl::StrFormat("whose args are %s", actual_args);
+  return false;
+}
+
+std::string FailedClass(const Failure& failure) {
+  absl::StatusOr<Payload> payload = DecodePayload(failure.payload);
+  return payload.ok() ? payload->class_name : "";
+}
+
+}  // namespace internal
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kComplete:
+      return "complete";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kSkipped:
+      return "skipped";
+  }
+  return "?";
+}
+
+void PrintTo(const EnqueuedJob& job, std::ostream* os) {
+  Describe(os, job.queue, job.class_name, job.args, job.id);
+  if (job.class_name.empty()) *os << ": " << job.payload;
+}
+
+void PrintTo(const PerformedJob& job, std::ostream* os) {
+  Describe(os, job.queue, job.class_name, job.args, job.id);
+  *os << ": " << OutcomeName(job.outcome);
+  if (job.failure.has_value())
+    *os << " (" << job.failure->exception << ": " << job.failure->error << ")";
+}
+
+Harness::Harness(HarnessOptions options)
+    : options_(std::move(options)),
+      clock_(options_.start),
+      backend_(memory::NewMemoryBackend({.clock = &clock_})),
+      user_hooks_(std::move(options_.hooks)),
+      combined_hooks_(CombinedHooks()),
+      queue_(*backend_, &clock_, &combined_hooks_),
+      mode_(options_.mode),
+      current_(std::make_unique<Current>()) {}
+
+// The workers go first: each unregisters itself from the backend.
+Harness::~Harness() { workers_.clear(); }
+
+// The harness's own steps wrap the user's hooks, so that a user hook that fails cannot keep
+// the harness from seeing a job start, complete or be enqueued.
+Hooks Harness::CombinedHooks() {
+  Hooks h;
+  h.before_enqueue.push_back(
+      [this](const JobEvent& e) { return RunHooks(user_hooks_.before_enqueue, e); });
+  h.after_enqueue.push_back([this](const JobEvent& e) {
+    absl::Status s = RunHooks(user_hooks_.after_enqueue, e);
+    OnEnqueued(e.queue);
+    return s;
+  });
+  h.before_perform.push_back([this](const JobEvent& e) {
+    current_->started = true;
+    current_->queue = std::string(e.queue);
+    current_->payload = e.payload;
+    return RunHooks(user_hooks_.before_perform, e);
+  });
+  h.after_perform.push_back([this](const JobEvent& e) {
+    current_->completed = true;
+    return RunHooks(user_hooks_.after_perform, e);
+  });
+  h.on_failure.push_back([this](const JobEvent& e, const absl::Status& error) {
+    for (const Hooks::FailureHook& hook : user_hooks_.on_failure) hook(e, error);
+  });
+  return h;
+}
+
+absl::Status Harness::Register(std::string_view class_name, JobRegistry::Factory factory) {
+  return registry_.Register(class_name, std::move(factory));
+}
+
+absl::StatusOr<std::string> Harness::Enqueue(std::string_view queue, std::string_view class_name,
+                                             std::string_view args_json,
+                                             const EnqueueOptions& options) {
+  in_enqueue_ = true;
+  inline_error_ = absl::OkStatus();
+  absl::StatusOr<std::string> id = queue_.Enqueue(queue, class_name, args_json, options);
+  in_enqueue_ = false;
+  if (!inline_error_.ok()) return std::exchange(inline_error_, absl::OkStatus());
+  return id;
+}
+
+void Harness::OnEnqueued(std::string_view queue) {
+  if (mode_ != Mode::kInline) return;
+  inline_.emplace_back(queue);
+  if (running_) return;  // the drain under way performs it after the current job
+  absl::StatusOr<std::vector<PerformedJob>> done = Run(nullptr);
+  if (done.ok()) return;
+  if (in_enqueue_) {
+    inline_error_ = done.status();
+  } else {
+    ADD_FAILURE() << "resque testing kit: performing inline: " << done.status();
+  }
+}
+
+absl::StatusOr<std::vector<PerformedJob>> Harness::Drain() { return Run(&options_.queues); }
+
+absl::StatusOr<std::vector<PerformedJob>> Harness::DrainQueue(std::string_view queue) {
+  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
+  const std::vector<std::string> queues = {std::string(queue)};
+  return Run(&queues);
+}
+
+absl::Status Harness::RetryFailure(int64_t index) {
+  FailureStore failures(*backend_, &clock_);
+  absl::StatusOr<std::vector<Failure>> record = failures.List(index, 1);
+  if (!record.ok()) return record.status();
+  if (absl::Status s = failures.Retry(index); !s.ok()) return s;
+  // The retry pushes to the backend directly, which runs no hooks: queue it for inline here.
+  if (mode_ == Mode::kInline && !record->empty()) {
+    inline_.push_back(record->front().queue);
+    if (!running_) return Run(nullptr).status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<PerformedJob>> Harness::Run(const std::vector<std::string>* first) {
+  if (running_) {
+    return absl::FailedPreconditionError(
+        "a drain is under way: jobs cannot drain the harness that performs them");
+  }
+  running_ = true;
+  // Merged at each run, not at construction, so that classes registered on the harness first
+  // win over global ones of the same name.
+  if (options_.global_jobs) registry_.Merge(JobRegistry::Global());
+  std::vector<PerformedJob> done;
+  int64_t budget = options_.max_jobs;
+  absl::Status s;
+  if (first != nullptr) s = DrainWith(*first, &budget, &done);
+  while (s.ok() && !inline_.empty()) {
+    const std::vector<std::string> queues = {inline_.front()};
+    inline_.pop_front();
+    s = DrainWith(queues, &budget, &done);
+  }
+  inline_.clear();
+  running_ = false;
+  if (!s.ok()) return s;
+  return done;
+}
+
+absl::Status Harness::DrainWith(const std::vector<std::string>& queues, int64_t* budget,
+                                std::vector<PerformedJob>* done) {
+  Worker& worker = WorkerFor(queues);
+  for (;;) {
+    if (*budget <= 0) {
+      const int64_t left = Pending(queues);
+      if (left == 0) return absl::OkStatus();
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "performed %d jobs and %d more wait in %s: does a job enqueue jobs endlessly? (raise "
+          "HarnessOptions::max_jobs if not; performed() lists what ran)",
+          options_.max_jobs, left, absl::StrJoin(queues, ",")));
+    }
+    absl::StatusOr<int64_t> failures_before = backend_->FailureCount();
+    if (!failures_before.ok()) return failures_before.status();
+    *current_ = Current();
+    absl::StatusOr<bool> worked = worker.WorkOne(absl::ZeroDuration());
+    if (!worked.ok()) return worked.status();
+    if (!*worked) return absl::OkStatus();
+    --*budget;
+    PerformedJob job = Observe(*failures_before);
+    done->push_back(job);
+    performed_.push_back(std::move(job));
+  }
+}
+
+PerformedJob Harness::Observe(int64_t failures_before) {
+  PerformedJob job;
+  if (current_->started) {
+    job.queue = current_->queue;
+    job.class_name = current_->payload.class_name;
+    job.args = current_->payload.args;
+    job.id = current_->payload.id;
+    job.outcome = current_->completed ? Outcome::kComplete : Outcome::kSkipped;
+  }
+  // The worker wrote a failure record when, and only when, the job failed: that record, as
+  // production writes it, is what the test sees.
+  const int64_t failures_after = OrReport(backend_->FailureCount(), "counting failures");
+  if (failures_after <= failures_before) return job;
+  job.outcome = Outcome::kFailed;
+  std::vector<Failure> records =
+      OrReport(FailureStore(*backend_, &clock_).List(failures_after - 1, 1), "reading a failure");
+  if (records.empty()) return job;
+  job.failure = std::move(records.front());
+  if (!current_->started) {
+    // No hook ran: the payload did not decode. The record holds what was taken.
+    job.queue = job.failure->queue;
+    if (absl::StatusOr<Payload> p = DecodePayload(job.failure->payload); p.ok()) {
+      job.class_name = p->class_name;
+      job.args = p->args;
+      job.id = p->id;
+    }
+  }
+  return job;
+}
+
+Worker& Harness::WorkerFor(const std::vector<std::string>& queues) {
+  std::unique_ptr<Worker>& worker = workers_[absl::StrJoin(queues, ",")];
+  if (worker == nullptr) {
+    WorkerOptions options;
+    options.queues = queues;
+    options.interval = absl::ZeroDuration();
+    options.clock = &clock_;
+    options.hooks = &combined_hooks_;
+    options.hostname = options_.hostname;
+    options.log = options_.log;
+    worker = std::make_unique<Worker>(*backend_, registry_, std::move(options));
+  }
+  return *worker;
+}
+
+int64_t Harness::Pending(const std::vector<std::string>& queues) {
+  std::vector<std::string> names = queues;
+  if (std::find(queues.begin(), queues.end(), "*") != queues.end()) {
+    names = OrReport(backend_->Queues(), "listing queues");
+  }
+  int64_t total = 0;
+  for (const std::string& q : names) total += Size(q);
+  return total;
+}
+
+std::vector<EnqueuedJob> Harness::Jobs(std::string_view queue) {
+  const int64_t size = Size(queue);
+  std::vector<std::string> payloads =
+      size == 0
+          ? std::vector<std::string>()
+          : OrReport(backend_->Peek(queue, 0, size), absl::StrFormat("reading \"%s\"", queue));
+  std::vector<EnqueuedJob> jobs;
+  jobs.reserve(payloads.size());
+  for (std::string& raw : payloads) {
+    EnqueuedJob job;
+    job.queue = std::string(queue);
+    if (absl::StatusOr<Payload> p = DecodePayload(raw); p.ok()) {
+      job.class_name = std::move(p->class_name);
+      job.args = std::move(p->args);
+      job.id = std::move(p->id);
+    }
+    job.payload = std::move(raw);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+std::vector<EnqueuedJob> Harness::AllJobs() {
+  std::vector<EnqueuedJob> all;
+  for (const std::string& q : OrReport(backend_->Queues(), "listing queues")) {
+    std::vector<EnqueuedJob> jobs = Jobs(q);
+    std::move(jobs.begin(), jobs.end(), std::back_inserter(all));
+  }
+  return all;
+}
+
+std::vector<EnqueuedJob> Harness::JobsOf(std::string_view class_name) {
+  std::vector<EnqueuedJob> all = AllJobs();
+  std::erase_if(all, [&](const EnqueuedJob& job) { return job.class_name != class_name; });
+  return all;
+}
+
+int64_t Harness::Size(std::string_view queue) {
+  return OrReport(backend_->Size(queue), absl::StrFormat("the size of \"%s\"", queue));
+}
+
+void Harness::ClearQueues() {
+  for (const std::string& q : OrReport(backend_->Queues(), "listing queues")) {
+    if (absl::Status s = backend_->RemoveQueue(q); !s.ok()) {
+      ADD_FAILURE() << "resque testing kit: removing \"" << q << "\": " << s;
+    }
+  }
+}
+
+absl::StatusOr<JobStatus> Harness::Status(std::string_view id) {
+  return StatusTracker(*backend_, &clock_).Get(id);
+}
+
+std::vector<Failure> Harness::Failures() {
+  FailureStore failures(*backend_, &clock_);
+  const int64_t count = OrReport(failures.Count(), "counting failures");
+  if (count == 0) return {};
+  return OrReport(failures.List(0, count), "reading failures");
+}
+
+int64_t Harness::Stat(std::string_view name) {
+  return OrReport(backend_->GetStat(name), absl::StrFormat("stat \"%s\"", name));
+}
+
+}  // namespace resque::testing_kit
