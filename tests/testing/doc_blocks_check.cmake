@@ -1,0 +1,33 @@
+# Fails unless every ```cpp block of DOC appears verbatim in SOURCE, so that a page quoting a
+# compiled example cannot drift from it.
+#   cmake -DDOC=docs/testing.md -DSOURCE=docs/examples/send_email_test.cc -P doc_blocks_check.cmake
+file(READ "${DOC}" doc)
+file(READ "${SOURCE}" source)
+# CMake lists split on ';' and treat '[' ']' specially: hide them in both texts first. Hide the
+# backticks that are not fences (at a line's start) too, so that a block ends at its fence.
+string(REPLACE "\n```" "\n<fence>" doc "${doc}")
+foreach(text doc source)
+  string(REPLACE ";" "<semicolon>" ${text} "${${text}}")
+  string(REPLACE "[" "<open>" ${text} "${${text}}")
+  string(REPLACE "]" "<close>" ${text} "${${text}}")
+  string(REPLACE "`" "<tick>" ${text} "${${text}}")
+endforeach()
+string(REPLACE "\n<fence>" "\n```" doc "${doc}")
+string(REGEX MATCHALL "```cpp\n[^`]*```" blocks "${doc}")
+list(LENGTH blocks count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "${DOC} has no ```cpp block")
+endif()
+foreach(block IN LISTS blocks)
+  string(REGEX REPLACE "^```cpp\n" "" code "${block}")
+  string(REGEX REPLACE "```$" "" code "${code}")
+  string(FIND "${source}" "${code}" at)
+  if(at EQUAL -1)
+    string(REPLACE "<semicolon>" ";" code "${code}")
+    string(REPLACE "<open>" "[" code "${code}")
+    string(REPLACE "<close>" "]" code "${code}")
+    string(REPLACE "<tick>" "`" code "${code}")
+    message(FATAL_ERROR "this block of ${DOC} is not in ${SOURCE}:\n${code}")
+  endif()
+endforeach()
+message(STATUS "${count} blocks of ${DOC} found in ${SOURCE}")
