@@ -12,6 +12,9 @@ if [ -f "$RESQUE_ROOT/tests/interop/package-lock.json" ]; then
   (cd "$RESQUE_ROOT/tests/interop" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
 fi
 
+# The interop tests fail (rather than skip) when the peer is missing.
+export RESQUE_REQUIRE_PEERS=1
+
 build_dir=${BUILD_DIR:-$RESQUE_ROOT/build}
 # shellcheck disable=SC2086
 resque_build "$build_dir" ${CMAKE_ARGS:-}

@@ -6,6 +6,7 @@
 //      can retry one of our failure records.
 // The node scripts live beside this file; each run has a deadline and is killed past it.
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -137,6 +138,12 @@ class NodeResqueInterop : public ::testing::Test {
     const absl::StatusOr<ProcessResult> node =
         RunProcess({"node", "-e", "require('node-resque')"}, kNodeDeadline, InteropDir());
     if (!node.ok() || node->exit_code != 0) {
+      // scripts/test.sh installs the peer and sets this: there, a missing peer is a failure,
+      // never a silent skip.
+      const char* required = std::getenv("RESQUE_REQUIRE_PEERS");
+      if (required != nullptr && *required != '\0') {
+        FAIL() << "node-resque is not installed in tests/interop (npm ci failed?)";
+      }
       GTEST_SKIP() << "node-resque is not installed: run `npm ci` in tests/interop "
                       "(scripts/test.sh does)";
     }
