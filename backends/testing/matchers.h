@@ -1,10 +1,10 @@
 // GoogleTest matchers for the testing kit (testing.h includes this header): they read better
 // than loops over queues, statuses and failure records, and explain what they found.
 //
-//   EXPECT_THAT(harness.Enqueue("mail", "SendEmail", R"({"to":"a@example.com"})"), IsOk());
-//   EXPECT_THAT(harness.Jobs("mail"), ElementsAre(IsJob("SendEmail",
-//   R"({"to":"a@example.com"})"))); EXPECT_THAT(harness.Drain(),
-//   IsOkAndHolds(ElementsAre(AllOf(IsJob("SendEmail"), Completed()))));
+//   EXPECT_THAT(harness.Enqueue("mail", "SendEmail", R"({"to":"a@x"})"), IsOk());
+//   EXPECT_THAT(harness.Jobs("mail"), ElementsAre(IsJob("SendEmail", R"({"to":"a@x"})")));
+//   EXPECT_THAT(harness.Drain(),
+//               IsOkAndHolds(ElementsAre(AllOf(IsJob("SendEmail"), Completed()))));
 //   EXPECT_THAT(harness.Status(id), HasState(resque::JobState::kComplete));
 //   EXPECT_THAT(harness.Failures(), ElementsAre(FailureOf("SendEmail", HasSubstr("refused"))));
 //
