@@ -117,7 +117,8 @@ class Harness {
 
   // Registers a job class for this harness only. The factory form lets a test hand its job
   // fakes it owns: Register("SendEmail", [&] { return std::make_unique<SendEmail>(mailer); }).
-  // AlreadyExists when the class is registered on this harness already.
+  // AlreadyExists when the class is registered on this harness already (which, once a drain
+  // has run, includes the global classes it merged: register before the first drain).
   absl::Status Register(std::string_view class_name, JobRegistry::Factory factory);
   template <typename T>
   absl::Status Register(std::string_view class_name) {
