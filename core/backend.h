@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,6 +66,9 @@ struct JobFinish {
   absl::Duration status_ttl = absl::Hours(24);
   bool failed = false;
   std::string failure_json = {};  // appended to the failure list when `failed`
+  // The job as ReserveInFlight returned it: its payload leaves the worker's in-flight list in
+  // the same step. nullopt for a job taken by Reserve.
+  std::optional<ReservedJob> in_flight = std::nullopt;
 };
 
 class Backend {
@@ -120,8 +124,8 @@ class Backend {
   // Adds `worker_id` to the set of workers and records when it started (a date string).
   virtual absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) = 0;
 
-  // Removes the worker with its current job, its start date and its own stats. Removing an
-  // unknown worker is OK.
+  // Removes the worker with its current job, its start date, its own stats and its heartbeat.
+  // Its in-flight jobs stay (RecoverWorker hands them back). Removing an unknown worker is OK.
   virtual absl::Status UnregisterWorker(std::string_view worker_id) = 0;
 
   // Every registered worker id, sorted.
@@ -140,6 +144,42 @@ class Backend {
   // "failed" when it failed) both in total and for the worker, appends the failure record when
   // it failed, and marks the worker idle. All of it or none of it is applied.
   virtual absl::Status FinishJob(const JobFinish& finish) = 0;
+
+  // ---- Reliable reserve and liveness ----
+  //
+  // A job taken by Reserve exists only in its worker's memory until FinishJob records it: a
+  // worker killed in between loses it. ReserveInFlight moves the payload instead into an
+  // in-flight list of its owner (a worker slot id) in the same atomic step, FinishJob takes it
+  // out, and RecoverWorker hands the jobs of a worker found dead back to their queues. Each
+  // worker refreshes a heartbeat so that others can tell it is dead. Backends written before
+  // these verbs return Unimplemented; the worker then reserves as before.
+
+  // As Reserve, but the payload also goes, atomically, to the tail of `owner`'s in-flight list,
+  // where it stays until FinishJob (with `in_flight` set) or RecoverWorker takes it out. An empty
+  // `owner` is InvalidArgument.
+  virtual absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(
+      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner);
+
+  // The payloads of `owner`'s in-flight list with their queues, oldest first; empty for an
+  // unknown owner. Within one queue the order is exact; across queues it is not kept.
+  virtual absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner);
+
+  // Records `beat` (a time, as core/heartbeat.h writes it) as the last sign of life of each of
+  // `worker_ids`, in one step.
+  virtual absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat);
+
+  // Every worker's last heartbeat, as stored, sorted by worker id.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats();
+
+  // Declares `worker_id` dead, in one atomic step: unregisters it as UnregisterWorker does,
+  // forgets its heartbeat, and pushes its in-flight payloads back to the head of their queues
+  // (the oldest first in line). With `if_heartbeat`, does all that only when the worker's stored
+  // heartbeat is still exactly that value: of two workers racing to recover the same dead
+  // worker, one does it and the other finds nothing to do, and a worker that beat again
+  // meanwhile is left alone. Returns how many payloads went back, or nullopt when the heartbeat
+  // did not match.
+  virtual absl::StatusOr<std::optional<int64_t>> RecoverWorker(
+      std::string_view worker_id, std::optional<std::string> if_heartbeat);
 
   // ---- Stats ----
 
@@ -174,6 +214,28 @@ class Backend {
   // Removes every failure record.
   virtual absl::Status ClearFailures() = 0;
 };
+
+inline absl::StatusOr<std::optional<ReservedJob>> Backend::ReserveInFlight(
+    absl::Span<const std::string>, absl::Duration, std::string_view) {
+  return absl::UnimplementedError("this backend has no in-flight lists");
+}
+
+inline absl::StatusOr<std::vector<ReservedJob>> Backend::InFlight(std::string_view) {
+  return absl::UnimplementedError("this backend has no in-flight lists");
+}
+
+inline absl::Status Backend::Heartbeat(absl::Span<const std::string>, std::string_view) {
+  return absl::UnimplementedError("this backend keeps no heartbeats");
+}
+
+inline absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Backend::Heartbeats() {
+  return absl::UnimplementedError("this backend keeps no heartbeats");
+}
+
+inline absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(std::string_view,
+                                                                     std::optional<std::string>) {
+  return absl::UnimplementedError("this backend cannot recover workers");
+}
 
 }  // namespace resque
 

@@ -75,6 +75,29 @@ void LockFreeQueue::Link(Node* first, Node* last, int64_t count) {
   }
 }
 
+void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
+  if (payloads.empty()) return;
+  // A new claimed head (the new dummy) and the payloads are chained privately, then the head
+  // swings to them by one compare-and-swap, the old head staying linked behind them as a claimed
+  // node. The head is never retired while it is the head (only the thread whose CAS moves it
+  // away retires it), and this thread is pinned, so the old head cannot be freed under the
+  // chain; a failed CAS means the head moved, and the chain is relinked to the new one.
+  Node* const dummy = new Node("", /*claimed_at_birth=*/true);
+  Node* last = dummy;
+  for (const std::string& payload : payloads) {
+    Node* node = new Node(payload);
+    last->next.store(node);
+    last = node;
+  }
+  size_.fetch_add(static_cast<int64_t>(payloads.size()));
+  EpochDomain::Guard guard = epochs_->Pin();
+  Node* head = head_.load();
+  for (;;) {
+    last->next.store(head);
+    if (head_.compare_exchange_strong(head, dummy)) return;
+  }
+}
+
 std::optional<std::string> LockFreeQueue::Pop() {
   EpochDomain::Guard guard = epochs_->Pin();
   for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {

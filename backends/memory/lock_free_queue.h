@@ -38,6 +38,10 @@ class LockFreeQueue {
   // Appends every payload, in order and contiguously: a concurrent Peek sees all or none of them.
   void PushMany(absl::Span<const std::string> payloads);
 
+  // Puts every payload, in order, in front of the queue's head (the first of them becomes the
+  // next to be taken), as one step: a recovered job goes back to where it was taken from.
+  void PushFrontMany(absl::Span<const std::string> payloads);
+
   // Takes the payload at the head; nullopt when the queue is empty.
   std::optional<std::string> Pop();
 

@@ -90,6 +90,15 @@ class MemoryBackend final : public Backend {
   absl::Status StartJob(const JobStart& start) override;
   absl::Status FinishJob(const JobFinish& finish) override;
 
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
+                                                             absl::Duration wait,
+                                                             std::string_view owner) override;
+  absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override;
+  absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override;
+  absl::StatusOr<std::optional<int64_t>> RecoverWorker(
+      std::string_view worker_id, std::optional<std::string> if_heartbeat) override;
+
   absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override;
   absl::StatusOr<int64_t> GetStat(std::string_view name) override;
   absl::Status ClearStat(std::string_view name) override;
@@ -126,6 +135,7 @@ class MemoryBackend final : public Backend {
   // nobody reads again do not pile up.
   void MaybeSweepStatuses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t AddToStat(const std::string& name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnregisterWorkerLocked(std::string_view worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
 
@@ -151,6 +161,10 @@ class MemoryBackend final : public Backend {
   absl::flat_hash_map<std::string, std::string> worker_started_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> stats_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
+  // Reliable reserve's bookkeeping takes the mutex: the payload leaves its queue by the lock-free
+  // pop, then is noted here. Only ReserveInFlight pays for it; Push and Reserve stay lock-free.
+  absl::flat_hash_map<std::string, std::vector<ReservedJob>> in_flight_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> heartbeats_ ABSL_GUARDED_BY(mu_);
 };
 
 // ---- Queues ----
@@ -383,12 +397,17 @@ absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::stri
 absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
   if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
+  UnregisterWorkerLocked(worker_id);
+  return absl::OkStatus();
+}
+
+void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id) {
   if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
   worker_jobs_.erase(Key(worker_id));
   worker_started_.erase(Key(worker_id));
   stats_.erase(WorkerStat("processed", worker_id));
   stats_.erase(WorkerStat("failed", worker_id));
-  return absl::OkStatus();
+  heartbeats_.erase(Key(worker_id));
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
@@ -443,7 +462,107 @@ absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
     failures_.push_back(finish.failure_json);
   }
   worker_jobs_.erase(Key(finish.worker_id));
+  if (finish.in_flight.has_value()) {
+    // The newest match, as Redis's LREM with a negative count: the job just finished.
+    auto it = in_flight_.find(Key(finish.worker_id));
+    if (it != in_flight_.end()) {
+      std::vector<ReservedJob>& jobs = it->second;
+      for (auto job = jobs.rbegin(); job != jobs.rend(); ++job) {
+        if (job->queue == finish.in_flight->queue && job->payload == finish.in_flight->payload) {
+          jobs.erase(std::next(job).base());
+          break;
+        }
+      }
+      if (jobs.empty()) in_flight_.erase(it);
+    }
+  }
   return absl::OkStatus();
+}
+
+// ---- Reliable reserve and liveness ----
+
+absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
+    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
+  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  absl::StatusOr<std::optional<ReservedJob>> job = Reserve(queues, wait);
+  if (!job.ok() || !job->has_value()) return job;
+  // Between the pop and this line the job is in neither place; in one process nothing can die
+  // in between without taking the whole backend with it. A RecoverWorker of `owner` running
+  // meanwhile does not see it: the job stays in flight for the owner, who is alive.
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_[Key(owner)].push_back(**job);
+  return job;
+}
+
+absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_view owner) {
+  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  std::vector<ReservedJob> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = in_flight_.find(Key(owner));
+    if (it != in_flight_.end()) out = it->second;
+  }
+  // As Redis lists them: queue by queue (sorted), each in its order.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ReservedJob& a, const ReservedJob& b) { return a.queue < b.queue; });
+  return out;
+}
+
+absl::Status MemoryBackend::Heartbeat(absl::Span<const std::string> worker_ids,
+                                      std::string_view beat) {
+  for (const std::string& id : worker_ids) {
+    if (absl::Status s = CheckNotEmpty(id, "worker id"); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : worker_ids) heartbeats_[id] = std::string(beat);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::Heartbeats() {
+  std::vector<std::pair<std::string, std::string>> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out.assign(heartbeats_.begin(), heartbeats_.end());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::optional<int64_t>> MemoryBackend::RecoverWorker(
+    std::string_view worker_id, std::optional<std::string> if_heartbeat) {
+  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  std::vector<ReservedJob> jobs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (if_heartbeat.has_value()) {
+      auto beat = heartbeats_.find(Key(worker_id));
+      if (beat == heartbeats_.end() || beat->second != *if_heartbeat) return std::nullopt;
+    }
+    UnregisterWorkerLocked(worker_id);
+    if (auto it = in_flight_.find(Key(worker_id)); it != in_flight_.end()) {
+      jobs = std::move(it->second);
+      in_flight_.erase(it);
+    }
+    // Still under the lock, so that a second recovery cannot overtake this one; the queues'
+    // own operations take no lock, so there is no lock order to keep.
+    std::vector<std::string> queue_order;
+    for (const ReservedJob& job : jobs) {
+      if (std::find(queue_order.begin(), queue_order.end(), job.queue) == queue_order.end()) {
+        queue_order.push_back(job.queue);
+      }
+    }
+    for (const std::string& queue : queue_order) {
+      std::vector<std::string> payloads;
+      for (const ReservedJob& job : jobs) {
+        if (job.queue == queue) payloads.push_back(job.payload);
+      }
+      QueueEntry* entry = queues_.FindOrCreate(queue);
+      entry->queue.PushFrontMany(payloads);
+      entry->listed.store(true);
+      WakeWaiters(*entry);
+    }
+  }
+  return std::optional<int64_t>(static_cast<int64_t>(jobs.size()));
 }
 
 // ---- Stats ----

@@ -41,6 +41,22 @@ class Keys {
   std::string Stat(std::string_view name) const { return Join("stat:", name); }
   // List of failure records, oldest first.
   std::string Failed() const { return Join("failed"); }
+  // Hash: worker id -> its last heartbeat (ISO 8601), as resque 2.x keeps it.
+  std::string Heartbeats() const { return Join("workers:heartbeat"); }
+  // Set: the queues from which worker `worker_id` has payloads in flight (resque-cpp's own).
+  std::string InFlightQueues(std::string_view worker_id) const {
+    return Join("inflight:", worker_id);
+  }
+  // List: the payloads worker `worker_id` took from `queue` and has not finished, oldest first.
+  // One list per queue, so that a payload moved by BLMOVE (which cannot tag it) still knows
+  // where it came from.
+  std::string InFlight(std::string_view worker_id, std::string_view queue) const {
+    return Join("inflight:", worker_id, std::string(":queue:").append(queue));
+  }
+  // "<ns>:inflight:<wid>:queue:": an in-flight list's key minus its queue (the scripts add it).
+  std::string InFlightPrefix(std::string_view worker_id) const {
+    return Join("inflight:", worker_id, ":queue:");
+  }
 
  private:
   std::string Join(std::string_view a, std::string_view b = {}, std::string_view c = {}) const {

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
 #include "backends/redis/scripts.h"
@@ -117,7 +118,8 @@ std::string BlockSeconds(absl::Duration wait) {
 class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
-      : keys_(options.ns), pool_(options, {kReserveScript, kFinishScript}) {}
+      : keys_(options.ns),
+        pool_(options, {kReserveScript, kFinishScript, kReserveInFlightScript, kRecoverScript}) {}
 
   absl::Status Ping() { return pool_.Ping(); }
 
@@ -244,7 +246,8 @@ class RedisBackend : public Backend {
     return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
                          keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
-                         keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id)))}})
+                         keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id)))},
+                        {"HDEL", keys_.Heartbeats(), Str(worker_id)}})
         .status();
   }
 
@@ -287,9 +290,114 @@ class RedisBackend : public Backend {
     if (!finish.job_id.empty()) keys.push_back(keys_.Status(finish.job_id));
     const std::string ttl =
         finish.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(finish.status_ttl);
-    absl::StatusOr<Reply> r = RunScript(
-        kFinish, keys, {finish.failed ? "1" : "0", finish.failure_json, finish.status_json, ttl});
+    std::vector<std::string> args = {finish.failed ? "1" : "0", finish.failure_json,
+                                     finish.status_json, ttl, finish.job_id.empty() ? "0" : "1"};
+    if (finish.in_flight.has_value()) {
+      if (absl::Status s = CheckName(finish.in_flight->queue, "queue name"); !s.ok()) return s;
+      keys.push_back(keys_.InFlight(wid, finish.in_flight->queue));
+      args.push_back(finish.in_flight->payload);
+    }
+    absl::StatusOr<Reply> r = RunScript(kFinish, std::move(keys), std::move(args));
     return r.status();
+  }
+
+  // ---- Reliable reserve and liveness ----
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
+                                                             absl::Duration wait,
+                                                             std::string_view owner) override {
+    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+    if (wait < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("reserve: negative wait %s", absl::FormatDuration(wait)));
+    }
+    for (const std::string& q : queues) {
+      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
+    }
+    if (wait > absl::ZeroDuration() && queues.size() == 1) {
+      return ReserveInFlightBlocking(queues[0], owner, wait);
+    }
+    // Several queues: Redis has no blocking move from several lists, and BLPOP then a push would
+    // lose the job if the worker died in between. So the reserve script (atomic, in priority
+    // order) is tried again at growing intervals until the wait is over.
+    const absl::Time deadline = absl::Now() + wait;
+    absl::Duration pause = absl::Milliseconds(5);
+    for (;;) {
+      absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlightNow(queues, owner);
+      if (!job.ok() || job->has_value()) return job;
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return std::nullopt;
+      absl::SleepFor(std::min(pause, left));
+      pause = std::min(pause * 2, kMaxReservePollPause);
+    }
+  }
+
+  absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override {
+    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    absl::StatusOr<std::vector<std::string>> queues = SortedMembers(keys_.InFlightQueues(owner));
+    if (!queues.ok()) return queues.status();
+    std::vector<ReservedJob> out;
+    if (queues->empty()) return out;
+    std::vector<Command> ranges;
+    for (const std::string& q : *queues)
+      ranges.push_back({"LRANGE", keys_.InFlight(owner, q), "0", "-1"});
+    absl::StatusOr<Replies> r = Pipeline(std::move(ranges));
+    if (!r.ok()) return r.status();
+    for (size_t i = 0; i < queues->size(); ++i) {
+      absl::StatusOr<std::vector<std::string>> payloads = StringsOf(*(*r)[i], "LRANGE");
+      if (!payloads.ok()) return payloads.status();
+      for (std::string& p : *payloads) out.push_back({(*queues)[i], std::move(p)});
+    }
+    return out;
+  }
+
+  absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override {
+    if (worker_ids.empty()) return absl::OkStatus();
+    Command hset = {"HSET", keys_.Heartbeats()};
+    for (const std::string& id : worker_ids) {
+      if (absl::Status s = CheckName(id, "worker id"); !s.ok()) return s;
+      hset.push_back(id);
+      hset.push_back(Str(beat));
+    }
+    return Pipeline({std::move(hset)}).status();
+  }
+
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override {
+    absl::StatusOr<Reply> r = RunOne({"HGETALL", keys_.Heartbeats()});
+    if (!r.ok()) return r.status();
+    absl::StatusOr<std::vector<std::string>> flat = StringsOf(**r, "HGETALL");
+    if (!flat.ok()) return flat.status();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (size_t i = 0; i + 1 < flat->size(); i += 2) {
+      out.emplace_back(std::move((*flat)[i]), std::move((*flat)[i + 1]));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  absl::StatusOr<std::optional<int64_t>> RecoverWorker(
+      std::string_view worker_id, std::optional<std::string> if_heartbeat) override {
+    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    std::vector<std::string> keys = {
+        keys_.Workers(),
+        keys_.Worker(worker_id),
+        keys_.WorkerStarted(worker_id),
+        keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
+        keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id))),
+        keys_.Heartbeats(),
+        keys_.InFlightQueues(worker_id),
+        keys_.Queues(),
+    };
+    absl::StatusOr<Reply> r =
+        RunScript(kRecover, std::move(keys),
+                  {Str(worker_id), keys_.InFlightPrefix(worker_id), keys_.QueuePrefix(),
+                   if_heartbeat.has_value() ? "1" : "0", if_heartbeat.value_or("")});
+    if (!r.ok()) return r.status();
+    if ((*r)->type == REDIS_REPLY_NIL) return std::nullopt;
+    absl::StatusOr<int64_t> moved = IntegerOf(**r, "the recover script");
+    if (!moved.ok()) return moved.status();
+    return std::optional<int64_t>(*moved);
   }
 
   // ---- Stats ----
@@ -357,11 +465,49 @@ class RedisBackend : public Backend {
   absl::Status ClearFailures() override { return Pipeline({{"DEL", keys_.Failed()}}).status(); }
 
  private:
-  absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
-                                                        std::vector<std::string> keys) {
-    absl::StatusOr<Reply> r = RunScript(kReserve, std::move(keys), {});
+  // The longest pause between two tries of a reserve over several queues: how late a job pushed
+  // to a waiting reliable worker may be noticed.
+  static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
+      absl::Span<const std::string> queues, std::string_view owner) {
+    std::vector<std::string> keys;
+    std::vector<std::string> args = {keys_.InFlightPrefix(owner)};
+    for (const std::string& q : queues) {
+      keys.push_back(keys_.Queue(q));
+      args.push_back(q);
+    }
+    keys.push_back(keys_.InFlightQueues(owner));
+    absl::StatusOr<Reply> r = RunScript(kReserveInFlight, std::move(keys), std::move(args));
     if (!r.ok()) return r.status();
-    const redisReply& reply = **r;
+    return ScriptReservation(**r, queues);
+  }
+
+  // One queue, waiting: BLMOVE into the in-flight list, with the queue noted in the worker's set
+  // first, in the same round trip (the server runs the SADD before the BLMOVE even if this
+  // worker dies right after sending them).
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightBlocking(const std::string& queue,
+                                                                     std::string_view owner,
+                                                                     absl::Duration wait) {
+    const std::string key = keys_.Queue(queue);
+    const std::string dest = keys_.InFlight(owner, queue);
+    absl::StatusOr<Replies> r =
+        pool_.Run({{"SADD", keys_.InFlightQueues(owner), queue},
+                   {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}},
+                  wait);
+    if (!r.ok()) return r.status();
+    if (absl::Status s = ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)); !s.ok()) return s;
+    const redisReply& reply = *(*r)[1];
+    if (reply.type == REDIS_REPLY_ERROR) return ReplyStatus(reply, key);
+    absl::StatusOr<std::optional<std::string>> payload = OptionalStringOf(reply, "BLMOVE");
+    if (!payload.ok()) return payload.status();
+    if (!payload->has_value()) return std::nullopt;
+    return ReservedJob{queue, **std::move(payload)};
+  }
+
+  // The reply of a reserve script: {index into `queues`, payload} or nil.
+  static absl::StatusOr<std::optional<ReservedJob>> ScriptReservation(
+      const redisReply& reply, absl::Span<const std::string> queues) {
     if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
     if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
         reply.element[0]->type != REDIS_REPLY_INTEGER ||
@@ -372,6 +518,13 @@ class RedisBackend : public Backend {
     const redisReply& payload = *reply.element[1];
     return ReservedJob{queues[reply.element[0]->integer - 1],
                        std::string(payload.str, payload.len)};
+  }
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
+                                                        std::vector<std::string> keys) {
+    absl::StatusOr<Reply> r = RunScript(kReserve, std::move(keys), {});
+    if (!r.ok()) return r.status();
+    return ScriptReservation(**r, queues);
   }
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveBlocking(absl::Span<const std::string> queues,
@@ -484,7 +637,8 @@ class RedisBackend : public Backend {
   // restarted or flushed its scripts since the connection was made).
   absl::StatusOr<Reply> RunScript(ScriptIndex script, std::vector<std::string> keys,
                                   std::vector<std::string> args) {
-    static constexpr const char* kSources[] = {kReserveScript, kFinishScript};
+    static constexpr const char* kSources[] = {kReserveScript, kFinishScript,
+                                               kReserveInFlightScript, kRecoverScript};
     Command command = {"EVALSHA", "", Int(static_cast<int64_t>(keys.size()))};
     command.insert(command.end(), std::make_move_iterator(keys.begin()),
                    std::make_move_iterator(keys.end()));

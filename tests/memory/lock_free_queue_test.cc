@@ -1,5 +1,6 @@
 #include "backends/memory/lock_free_queue.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <string>
@@ -92,6 +93,58 @@ TEST(EpochDomain, KeepsNodesAPinnedThreadMayStillRead) {
     ASSERT_TRUE(queue.Pop().has_value());
   }
   EXPECT_LT(epochs.PendingForTesting(), 1000);
+}
+
+TEST(LockFreeQueue, PushFrontManyPutsPayloadsBeforeTheHeadInTheirOrder) {
+  EpochDomain epochs;
+  LockFreeQueue queue(&epochs);
+  queue.PushFrontMany(std::vector<std::string>{"b"});  // onto an empty queue
+  queue.Push("c");
+  queue.PushFrontMany(std::vector<std::string>{"x", "a"});
+  EXPECT_EQ(queue.Size(), 4);
+  EXPECT_THAT(queue.Peek(0, 10), ElementsAre("x", "a", "b", "c"));
+  EXPECT_EQ(queue.Pop(), "x");
+  queue.PushFrontMany(std::vector<std::string>{"y"});
+  queue.Push("d");
+  EXPECT_THAT(PopAll(queue), ElementsAre("y", "a", "b", "c", "d"));
+}
+
+TEST(LockFreeQueue, PushFrontRacingWithPushesAndPopsLosesAndDuplicatesNothing) {
+  constexpr int kEach = 2000;
+  EpochDomain epochs;
+  LockFreeQueue queue(&epochs);
+  std::atomic<int> popped{0};
+  std::vector<std::string> taken[2];
+  std::thread back([&] {
+    for (int i = 0; i < kEach; ++i) queue.Push("b" + std::to_string(i));
+  });
+  std::thread front([&] {
+    for (int i = 0; i < kEach; ++i)
+      queue.PushFrontMany(std::vector<std::string>{"f" + std::to_string(i)});
+  });
+  std::vector<std::thread> poppers;
+  for (int t = 0; t < 2; ++t) {
+    poppers.emplace_back([&, t] {
+      // Bounded: stops when everything was taken, or after far more tries than needed.
+      for (int tries = 0; popped.load() < 2 * kEach && tries < 100 * kEach; ++tries) {
+        if (std::optional<std::string> p = queue.Pop()) {
+          taken[t].push_back(*p);
+          popped.fetch_add(1);
+        }
+      }
+    });
+  }
+  back.join();
+  front.join();
+  for (std::thread& t : poppers) t.join();
+  std::vector<std::string> all = taken[0];
+  all.insert(all.end(), taken[1].begin(), taken[1].end());
+  std::vector<std::string> rest = PopAll(queue);
+  all.insert(all.end(), rest.begin(), rest.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all.size(), 2u * kEach);
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  EXPECT_EQ(queue.Size(), 0);
 }
 
 }  // namespace

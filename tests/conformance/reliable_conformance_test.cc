@@ -1,0 +1,288 @@
+// The conformance suite, continued: reliable reserve (in-flight lists), heartbeats and the
+// recovery of dead workers. Compiled into every backend's binary with the rest of the suite.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "core/backend.h"
+#include "gmock/gmock.h"
+#include "tests/conformance/backend_conformance.h"
+#include "tests/status_testing.h"
+
+namespace resque::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr char kOwner[] = "host:100:mail";
+
+std::string Job(int n) { return absl::StrFormat(R"({"class":"J","args":[%d],"id":"%d"})", n, n); }
+
+std::vector<std::string> Queues(std::initializer_list<const char*> names) {
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+std::vector<std::string> Payloads(const std::vector<ReservedJob>& jobs) {
+  std::vector<std::string> out;
+  for (const ReservedJob& job : jobs) out.push_back(job.payload);
+  return out;
+}
+
+std::optional<ReservedJob> ReserveNow(Backend& backend, const std::vector<std::string>& queues,
+                                      std::string_view owner = kOwner) {
+  return Value(backend.ReserveInFlight(queues, absl::ZeroDuration(), owner));
+}
+
+TEST_P(BackendConformance, ReserveInFlightMovesThePayloadIntoItsOwnersInFlightList) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", Job(2)));
+  std::optional<ReservedJob> job = ReserveNow(backend(), Queues({"mail"}));
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->queue, "mail");
+  EXPECT_EQ(job->payload, Job(1));
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(2)));
+  std::vector<ReservedJob> in_flight = Value(backend().InFlight(kOwner));
+  ASSERT_EQ(in_flight.size(), 1u);
+  EXPECT_EQ(in_flight[0].queue, "mail");
+  EXPECT_EQ(in_flight[0].payload, Job(1));
+  EXPECT_THAT(Value(backend().InFlight("someone-else")), IsEmpty());
+}
+
+TEST_P(BackendConformance, ReserveInFlightTakesQueuesInPriorityOrder) {
+  ASSERT_OK(backend().Push("low", Job(1)));
+  ASSERT_OK(backend().Push("high", Job(2)));
+  std::optional<ReservedJob> job = ReserveNow(backend(), Queues({"high", "low"}));
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->queue, "high");
+  job = ReserveNow(backend(), Queues({"high", "low"}));
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->queue, "low");
+  EXPECT_FALSE(ReserveNow(backend(), Queues({"high", "low"})).has_value());
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(2), Job(1)));
+}
+
+TEST_P(BackendConformance, FinishJobTakesTheFinishedPayloadOutOfTheInFlightList) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", Job(2)));
+  std::optional<ReservedJob> first = ReserveNow(backend(), Queues({"mail"}));
+  std::optional<ReservedJob> second = ReserveNow(backend(), Queues({"mail"}));
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = first}));
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(2)));
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = second}));
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+}
+
+TEST_P(BackendConformance, FinishJobRemovesOneCopyOfAPayloadReservedTwice) {
+  // Two identical payloads (a job enqueued twice): finishing one leaves the other in flight.
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  std::optional<ReservedJob> job = ReserveNow(backend(), Queues({"mail"}));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = job}));
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(1)));
+}
+
+TEST_P(BackendConformance, ReserveInFlightWaitsForAPushToItsOneQueue) {
+  std::optional<ReservedJob> got;
+  std::thread reserver([this, &got] {
+    got = Value(backend().ReserveInFlight(Queues({"mail"}), absl::Seconds(10), kOwner));
+  });
+  AwaitWaitingReservers(1, absl::Seconds(5));
+  const SteadyClock::time_point pushed = SteadyClock::now();
+  ASSERT_OK(backend().Push("mail", Job(7)));
+  reserver.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->payload, Job(7));
+  EXPECT_LT(absl::FromChrono(SteadyClock::now() - pushed), absl::Seconds(5));
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(7)));
+}
+
+TEST_P(BackendConformance, ReserveInFlightWaitsForAPushToAnyOfSeveralQueues) {
+  std::optional<ReservedJob> got;
+  std::thread reserver([this, &got] {
+    got = Value(backend().ReserveInFlight(Queues({"high", "low"}), absl::Seconds(10), kOwner));
+  });
+  const SteadyClock::time_point pushed = SteadyClock::now();
+  ASSERT_OK(backend().Push("low", Job(8)));
+  reserver.join();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->queue, "low");
+  EXPECT_LT(absl::FromChrono(SteadyClock::now() - pushed), absl::Seconds(5));
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(8)));
+}
+
+TEST_P(BackendConformance, ReserveInFlightReturnsNothingOnceTheWaitIsOver) {
+  for (const std::vector<std::string>& queues : {Queues({"a"}), Queues({"a", "b"})}) {
+    const SteadyClock::time_point start = SteadyClock::now();
+    EXPECT_FALSE(
+        Value(backend().ReserveInFlight(queues, absl::Milliseconds(200), kOwner)).has_value());
+    const absl::Duration took = absl::FromChrono(SteadyClock::now() - start);
+    EXPECT_GE(took, absl::Milliseconds(150));
+    EXPECT_LT(took, absl::Seconds(5));
+  }
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+}
+
+TEST_P(BackendConformance, ReserveInFlightRejectsBadArguments) {
+  EXPECT_CODE(backend().ReserveInFlight(Queues({"a"}), absl::ZeroDuration(), ""), kInvalidArgument);
+  EXPECT_CODE(backend().ReserveInFlight({}, absl::ZeroDuration(), kOwner), kInvalidArgument);
+  EXPECT_CODE(backend().ReserveInFlight(Queues({""}), absl::ZeroDuration(), kOwner),
+              kInvalidArgument);
+  EXPECT_CODE(backend().ReserveInFlight(Queues({"a"}), absl::Seconds(-1), kOwner),
+              kInvalidArgument);
+  EXPECT_CODE(backend().InFlight(""), kInvalidArgument);
+  EXPECT_CODE(backend().RecoverWorker("", std::nullopt), kInvalidArgument);
+}
+
+TEST_P(BackendConformance, APlainReserveNeverSeesAJobInFlight) {
+  // A peer that LPOPs the same queue (php-resque, node-resque) cannot take a job in flight.
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  EXPECT_FALSE(Value(backend().Reserve(Queues({"mail"}), absl::ZeroDuration())).has_value());
+}
+
+TEST_P(BackendConformance, HeartbeatsListEveryWorkersLastBeatSorted) {
+  ASSERT_OK(backend().Heartbeat({"w2", "w1"}, "2026-11-25T10:00:00Z"));
+  ASSERT_OK(backend().Heartbeat({"w2"}, "2026-11-25T10:00:05Z"));
+  EXPECT_THAT(Value(backend().Heartbeats()),
+              ElementsAre(std::pair<std::string, std::string>("w1", "2026-11-25T10:00:00Z"),
+                          std::pair<std::string, std::string>("w2", "2026-11-25T10:00:05Z")));
+}
+
+TEST_P(BackendConformance, UnregisterWorkerForgetsItsHeartbeatButNotItsJobsInFlight) {
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now"));
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:00Z"));
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_OK(backend().UnregisterWorker(kOwner));
+  EXPECT_THAT(Value(backend().Heartbeats()), IsEmpty());
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(1)));
+}
+
+TEST_P(BackendConformance, RecoverWorkerPutsItsJobsBackAtTheHeadOldestFirst) {
+  for (int i = 1; i <= 4; ++i) ASSERT_OK(backend().Push("mail", Job(i)));
+  ASSERT_OK(backend().Push("other", Job(9)));
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now"));
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:00Z"));
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = "{}"}));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"other"})).has_value());
+
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, std::nullopt)), std::optional<int64_t>(3));
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1), Job(2), Job(3), Job(4)));
+  EXPECT_THAT(Value(backend().Peek("other", 0, 10)), ElementsAre(Job(9)));
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  EXPECT_THAT(Value(backend().Heartbeats()), IsEmpty());
+  // The next reserve, by anyone, takes the recovered job first.
+  std::optional<ReservedJob> next =
+      Value(backend().Reserve(Queues({"mail"}), absl::ZeroDuration()));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->payload, Job(1));
+}
+
+TEST_P(BackendConformance, RecoverWorkerListsAQueueThatWasRemovedMeanwhile) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_OK(backend().RemoveQueue("mail"));
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, std::nullopt)), std::optional<int64_t>(1));
+  EXPECT_THAT(Value(backend().Queues()), ElementsAre("mail"));
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+}
+
+TEST_P(BackendConformance, RecoverWorkerActsOnlyWhileTheHeartbeatIsTheOneSeen) {
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now"));
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:05Z"));
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+
+  // It beat again since the recoverer looked: it is alive, nothing happens.
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, "2026-11-25T10:00:00Z")), std::nullopt);
+  EXPECT_THAT(Payloads(Value(backend().InFlight(kOwner))), ElementsAre(Job(1)));
+  EXPECT_THAT(Value(backend().Workers()), ElementsAre(kOwner));
+
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, "2026-11-25T10:00:05Z")),
+            std::optional<int64_t>(1));
+  // A second recoverer that saw the same heartbeat finds nothing to do.
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, "2026-11-25T10:00:05Z")), std::nullopt);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+}
+
+TEST_P(BackendConformance, RacingRecoverersHandBackEachJobExactlyOnce) {
+  constexpr int kJobs = 20;
+  constexpr int kRecoverers = 4;
+  for (int i = 0; i < kJobs; ++i) ASSERT_OK(backend().Push("mail", Job(i)));
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:00Z"));
+  std::atomic<int> winners{0};
+  std::atomic<int64_t> moved{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kRecoverers; ++t) {
+    threads.emplace_back([this, &winners, &moved] {
+      absl::StatusOr<std::optional<int64_t>> r =
+          backend().RecoverWorker(kOwner, std::string("2026-11-25T10:00:00Z"));
+      if (r.ok() && r->has_value()) {
+        winners.fetch_add(1);
+        moved.fetch_add(**r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(moved.load(), kJobs);
+  EXPECT_EQ(Value(backend().Size("mail")), kJobs);
+}
+
+TEST_P(BackendConformance, RecoverAWorkerWithNothingInFlightUnregistersIt) {
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now"));
+  EXPECT_EQ(Value(backend().RecoverWorker(kOwner, std::nullopt)), std::optional<int64_t>(0));
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+}
+
+TEST_P(BackendConformance, ConcurrentReliableWorkersTakeEveryJobExactlyOnce) {
+  constexpr int kJobs = 300;
+  constexpr int kConsumers = 3;
+  std::vector<std::thread> consumers;
+  std::vector<std::vector<std::string>> taken(kConsumers);
+  for (int c = 0; c < kConsumers; ++c) {
+    consumers.emplace_back([this, c, &taken] {
+      const std::string owner = absl::StrFormat("host:1-%d:a,b", c);
+      for (int i = 0; i < kJobs; ++i) {
+        absl::StatusOr<std::optional<ReservedJob>> job =
+            backend().ReserveInFlight(Queues({"a", "b"}), absl::Seconds(2), owner);
+        if (!job.ok() || !job->has_value()) break;
+        taken[c].push_back((*job)->payload);
+        EXPECT_OK(backend().FinishJob({.worker_id = owner, .in_flight = *job}));
+      }
+    });
+  }
+  for (int i = 0; i < kJobs; ++i) EXPECT_OK(backend().Push(i % 2 == 0 ? "a" : "b", Job(i)));
+  for (std::thread& t : consumers) t.join();
+  std::vector<std::string> all;
+  for (const auto& mine : taken) all.insert(all.end(), mine.begin(), mine.end());
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> expected;
+  for (int i = 0; i < kJobs; ++i) expected.push_back(Job(i));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  for (int c = 0; c < kConsumers; ++c) {
+    EXPECT_THAT(Value(backend().InFlight(absl::StrFormat("host:1-%d:a,b", c))), IsEmpty());
+  }
+}
+
+}  // namespace
+}  // namespace resque::testing
