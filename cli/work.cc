@@ -39,6 +39,8 @@ struct WorkArgs {
   std::string pidfile;
   bool burst = false;
   int64_t max_jobs = 0;
+  bool unreliable = false;
+  double dead_after = 60;
 };
 
 sigset_t ControlSignals() {
@@ -109,6 +111,8 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.job_timeout = absl::Seconds(args.timeout);
   options.burst = args.burst;
   options.max_jobs = args.max_jobs;
+  options.reliable = !args.unreliable;
+  options.dead_after = absl::Seconds(args.dead_after);
   options.log = StderrLogSink(global.log_level());
   Worker worker(**backend, registry, options);
 
@@ -221,6 +225,14 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
   cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--unreliable", args->unreliable,
+                "Take jobs with LPOP/BLPOP as php-resque does (no in-flight list: a worker "
+                "killed mid-job loses its job)");
+  cmd->add_option("--dead-after", args->dead_after,
+                  "Seconds without a heartbeat after which a worker counts as dead and its "
+                  "jobs are recovered")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->callback(
       [&global, &registry, args, exit_code] { *exit_code = RunWork(global, *args, registry); });
 }

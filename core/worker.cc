@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/failure.h"
+#include "core/heartbeat.h"
 #include "core/json.h"
 #include "core/status.h"
 
@@ -30,6 +31,7 @@ struct Worker::Slot {
   std::atomic<bool> cancelled{false};
   std::atomic<pid_t> child{0};
   std::atomic<int64_t> deadline_nanos{0};  // in-process job timeout; 0 when idle
+  bool in_flight = false;                  // the current job sits in the slot's in-flight list
 };
 
 struct Worker::Outcome {
@@ -93,6 +95,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
       queue_api_(backend, options_.clock, options_.hooks) {
   if (options_.hostname.empty()) options_.hostname = HostName();
   if (options_.clock == nullptr) options_.clock = RealClock();
+  reliable_.store(options_.reliable);
   const int n = std::max(options_.concurrency, 1);
   const std::string queues = absl::StrJoin(options_.queues, ",");
   const pid_t pid = getpid();
@@ -107,7 +110,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
 }
 
 Worker::~Worker() {
-  if (slot0_registered_) (void)backend_.UnregisterWorker(slots_[0]->id);
+  if (slot0_registered_) ReleaseSlot(slots_[0]->id);
 }
 
 void Worker::Log(LogLevel level, std::string_view message) const {
@@ -134,6 +137,15 @@ absl::Status Worker::Run() {
     }
     Log(LogLevel::kInfo, absl::StrFormat("worker %s started", slot->id));
   }
+  {
+    std::lock_guard<std::mutex> lock(beat_mu_);
+    slots_done_ = false;
+  }
+  std::thread heartbeat;
+  if (options_.heartbeat_interval > absl::ZeroDuration()) {
+    (void)BeatAndRecover();  // at once, so that no registered slot goes without a heartbeat
+    heartbeat = std::thread([this] { HeartbeatLoop(); });
+  }
 
   std::vector<std::thread> threads;
   for (const auto& slot : slots_) threads.emplace_back([this, &slot] { SlotLoop(*slot); });
@@ -157,16 +169,90 @@ absl::Status Worker::Run() {
   for (std::thread& t : threads) t.join();
   slots_done.store(true);
   if (watchdog.joinable()) watchdog.join();
+  {
+    std::lock_guard<std::mutex> lock(beat_mu_);
+    slots_done_ = true;
+  }
+  beat_cv_.notify_all();
+  if (heartbeat.joinable()) heartbeat.join();
 
   for (const auto& slot : slots_) {
-    // Unregistering is retried briefly: a worker left registered shows up as a ghost.
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      if (backend_.UnregisterWorker(slot->id).ok()) break;
-      absl::SleepFor(absl::Milliseconds(100 << attempt));
-    }
+    ReleaseSlot(slot->id);
     Log(LogLevel::kInfo, absl::StrFormat("worker %s stopped", slot->id));
   }
   return absl::OkStatus();
+}
+
+void Worker::ReleaseSlot(const std::string& id) {
+  // Retried briefly: a worker left registered shows up as a ghost, and a job left in flight
+  // waits for a recovery by someone else.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (!reliable_.load()) {
+      if (backend_.UnregisterWorker(id).ok()) return;
+    } else {
+      absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
+      if (back.ok()) {
+        if (back->value_or(0) > 0) {
+          Log(LogLevel::kInfo,
+              absl::StrFormat("worker %s: %d unfinished job(s) back on their queues", id, **back));
+        }
+        return;
+      }
+      if (absl::IsUnimplemented(back.status())) {
+        reliable_.store(false);
+        continue;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(100 << attempt));
+  }
+}
+
+void Worker::HeartbeatLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(beat_mu_);
+      if (beat_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.heartbeat_interval),
+                            [this] { return slots_done_; })) {
+        return;
+      }
+    }
+    (void)BeatAndRecover();
+  }
+}
+
+int64_t Worker::BeatAndRecover() {
+  const absl::Time now = options_.clock->Now();
+  if (absl::Status s = backend_.Heartbeat(worker_ids_, FormatHeartbeat(now)); !s.ok()) {
+    // Unavailable during a Redis outage: the next beat will do. Not an error for a backend
+    // that keeps no heartbeats.
+    if (!absl::IsUnimplemented(s)) {
+      Log(LogLevel::kError, absl::StrFormat("heartbeat: %s", s.ToString()));
+    }
+    return 0;
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> beats = backend_.Heartbeats();
+  if (!beats.ok()) return 0;
+  int64_t recovered = 0;
+  for (const auto& [id, beat] : *beats) {
+    if (std::find(worker_ids_.begin(), worker_ids_.end(), id) != worker_ids_.end()) continue;
+    absl::StatusOr<absl::Time> at = ParseHeartbeat(beat);
+    if (!at.ok() || now - *at <= options_.dead_after) continue;
+    // Only if the heartbeat is still the one judged too old: of several workers that find the
+    // same dead one, one recovers it.
+    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, beat);
+    if (!back.ok()) {
+      Log(LogLevel::kError,
+          absl::StrFormat("recovering dead worker %s: %s", id, back.status().ToString()));
+      continue;
+    }
+    if (!back->has_value()) continue;
+    recovered += **back;
+    Log(LogLevel::kInfo,
+        absl::StrFormat("worker %s: no heartbeat since %s; unregistered it, %d job(s) back on "
+                        "their queues",
+                        id, beat, **back));
+  }
+  return recovered;
 }
 
 void Worker::SlotLoop(Slot& slot) {
@@ -220,7 +306,16 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
     // "*" with no queue yet: nothing to wait on, so wait like an empty poll.
     return false;
   }
-  absl::StatusOr<std::optional<ReservedJob>> job = backend_.Reserve(*queues, wait);
+  slot.in_flight = reliable_.load();
+  absl::StatusOr<std::optional<ReservedJob>> job =
+      slot.in_flight ? backend_.ReserveInFlight(*queues, wait, slot.id)
+                     : backend_.Reserve(*queues, wait);
+  if (slot.in_flight && absl::IsUnimplemented(job.status())) {
+    Log(LogLevel::kError, "this backend has no in-flight lists: reserving unreliably");
+    reliable_.store(false);
+    slot.in_flight = false;
+    job = backend_.Reserve(*queues, wait);
+  }
   if (!job.ok() || !job->has_value()) {
     give_back_ticket();
     if (!job.ok()) return job.status();
@@ -462,7 +557,8 @@ void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
       .status_json = StatusUpdateJson(failed ? JobState::kFailed : JobState::kComplete, now),
       .status_ttl = kFinishedStatusTtl,
       .failed = failed,
-      .failure_json = {}};
+      .failure_json = {},
+      .in_flight = slot.in_flight ? std::optional<ReservedJob>(job) : std::nullopt};
   if (failed) {
     Failure f;
     f.failed_at = FormatFailedAt(now);
@@ -507,7 +603,12 @@ void Worker::PruneDeadWorkers() {
     pid_t pid = 0;
     if (!ParseWorkerId(id, &host, &pid) || host != options_.hostname || pid == self) continue;
     if (kill(pid, 0) == 0 || errno != ESRCH) continue;
-    if (backend_.UnregisterWorker(id).ok()) {
+    // Its process is gone, so whatever it had in flight is recovered, heartbeat or not.
+    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
+    if (back.ok()) {
+      Log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s; %d job(s) back on their queues",
+                                           id, back->value_or(0)));
+    } else if (absl::IsUnimplemented(back.status()) && backend_.UnregisterWorker(id).ok()) {
       Log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s", id));
     }
   }

@@ -15,8 +15,10 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +50,14 @@ struct WorkerOptions {
   bool burst = false;    // stop once the queues are found empty
   int64_t max_jobs = 0;  // stop after this many jobs in all (0: no limit)
   std::string hostname;  // default: this host's name
+  // Reliable reserve: each slot's job waits in the backend's in-flight list of the slot until it
+  // is recorded, so that a worker killed mid-job leaves it to be recovered (docs/reliability.md).
+  bool reliable = true;
+  // How often each process refreshes its slots' heartbeats and looks for dead workers (zero:
+  // never; then nothing is recovered but at start), and how old a heartbeat must be for its
+  // worker to count as dead, on any host.
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  absl::Duration dead_after = absl::Seconds(60);
   Clock* clock = RealClock();
   const Hooks* hooks = nullptr;  // not owned; may be null
   LogSink log = StderrLogSink(LogLevel::kError);
@@ -88,6 +98,12 @@ class Worker {
   // USR1: stop the running jobs (kill children in fork mode, cancel in-process), keep working.
   void KillRunningJobs();
 
+  // Writes this worker's heartbeats, then recovers every other worker whose heartbeat is older
+  // than `dead_after` by the options' clock: unregisters it and hands its in-flight jobs back to
+  // their queues. Returns how many jobs went back. Run() does it every `heartbeat_interval`;
+  // public for embedding and tests.
+  int64_t BeatAndRecover();
+
   // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>-<slot>:<queues>" for more.
   const std::vector<std::string>& worker_ids() const { return worker_ids_; }
   WorkerCounts counts() const;
@@ -106,6 +122,9 @@ class Worker {
   Outcome PerformForked(Slot& slot, const ReservedJob& job, const Payload& payload);
   void Record(Slot& slot, const ReservedJob& job, const Payload* payload, const Outcome& outcome);
   void PruneDeadWorkers();
+  // Unregisters a slot at the end; in reliable mode also hands back a job left in flight.
+  void ReleaseSlot(const std::string& id);
+  void HeartbeatLoop();
   bool Sleep(absl::Duration d);  // false when woken by a stop
   void Log(LogLevel level, std::string_view message) const;
 
@@ -124,7 +143,15 @@ class Worker {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // Cleared when the backend has no in-flight lists (Unimplemented): then jobs are reserved as
+  // before.
+  std::atomic<bool> reliable_{false};
   std::atomic<bool> stop_flag_{false};
+  // Ends the heartbeat thread's wait. A std::mutex, not mu_: Debian's Abseil has no
+  // ThreadSanitizer annotations, so TSan reports absl::Mutex conditions as races.
+  std::mutex beat_mu_;
+  std::condition_variable beat_cv_;
+  bool slots_done_ = false;  // guarded by beat_mu_
 };
 
 }  // namespace resque
