@@ -61,7 +61,7 @@ class CrashTest : public ::testing::Test {
                                      "--load",
                                      RELIABILITY_JOBS_LIBRARY};
     absl::StatusOr<std::unique_ptr<WorkerProcess>> p =
-        WorkerProcess::Start(argv, {"RESQUE_TEST_OUT=" + dir_ + "/runs", "RESQUE_TEST_JOB_MS=10"},
+        WorkerProcess::Start(argv, {"RESQUE_TEST_OUT=" + dir_ + "/runs", "RESQUE_TEST_JOB_MS=20"},
                              absl::StrFormat("%s/worker%d.log", dir_, i));
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *std::move(p) : nullptr;
@@ -95,13 +95,13 @@ TEST_F(CrashTest, EveryJobCompletesThoughWorkersAreKilledAtRandom) {
   for (int i = 0; i < kProcesses; ++i) workers_.push_back(StartWorker(i));
   ASSERT_NE(workers_[0], nullptr);
 
-  // Kill a random worker every 100-400 ms while jobs remain, at least kMinKills times; each is
+  // Kill a random worker every 100-300 ms while jobs remain, at least kMinKills times; each is
   // reaped (its pid gone) and replaced at once, and its replacement recovers its jobs at start.
   std::mt19937 random(std::random_device{}());
   int kills = 0;
   const absl::Time kill_deadline = absl::Now() + absl::Seconds(30);
   while (kills < kMinKills && absl::Now() < kill_deadline) {
-    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(100, 400)(random)));
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(100, 300)(random)));
     const int victim = std::uniform_int_distribution<int>(0, kProcesses - 1)(random);
     workers_[victim]->Kill();
     ++kills;

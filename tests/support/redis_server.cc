@@ -131,7 +131,7 @@ absl::Status RedisServer::StartOnce(int port) {
       {"port", absl::StrFormat("%d", port)},
       {"bind", "127.0.0.1"},
       {"save", ""},  // no persistence: a test server starts empty
-      {"appendonly", "no"},
+      {"appendonly", appendonly_ ? "yes" : "no"},
       {"daemonize", "no"},
       {"dir", dir_},
       {"loglevel", "warning"},

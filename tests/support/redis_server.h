@@ -46,6 +46,11 @@ class RedisServer {
   absl::Status Pause();
   absl::Status Resume();
 
+  // Persist every write to an append-only file (`--appendonly yes`) in the server's directory,
+  // which stays across Stop() and Start(): a restarted server comes back with its data, as a
+  // production one does. Call before Start().
+  void set_appendonly(bool on) { appendonly_ = on; }
+
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
   // The server also listens on this Unix socket (valid once started).
@@ -74,6 +79,7 @@ class RedisServer {
   int port_ = 0;
   pid_t pid_ = -1;
   std::string dir_;
+  bool appendonly_ = false;
 };
 
 }  // namespace resque::testing
