@@ -17,7 +17,7 @@ bool IsSkipJob(const absl::Status& status) { return status.GetPayload("resque/sk
 absl::Status JobRegistry::Register(std::string_view class_name, Factory factory) {
   if (class_name.empty()) return absl::InvalidArgumentError("job class name is empty");
   if (!factory) return absl::InvalidArgumentError("job factory is empty");
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   if (!factories_.try_emplace(std::string(class_name), std::move(factory)).second) {
     return absl::AlreadyExistsError(
         absl::StrFormat("job class \"%s\" is already registered", class_name));
@@ -28,7 +28,7 @@ absl::Status JobRegistry::Register(std::string_view class_name, Factory factory)
 absl::StatusOr<std::unique_ptr<Job>> JobRegistry::Create(std::string_view class_name) const {
   Factory factory;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     auto it = factories_.find(std::string(class_name));
     if (it == factories_.end()) {
       return absl::NotFoundError(absl::StrFormat("unknown job class \"%s\"", class_name));
@@ -44,14 +44,14 @@ absl::StatusOr<std::unique_ptr<Job>> JobRegistry::Create(std::string_view class_
 }
 
 bool JobRegistry::Contains(std::string_view class_name) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return factories_.contains(std::string(class_name));
 }
 
 std::vector<std::string> JobRegistry::ClassNames() const {
   std::vector<std::string> names;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     for (const auto& [name, factory] : factories_) names.push_back(name);
   }
   std::sort(names.begin(), names.end());
@@ -62,10 +62,10 @@ void JobRegistry::Merge(const JobRegistry& other) {
   if (&other == this) return;
   std::vector<std::pair<std::string, Factory>> copied;
   {
-    absl::MutexLock lock(&other.mu_);
+    std::lock_guard lock(other.mu_);
     copied.assign(other.factories_.begin(), other.factories_.end());
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   for (auto& [name, factory] : copied) factories_.try_emplace(name, std::move(factory));
 }
 

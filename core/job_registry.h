@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "core/job.h"
 
 namespace resque {
@@ -53,8 +53,10 @@ class JobRegistry {
   static JobRegistry& Global();
 
  private:
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Factory> factories_ ABSL_GUARDED_BY(mu_);
+  // std::mutex rather than absl::Mutex: ThreadSanitizer sees through it (Debian's Abseil is
+  // not built with it), and a library loaded while slots run registers here.
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, Factory> factories_;  // guarded by mu_
 };
 
 namespace internal {

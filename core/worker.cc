@@ -9,15 +9,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <thread>
+#include <mutex>
 #include <typeinfo>
+#include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "core/failure.h"
 #include "core/heartbeat.h"
 #include "core/json.h"
@@ -25,13 +29,22 @@
 
 namespace resque {
 
+// Why the worker cancelled a running job; the first reason wins.
+enum class Worker::CancelReason : int { kNone = 0, kTimeout, kKilled, kStopped };
+
 struct Worker::Slot {
   int index = 0;
   std::string id;
+  // What JobContext::Cancelled() reads, without a lock.
   std::atomic<bool> cancelled{false};
-  std::atomic<pid_t> child{0};
-  std::atomic<int64_t> deadline_nanos{0};  // in-process job timeout; 0 when idle
-  bool in_flight = false;                  // the current job sits in the slot's in-flight list
+  // The running job's cancel state. One lock for all three so that a timeout or a kill meant
+  // for one job never lands on the next one, and a kill never reaches a reaped (recyclable) pid.
+  mutable std::mutex mu;
+  CancelReason reason = CancelReason::kNone;     // guarded by mu
+  absl::Time deadline = absl::InfiniteFuture();  // guarded by mu; in-process timeout
+  pid_t child = 0;                               // guarded by mu
+  // The current job sits in the slot's in-flight list. Only the slot's thread touches it.
+  bool in_flight = false;
 };
 
 struct Worker::Outcome {
@@ -42,10 +55,20 @@ struct Worker::Outcome {
 
 namespace {
 
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
+// How often a slot in fork mode checks that its child is still there while the child's report
+// pipe stays open (a grandchild may hold it).
+constexpr absl::Duration kChildCheckPeriod = absl::Milliseconds(100);
+// The longest a blocking reserve waits, so that a stop is seen in time.
+constexpr absl::Duration kMaxReserveWait = absl::Seconds(1);
+constexpr absl::Duration kMinBackoff = absl::Milliseconds(50);
+
+WorkerOptions Normalized(WorkerOptions options) {
+  if (options.clock == nullptr) options.clock = RealClock();
+  if (options.hostname.empty()) {
+    char buf[256] = {};
+    options.hostname = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost";
+  }
+  return options;
 }
 
 std::string Demangle(const char* name) {
@@ -76,9 +99,21 @@ bool ParseWorkerId(std::string_view id, std::string* host, pid_t* pid) {
   return true;
 }
 
+// Hooks are user code too: an exception from one is an error, never a dead slot thread.
+absl::Status RunHooksCatching(const std::vector<Hooks::Hook>& hooks, const JobEvent& event) {
+  try {
+    return RunHooks(hooks, event);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrFormat("a hook threw %s: %s", Demangle(typeid(e).name()), e.what()));
+  } catch (...) {
+    return absl::InternalError("a hook threw something not a std::exception");
+  }
+}
+
 bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
+    const ssize_t n = write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     data.remove_prefix(static_cast<size_t>(n));
@@ -86,15 +121,37 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
+// Appends what can be read from non-blocking `fd` now; false once it is at EOF (or broken).
+bool ReadAvailable(int fd, std::string* out) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      out->append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+// Whether child `pid` has ended; it is left unreaped, so its pid cannot be recycled yet.
+bool ChildEnded(pid_t pid, bool block) {
+  siginfo_t info{};
+  const int flags = WEXITED | WNOWAIT | (block ? 0 : WNOHANG);
+  while (waitid(P_PID, static_cast<id_t>(pid), &info, flags) != 0) {
+    if (errno != EINTR) return true;  // ECHILD: someone reaped it (SIGCHLD ignored)
+  }
+  return info.si_pid == pid;
+}
+
 }  // namespace
 
 Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions options)
     : backend_(backend),
       registry_(registry),
-      options_(std::move(options)),
+      options_(Normalized(std::move(options))),
       queue_api_(backend, options_.clock, options_.hooks) {
-  if (options_.hostname.empty()) options_.hostname = HostName();
-  if (options_.clock == nullptr) options_.clock = RealClock();
   reliable_.store(options_.reliable);
   const int n = std::max(options_.concurrency, 1);
   const std::string queues = absl::StrJoin(options_.queues, ",");
@@ -110,6 +167,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
 }
 
 Worker::~Worker() {
+  StopWatchdog();
   if (slot0_registered_) ReleaseSlot(slots_[0]->id);
 }
 
@@ -128,6 +186,10 @@ absl::Status Worker::Run() {
   if (options_.interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("interval must not be negative");
   }
+  if (options_.job_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("job timeout must not be negative");
+  }
+  if (options_.max_jobs < 0) return absl::InvalidArgumentError("max jobs must not be negative");
   PruneDeadWorkers();
   for (const auto& slot : slots_) {
     absl::Status s = backend_.RegisterWorker(slot->id, FormatIsoTime(options_.clock->Now()));
@@ -137,8 +199,9 @@ absl::Status Worker::Run() {
     }
     Log(LogLevel::kInfo, absl::StrFormat("worker %s started", slot->id));
   }
+
   {
-    std::lock_guard<std::mutex> lock(beat_mu_);
+    std::lock_guard lock(beat_mu_);
     slots_done_ = false;
   }
   std::thread heartbeat;
@@ -147,30 +210,14 @@ absl::Status Worker::Run() {
     heartbeat = std::thread([this] { HeartbeatLoop(); });
   }
 
+  StartWatchdog();
   std::vector<std::thread> threads;
+  threads.reserve(slots_.size());
   for (const auto& slot : slots_) threads.emplace_back([this, &slot] { SlotLoop(*slot); });
-
-  // In-process timeouts need someone other than the busy slot to notice them.
-  const bool watch = options_.job_timeout > absl::ZeroDuration() && !options_.fork;
-  std::thread watchdog;
-  std::atomic<bool> slots_done{false};
-  if (watch) {
-    watchdog = std::thread([this, &slots_done] {
-      while (!slots_done.load()) {
-        const int64_t now = absl::ToUnixNanos(absl::Now());
-        for (const auto& slot : slots_) {
-          const int64_t deadline = slot->deadline_nanos.load();
-          if (deadline != 0 && now >= deadline) slot->cancelled.store(true);
-        }
-        absl::SleepFor(std::min(options_.job_timeout / 10, absl::Milliseconds(100)));
-      }
-    });
-  }
   for (std::thread& t : threads) t.join();
-  slots_done.store(true);
-  if (watchdog.joinable()) watchdog.join();
+  StopWatchdog();
   {
-    std::lock_guard<std::mutex> lock(beat_mu_);
+    std::lock_guard lock(beat_mu_);
     slots_done_ = true;
   }
   beat_cv_.notify_all();
@@ -186,6 +233,7 @@ absl::Status Worker::Run() {
 void Worker::ReleaseSlot(const std::string& id) {
   // Retried briefly: a worker left registered shows up as a ghost, and a job left in flight
   // waits for a recovery by someone else.
+  absl::Duration backoff = absl::Milliseconds(100);
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (!reliable_.load()) {
       if (backend_.UnregisterWorker(id).ok()) return;
@@ -203,14 +251,15 @@ void Worker::ReleaseSlot(const std::string& id) {
         continue;
       }
     }
-    absl::SleepFor(absl::Milliseconds(100 << attempt));
+    absl::SleepFor(backoff);
+    backoff *= 2;
   }
 }
 
 void Worker::HeartbeatLoop() {
   for (;;) {
     {
-      std::unique_lock<std::mutex> lock(beat_mu_);
+      std::unique_lock lock(beat_mu_);
       if (beat_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.heartbeat_interval),
                             [this] { return slots_done_; })) {
         return;
@@ -256,28 +305,80 @@ int64_t Worker::BeatAndRecover() {
 }
 
 void Worker::SlotLoop(Slot& slot) {
-  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Duration backoff = kMinBackoff;
   while (!stop_flag_.load()) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto awake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return !paused_ || stopping_; };
-      mu_.Await(absl::Condition(&awake));
-      if (stopping_) break;
-    }
-    const absl::Duration wait =
-        options_.blocking ? std::min(options_.interval, absl::Seconds(1)) : absl::ZeroDuration();
-    absl::StatusOr<bool> worked = WorkOnce(slot, wait);
+    if (!AwaitRunnable()) break;
+    if (!TakeTicket(/*wait=*/true)) break;
+    absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait());
     if (!worked.ok()) {
-      if (absl::IsResourceExhausted(worked.status())) break;  // max_jobs reached
       Log(LogLevel::kError, absl::StrFormat("worker %s: %s", slot.id, worked.status().ToString()));
       if (!Sleep(backoff)) break;
       backoff = std::min(backoff * 2, absl::Seconds(5));
       continue;
     }
-    backoff = absl::Milliseconds(50);
+    backoff = kMinBackoff;
     if (*worked) continue;
     if (options_.burst) break;
     if (!options_.blocking && !Sleep(options_.interval)) break;
+  }
+}
+
+bool Worker::AwaitRunnable() {
+  std::unique_lock lock(mu_);
+  if (paused_ && !stopping_) {
+    ++paused_slots_;
+    changed_.wait(lock, [this] { return !paused_ || stopping_; });
+    --paused_slots_;
+  }
+  return !stopping_;
+}
+
+int Worker::paused_slots() const {
+  std::lock_guard lock(mu_);
+  return paused_slots_;
+}
+
+absl::Duration Worker::ReserveWait() const {
+  // Burst asks whether the queues are empty now, not whether a job comes within the wait.
+  if (!options_.blocking || options_.burst) return absl::ZeroDuration();
+  // A zero interval would make a blocking worker spin; it means "block" as BLPOP's 0 does.
+  if (options_.interval <= absl::ZeroDuration()) return kMaxReserveWait;
+  return std::min(options_.interval, kMaxReserveWait);
+}
+
+bool Worker::TakeTicket(bool wait) {
+  if (options_.max_jobs <= 0) return true;
+  std::unique_lock lock(mu_);
+  if (wait) {
+    // Another slot may be holding the last ticket in a reserve that finds nothing: wait for it
+    // to come back instead of stopping while a job may still be due.
+    changed_.wait(lock, [this] { return stopping_ || tickets_taken_ < options_.max_jobs; });
+    if (stopping_) return false;
+  }
+  if (tickets_taken_ >= options_.max_jobs) return false;
+  ++tickets_taken_;
+  return true;
+}
+
+void Worker::ReturnTicket() {
+  if (options_.max_jobs <= 0) return;
+  {
+    std::lock_guard lock(mu_);
+    --tickets_taken_;
+  }
+  changed_.notify_all();
+}
+
+void Worker::CountJobDone() {
+  if (options_.max_jobs <= 0) return;
+  bool stop = false;
+  {
+    std::lock_guard lock(mu_);
+    stop = ++jobs_done_ >= options_.max_jobs;
+  }
+  if (stop) {
+    Log(LogLevel::kInfo, absl::StrFormat("%d jobs done: stopping", options_.max_jobs));
+    RequestStop(StopMode::kGraceful);
   }
 }
 
@@ -287,23 +388,21 @@ absl::StatusOr<bool> Worker::WorkOne(absl::Duration wait) {
     if (!s.ok()) return s;
     slot0_registered_ = true;
   }
+  StartWatchdog();
+  if (!TakeTicket(/*wait=*/false)) return absl::ResourceExhaustedError("max jobs reached");
   return WorkOnce(*slots_[0], wait);
 }
 
 absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
-  if (options_.max_jobs > 0 && tickets_.fetch_add(1) >= options_.max_jobs) {
-    tickets_.fetch_sub(1);
-    RequestStop(StopMode::kGraceful);
-    return absl::ResourceExhaustedError("max jobs reached");
-  }
-  auto give_back_ticket = [this] {
-    if (options_.max_jobs > 0) tickets_.fetch_sub(1);
-  };
   absl::StatusOr<std::vector<std::string>> queues = ResolveQueues();
-  if (!queues.ok() || queues->empty()) {
-    give_back_ticket();
-    if (!queues.ok()) return queues.status();
-    // "*" with no queue yet: nothing to wait on, so wait like an empty poll.
+  if (!queues.ok()) {
+    ReturnTicket();
+    return queues.status();
+  }
+  if (queues->empty()) {
+    ReturnTicket();
+    // "*" with no queue yet: nothing to reserve from, so wait as the reserve would have.
+    if (wait > absl::ZeroDuration()) Sleep(wait);
     return false;
   }
   slot.in_flight = reliable_.load();
@@ -317,7 +416,7 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
     job = backend_.Reserve(*queues, wait);
   }
   if (!job.ok() || !job->has_value()) {
-    give_back_ticket();
+    ReturnTicket();
     if (!job.ok()) return job.status();
     return false;
   }
@@ -349,11 +448,25 @@ absl::StatusOr<std::vector<std::string>> Worker::ResolveQueues() {
 }
 
 void Worker::Process(Slot& slot, const ReservedJob& job) {
+  {
+    // A cancel that reached the slot between jobs was not meant for this one.
+    std::lock_guard lock(slot.mu);
+    slot.reason = CancelReason::kNone;
+    slot.cancelled.store(false);
+  }
   absl::StatusOr<Payload> payload = DecodePayload(job.payload);
   if (!payload.ok()) {
     Outcome bad{Outcome::kFailed, "resque::InvalidPayload",
                 absl::StrFormat("queue \"%s\": %s", job.queue, payload.status().message())};
     Record(slot, job, nullptr, bad);
+    return;
+  }
+  // Checked after the reset above: an immediate stop that came before it is seen here, one that
+  // comes after it cancels the job.
+  if (immediate_flag_.load()) {
+    Record(slot, job, &*payload,
+           {Outcome::kFailed, "resque::JobKilled",
+            "the worker was stopping at once when it took the job: not performed"});
     return;
   }
   const std::string working =
@@ -377,47 +490,44 @@ void Worker::Process(Slot& slot, const ReservedJob& job) {
 
 Worker::Outcome Worker::Perform(Slot& slot, const ReservedJob& job, const Payload& payload) {
   const JobEvent event{.queue = job.queue, .payload = payload, .worker_id = slot.id};
-  if (options_.hooks != nullptr) {
-    absl::Status s = RunHooks(options_.hooks->before_perform, event);
+  const Hooks* hooks = options_.hooks;
+  if (hooks != nullptr) {
+    absl::Status s = RunHooksCatching(hooks->before_perform, event);
     if (IsSkipJob(s)) return {Outcome::kSkipped, "", std::string(s.message())};
     if (!s.ok()) return {Outcome::kFailed, "resque::HookError", s.ToString()};
   }
   Outcome outcome =
       options_.fork ? PerformForked(slot, job, payload) : PerformInProcess(slot, job, payload);
-  if (options_.hooks != nullptr && outcome.kind == Outcome::kComplete) {
-    if (absl::Status s = RunHooks(options_.hooks->after_perform, event); !s.ok()) {
+  if (hooks != nullptr && outcome.kind == Outcome::kComplete) {
+    if (absl::Status s = RunHooksCatching(hooks->after_perform, event); !s.ok()) {
       Log(LogLevel::kError, absl::StrFormat("after_perform hook: %s", s.ToString()));
     }
   }
-  if (options_.hooks != nullptr && outcome.kind == Outcome::kFailed) {
+  if (hooks != nullptr && outcome.kind == Outcome::kFailed) {
     const absl::Status error = absl::UnknownError(outcome.exception + ": " + outcome.error);
-    for (const Hooks::FailureHook& hook : options_.hooks->on_failure) hook(event, error);
+    for (const Hooks::FailureHook& hook : hooks->on_failure) {
+      try {
+        hook(event, error);
+      } catch (...) {
+        Log(LogLevel::kError, "an on_failure hook threw; ignored");
+      }
+    }
   }
   return outcome;
 }
 
-Worker::Outcome Worker::PerformInProcess(Slot& slot, const ReservedJob& job,
-                                         const Payload& payload) {
-  absl::StatusOr<std::unique_ptr<Job>> instance = registry_.Create(payload.class_name);
-  if (!instance.ok()) {
-    return {Outcome::kFailed, "resque::UnknownJobClass", std::string(instance.status().message())};
-  }
-  slot.cancelled.store(false);
-  if (options_.job_timeout > absl::ZeroDuration()) {
-    slot.deadline_nanos.store(absl::ToUnixNanos(absl::Now() + options_.job_timeout));
-  }
-  const JobContext ctx(job.queue, payload, slot.id, &queue_api_, &slot.cancelled);
+Worker::Outcome Worker::RunJob(Job& job, const JobContext& ctx) {
   Outcome outcome;
   try {
-    absl::Status s = (*instance)->SetUp(ctx);
+    absl::Status s = job.SetUp(ctx);
     if (s.ok()) {
       try {
-        s = (*instance)->Perform(ctx);
+        s = job.Perform(ctx);
       } catch (...) {
-        (*instance)->TearDown(ctx);
+        job.TearDown(ctx);  // TearDown runs whatever Perform did, a throw included
         throw;
       }
-      (*instance)->TearDown(ctx);
+      job.TearDown(ctx);
     }
     if (IsSkipJob(s)) {
       outcome = {Outcome::kSkipped, "", std::string(s.message())};
@@ -429,20 +539,68 @@ Worker::Outcome Worker::PerformInProcess(Slot& slot, const ReservedJob& job,
   } catch (...) {
     outcome = {Outcome::kFailed, "unknown exception", "a job threw something not a std::exception"};
   }
-  const bool late = slot.cancelled.load() && options_.job_timeout > absl::ZeroDuration() &&
-                    slot.deadline_nanos.load() != 0 &&
-                    absl::ToUnixNanos(absl::Now()) >= slot.deadline_nanos.load();
-  slot.deadline_nanos.store(0);
-  if (late && outcome.kind == Outcome::kComplete) {
-    outcome = {
-        Outcome::kFailed, "resque::JobTimeout",
-        absl::StrFormat("job ran longer than %s", absl::FormatDuration(options_.job_timeout))};
-  }
   return outcome;
 }
 
+Worker::Outcome Worker::CancelledOutcome(const Slot& slot, bool forked) const {
+  CancelReason reason;
+  {
+    std::lock_guard lock(slot.mu);
+    reason = slot.reason;
+  }
+  const std::string how = forked ? "killed" : "told to stop";
+  switch (reason) {
+    case CancelReason::kTimeout:
+      return {Outcome::kFailed, "resque::JobTimeout",
+              absl::StrFormat("job ran longer than %s and was %s",
+                              absl::FormatDuration(options_.job_timeout), how)};
+    case CancelReason::kKilled:
+      return {Outcome::kFailed, "resque::JobKilled",
+              absl::StrFormat("job %s by the worker (USR1: kill running jobs)", how)};
+    case CancelReason::kStopped:
+    case CancelReason::kNone:
+      break;
+  }
+  return {Outcome::kFailed, "resque::JobKilled",
+          absl::StrFormat("job %s by the worker (TERM/INT: immediate shutdown)", how)};
+}
+
+Worker::Outcome Worker::PerformInProcess(Slot& slot, const ReservedJob& job,
+                                         const Payload& payload) {
+  absl::StatusOr<std::unique_ptr<Job>> instance = registry_.Create(payload.class_name);
+  if (!instance.ok()) {
+    return {Outcome::kFailed, "resque::UnknownJobClass", std::string(instance.status().message())};
+  }
+  if (options_.job_timeout > absl::ZeroDuration()) {
+    std::lock_guard lock(slot.mu);
+    slot.deadline = absl::Now() + options_.job_timeout;
+  }
+  const JobContext ctx(job.queue, payload, slot.id, &queue_api_, &slot.cancelled);
+  Outcome outcome = RunJob(**instance, ctx);
+  bool cancelled = false;
+  {
+    std::lock_guard lock(slot.mu);
+    // A job that returns past its deadline timed out, whether or not the watchdog got to it.
+    if (slot.reason == CancelReason::kNone && absl::Now() >= slot.deadline) {
+      slot.reason = CancelReason::kTimeout;
+    }
+    slot.deadline = absl::InfiniteFuture();
+    cancelled = slot.reason != CancelReason::kNone;
+  }
+  if (!cancelled) return outcome;
+  // A job the worker cancelled did not run to its end, whatever it returned: a failure, as a
+  // killed child is in fork mode, named after the worker's reason. What the job said of its
+  // own end stays in the message.
+  Outcome stopped = CancelledOutcome(slot, /*forked=*/false);
+  if (outcome.kind == Outcome::kFailed) {
+    absl::StrAppendFormat(&stopped.error, "; the job failed with %s: %s", outcome.exception,
+                          outcome.error);
+  }
+  return stopped;
+}
+
 // The child reports on a pipe: "O" complete, "S<reason>" skipped, "F<exception>\n<error>"
-// failed. A child that dies without a report failed by its signal or exit code.
+// failed. A child that ends without a report failed by its signal or exit code.
 Worker::Outcome Worker::PerformForked(Slot& slot, const ReservedJob& job, const Payload& payload) {
   // The job object is made before fork(): the registry takes a lock that another thread of this
   // process could hold at the moment of the fork.
@@ -450,101 +608,130 @@ Worker::Outcome Worker::PerformForked(Slot& slot, const ReservedJob& job, const 
   if (!instance.ok()) {
     return {Outcome::kFailed, "resque::UnknownJobClass", std::string(instance.status().message())};
   }
+  // Output still buffered in this process would be written twice: by the child too.
+  std::fflush(stdout);
+  std::fflush(stderr);
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    return {Outcome::kFailed, "resque::ForkError",
-            absl::StrFormat("pipe: %s", std::strerror(errno))};
+  pid_t pid = -1;
+  {
+    std::lock_guard fork_lock(fork_mu_);
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      return {Outcome::kFailed, "resque::ForkError",
+              absl::StrFormat("pipe: %s", std::strerror(errno))};
+    }
+    pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      // Signals reach the job's process with their default effect: a handler of the parent
+      // would run here against the parent's state, and a blocked mask would make them ignored.
+      for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT}) {
+        signal(sig, SIG_DFL);
+      }
+      sigset_t all;
+      sigfillset(&all);
+      pthread_sigmask(SIG_UNBLOCK, &all, nullptr);
+      // A job that calls exit() would run this program's atexit handlers and static destructors
+      // in the child, against state the parent owns (servers it started, files it writes).
+      // Registered last, this handler runs first and ends the child with the job's exit code.
+      on_exit(
+          [](int code, void*) {
+            std::fflush(stdout);
+            std::fflush(stderr);
+            _exit(code);
+          },
+          nullptr);
+      // Queue (ctx.queues()) is null: the backend's connections and locks belong to the parent.
+      const JobContext ctx(job.queue, payload, slot.id, nullptr, nullptr);
+      const Outcome outcome = RunJob(**instance, ctx);
+      std::string report;
+      if (outcome.kind == Outcome::kComplete) report = "O";
+      if (outcome.kind == Outcome::kSkipped) report = "S" + outcome.error;
+      if (outcome.kind == Outcome::kFailed) report = "F" + outcome.exception + "\n" + outcome.error;
+      std::fflush(stdout);
+      std::fflush(stderr);
+      _exit(WriteAll(fds[1], report) ? 0 : 1);
+    }
+    close(fds[1]);
   }
-  const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
-    close(fds[1]);
     return {Outcome::kFailed, "resque::ForkError",
             absl::StrFormat("fork: %s", std::strerror(errno))};
   }
-  if (pid == 0) {
-    close(fds[0]);
-    // The parent's signal handling thread is gone in the child: default dispositions back.
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_UNBLOCK, &all, nullptr);
-    std::atomic<bool> never{false};
-    const JobContext ctx(job.queue, payload, slot.id, nullptr, &never);
-    std::string report = "O";
-    try {
-      absl::Status s = (*instance)->SetUp(ctx);
-      if (s.ok()) {
-        s = (*instance)->Perform(ctx);
-        (*instance)->TearDown(ctx);
-      }
-      if (IsSkipJob(s)) {
-        report = "S" + std::string(s.message());
-      } else if (!s.ok()) {
-        report = "Fresque::JobError\n" + s.ToString();
-      }
-    } catch (const std::exception& e) {
-      report = "F" + Demangle(typeid(e).name()) + "\n" + e.what();
-    } catch (...) {
-      report = "Funknown exception\na job threw something not a std::exception";
-    }
-    WriteAll(fds[1], report);
-    _exit(0);
+  {
+    // A kill that came between the fork and here found no child: honour it now.
+    std::lock_guard lock(slot.mu);
+    slot.child = pid;
+    if (slot.cancelled.load()) kill(pid, SIGKILL);
   }
-  close(fds[1]);
-  slot.child.store(pid);
-
   std::string report;
-  const absl::Time deadline = options_.job_timeout > absl::ZeroDuration()
-                                  ? absl::Now() + options_.job_timeout
-                                  : absl::InfiniteFuture();
-  bool timed_out = false;
-  char buf[4096];
-  for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      timed_out = true;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ms =
-        left == absl::InfiniteDuration()
-            ? 1000
-            : static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, 1000));
-    const int ready = poll(&p, 1, ms);
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-    const ssize_t n = read(fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: the child is gone or done
-    report.append(buf, static_cast<size_t>(n));
-  }
+  const int wstatus = AwaitChild(slot, pid, fds[0], &report);
   close(fds[0]);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
-  }
-  slot.child.store(0);
 
-  if (timed_out) {
-    return {Outcome::kFailed, "resque::JobTimeout",
-            absl::StrFormat("job ran longer than %s and was killed",
-                            absl::FormatDuration(options_.job_timeout))};
+  // A child that reported and exited cleanly did its job, even if a kill came too late to stop it.
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && !report.empty()) {
+    if (report[0] == 'O') return {};
+    if (report[0] == 'S') return {Outcome::kSkipped, "", report.substr(1)};
+    const size_t nl = report.find('\n');
+    if (nl == std::string::npos) return {Outcome::kFailed, report.substr(1), ""};
+    return {Outcome::kFailed, report.substr(1, nl - 1), report.substr(nl + 1)};
   }
+  bool cancelled = false;
+  {
+    std::lock_guard lock(slot.mu);
+    cancelled = slot.reason != CancelReason::kNone;
+  }
+  if (cancelled) return CancelledOutcome(slot, /*forked=*/true);
   if (WIFSIGNALED(wstatus)) {
     const int sig = WTERMSIG(wstatus);
     return {Outcome::kFailed, "resque::JobCrashed",
             absl::StrFormat("job process killed by signal %d (%s)", sig, strsignal(sig))};
   }
-  if (report.empty()) {
-    return {Outcome::kFailed, "resque::JobExited",
-            absl::StrFormat("job process exited with code %d before finishing",
-                            WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1)};
+  return {Outcome::kFailed, "resque::JobExited",
+          absl::StrFormat("job process exited with code %d before finishing",
+                          WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1)};
+}
+
+int Worker::AwaitChild(Slot& slot, pid_t pid, int report_fd, std::string* report) {
+  fcntl(report_fd, F_SETFL, fcntl(report_fd, F_GETFL) | O_NONBLOCK);
+  const absl::Time deadline = options_.job_timeout > absl::ZeroDuration()
+                                  ? absl::Now() + options_.job_timeout
+                                  : absl::InfiniteFuture();
+  bool pipe_open = true;
+  // Once the pipe is at EOF the child is in _exit: check on it at short, growing intervals.
+  absl::Duration after_eof = absl::Microseconds(100);
+  for (;;) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      Cancel(slot, CancelReason::kTimeout);
+      ChildEnded(pid, /*block=*/true);
+      break;
+    }
+    absl::Duration tick = std::min(left, kChildCheckPeriod);
+    if (!pipe_open) {
+      if (deadline == absl::InfiniteFuture()) {
+        ChildEnded(pid, /*block=*/true);
+        break;
+      }
+      tick = std::min(tick, after_eof);
+      after_eof = std::min(after_eof * 2, kChildCheckPeriod);
+    }
+    pollfd p{report_fd, POLLIN, 0};
+    const timespec ts = absl::ToTimespec(tick);
+    if (ppoll(pipe_open ? &p : nullptr, pipe_open ? 1 : 0, &ts, nullptr) > 0) {
+      pipe_open = ReadAvailable(report_fd, report);
+    }
+    if (ChildEnded(pid, /*block=*/false)) break;
   }
-  if (report[0] == 'O') return {};
-  if (report[0] == 'S') return {Outcome::kSkipped, "", report.substr(1)};
-  const size_t nl = report.find('\n');
-  return {Outcome::kFailed, report.substr(1, nl == std::string::npos ? nl : nl - 1),
-          nl == std::string::npos ? "" : report.substr(nl + 1)};
+  if (pipe_open) ReadAvailable(report_fd, report);  // what the child wrote before it ended
+  {
+    std::lock_guard lock(slot.mu);
+    slot.child = 0;
+  }
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  return wstatus;
 }
 
 void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
@@ -569,29 +756,45 @@ void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
     f.queue = job.queue;
     finish.failure_json = EncodeFailure(f);
   }
-  // A job that ran is recorded, even across a Redis restart: retry until the backend takes it
-  // or an immediate stop gives up on it (then the job stays unrecorded and is logged).
-  absl::Duration backoff = absl::Milliseconds(50);
+  const std::string what = payload != nullptr ? payload->class_name + " " + payload->id : "payload";
+  // A job that ran is recorded, even across a Redis restart: a server that cannot be reached is
+  // retried until it takes the record or an immediate stop gives up on it. Other errors would
+  // not go away by retrying.
+  bool recorded = false;
+  absl::Duration backoff = kMinBackoff;
   for (;;) {
-    absl::Status s = backend_.FinishJob(finish);
-    if (s.ok()) break;
-    Log(LogLevel::kError, absl::StrFormat("worker %s: recording the end of a job from %s: %s",
-                                          slot.id, job.queue, s.ToString()));
-    if (slot.cancelled.load() && stop_flag_.load()) return;
-    absl::SleepFor(backoff);
+    const absl::Status s = backend_.FinishJob(finish);
+    if (s.ok()) {
+      recorded = true;
+      break;
+    }
+    const bool transient =
+        absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
+    if (!transient || immediate_flag_.load()) {
+      Log(LogLevel::kError,
+          absl::StrFormat("worker %s: %s from %s was performed but could not be recorded: %s",
+                          slot.id, what, job.queue, s.ToString()));
+      break;
+    }
+    Log(LogLevel::kError,
+        absl::StrFormat("worker %s: recording the end of %s from %s: %s; retrying", slot.id, what,
+                        job.queue, s.ToString()));
+    SleepUnlessImmediate(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
-  processed_.fetch_add(1);
-  if (failed) failed_.fetch_add(1);
-  const std::string what = payload != nullptr ? payload->class_name + " " + payload->id : "payload";
-  if (failed) {
-    Log(LogLevel::kInfo, absl::StrFormat("worker %s: %s failed: %s: %s", slot.id, what,
-                                         outcome.exception, outcome.error));
-  } else {
-    Log(LogLevel::kDebug,
-        absl::StrFormat("worker %s: %s %s", slot.id, what,
-                        outcome.kind == Outcome::kSkipped ? "skipped" : "complete"));
+  if (recorded) {
+    processed_.fetch_add(1);
+    if (failed) failed_.fetch_add(1);
+    if (failed) {
+      Log(LogLevel::kInfo, absl::StrFormat("worker %s: %s failed: %s: %s", slot.id, what,
+                                           outcome.exception, outcome.error));
+    } else {
+      Log(LogLevel::kDebug,
+          absl::StrFormat("worker %s: %s %s", slot.id, what,
+                          outcome.kind == Outcome::kSkipped ? "skipped" : "complete"));
+    }
   }
+  CountJobDone();
 }
 
 void Worker::PruneDeadWorkers() {
@@ -602,6 +805,7 @@ void Worker::PruneDeadWorkers() {
     std::string host;
     pid_t pid = 0;
     if (!ParseWorkerId(id, &host, &pid) || host != options_.hostname || pid == self) continue;
+    // EPERM: the process exists under another user; only ESRCH says it is gone.
     if (kill(pid, 0) == 0 || errno != ESRCH) continue;
     // Its process is gone, so whatever it had in flight is recovered, heartbeat or not.
     absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
@@ -615,34 +819,90 @@ void Worker::PruneDeadWorkers() {
 }
 
 bool Worker::Sleep(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
-  auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
-  return !mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
+  std::unique_lock lock(mu_);
+  return !changed_.wait_for(lock, absl::ToChronoNanoseconds(d), [this] { return stopping_; });
+}
+
+bool Worker::SleepUnlessImmediate(absl::Duration d) {
+  std::unique_lock lock(mu_);
+  return !changed_.wait_for(lock, absl::ToChronoNanoseconds(d), [this] { return immediate_; });
 }
 
 void Worker::RequestStop(StopMode mode) {
+  const bool immediate = mode == StopMode::kImmediate;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
+    if (immediate) immediate_ = true;
   }
+  changed_.notify_all();
   stop_flag_.store(true);
-  if (mode == StopMode::kImmediate) KillRunningJobs();
+  if (!immediate) return;
+  // Set before the slots are cancelled: a slot that starts a job after its cancel sees it.
+  immediate_flag_.store(true);
+  for (const auto& slot : slots_) Cancel(*slot, CancelReason::kStopped);
 }
 
 void Worker::Pause() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   paused_ = true;
 }
 
 void Worker::Resume() {
-  absl::MutexLock lock(&mu_);
-  paused_ = false;
+  {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+  }
+  changed_.notify_all();
 }
 
 void Worker::KillRunningJobs() {
-  for (const auto& slot : slots_) {
-    slot->cancelled.store(true);
-    if (const pid_t child = slot->child.load(); child > 0) kill(child, SIGKILL);
+  for (const auto& slot : slots_) Cancel(*slot, CancelReason::kKilled);
+}
+
+void Worker::Cancel(Slot& slot, CancelReason reason) {
+  std::lock_guard lock(slot.mu);
+  if (slot.reason == CancelReason::kNone) slot.reason = reason;
+  slot.cancelled.store(true);
+  if (slot.child > 0) kill(slot.child, SIGKILL);
+}
+
+void Worker::StartWatchdog() {
+  if (options_.fork || options_.job_timeout <= absl::ZeroDuration() || watchdog_.joinable()) {
+    return;
+  }
+  {
+    std::lock_guard lock(watchdog_mu_);
+    watchdog_stop_ = false;
+  }
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+}
+
+void Worker::StopWatchdog() {
+  if (!watchdog_.joinable()) return;
+  {
+    std::lock_guard lock(watchdog_mu_);
+    watchdog_stop_ = true;
+  }
+  watchdog_wake_.notify_all();
+  watchdog_.join();
+}
+
+void Worker::WatchdogLoop() {
+  // A tenth of the timeout: a job is told to stop at most 10% late.
+  const absl::Duration tick =
+      std::clamp(options_.job_timeout / 10, absl::Milliseconds(1), absl::Milliseconds(100));
+  std::unique_lock lock(watchdog_mu_);
+  while (!watchdog_wake_.wait_for(lock, absl::ToChronoNanoseconds(tick),
+                                  [this] { return watchdog_stop_; })) {
+    const absl::Time now = absl::Now();
+    for (const auto& slot : slots_) {
+      // Checked and cancelled under one lock, so that the cancel cannot land on the next job.
+      std::lock_guard slot_lock(slot->mu);
+      if (now < slot->deadline) continue;
+      if (slot->reason == CancelReason::kNone) slot->reason = CancelReason::kTimeout;
+      slot->cancelled.store(true);
+    }
   }
 }
 

@@ -21,10 +21,10 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
 #include "core/clock.h"
@@ -36,19 +36,24 @@
 namespace resque {
 
 struct WorkerOptions {
-  // Queues in priority order; "*" means every known queue, sorted by name.
+  // Queues in priority order; "*" means every known queue, sorted by name (named queues next to
+  // it keep their place: {"high", "*"} is high first, then every other queue).
   std::vector<std::string> queues = {"*"};
-  // Blocking: each reserve waits (up to `interval`, at most 1 s so that a stop is seen) for a
-  // job to arrive. Polling: each reserve returns at once and an empty round sleeps `interval`.
+  // Blocking: each reserve waits (up to `interval`, at most 1 s so that a stop is seen; a zero
+  // interval means 1 s) for a job to arrive. Polling: each reserve returns at once and an empty
+  // round sleeps `interval`.
   bool blocking = false;
   absl::Duration interval = absl::Seconds(5);
   int concurrency = 1;  // execution slots (threads), each a registered worker
   bool fork = false;    // perform each job in a child process
   // Zero: none. With `fork` the child is killed at the deadline; in-process the job is told to
-  // stop (JobContext::Cancelled) and is recorded as failed when it returns late.
+  // stop (JobContext::Cancelled) and is recorded as failed (resque::JobTimeout) when it returns
+  // late, whatever it returned. Measured on the real clock, not `clock`.
   absl::Duration job_timeout = absl::ZeroDuration();
-  bool burst = false;    // stop once the queues are found empty
-  int64_t max_jobs = 0;  // stop after this many jobs in all (0: no limit)
+  bool burst = false;  // a slot stops once it finds every queue empty (it reserves without wait)
+  // Stop once this many jobs (failed and skipped ones included) are recorded, across all slots;
+  // no more than this many are ever taken. 0: no limit.
+  int64_t max_jobs = 0;
   std::string hostname;  // default: this host's name
   // Reliable reserve: each slot's job waits in the backend's in-flight list of the slot until it
   // is recorded, so that a worker killed mid-job leaves it to be recovered (docs/reliability.md).
@@ -58,9 +63,9 @@ struct WorkerOptions {
   // worker to count as dead, on any host.
   absl::Duration heartbeat_interval = absl::Seconds(5);
   absl::Duration dead_after = absl::Seconds(60);
-  Clock* clock = RealClock();
-  const Hooks* hooks = nullptr;  // not owned; may be null
-  LogSink log = StderrLogSink(LogLevel::kError);
+  Clock* clock = RealClock();                     // dates of statuses, failures and registrations
+  const Hooks* hooks = nullptr;                   // not owned; may be null
+  LogSink log = StderrLogSink(LogLevel::kError);  // called from every slot: must be thread-safe
 };
 
 // What a worker has done so far.
@@ -70,8 +75,10 @@ struct WorkerCounts {
 };
 
 enum class StopMode {
-  kGraceful,   // QUIT: finish the running jobs, then stop
-  kImmediate,  // TERM/INT: stop the running jobs now (kill children), record them, stop
+  kGraceful,  // QUIT: finish and record the running jobs, then stop
+  // TERM/INT: cancel the running jobs now (kill children), record them as failed
+  // (resque::JobKilled), stop. A record the backend refuses is then not retried.
+  kImmediate,
 };
 
 class Worker {
@@ -82,8 +89,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Registers the slots, prunes dead workers of this host, works until stopped, unregisters.
-  // InvalidArgument for bad options; otherwise OK (backend errors are logged and retried).
+  // Prunes dead workers of this host, registers the slots, works until stopped (RequestStop,
+  // burst, max_jobs), unregisters. InvalidArgument for bad options; otherwise OK (backend errors
+  // are logged and retried). A stop requested before Run makes it return at once.
   absl::Status Run();
 
   // Reserves, performs and records at most one job as slot 0, waiting up to `wait` for one.
@@ -91,11 +99,13 @@ class Worker {
   // unregisters it. For embedding and tests; do not mix with a running Run().
   absl::StatusOr<bool> WorkOne(absl::Duration wait);
 
-  // Thread-safe and async-signal-unsafe: call from a signal-handling thread, not a handler.
+  // These four are thread-safe and async-signal-unsafe: call them from a signal-handling
+  // thread, not from a handler.
   void RequestStop(StopMode mode);
-  void Pause();   // USR2: take no new jobs
+  void Pause();   // USR2: take no new jobs (running jobs go on)
   void Resume();  // CONT
-  // USR1: stop the running jobs (kill children in fork mode, cancel in-process), keep working.
+  // USR1: stop the running jobs (kill children in fork mode, cancel in-process), record them as
+  // failed (resque::JobKilled), keep working.
   void KillRunningJobs();
 
   // Writes this worker's heartbeats, then recovers every other worker whose heartbeat is older
@@ -107,26 +117,55 @@ class Worker {
   // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>-<slot>:<queues>" for more.
   const std::vector<std::string>& worker_ids() const { return worker_ids_; }
   WorkerCounts counts() const;
+  // How many slots are parked by Pause() right now (they reserve nothing until Resume()).
+  int paused_slots() const;
 
  private:
   struct Slot;
   struct Outcome;
+  enum class CancelReason : int;
 
   void SlotLoop(Slot& slot);
-  // Returns whether a job was taken; errors are logged and reported for backoff.
+  // Blocks while paused; false once a stop is asked for.
+  bool AwaitRunnable();
+  // Reserves with a ticket held (see TakeTicket) and performs. Returns whether a job was taken;
+  // the ticket is given back when none was.
   absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait);
   absl::StatusOr<std::vector<std::string>> ResolveQueues();
+  absl::Duration ReserveWait() const;
   void Process(Slot& slot, const ReservedJob& job);
   Outcome Perform(Slot& slot, const ReservedJob& job, const Payload& payload);
   Outcome PerformInProcess(Slot& slot, const ReservedJob& job, const Payload& payload);
   Outcome PerformForked(Slot& slot, const ReservedJob& job, const Payload& payload);
+  // SetUp, Perform, TearDown: job code, whose errors and exceptions become the outcome. The
+  // same in-process and in a forked child.
+  static Outcome RunJob(Job& job, const JobContext& ctx);
+  // What the worker's own cancel (timeout, USR1, TERM) makes of a job's outcome.
+  Outcome CancelledOutcome(const Slot& slot, bool forked) const;
+  // Reads the child's report until it ends, killing it at the job timeout; reaps it and returns
+  // its wait status.
+  int AwaitChild(Slot& slot, pid_t pid, int report_fd, std::string* report);
   void Record(Slot& slot, const ReservedJob& job, const Payload* payload, const Outcome& outcome);
   void PruneDeadWorkers();
   // Unregisters a slot at the end; in reliable mode also hands back a job left in flight.
   void ReleaseSlot(const std::string& id);
   void HeartbeatLoop();
-  bool Sleep(absl::Duration d);  // false when woken by a stop
+  bool Sleep(absl::Duration d);                 // false when woken by a stop
+  bool SleepUnlessImmediate(absl::Duration d);  // false when woken by an immediate stop
   void Log(LogLevel level, std::string_view message) const;
+
+  // max_jobs: a slot holds a ticket from before it reserves until its job is recorded, so that
+  // no more than max_jobs jobs are ever taken, and the worker stops when the last is recorded.
+  // `wait`: park until a ticket frees up; false when the limit is reached or a stop is asked.
+  bool TakeTicket(bool wait);
+  void ReturnTicket();
+  void CountJobDone();
+
+  // Cancels the slot's running job: JobContext::Cancelled() turns true, and a child is killed.
+  static void Cancel(Slot& slot, CancelReason reason);
+  void StartWatchdog();
+  void StopWatchdog();
+  void WatchdogLoop();
 
   Backend& backend_;
   const JobRegistry& registry_;
@@ -138,20 +177,38 @@ class Worker {
 
   std::atomic<int64_t> processed_{0};
   std::atomic<int64_t> failed_{0};
-  std::atomic<int64_t> tickets_{0};  // jobs started, against max_jobs
 
-  mutable absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  // Stop, pause and max_jobs state. `changed_` is notified whenever a waiter's condition may
+  // have turned true. (std::mutex rather than absl::Mutex: the sanitizers see through it.)
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  bool stopping_ = false;      // guarded by mu_
+  bool immediate_ = false;     // guarded by mu_
+  bool paused_ = false;        // guarded by mu_
+  int64_t tickets_taken_ = 0;  // guarded by mu_; jobs being worked on or done
+  int64_t jobs_done_ = 0;      // guarded by mu_
+  int paused_slots_ = 0;       // guarded by mu_
   // Cleared when the backend has no in-flight lists (Unimplemented): then jobs are reserved as
   // before.
   std::atomic<bool> reliable_{false};
+  // Mirrors of stopping_ and immediate_ for reads that must not take mu_.
   std::atomic<bool> stop_flag_{false};
-  // Ends the heartbeat thread's wait. A std::mutex, not mu_: Debian's Abseil has no
-  // ThreadSanitizer annotations, so TSan reports absl::Mutex conditions as races.
+  std::atomic<bool> immediate_flag_{false};
+
+  // Serializes pipe+fork among slots: a child forked by one slot must not inherit the write end
+  // of another slot's report pipe, or that slot would not see EOF when its own child is done.
+  std::mutex fork_mu_;
+
+  // In-process timeouts need a thread other than the busy slot to notice them.
+  std::mutex watchdog_mu_;
+  std::condition_variable watchdog_wake_;
+  bool watchdog_stop_ = false;  // guarded by watchdog_mu_
+
+  // Ends the heartbeat thread's wait.
   std::mutex beat_mu_;
   std::condition_variable beat_cv_;
   bool slots_done_ = false;  // guarded by beat_mu_
+  std::thread watchdog_;
 };
 
 }  // namespace resque
