@@ -7,7 +7,6 @@
 #include <cmath>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -56,6 +55,14 @@ std::string_view TrimRight(std::string_view s) {
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
     s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string_view TrimLeft(std::string_view s) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) {
+    s.remove_prefix(1);
   }
   return s;
 }
@@ -241,13 +248,12 @@ absl::StatusOr<Type> ValidatePadded(const simdjson::padded_string& buf,
     e = doc.get_string().get(s);
     if (!e) AppendQuoted(&scalar_canonical, s);
   } else if (type == od::json_type::number) {
-    double d;
-    e = doc.get_double().get(d);
-    const std::string_view text(buf.data(), buf.size());
-    const absl::string_view trimmed =
-        absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size()));
-    if (!e)
-      AppendCanonicalNumber(std::string_view(trimmed.data(), trimmed.size()), &scalar_canonical);
+    // simdjson refuses a number beyond a double's range (1e400) as it does a malformed one, so
+    // the grammar decides, as in Walk. The document is this one number: nothing else may follow.
+    const std::string_view number = TrimLeft(TrimRight(std::string_view(buf.data(), buf.size())));
+    if (!IsJsonNumber(number)) return JsonError(simdjson::NUMBER_ERROR, buf, nullptr);
+    if (canonical != nullptr) AppendCanonicalNumber(number, canonical);
+    return Type::kNumber;
   } else if (type == od::json_type::boolean) {
     bool b = false;
     e = doc.get_bool().get(b);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace resque::json {
@@ -60,6 +61,21 @@ TEST(JsonValidate, RejectsMalformedNumbersInsideDocumentsButNotBigIntegers) {
     EXPECT_FALSE(Validate(bad).ok()) << "accepted: " << bad;
   }
   EXPECT_TRUE(Validate("[123456789012345678901234567890, -0, 0.5e-3, 1E+2]").ok());
+}
+
+// A field's raw text is validated on its own (a payload's queue_time, a filter's args), so a
+// number that is valid inside a document must be valid alone, and refused alone when it is not.
+TEST(JsonValidate, JudgesATopLevelNumberAsItJudgesOneInsideADocument) {
+  for (const char* number : {"1e400", "-1e400", " 1E-400 ", "123456789012345678901234567890"}) {
+    EXPECT_TRUE(Validate(absl::StrCat("[", number, "]")).ok()) << number;
+    const absl::StatusOr<Type> type = Validate(number);
+    EXPECT_TRUE(type.ok() && *type == Type::kNumber) << number << ": " << type.status();
+  }
+  for (const char* bad : {"01", "1.", "-", "1e", "1 2", "1\f", "-01", "1.5e+"}) {
+    EXPECT_FALSE(Validate(bad).ok()) << "accepted: " << bad;
+    EXPECT_FALSE(Validate(absl::StrCat("[", bad, "]")).ok()) << "accepted inside: " << bad;
+  }
+  EXPECT_EQ(*Canonicalize(" 1e400\n"), "1e400");
 }
 
 TEST(JsonValidate, ReportsTheTypeOfScalars) {
