@@ -229,6 +229,20 @@ od::parser& ThreadParser() {
   return parser;
 }
 
+// A parser keeps buffers sized for the largest document it has read (measured: about its size
+// again), so one 16 MiB payload would pin 16 MiB in each worker thread for good. Each public entry
+// point holds one of these, which releases them when it returns, past kKeptParserCapacity
+// (documents below it, the usual payloads, reuse the buffers).
+class ReleaseLargeParserOnExit {
+ public:
+  ReleaseLargeParserOnExit() = default;
+  ReleaseLargeParserOnExit(const ReleaseLargeParserOnExit&) = delete;
+  ReleaseLargeParserOnExit& operator=(const ReleaseLargeParserOnExit&) = delete;
+  ~ReleaseLargeParserOnExit() {
+    if (ThreadParser().capacity() > kKeptParserCapacity) ThreadParser() = od::parser();
+  }
+};
+
 // Validates the whole document in `buf`; with a `canonical` string, also appends the document's
 // canonical form. For a scalar document On-Demand has no value to walk, so it is read directly.
 absl::StatusOr<Type> ValidatePadded(const simdjson::padded_string& buf,
@@ -332,11 +346,13 @@ std::string Quote(std::string_view s) {
 }
 
 absl::StatusOr<Type> Validate(std::string_view text) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(text);
   return ValidatePadded(buf);
 }
 
 absl::StatusOr<std::vector<Field>> ParseObject(std::string_view text) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(text);
   absl::StatusOr<Type> type = ValidatePadded(buf);
   if (!type.ok()) return type.status();
@@ -381,6 +397,7 @@ absl::StatusOr<std::vector<Field>> ParseObject(std::string_view text) {
 }
 
 absl::StatusOr<std::string> StringValue(std::string_view raw) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(raw);
   od::document doc;
   std::string_view s;
@@ -390,6 +407,7 @@ absl::StatusOr<std::string> StringValue(std::string_view raw) {
 }
 
 absl::StatusOr<int64_t> IntValue(std::string_view raw) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(raw);
   od::document doc;
   if (auto e = ThreadParser().iterate(buf).get(doc)) return JsonError(e, buf, nullptr);
@@ -404,6 +422,7 @@ absl::StatusOr<int64_t> IntValue(std::string_view raw) {
 }
 
 absl::StatusOr<double> DoubleValue(std::string_view raw) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(raw);
   od::document doc;
   double d;
@@ -413,6 +432,7 @@ absl::StatusOr<double> DoubleValue(std::string_view raw) {
 }
 
 absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(raw);
   od::document doc;
   od::array array;
@@ -428,6 +448,7 @@ absl::StatusOr<std::vector<std::string>> StringArray(std::string_view raw) {
 }
 
 absl::StatusOr<std::string> Canonicalize(std::string_view text) {
+  const ReleaseLargeParserOnExit release;
   const simdjson::padded_string buf(text);
   std::string canonical;
   absl::StatusOr<Type> type = ValidatePadded(buf, &canonical);
@@ -441,6 +462,8 @@ const Field* FindField(const std::vector<Field>& fields, std::string_view key) {
   }
   return nullptr;
 }
+
+size_t ParserCapacityForTesting() { return ThreadParser().capacity(); }
 
 std::string_view TypeName(Type type) {
   switch (type) {

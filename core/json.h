@@ -9,6 +9,7 @@
 #ifndef RESQUE_CORE_JSON_H_
 #define RESQUE_CORE_JSON_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -59,6 +60,11 @@ absl::StatusOr<std::string> Canonicalize(std::string_view text);
 const Field* FindField(const std::vector<Field>& fields, std::string_view key);
 
 std::string_view TypeName(Type type);
+
+// Largest document this thread's parser can read without allocating: at most kKeptParserCapacity
+// between calls. For tests.
+inline constexpr size_t kKeptParserCapacity = size_t{1} << 20;
+size_t ParserCapacityForTesting();
 
 }  // namespace resque::json
 

@@ -95,6 +95,25 @@ TEST(JsonValues, ReadStringsIntegersAndDoubles) {
   EXPECT_FALSE(IntValue("1e300").ok());
 }
 
+// One 16 MiB payload must not pin its parser's buffers (about its size again) in a worker thread
+// for good, while the usual small payloads reuse them.
+TEST(JsonParser, ReleasesTheBuffersOfALargeDocumentAfterUse) {
+  ASSERT_TRUE(Validate("[1]").ok());
+  const size_t small = ParserCapacityForTesting();
+  EXPECT_GT(small, 0u);
+  const std::string big = "[\"" + std::string(size_t{16} << 20, 'x') + "\"]";
+  ASSERT_TRUE(Validate(big).ok());
+  EXPECT_LE(ParserCapacityForTesting(), kKeptParserCapacity);
+  ASSERT_TRUE(ParseObject("{\"args\":" + big + "}").ok());
+  EXPECT_LE(ParserCapacityForTesting(), kKeptParserCapacity);
+  ASSERT_TRUE(StringArray(big).ok());
+  EXPECT_LE(ParserCapacityForTesting(), kKeptParserCapacity);
+  ASSERT_TRUE(Canonicalize(big).ok());
+  EXPECT_LE(ParserCapacityForTesting(), kKeptParserCapacity);
+  ASSERT_TRUE(ParseObject(R"({"class":"A","args":[1,2]})").ok());
+  EXPECT_GT(ParserCapacityForTesting(), 0u);
+}
+
 TEST(JsonCanonicalize, IgnoresWhitespaceKeyOrderAndEscapes) {
   const std::string a = *Canonicalize(R"( { "b" : [1, {"y":2,"x":"\u0041"}], "a":null } )");
   const std::string b = *Canonicalize(R"({"a":null,"b":[1,{"x":"A","y":2}]})");
