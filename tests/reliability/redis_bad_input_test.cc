@@ -156,8 +156,9 @@ TEST_F(RedisBadInput, AWorkerOnAQueueKeyOfTheWrongTypeLogsTheKeyAndLeavesIt) {
 }
 
 // One broken queue must not starve the others. Today it does: the Redis backend reserves from
-// all the worker's queues in one script (or one BLPOP), which fails as a whole on the wrong-type
-// key, and the worker retries that same reserve forever (a "*" worker meets every known queue).
+// all the worker's queues in one call (a script or a blocking command), which fails as a whole on
+// the wrong-type key, and the worker retries that same reserve forever (a "*" worker meets
+// every known queue).
 // Disabled until the worker or the backend skips the broken queue: see docs/reliability.md.
 TEST_F(RedisBadInput, DISABLED_AQueueKeyOfTheWrongTypeDoesNotStopTheOtherQueues) {
   BreakQueue();
