@@ -6,7 +6,7 @@
 //   EpochDomain::Guard guard = domain.Pin();
 //   Node* old = head.load();   // safe to read until `guard` goes away
 //   ...unlink `old`...
-//   domain.Retire(old);        // freed by a later Retire, or by ~EpochDomain
+//   domain.Retire(guard, old); // freed by a later Retire, or by ~EpochDomain
 #ifndef RESQUE_BACKENDS_MEMORY_EPOCH_H_
 #define RESQUE_BACKENDS_MEMORY_EPOCH_H_
 
@@ -58,24 +58,34 @@ class EpochDomain {
   Guard Pin();
 
   // Takes ownership of `node`, which must already be unreachable for threads that pin from now
-  // on. The caller must be pinned (it is, having just unlinked the node). Now and then this also
-  // advances the epoch and frees what has become safe to free.
-  void Retire(Retirable* node);
+  // on. `guard` is the caller's pin (it is pinned, having just unlinked the node). The node joins
+  // the pin's slot's private batch; every kCollectEvery of them, this also moves the batch to the
+  // shared list, advances the epoch and frees what has become safe to free.
+  void Retire(const Guard& guard, Retirable* node);
 
-  // How many retired nodes wait to be freed (for tests and docs; racy by nature).
-  int64_t PendingForTesting() const { return retired_.load() - freed_.load(); }
+  // How many retired nodes wait to be freed, batched ones included (for tests and docs; racy by
+  // nature).
+  int64_t PendingForTesting() const;
 
  private:
   // One per thread that is or was pinned; reused, never freed before the domain. `state` is
-  // (epoch << 1) | 1 while pinned and 0 while not.
+  // (epoch << 1) | 1 while the slot is taken by a pin and 0 while it is free: taking a free slot
+  // and announcing the epoch in it are one compare-and-swap.
   struct Participant {
     std::atomic<uint64_t> state{0};
-    std::atomic<bool> owned{false};
+    // Nodes retired through this slot and not yet moved to the shared list. Only the pin that
+    // holds the slot touches them; the next holder sees them through `state` (release on unpin,
+    // acquire by its compare-and-swap).
+    Retirable* batch_first = nullptr;
+    Retirable* batch_last = nullptr;
+    // Written only by the holder; atomic so that PendingForTesting may read it.
+    std::atomic<int64_t> batch_size{0};
     Participant* next = nullptr;  // immutable once published
   };
 
-  // A slot for this thread: the one it used last if free, else any free one, else a new one.
-  Participant* Acquire();
+  // Takes a slot for this thread, announcing `epoch` in it: the one it used last if free, else
+  // any free one, else a new one.
+  Participant* Acquire(uint64_t epoch);
   // Moves the global epoch one step when every pinned thread has seen the current one.
   void TryAdvance();
   // Frees the retired nodes no pinned thread can hold; puts the others back.

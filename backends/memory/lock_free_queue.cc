@@ -105,13 +105,13 @@ std::optional<std::string> LockFreeQueue::Pop() {
     if (node->claimed.load() || node->claimed.exchange(true)) continue;
     size_.fetch_sub(1);
     std::string payload = node->payload;
-    AdvanceHead();
+    AdvanceHead(guard);
     return payload;
   }
   return std::nullopt;
 }
 
-void LockFreeQueue::AdvanceHead() {
+void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
   Node* const head = head_.load();
   // Read after the head, so it is at or after the head in the list.
   Node* const tail = tail_.load();
@@ -127,7 +127,7 @@ void LockFreeQueue::AdvanceHead() {
   if (!head_.compare_exchange_strong(expected, new_head)) return;
   for (Node* node = head; node != new_head;) {
     Node* next = node->next.load();
-    epochs_->Retire(node);  // still readable: this thread is pinned
+    epochs_->Retire(guard, node);  // still readable: this thread is pinned
     node = next;
   }
 }
@@ -168,7 +168,7 @@ int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matche
   }
   if (removed > 0) {
     size_.fetch_sub(removed);
-    AdvanceHead();
+    AdvanceHead(guard);
   }
   return removed;
 }

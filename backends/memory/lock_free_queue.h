@@ -60,8 +60,9 @@ class LockFreeQueue {
   struct Node;
 
   void Link(Node* first, Node* last, int64_t count);
-  // Moves the head past the nodes claimed at the front and retires them.
-  void AdvanceHead();
+  // Moves the head past the nodes claimed at the front and retires them through `guard`, the
+  // caller's pin.
+  void AdvanceHead(const EpochDomain::Guard& guard);
 
   EpochDomain* const epochs_;
   // The head is a claimed node (at first a dummy) whose successors are the queue; the tail is the
