@@ -1,6 +1,8 @@
 #include "backends/memory/lock_free_queue.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <utility>
 
 namespace resque::memory {
@@ -10,20 +12,38 @@ namespace resque::memory {
 // between a push's link and its read of the waiter count, and a waiter's count increment and its
 // reads of the list.
 
+// A node and its payload's bytes are one allocation: the bytes follow the node. With the payload
+// in a std::string of its own, every job cost two allocations and two frees for its node.
 struct LockFreeQueue::Node : EpochDomain::Retirable {
-  explicit Node(std::string p, bool claimed_at_birth = false)
-      : payload(std::move(p)), claimed(claimed_at_birth) {}
+  static Node* Make(std::string_view payload, bool claimed_at_birth = false) {
+    void* block = ::operator new(sizeof(Node) + payload.size());
+    Node* node = new (block) Node(payload.size(), claimed_at_birth);
+    if (!payload.empty()) std::memcpy(node->Bytes(), payload.data(), payload.size());
+    return node;
+  }
+  // Matches Make's ::operator new; reached through Retirable's virtual destructor. Declared
+  // unsized so that `delete` never passes sizeof(Node), which is not the block's size.
+  static void operator delete(void* block) { ::operator delete(block); }
+
   // Never written after the node is published, so a pinned reader may copy it while another
   // thread claims the node.
-  const std::string payload;
+  std::string_view Payload() const { return std::string_view(Bytes(), size); }
+
   std::atomic<Node*> next{nullptr};
   // Set once, by the one pop or removal that takes the node; a claimed node is not in the queue
   // any more, whether or not it is still linked.
   std::atomic<bool> claimed;
+  const size_t size;
+
+ private:
+  Node(size_t payload_size, bool claimed_at_birth)
+      : claimed(claimed_at_birth), size(payload_size) {}
+  char* Bytes() { return reinterpret_cast<char*>(this + 1); }
+  const char* Bytes() const { return reinterpret_cast<const char*>(this + 1); }
 };
 
 LockFreeQueue::LockFreeQueue(EpochDomain* epochs) : epochs_(epochs) {
-  Node* dummy = new Node("", /*claimed_at_birth=*/true);
+  Node* dummy = Node::Make("", /*claimed_at_birth=*/true);
   head_.store(dummy);
   tail_.store(dummy);
 }
@@ -36,18 +56,18 @@ LockFreeQueue::~LockFreeQueue() {
   }
 }
 
-void LockFreeQueue::Push(std::string payload) {
-  Node* node = new Node(std::move(payload));  // owned by the list once linked
+void LockFreeQueue::Push(std::string_view payload) {
+  Node* node = Node::Make(payload);  // owned by the list once linked
   Link(node, node, 1);
 }
 
 void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
   if (payloads.empty()) return;
   // Chained privately first, then linked with one compare-and-swap.
-  Node* first = new Node(payloads[0]);
+  Node* first = Node::Make(payloads[0]);
   Node* last = first;
   for (size_t i = 1; i < payloads.size(); ++i) {
-    Node* node = new Node(payloads[i]);
+    Node* node = Node::Make(payloads[i]);
     last->next.store(node);
     last = node;
   }
@@ -82,10 +102,10 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
   // node. The head is never retired while it is the head (only the thread whose CAS moves it
   // away retires it), and this thread is pinned, so the old head cannot be freed under the
   // chain; a failed CAS means the head moved, and the chain is relinked to the new one.
-  Node* const dummy = new Node("", /*claimed_at_birth=*/true);
+  Node* const dummy = Node::Make("", /*claimed_at_birth=*/true);
   Node* last = dummy;
   for (const std::string& payload : payloads) {
-    Node* node = new Node(payload);
+    Node* node = Node::Make(payload);
     last->next.store(node);
     last = node;
   }
@@ -104,7 +124,7 @@ std::optional<std::string> LockFreeQueue::Pop() {
     // The plain load first spares a contended cache line a write when the node is taken.
     if (node->claimed.load() || node->claimed.exchange(true)) continue;
     size_.fetch_sub(1);
-    std::string payload = node->payload;
+    std::string payload(node->Payload());
     AdvanceHead(guard);
     return payload;
   }
@@ -144,7 +164,7 @@ std::vector<std::string> LockFreeQueue::Peek(int64_t start, int64_t count) {
       --skip;
       continue;
     }
-    out.push_back(node->payload);
+    out.emplace_back(node->Payload());
   }
   return out;
 }
@@ -163,7 +183,7 @@ int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matche
   int64_t removed = 0;
   while (node != last) {
     node = node->next.load();
-    if (node->claimed.load() || !matches(node->payload)) continue;
+    if (node->claimed.load() || !matches(node->Payload())) continue;
     if (!node->claimed.exchange(true)) ++removed;
   }
   if (removed > 0) {

@@ -33,8 +33,8 @@ class LockFreeQueue {
   LockFreeQueue(const LockFreeQueue&) = delete;
   LockFreeQueue& operator=(const LockFreeQueue&) = delete;
 
-  // Appends `payload` at the tail.
-  void Push(std::string payload);
+  // Appends a copy of `payload` at the tail.
+  void Push(std::string_view payload);
   // Appends every payload, in order and contiguously: a concurrent Peek sees all or none of them.
   void PushMany(absl::Span<const std::string> payloads);
 

@@ -198,7 +198,7 @@ void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
 absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payload) {
   if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
   QueueEntry* entry = queues_.FindOrCreate(queue);
-  entry->queue.Push(std::string(payload));
+  entry->queue.Push(payload);
   MarkListed(*entry);
   WakeWaiters(*entry);
   return absl::OkStatus();
