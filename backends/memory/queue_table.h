@@ -33,7 +33,7 @@ struct QueueEntry {
 class QueueTable {
  public:
   // `epochs` must outlive the table.
-  explicit QueueTable(EpochDomain* epochs) : epochs_(epochs) {}
+  explicit QueueTable(EpochDomain* epochs);
   // No other thread may use the table or its entries any more.
   ~QueueTable();
   QueueTable(const QueueTable&) = delete;
@@ -53,7 +53,11 @@ class QueueTable {
 
   static size_t BucketOf(std::string_view name);
   static QueueEntry* FindFrom(QueueEntry* entry, std::string_view name);
+  // The entry this thread found last in this table, if it is named `name`; else nullptr.
+  QueueEntry* LastFound(std::string_view name) const;
+  QueueEntry* RememberFound(QueueEntry* entry) const;
 
+  const uint64_t id_;  // tells this table apart in a thread's cache of its last lookup
   EpochDomain* const epochs_;
   std::array<std::atomic<QueueEntry*>, kBuckets> buckets_{};
 };
