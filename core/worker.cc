@@ -415,6 +415,9 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
     slot.in_flight = false;
     job = backend_.Reserve(*queues, wait);
   }
+  if (absl::IsFailedPrecondition(job.status()) && queues->size() > 1) {
+    job = ReserveAroundBrokenQueues(slot, *queues, job.status());
+  }
   if (!job.ok() || !job->has_value()) {
     ReturnTicket();
     if (!job.ok()) return job.status();
@@ -422,6 +425,24 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
   }
   Process(slot, **job);
   return true;
+}
+
+// One queue key of the wrong type (someone else's SET on it) fails a reserve over all the
+// queues; the others must still be served. Tries them one by one, in priority order, without
+// waiting; when none has a job the original error stands, so the slot backs off.
+absl::StatusOr<std::optional<ReservedJob>> Worker::ReserveAroundBrokenQueues(
+    Slot& slot, const std::vector<std::string>& queues, const absl::Status& error) {
+  Log(LogLevel::kError,
+      absl::StrFormat("worker %s: %s; trying the queues one by one", slot.id, error.ToString()));
+  for (const std::string& queue : queues) {
+    const std::vector<std::string> one = {queue};
+    absl::StatusOr<std::optional<ReservedJob>> job =
+        slot.in_flight ? backend_.ReserveInFlight(one, absl::ZeroDuration(), slot.id)
+                       : backend_.Reserve(one, absl::ZeroDuration());
+    if (absl::IsFailedPrecondition(job.status())) continue;
+    if (!job.ok() || job->has_value()) return job;
+  }
+  return error;
 }
 
 absl::StatusOr<std::vector<std::string>> Worker::ResolveQueues() {

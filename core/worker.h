@@ -132,6 +132,8 @@ class Worker {
   // the ticket is given back when none was.
   absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait);
   absl::StatusOr<std::vector<std::string>> ResolveQueues();
+  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
+      Slot& slot, const std::vector<std::string>& queues, const absl::Status& error);
   absl::Duration ReserveWait() const;
   void Process(Slot& slot, const ReservedJob& job);
   Outcome Perform(Slot& slot, const ReservedJob& job, const Payload& payload);

@@ -160,7 +160,7 @@ TEST_F(RedisBadInput, AWorkerOnAQueueKeyOfTheWrongTypeLogsTheKeyAndLeavesIt) {
 // the wrong-type key, and the worker retries that same reserve forever (a "*" worker meets
 // every known queue).
 // Disabled until the worker or the backend skips the broken queue: see docs/reliability.md.
-TEST_F(RedisBadInput, DISABLED_AQueueKeyOfTheWrongTypeDoesNotStopTheOtherQueues) {
+TEST_F(RedisBadInput, AQueueKeyOfTheWrongTypeDoesNotStopTheOtherQueues) {
   BreakQueue();
   for (const std::vector<std::string>& queues :
        std::vector<std::vector<std::string>>{{"broken", "fine"}, {"fine", "broken"}, {"*"}}) {
