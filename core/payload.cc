@@ -1,5 +1,8 @@
 #include "core/payload.h"
 
+#include <charconv>
+#include <cmath>
+
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -7,6 +10,28 @@
 #include "core/json.h"
 
 namespace resque {
+namespace {
+
+// Microsecond precision, as php's microtime(true), written the way JavaScript's JSON.stringify and
+// php's json_encode write a double (shortest form that reads back the same, no trailing zeros):
+// node-resque retries a failure by LREM of its own re-encoding of the record, which embeds this
+// payload, so "%.6f" (1764088383.120000) would make our failures impossible for it to retry.
+void AppendQueueTime(std::string* out, double seconds) {
+  if (!std::isfinite(seconds)) {
+    out->append("null");
+    return;
+  }
+  // Rounding only where a microsecond is still representable; beyond 1e21 JavaScript writes an
+  // exponent, as to_chars's shortest form does.
+  const double v = std::fabs(seconds) < 1e15 ? std::round(seconds * 1e6) / 1e6 : seconds;
+  char buf[64];
+  const std::to_chars_result r =
+      std::fabs(v) < 1e21 ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                          : std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+}  // namespace
 
 absl::StatusOr<Payload> DecodePayload(std::string_view json) {
   absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(json);
@@ -60,8 +85,8 @@ std::string EncodePayload(const Payload& payload) {
     json::AppendQuoted(&out, payload.id);
   }
   if (payload.queue_time.has_value()) {
-    // Microsecond precision, as php's microtime(true).
-    absl::StrAppend(&out, ",\"queue_time\":", absl::StrFormat("%.6f", *payload.queue_time));
+    out.append(",\"queue_time\":");
+    AppendQueueTime(&out, *payload.queue_time);
   }
   for (const auto& [key, raw] : payload.extra) {
     out.push_back(',');

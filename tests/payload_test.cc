@@ -1,5 +1,7 @@
 #include "core/payload.h"
+#include <limits>
 
+#include <limits>
 #include <set>
 #include <string>
 
@@ -9,9 +11,9 @@ namespace resque {
 namespace {
 
 TEST(Payload, DecodesPhpResqueForm) {
-  auto p = DecodePayload(
-      R"({"class":"PHP_Job","args":[{"time":1795488807,"array":{"test":"test"}}],)"
-      R"("id":"a0582c7f1f4f366d15550bc7cd5778d2","queue_time":1795488807.324839})");
+  auto p =
+      DecodePayload(R"({"class":"PHP_Job","args":[{"time":1795488807,"array":{"test":"test"}}],)"
+                    R"("id":"a0582c7f1f4f366d15550bc7cd5778d2","queue_time":1795488807.324839})");
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->class_name, "PHP_Job");
   EXPECT_EQ(p->args, R"([{"time":1795488807,"array":{"test":"test"}}])");
@@ -47,10 +49,30 @@ TEST(Payload, EncodesClassArgsIdQueueTimeInThatOrder) {
   p.queue_time = 1700000000.5;
   EXPECT_EQ(EncodePayload(p),
             R"({"class":"My\"Job","args":[{"a":1}],"id":"0123456789abcdef0123456789abcdef",)"
-            R"("queue_time":1700000000.500000})");
+            R"("queue_time":1700000000.5})");
   auto back = DecodePayload(EncodePayload(p));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->class_name, "My\"Job");
+}
+
+// node-resque finds a failure to retry by its own JSON.stringify of the record, which embeds the
+// payload: queue_time must read as JavaScript (and php's json_encode) would write the same double.
+TEST(Payload, QueueTimeIsWrittenAsJavaScriptWritesTheDouble) {
+  const auto encoded = [](double t) {
+    Payload p;
+    p.class_name = "J";
+    p.queue_time = t;
+    const std::string out = EncodePayload(p);
+    const size_t at = out.find("\"queue_time\":");
+    return at == std::string::npos ? out : out.substr(at + 13, out.size() - at - 14);
+  };
+  EXPECT_EQ(encoded(1764088383.12), "1764088383.12");
+  EXPECT_EQ(encoded(1764088383.0), "1764088383");
+  EXPECT_EQ(encoded(1764088383.1234567), "1764088383.123457");  // microseconds, as microtime()
+  EXPECT_EQ(encoded(1764088383.000001), "1764088383.000001");
+  EXPECT_EQ(encoded(-0.25), "-0.25");
+  EXPECT_EQ(encoded(1e21), "1e+21");
+  EXPECT_EQ(encoded(std::numeric_limits<double>::infinity()), "null");  // never invalid JSON
 }
 
 TEST(Payload, BadPayloadsAreClearErrors) {
