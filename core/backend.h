@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
@@ -56,6 +57,8 @@ struct JobStart {
   std::string working_json = {};  // {"queue":..,"run_at":..,"payload":{..}}
   std::string job_id = {};        // empty when the job has no id: then no status is touched
   std::string status_json = {};   // written only if the job's status key exists (a tracked job)
+  // The other jobs of a batch (ReserveInFlightMany), marked running with status_json as well.
+  std::vector<std::string> other_job_ids = {};
 };
 
 // What a worker records as it ends a job: one call, one round trip.
@@ -137,7 +140,9 @@ class Backend {
   // When the worker started, as registered; nullopt when unknown.
   virtual absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) = 0;
 
-  // Marks the worker busy with a job and, for a tracked job, sets its status.
+  // Marks the worker busy with a job and, for a tracked job, sets its status. A backend may apply
+  // it after returning (Redis does not wait for the reply), but always before any later call made
+  // from the same thread; a failure to apply it then goes unreported.
   virtual absl::Status StartJob(const JobStart& start) = 0;
 
   // Ends a job: sets its status (tracked jobs only) with a TTL, counts it in "processed" (and
@@ -159,6 +164,25 @@ class Backend {
   // `owner` is InvalidArgument.
   virtual absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(
       absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner);
+
+  // ---- Batches: several jobs per round trip, for workers whose jobs are short ----
+
+  // As ReserveInFlight, but takes up to `max` jobs (max >= 1), all from the first non-empty
+  // queue in `queues`' order, oldest first, into `owner`'s in-flight list. Waits, when it waits,
+  // for one job. The default reserves one.
+  virtual absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(
+      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max);
+
+  // Ends several jobs of one worker as FinishJob ends each; on Redis in one round trip, all of it
+  // or none of it. The default calls FinishJob for each in turn.
+  virtual absl::Status FinishJobs(absl::Span<const JobFinish> finishes);
+
+  // Hands jobs that `owner` reserved in flight but will not perform back to the head of their
+  // queues, in `jobs`' order (the first first in line), out of the in-flight list. A job no
+  // longer in flight (recovered by someone else meanwhile) is left alone, so nothing is ever
+  // queued twice. Returns how many went back.
+  virtual absl::StatusOr<int64_t> Unreserve(std::string_view owner,
+                                            absl::Span<const ReservedJob> jobs);
 
   // The payloads of `owner`'s in-flight list with their queues, oldest first; empty for an
   // unknown owner. Within one queue the order is exact; across queues it is not kept.
@@ -217,6 +241,27 @@ class Backend {
 
 inline absl::StatusOr<std::optional<ReservedJob>> Backend::ReserveInFlight(
     absl::Span<const std::string>, absl::Duration, std::string_view) {
+  return absl::UnimplementedError("this backend has no in-flight lists");
+}
+
+inline absl::StatusOr<std::vector<ReservedJob>> Backend::ReserveInFlightMany(
+    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
+  if (max < 1) return absl::InvalidArgumentError(absl::StrFormat("reserve: max %d < 1", max));
+  absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlight(queues, wait, owner);
+  if (!job.ok()) return job.status();
+  std::vector<ReservedJob> out;
+  if (job->has_value()) out.push_back(**std::move(job));
+  return out;
+}
+
+inline absl::Status Backend::FinishJobs(absl::Span<const JobFinish> finishes) {
+  for (const JobFinish& finish : finishes) {
+    if (absl::Status s = FinishJob(finish); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+inline absl::StatusOr<int64_t> Backend::Unreserve(std::string_view, absl::Span<const ReservedJob>) {
   return absl::UnimplementedError("this backend has no in-flight lists");
 }
 

@@ -333,6 +333,36 @@ TEST_F(RedisBackendTest, AStringAtTheFailedKeyFailsTheWholeFinish) {
   EXPECT_EQ(Raw({"GET", absl::StrFormat("resque:worker:%s", kWorker)}), "{}");
 }
 
+TEST_F(RedisBackendTest, AStringAtTheFailedKeyFailsAWholeBatchFinish) {
+  ASSERT_EQ(Raw({"SET", "resque:failed", "oops"}), "OK");
+  ASSERT_EQ(Raw({"RPUSH", "resque:queue:mail", "a", "b"}), "2");
+  absl::StatusOr<std::vector<ReservedJob>> batch =
+      backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), kWorker, 2);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 2u);
+  std::vector<JobFinish> finishes = {
+      {.worker_id = kWorker, .in_flight = (*batch)[0]},
+      {.worker_id = kWorker, .failed = true, .failure_json = "{}", .in_flight = (*batch)[1]}};
+  absl::Status s = backend().FinishJobs(finishes);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("\"resque:failed\""));
+  // All or nothing: no counter moved, both jobs are still in flight.
+  EXPECT_EQ(Raw({"EXISTS", "resque:stat:processed"}), "0");
+  EXPECT_EQ(Raw({"LLEN", absl::StrFormat("resque:inflight:%s:queue:mail", kWorker)}), "2");
+}
+
+TEST_F(RedisBackendTest, ABatchReserveIntoAnInFlightKeyOfTheWrongTypeMovesNothing) {
+  ASSERT_EQ(Raw({"RPUSH", "resque:queue:mail", "a", "b", "c"}), "3");
+  ASSERT_EQ(Raw({"SET", absl::StrFormat("resque:inflight:%s:queue:mail", kWorker), "x"}), "OK");
+  absl::Status s =
+      backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), kWorker, 2).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_THAT(s.message(), HasSubstr("inflight"));
+  EXPECT_EQ(Raw({"LRANGE", "resque:queue:mail", "0", "-1"}), "a\nb\nc");  // in their order
+  s = backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), kWorker, 5000).status();
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+}
+
 TEST_F(RedisBackendTest, ACounterThatIsNotAnIntegerIsAFailedPrecondition) {
   ASSERT_EQ(Raw({"SET", "resque:stat:processed", "lots"}), "OK");
   absl::Status s = backend().GetStat("processed").status();

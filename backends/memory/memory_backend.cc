@@ -93,6 +93,13 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
                                                              absl::Duration wait,
                                                              std::string_view owner) override;
+  absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(absl::Span<const std::string> queues,
+                                                               absl::Duration wait,
+                                                               std::string_view owner,
+                                                               int max) override;
+  absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override;
+  absl::StatusOr<int64_t> Unreserve(std::string_view owner,
+                                    absl::Span<const ReservedJob> jobs) override;
   absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override;
   absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override;
@@ -135,6 +142,10 @@ class MemoryBackend final : public Backend {
   // nobody reads again do not pile up.
   void MaybeSweepStatuses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t AddToStat(const std::string& name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishJobLocked(const JobFinish& finish) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes the newest in-flight entry of `owner` equal to `job` out; whether there was one.
+  bool TakeInFlightLocked(std::string_view owner, const ReservedJob& job)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnregisterWorkerLocked(std::string_view worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
@@ -440,16 +451,32 @@ absl::Status MemoryBackend::StartJob(const JobStart& start) {
     SetStatusLocked(start.job_id, start.status_json, absl::InfiniteDuration(),
                     /*only_if_exists=*/true);
   }
+  for (const std::string& id : start.other_job_ids) {
+    if (!id.empty()) {
+      SetStatusLocked(id, start.status_json, absl::InfiniteDuration(), /*only_if_exists=*/true);
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
+  return FinishJobs(absl::MakeConstSpan(&finish, 1));
+}
+
+absl::Status MemoryBackend::FinishJobs(absl::Span<const JobFinish> finishes) {
   // Everything that can fail is checked before anything is applied.
-  if (absl::Status s = CheckNotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
-  if (!finish.job_id.empty()) {
-    if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
+  for (const JobFinish& finish : finishes) {
+    if (absl::Status s = CheckNotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
+    if (!finish.job_id.empty()) {
+      if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  for (const JobFinish& finish : finishes) FinishJobLocked(finish);
+  return absl::OkStatus();
+}
+
+void MemoryBackend::FinishJobLocked(const JobFinish& finish) {
   if (!finish.job_id.empty()) {
     SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
                     /*only_if_exists=*/true);
@@ -464,19 +491,24 @@ absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
   worker_jobs_.erase(Key(finish.worker_id));
   if (finish.in_flight.has_value()) {
     // The newest match, as Redis's LREM with a negative count: the job just finished.
-    auto it = in_flight_.find(Key(finish.worker_id));
-    if (it != in_flight_.end()) {
-      std::vector<ReservedJob>& jobs = it->second;
-      for (auto job = jobs.rbegin(); job != jobs.rend(); ++job) {
-        if (job->queue == finish.in_flight->queue && job->payload == finish.in_flight->payload) {
-          jobs.erase(std::next(job).base());
-          break;
-        }
-      }
-      if (jobs.empty()) in_flight_.erase(it);
+    TakeInFlightLocked(finish.worker_id, *finish.in_flight);
+  }
+}
+
+bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob& job) {
+  auto it = in_flight_.find(Key(owner));
+  if (it == in_flight_.end()) return false;
+  std::vector<ReservedJob>& jobs = it->second;
+  bool found = false;
+  for (auto j = jobs.rbegin(); j != jobs.rend(); ++j) {
+    if (j->queue == job.queue && j->payload == job.payload) {
+      jobs.erase(std::next(j).base());
+      found = true;
+      break;
     }
   }
-  return absl::OkStatus();
+  if (jobs.empty()) in_flight_.erase(it);
+  return found;
 }
 
 // ---- Reliable reserve and liveness ----
@@ -492,6 +524,57 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
   std::lock_guard<std::mutex> lock(mu_);
   in_flight_[Key(owner)].push_back(**job);
   return job;
+}
+
+absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
+    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
+  if (max < 1) return absl::InvalidArgumentError(absl::StrFormat("reserve: max %d < 1", max));
+  absl::StatusOr<std::optional<ReservedJob>> first = ReserveInFlight(queues, wait, owner);
+  if (!first.ok()) return first.status();
+  std::vector<ReservedJob> out;
+  if (!first->has_value()) return out;
+  out.push_back(**std::move(first));
+  // The rest from the same queue, as the Redis script takes them; they are in flight already,
+  // so an error past the first job ends the batch rather than dropping what it holds.
+  const std::vector<std::string> queue = {out[0].queue};
+  while (static_cast<int>(out.size()) < max) {
+    absl::StatusOr<std::optional<ReservedJob>> next =
+        ReserveInFlight(queue, absl::ZeroDuration(), owner);
+    if (!next.ok() || !next->has_value()) break;
+    out.push_back(**std::move(next));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
+                                                 absl::Span<const ReservedJob> jobs) {
+  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  for (const ReservedJob& job : jobs) {
+    if (absl::Status s = CheckQueueName(job.queue); !s.ok()) return s;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // Taken out newest first, as the Redis script does, so that of two equal payloads the one
+  // reserved last goes back.
+  std::vector<bool> found(jobs.size());
+  for (size_t i = jobs.size(); i-- > 0;) found[i] = TakeInFlightLocked(owner, jobs[i]);
+  int64_t moved = 0;
+  std::vector<std::string> done_queues;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string& queue = jobs[i].queue;
+    if (std::find(done_queues.begin(), done_queues.end(), queue) != done_queues.end()) continue;
+    done_queues.push_back(queue);
+    std::vector<std::string> payloads;
+    for (size_t j = i; j < jobs.size(); ++j) {
+      if (found[j] && jobs[j].queue == queue) payloads.push_back(jobs[j].payload);
+    }
+    if (payloads.empty()) continue;
+    QueueEntry* entry = queues_.FindOrCreate(queue);
+    entry->queue.PushFrontMany(payloads);
+    entry->listed.store(true);
+    WakeWaiters(*entry);
+    moved += static_cast<int64_t>(payloads.size());
+  }
+  return moved;
 }
 
 absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_view owner) {

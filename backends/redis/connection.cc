@@ -75,9 +75,9 @@ ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> sc
 
 namespace {
 
-// Writes every command, then reads as many replies. Any I/O error leaves the context unusable.
-absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
-                                 absl::Span<const Command> commands) {
+// Puts every command in the context's output buffer (nothing is written yet).
+absl::Status Append(redisContext* c, const std::string& address,
+                    absl::Span<const Command> commands) {
   std::vector<const char*> argv;
   std::vector<size_t> lengths;
   for (const Command& command : commands) {
@@ -93,6 +93,13 @@ absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
           absl::StrFormat("redis %s: cannot buffer a command: %s", address, c->errstr));
     }
   }
+  return absl::OkStatus();
+}
+
+// Writes every command, then reads as many replies. Any I/O error leaves the context unusable.
+absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
+                                 absl::Span<const Command> commands) {
+  if (absl::Status s = Append(c, address, commands); !s.ok()) return s;
   Replies replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -172,7 +179,26 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   return c;
 }
 
+Context ConnectionPool::TakeParked() {
+  Parked parked;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (parked_.empty()) return nullptr;
+    auto it = parked_.find(std::this_thread::get_id());
+    if (it == parked_.end()) return nullptr;
+    parked = std::move(it->second);
+    parked_.erase(it);
+  }
+  for (size_t i = 0; i < parked.pending; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(parked.context.get(), &raw) != REDIS_OK || raw == nullptr) return nullptr;
+    freeReplyObject(raw);
+  }
+  return std::move(parked.context);
+}
+
 absl::StatusOr<Context> ConnectionPool::Acquire() {
+  if (Context c = TakeParked(); c != nullptr) return c;
   {
     std::lock_guard<std::mutex> lock(mu_);
     while (!idle_.empty()) {
@@ -242,6 +268,21 @@ absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
   }
   Release(*std::move(c));
   return replies;
+}
+
+absl::Status ConnectionPool::Send(absl::Span<const Command> commands) {
+  absl::StatusOr<Context> c = Acquire();
+  if (!c.ok()) return c.status();
+  if (absl::Status s = Append(c->get(), address_, commands); !s.ok()) return s;
+  // Written now, so that the server applies the commands while the caller goes on.
+  for (int done = 0; done == 0;) {
+    if (redisBufferWrite(c->get(), &done) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, (*c)->errstr));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  parked_[std::this_thread::get_id()] = Parked{*std::move(c), commands.size()};
+  return absl::OkStatus();
 }
 
 absl::Status ConnectionPool::Ping() {

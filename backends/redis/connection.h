@@ -16,6 +16,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,6 +65,13 @@ class ConnectionPool {
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
                               absl::Duration extra_timeout = absl::ZeroDuration());
 
+  // Sends `commands` without waiting for their replies, on a connection then kept for the calling
+  // thread: its next call on this pool uses that connection (so the server applies these commands
+  // before anything that call sends) and reads the replies first. The replies are dropped, error
+  // replies included; an I/O error is Unavailable, as in Run. Saves a round trip where nothing
+  // depends on the outcome (a worker marking itself busy before it performs a job).
+  absl::Status Send(absl::Span<const Command> commands);
+
   // Checks that the server can be reached now (connecting if no connection is idle).
   absl::Status Ping();
 
@@ -74,6 +83,9 @@ class ConnectionPool {
 
  private:
   absl::StatusOr<Context> Acquire();
+  // This thread's connection with replies still to read, once they are read; null if none (or
+  // it broke).
+  Context TakeParked();
   void Release(Context context);
   absl::StatusOr<Context> Connect(absl::Duration timeout);
 
@@ -85,6 +97,12 @@ class ConnectionPool {
   // so TSan would not see absl::Mutex order the accesses. Guards everything below.
   std::mutex mu_;
   std::vector<Context> idle_;
+  // Connections that Send left with replies to read, by the thread that sent.
+  struct Parked {
+    Context context;
+    size_t pending = 0;
+  };
+  std::unordered_map<std::thread::id, Parked> parked_;
   std::vector<std::string> shas_;
   // Reconnection backoff: no connection attempt starts before next_attempt_.
   absl::Duration backoff_ = absl::ZeroDuration();

@@ -119,7 +119,7 @@ class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
       : keys_(options.ns),
-        pool_(options, {kReserveScript, kFinishScript, kReserveInFlightScript, kRecoverScript}) {}
+        pool_(options, std::vector<std::string>(std::begin(kScripts), std::end(kScripts))) {}
 
   absl::Status Ping() { return pool_.Ping(); }
 
@@ -267,38 +267,21 @@ class RedisBackend : public Backend {
 
   absl::Status StartJob(const JobStart& start) override {
     if (absl::Status s = CheckName(start.worker_id, "worker id"); !s.ok()) return s;
-    // SET replaces a value of any type, so this transaction cannot half-apply.
+    // SET replaces a value of any type, so none of these can fail on what the keys hold. They go
+    // without waiting for the reply: the job is performed whatever it says, and the connection's
+    // next command (this thread's FinishJob) is applied after them.
     std::vector<Command> commands = {{"SET", keys_.Worker(start.worker_id), start.working_json}};
     if (!start.job_id.empty()) {
       commands.push_back({"SET", keys_.Status(start.job_id), start.status_json, "XX"});
     }
-    return Transaction(std::move(commands)).status();
+    for (const std::string& id : start.other_job_ids) {
+      if (!id.empty()) commands.push_back({"SET", keys_.Status(id), start.status_json, "XX"});
+    }
+    return pool_.Send(commands);
   }
 
   absl::Status FinishJob(const JobFinish& finish) override {
-    if (absl::Status s = CheckName(finish.worker_id, "worker id"); !s.ok()) return s;
-    if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
-    const std::string_view wid = finish.worker_id;
-    std::vector<std::string> keys = {
-        keys_.Worker(wid),
-        keys_.Stat("processed"),
-        keys_.Stat(absl::StrFormat("processed:%s", AbslView(wid))),
-        keys_.Stat("failed"),
-        keys_.Stat(absl::StrFormat("failed:%s", AbslView(wid))),
-        keys_.Failed(),
-    };
-    if (!finish.job_id.empty()) keys.push_back(keys_.Status(finish.job_id));
-    const std::string ttl =
-        finish.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(finish.status_ttl);
-    std::vector<std::string> args = {finish.failed ? "1" : "0", finish.failure_json,
-                                     finish.status_json, ttl, finish.job_id.empty() ? "0" : "1"};
-    if (finish.in_flight.has_value()) {
-      if (absl::Status s = CheckName(finish.in_flight->queue, "queue name"); !s.ok()) return s;
-      keys.push_back(keys_.InFlight(wid, finish.in_flight->queue));
-      args.push_back(finish.in_flight->payload);
-    }
-    absl::StatusOr<Reply> r = RunScript(kFinish, std::move(keys), std::move(args));
-    return r.status();
+    return FinishJobs(absl::MakeConstSpan(&finish, 1));
   }
 
   // ---- Reliable reserve and liveness ----
@@ -331,6 +314,100 @@ class RedisBackend : public Backend {
       absl::SleepFor(std::min(pause, left));
       pause = std::min(pause * 2, kMaxReservePollPause);
     }
+  }
+
+  absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(absl::Span<const std::string> queues,
+                                                               absl::Duration wait,
+                                                               std::string_view owner,
+                                                               int max) override {
+    if (max < 1 || max > kMaxBatch) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("reserve: max %d is not within 1..%d", max, kMaxBatch));
+    }
+    if (max == 1) return Backend::ReserveInFlightMany(queues, wait, owner, max);
+    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+    for (const std::string& q : queues) {
+      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
+    }
+    auto [keys, args] = InFlightReserveArgs(queues, owner, Int(max));
+    absl::StatusOr<Reply> r = RunScript(kReserveMany, std::move(keys), std::move(args));
+    if (!r.ok()) return r.status();
+    const redisReply& reply = **r;
+    std::vector<ReservedJob> out;
+    if (reply.type == REDIS_REPLY_NIL) {
+      // Nothing now: wait, if asked to, for one job the way a single reserve does.
+      if (wait <= absl::ZeroDuration()) return out;
+      return Backend::ReserveInFlightMany(queues, wait, owner, 1);
+    }
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+        reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[0]->integer < 1 ||
+        static_cast<size_t>(reply.element[0]->integer) > queues.size() ||
+        reply.element[1]->type != REDIS_REPLY_ARRAY) {
+      return Unexpected(reply, "the batch reserve script");
+    }
+    const std::string& queue = queues[reply.element[0]->integer - 1];
+    const redisReply& payloads = *reply.element[1];
+    out.reserve(payloads.elements);
+    for (size_t i = 0; i < payloads.elements; ++i) {
+      const redisReply& p = *payloads.element[i];
+      if (p.type != REDIS_REPLY_STRING) return Unexpected(reply, "the batch reserve script");
+      out.push_back({queue, std::string(p.str, p.len)});
+    }
+    return out;
+  }
+
+  absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override {
+    if (finishes.empty()) return absl::OkStatus();
+    const std::string_view wid = finishes[0].worker_id;
+    if (absl::Status s = CheckName(wid, "worker id"); !s.ok()) return s;
+    std::vector<std::string> args;
+    args.reserve(finishes.size() * 7);
+    for (const JobFinish& f : finishes) {
+      if (f.worker_id != wid) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("finish: jobs of workers \"%s\" and \"%s\" in one batch", AbslView(wid),
+                            AbslView(f.worker_id)));
+      }
+      if (absl::Status s = CheckTtl(f.status_ttl); !s.ok()) return s;
+      args.push_back(f.job_id.empty() ? "" : keys_.Status(f.job_id));
+      args.push_back(f.status_json);
+      args.push_back(f.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(f.status_ttl));
+      if (f.in_flight.has_value()) {
+        if (absl::Status s = CheckName(f.in_flight->queue, "queue name"); !s.ok()) return s;
+        args.push_back(keys_.InFlight(wid, f.in_flight->queue));
+        args.push_back(f.in_flight->payload);
+      } else {
+        args.emplace_back();
+        args.emplace_back();
+      }
+      args.push_back(f.failed ? "1" : "0");
+      args.push_back(f.failed ? f.failure_json : "");
+    }
+    std::vector<std::string> keys = {
+        keys_.Worker(wid),
+        keys_.Stat("processed"),
+        keys_.Stat(absl::StrFormat("processed:%s", AbslView(wid))),
+        keys_.Stat("failed"),
+        keys_.Stat(absl::StrFormat("failed:%s", AbslView(wid))),
+        keys_.Failed(),
+    };
+    return RunScript(kFinishMany, std::move(keys), std::move(args)).status();
+  }
+
+  absl::StatusOr<int64_t> Unreserve(std::string_view owner,
+                                    absl::Span<const ReservedJob> jobs) override {
+    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    if (jobs.empty()) return 0;
+    std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix()};
+    for (const ReservedJob& job : jobs) {
+      if (absl::Status s = CheckName(job.queue, "queue name"); !s.ok()) return s;
+      args.push_back(job.queue);
+      args.push_back(job.payload);
+    }
+    absl::StatusOr<Reply> r = RunScript(kUnreserve, {keys_.Queues()}, std::move(args));
+    if (!r.ok()) return r.status();
+    return IntegerOf(**r, "the unreserve script");
   }
 
   absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override {
@@ -468,16 +545,28 @@ class RedisBackend : public Backend {
   // The longest pause between two tries of a reserve over several queues: how late a job pushed
   // to a waiting reliable worker may be noticed.
   static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
+  // The most jobs one batch reserve takes: the script hands them to RPUSH as arguments.
+  static constexpr int kMaxBatch = 1000;
 
-  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
-      absl::Span<const std::string> queues, std::string_view owner) {
+  // KEYS and ARGV of the in-flight reserve scripts: the queues' keys, then the worker's set of
+  // in-flight queues; the in-flight lists' prefix, `extra` if any, then the queue names.
+  std::pair<std::vector<std::string>, std::vector<std::string>> InFlightReserveArgs(
+      absl::Span<const std::string> queues, std::string_view owner,
+      std::optional<std::string> extra) const {
     std::vector<std::string> keys;
     std::vector<std::string> args = {keys_.InFlightPrefix(owner)};
+    if (extra.has_value()) args.push_back(*std::move(extra));
     for (const std::string& q : queues) {
       keys.push_back(keys_.Queue(q));
       args.push_back(q);
     }
     keys.push_back(keys_.InFlightQueues(owner));
+    return {std::move(keys), std::move(args)};
+  }
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
+      absl::Span<const std::string> queues, std::string_view owner) {
+    auto [keys, args] = InFlightReserveArgs(queues, owner, std::nullopt);
     absl::StatusOr<Reply> r = RunScript(kReserveInFlight, std::move(keys), std::move(args));
     if (!r.ok()) return r.status();
     return ScriptReservation(**r, queues);
@@ -637,8 +726,6 @@ class RedisBackend : public Backend {
   // restarted or flushed its scripts since the connection was made).
   absl::StatusOr<Reply> RunScript(ScriptIndex script, std::vector<std::string> keys,
                                   std::vector<std::string> args) {
-    static constexpr const char* kSources[] = {kReserveScript, kFinishScript,
-                                               kReserveInFlightScript, kRecoverScript};
     Command command = {"EVALSHA", "", Int(static_cast<int64_t>(keys.size()))};
     command.insert(command.end(), std::make_move_iterator(keys.begin()),
                    std::make_move_iterator(keys.end()));
@@ -655,7 +742,7 @@ class RedisBackend : public Backend {
       }
     }
     command[0] = "EVAL";
-    command[1] = kSources[script];
+    command[1] = kScripts[script];
     r = pool_.Run({command});
     if (!r.ok()) return r.status();
     if (absl::Status s = ScriptStatus(*(*r)[0]); !s.ok()) return s;

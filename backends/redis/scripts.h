@@ -20,54 +20,6 @@ end
 return false
 )lua";
 
-// FinishJob. KEYS: 1 worker:<wid>, 2 stat:processed, 3 stat:processed:<wid>, 4 stat:failed,
-// 5 stat:failed:<wid>, 6 failed, [7 job:<id>:status], [last: inflight:<wid>:queue:<q>].
-// ARGV: 1 "1" when the job failed, 2 failure JSON, 3 status JSON, 4 status TTL in ms ("" keeps
-// it forever), 5 "1" when KEYS[7] is the status key, [6 the in-flight payload to remove].
-// The in-flight payload goes in the same step as the stats, so that a job is never both counted
-// and handed back by a recovery.
-inline constexpr char kFinishScript[] = R"lua(
-local failed = ARGV[1] == '1'
--- Checks first, one call per key: GET fails on a key that is not a string, and INCR fails on a
--- string that is not a canonical integer.
-local last = failed and 5 or 3
-for i = 2, last do
-  local v = redis.pcall('GET', KEYS[i])
-  if type(v) == 'table' then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
-  if v and (#v > 20 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$'))) then
-    return redis.error_reply('NOTINT ' .. KEYS[i])
-  end
-end
-if failed then
-  local t = redis.call('TYPE', KEYS[6]).ok
-  if t ~= 'none' and t ~= 'list' then return redis.error_reply('WRONGTYPE ' .. KEYS[6]) end
-end
-local status_key = ARGV[5] == '1' and KEYS[7] or nil
-local in_flight_key = ARGV[6] and KEYS[#KEYS] or nil
-if in_flight_key then
-  local t = redis.call('TYPE', in_flight_key).ok
-  if t ~= 'none' and t ~= 'list' then return redis.error_reply('WRONGTYPE ' .. in_flight_key) end
-end
--- Then the writes, none of which can fail now.
-if status_key then
-  if ARGV[4] == '' then
-    redis.call('SET', status_key, ARGV[3], 'XX')
-  else
-    redis.call('SET', status_key, ARGV[3], 'PX', ARGV[4], 'XX')
-  end
-end
-if in_flight_key then redis.call('LREM', in_flight_key, -1, ARGV[6]) end
-redis.call('INCR', KEYS[2])
-redis.call('INCR', KEYS[3])
-if failed then
-  redis.call('INCR', KEYS[4])
-  redis.call('INCR', KEYS[5])
-  redis.call('RPUSH', KEYS[6], ARGV[2])
-end
-redis.call('DEL', KEYS[1])
-return 1
-)lua";
-
 // Reliable reserve without waiting: LMOVE the head of the first non-empty queue to the tail of
 // its in-flight list, and note the queue in the worker's set of in-flight queues; LMOVE checks
 // both keys' types before it moves anything. KEYS: the queues, then inflight:<wid> (the set).
@@ -129,8 +81,134 @@ redis.call('HDEL', KEYS[6], ARGV[1])
 return moved
 )lua";
 
-// Indexes of the scripts in the connection pool's list.
-enum ScriptIndex : size_t { kReserve = 0, kFinish = 1, kReserveInFlight = 2, kRecover = 3 };
+// ReserveInFlightMany without waiting: LPOP up to ARGV[2] payloads (Redis >= 6.2) from the first
+// non-empty queue and RPUSH them to its in-flight list, noting the queue in the worker's set.
+// KEYS: the queues, then inflight:<wid> (the set). ARGV: 1 the in-flight lists' prefix, 2 the
+// most to take, then the queue names, in KEYS' order. Returns {index, {payloads}} or nil.
+inline constexpr char kReserveManyScript[] = R"lua(
+local set = KEYS[#KEYS]
+local t = redis.call('TYPE', set).ok
+if t ~= 'none' and t ~= 'set' then return redis.error_reply('WRONGTYPE ' .. set) end
+for i = 1, #KEYS - 1 do
+  local got = redis.pcall('LPOP', KEYS[i], ARGV[2])
+  if type(got) == 'table' and got.err then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
+  if got then
+    local dest = ARGV[1] .. ARGV[i + 2]
+    local pushed = redis.pcall('RPUSH', dest, unpack(got))
+    if type(pushed) == 'table' and pushed.err then
+      -- Back where they were, first in line again: nothing moved.
+      for j = #got, 1, -1 do redis.call('LPUSH', KEYS[i], got[j]) end
+      return redis.error_reply('WRONGTYPE ' .. dest)
+    end
+    redis.call('SADD', set, ARGV[i + 2])
+    return {i, got}
+  end
+end
+return false
+)lua";
+
+// FinishJob and FinishJobs. KEYS: 1 worker:<wid>, 2 stat:processed, 3 stat:processed:<wid>,
+// 4 stat:failed, 5 stat:failed:<wid>, 6 failed. ARGV: seven per job: status key ("" for none),
+// status JSON, its TTL in ms ("" keeps it), in-flight list ("" for none), the in-flight payload,
+// "1" when the job failed, failure JSON. Checks every key first, then applies everything; the
+// counters move once per batch. The in-flight payloads go in the same step as the stats, so that a
+// job is never both counted and handed back by a recovery. Returns how many jobs were recorded.
+inline constexpr char kFinishManyScript[] = R"lua(
+local n = #ARGV / 7
+local failures = 0
+for j = 0, n - 1 do
+  if ARGV[j * 7 + 6] == '1' then failures = failures + 1 end
+end
+local last = failures > 0 and 5 or 3
+for i = 2, last do
+  local v = redis.pcall('GET', KEYS[i])
+  if type(v) == 'table' then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
+  if v and (#v > 20 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$'))) then
+    return redis.error_reply('NOTINT ' .. KEYS[i])
+  end
+end
+local function check_list(key)
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= 'list' then return redis.error_reply('WRONGTYPE ' .. key) end
+  return nil
+end
+if failures > 0 then
+  local err = check_list(KEYS[6])
+  if err then return err end
+end
+local seen = {}
+for j = 0, n - 1 do
+  local key = ARGV[j * 7 + 4]
+  if key ~= '' and not seen[key] then
+    local err = check_list(key)
+    if err then return err end
+    seen[key] = true
+  end
+end
+for j = 0, n - 1 do
+  local b = j * 7
+  if ARGV[b + 1] ~= '' then
+    if ARGV[b + 3] == '' then
+      redis.call('SET', ARGV[b + 1], ARGV[b + 2], 'XX')
+    else
+      redis.call('SET', ARGV[b + 1], ARGV[b + 2], 'PX', ARGV[b + 3], 'XX')
+    end
+  end
+  -- The oldest match: a batch is finished in the order it was reserved.
+  if ARGV[b + 4] ~= '' then redis.call('LREM', ARGV[b + 4], 1, ARGV[b + 5]) end
+  if ARGV[b + 6] == '1' then redis.call('RPUSH', KEYS[6], ARGV[b + 7]) end
+end
+redis.call('INCRBY', KEYS[2], n)
+redis.call('INCRBY', KEYS[3], n)
+if failures > 0 then
+  redis.call('INCRBY', KEYS[4], failures)
+  redis.call('INCRBY', KEYS[5], failures)
+end
+redis.call('DEL', KEYS[1])
+return n
+)lua";
+
+// Unreserve. KEYS: 1 queues (the set). ARGV: 1 the in-flight lists' prefix, 2 the queues'
+// prefix, then pairs of queue name and payload, in the order they go back. Types are checked
+// first; then from the last pair to the first, a payload found (newest match) in its in-flight
+// list goes to the head of its queue. Returns how many went back.
+inline constexpr char kUnreserveScript[] = R"lua(
+local function check(key, want)
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key) end
+  return nil
+end
+local err = check(KEYS[1], 'set')
+if err then return err end
+for j = 3, #ARGV, 2 do
+  err = check(ARGV[1] .. ARGV[j], 'list') or check(ARGV[2] .. ARGV[j], 'list')
+  if err then return err end
+end
+local moved = 0
+for j = #ARGV - 1, 3, -2 do
+  local q, payload = ARGV[j], ARGV[j + 1]
+  if redis.call('LREM', ARGV[1] .. q, -1, payload) == 1 then
+    redis.call('LPUSH', ARGV[2] .. q, payload)
+    redis.call('SADD', KEYS[1], q)
+    moved = moved + 1
+  end
+end
+return moved
+)lua";
+
+// Indexes into kScripts, the list the connection pool loads.
+enum ScriptIndex : size_t {
+  kReserve = 0,
+  kReserveInFlight,
+  kRecover,
+  kReserveMany,
+  kFinishMany,
+  kUnreserve,
+};
+inline constexpr const char* kScripts[] = {
+    kReserveScript,     kReserveInFlightScript, kRecoverScript,
+    kReserveManyScript, kFinishManyScript,      kUnreserveScript,
+};
 
 }  // namespace resque::redis
 
