@@ -45,12 +45,21 @@ struct Worker::Slot {
   pid_t child = 0;                               // guarded by mu
   // The current job sits in the slot's in-flight list. Only the slot's thread touches it.
   bool in_flight = false;
+  // How many jobs the next reserve asks for (WorkerOptions::batch). Only the slot's thread.
+  int batch_size = 1;
 };
 
 struct Worker::Outcome {
   enum Kind { kComplete, kFailed, kSkipped } kind = kComplete;
   std::string exception;
   std::string error;
+};
+
+struct Worker::Done {
+  JobFinish finish;
+  std::string what;  // "<class> <id>", for the log
+  std::string queue;
+  Outcome outcome;
 };
 
 namespace {
@@ -60,6 +69,12 @@ namespace {
 constexpr absl::Duration kChildCheckPeriod = absl::Milliseconds(100);
 // The longest a blocking reserve waits, so that a stop is seen in time.
 constexpr absl::Duration kMaxReserveWait = absl::Seconds(1);
+// A batch goes on while it has run for less than this; then its unstarted jobs go back.
+constexpr absl::Duration kBatchBudget = absl::Milliseconds(10);
+// Past this, each job of a batch updates the slot's working-on record as it starts, so that a
+// batch that turns out slow shows what it is doing.
+constexpr absl::Duration kBatchQuiet = absl::Milliseconds(1);
+constexpr int kMaxBatch = 1000;
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(50);
 
 WorkerOptions Normalized(WorkerOptions options) {
@@ -190,6 +205,10 @@ absl::Status Worker::Run() {
     return absl::InvalidArgumentError("job timeout must not be negative");
   }
   if (options_.max_jobs < 0) return absl::InvalidArgumentError("max jobs must not be negative");
+  if (options_.batch < 1 || options_.batch > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("batch must be within 1..%d, not %d", kMaxBatch, options_.batch));
+  }
   PruneDeadWorkers();
   for (const auto& slot : slots_) {
     absl::Status s = backend_.RegisterWorker(slot->id, FormatIsoTime(options_.clock->Now()));
@@ -309,7 +328,7 @@ void Worker::SlotLoop(Slot& slot) {
   while (!stop_flag_.load()) {
     if (!AwaitRunnable()) break;
     if (!TakeTicket(/*wait=*/true)) break;
-    absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait());
+    absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait(), /*allow_batch=*/true);
     if (!worked.ok()) {
       Log(LogLevel::kError, absl::StrFormat("worker %s: %s", slot.id, worked.status().ToString()));
       if (!Sleep(backoff)) break;
@@ -369,6 +388,24 @@ void Worker::ReturnTicket() {
   changed_.notify_all();
 }
 
+int Worker::TakeMoreTickets(int n) {
+  if (options_.max_jobs <= 0 || n <= 0) return std::max(n, 0);
+  std::lock_guard lock(mu_);
+  const int granted = static_cast<int>(
+      std::min<int64_t>(n, std::max<int64_t>(options_.max_jobs - tickets_taken_, 0)));
+  tickets_taken_ += granted;
+  return granted;
+}
+
+void Worker::ReturnTickets(int n) {
+  if (options_.max_jobs <= 0 || n <= 0) return;
+  {
+    std::lock_guard lock(mu_);
+    tickets_taken_ -= n;
+  }
+  changed_.notify_all();
+}
+
 void Worker::CountJobDone() {
   if (options_.max_jobs <= 0) return;
   bool stop = false;
@@ -390,10 +427,10 @@ absl::StatusOr<bool> Worker::WorkOne(absl::Duration wait) {
   }
   StartWatchdog();
   if (!TakeTicket(/*wait=*/false)) return absl::ResourceExhaustedError("max jobs reached");
-  return WorkOnce(*slots_[0], wait);
+  return WorkOnce(*slots_[0], wait, /*allow_batch=*/false);
 }
 
-absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
+absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allow_batch) {
   absl::StatusOr<std::vector<std::string>> queues = ResolveQueues();
   if (!queues.ok()) {
     ReturnTicket();
@@ -406,6 +443,22 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait) {
     return false;
   }
   slot.in_flight = reliable_.load();
+  if (allow_batch && slot.in_flight && slot.batch_size > 1) {
+    const int extra = TakeMoreTickets(slot.batch_size - 1);
+    absl::StatusOr<std::vector<ReservedJob>> jobs =
+        backend_.ReserveInFlightMany(*queues, wait, slot.id, 1 + extra);
+    const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
+    ReturnTickets(extra + 1 - std::max(got, 1));
+    if (!jobs.ok() || got == 0) {
+      ReturnTicket();
+      // A broken queue among several: one at a time finds the ones that work.
+      if (absl::IsFailedPrecondition(jobs.status())) slot.batch_size = 1;
+      if (!jobs.ok()) return jobs.status();
+      return false;
+    }
+    ProcessBatch(slot, *jobs);
+    return true;
+  }
   absl::StatusOr<std::optional<ReservedJob>> job =
       slot.in_flight ? backend_.ReserveInFlight(*queues, wait, slot.id)
                      : backend_.Reserve(*queues, wait);
@@ -469,44 +522,125 @@ absl::StatusOr<std::vector<std::string>> Worker::ResolveQueues() {
 }
 
 void Worker::Process(Slot& slot, const ReservedJob& job) {
+  const absl::StatusOr<Payload> payload = DecodePayload(job.payload);
+  const Outcome outcome = RunOne(slot, job, payload, /*announce=*/true);
+  Record(slot, job, payload.ok() ? &*payload : nullptr, outcome);
+  // One job at a time until one is quick: then batches, if allowed, start to grow.
+  if (options_.batch > 1) slot.batch_size = 2;
+}
+
+Worker::Outcome Worker::RunOne(Slot& slot, const ReservedJob& job,
+                               const absl::StatusOr<Payload>& payload, bool announce) {
   {
     // A cancel that reached the slot between jobs was not meant for this one.
     std::lock_guard lock(slot.mu);
     slot.reason = CancelReason::kNone;
     slot.cancelled.store(false);
   }
-  absl::StatusOr<Payload> payload = DecodePayload(job.payload);
   if (!payload.ok()) {
-    Outcome bad{Outcome::kFailed, "resque::InvalidPayload",
-                absl::StrFormat("queue \"%s\": %s", job.queue, payload.status().message())};
-    Record(slot, job, nullptr, bad);
-    return;
+    return {Outcome::kFailed, "resque::InvalidPayload",
+            absl::StrFormat("queue \"%s\": %s", job.queue, payload.status().message())};
   }
   // Checked after the reset above: an immediate stop that came before it is seen here, one that
   // comes after it cancels the job.
   if (immediate_flag_.load()) {
-    Record(slot, job, &*payload,
-           {Outcome::kFailed, "resque::JobKilled",
-            "the worker was stopping at once when it took the job: not performed"});
-    return;
+    return {Outcome::kFailed, "resque::JobKilled",
+            "the worker was stopping at once when it took the job: not performed"};
   }
-  const std::string working =
-      absl::StrFormat("{\"queue\":%s,\"run_at\":%s,\"payload\":%s}", json::Quote(job.queue),
-                      json::Quote(FormatIsoTime(options_.clock->Now())), job.payload);
-  absl::Status started = backend_.StartJob(
-      {.worker_id = slot.id,
-       .working_json = working,
-       .job_id = payload->id,
-       .status_json = StatusUpdateJson(JobState::kRunning, options_.clock->Now())});
+  if (announce) Announce(slot, job, *payload, {});
+  Log(LogLevel::kDebug, absl::StrFormat("worker %s: performing %s %s from %s", slot.id,
+                                        payload->class_name, payload->id, job.queue));
+  return Perform(slot, job, *payload);
+}
+
+void Worker::Announce(Slot& slot, const ReservedJob& job, const Payload& payload,
+                      std::vector<std::string> others) {
+  const absl::Time now = options_.clock->Now();
+  // "worker" is what node-resque files the record under (allWorkingOn); php-resque and Ruby
+  // read the other three.
+  const std::string working = absl::StrFormat(
+      "{\"queue\":%s,\"run_at\":%s,\"payload\":%s,\"worker\":%s}", json::Quote(job.queue),
+      json::Quote(FormatIsoTime(now)), job.payload,
+      json::Quote(std::string_view(slot.id).substr(0, slot.id.find(':', slot.id.find(':') + 1))));
+  absl::Status started =
+      backend_.StartJob({.worker_id = slot.id,
+                         .working_json = working,
+                         .job_id = payload.id,
+                         .status_json = StatusUpdateJson(JobState::kRunning, now),
+                         .other_job_ids = std::move(others)});
   if (!started.ok()) {
     // The job is taken already: performing it and recording the end is better than losing it.
     Log(LogLevel::kError, absl::StrFormat("worker %s: recording the start of job %s: %s", slot.id,
-                                          payload->id, started.ToString()));
+                                          payload.id, started.ToString()));
   }
-  Log(LogLevel::kDebug, absl::StrFormat("worker %s: performing %s %s from %s", slot.id,
-                                        payload->class_name, payload->id, job.queue));
-  Outcome outcome = Perform(slot, job, *payload);
-  Record(slot, job, &*payload, outcome);
+}
+
+void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
+  const absl::Time start = absl::Now();  // the real clock: the budget is about time spent
+  std::vector<absl::StatusOr<Payload>> payloads;
+  payloads.reserve(jobs.size());
+  for (const ReservedJob& job : jobs) payloads.push_back(DecodePayload(job.payload));
+  // One announcement for the batch: the slot works on the first job, every tracked one runs.
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!payloads[i].ok()) continue;
+    std::vector<std::string> others;
+    for (size_t j = i + 1; j < jobs.size(); ++j) {
+      if (payloads[j].ok() && !payloads[j]->id.empty()) others.push_back(payloads[j]->id);
+    }
+    Announce(slot, jobs[i], *payloads[i], std::move(others));
+    break;
+  }
+  std::vector<Done> done;
+  done.reserve(jobs.size());
+  size_t next = 0;
+  bool quick = true;
+  for (; next < jobs.size(); ++next) {
+    if (next > 0) {
+      const absl::Duration elapsed = absl::Now() - start;
+      if (elapsed > kBatchBudget) quick = false;
+      if (!quick || stop_flag_.load() || pause_flag_.load()) break;
+      if (elapsed > kBatchQuiet && payloads[next].ok()) {
+        Announce(slot, jobs[next], *payloads[next], {});
+      }
+    }
+    const Outcome outcome = RunOne(slot, jobs[next], payloads[next], /*announce=*/false);
+    done.push_back(
+        Finished(slot, jobs[next], payloads[next].ok() ? &*payloads[next] : nullptr, outcome));
+  }
+  if (next < jobs.size()) {
+    HandBack(slot, absl::MakeConstSpan(jobs).subspan(next),
+             absl::MakeConstSpan(payloads).subspan(next));
+  }
+  RecordAll(slot, done);
+  quick = quick && absl::Now() - start <= kBatchBudget;
+  slot.batch_size = quick ? std::min(slot.batch_size * 2, options_.batch) : 1;
+}
+
+void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
+                      absl::Span<const absl::StatusOr<Payload>> payloads) {
+  absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs);
+  ReturnTickets(static_cast<int>(jobs.size()));
+  if (!back.ok()) {
+    // They stay in flight: this slot hands them back when it stops, or a recovery does if it
+    // dies.
+    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s",
+                                          slot.id, jobs.size(), back.status().ToString()));
+    return;
+  }
+  // The batch marked them running; they wait again.
+  const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
+  for (const absl::StatusOr<Payload>& p : payloads) {
+    if (!p.ok() || p->id.empty()) continue;
+    absl::Status s = backend_.SetStatus(p->id, waiting, absl::InfiniteDuration(),
+                                        /*only_if_exists=*/true);
+    if (!s.ok()) {
+      Log(LogLevel::kError,
+          absl::StrFormat("worker %s: status of job %s: %s", slot.id, p->id, s.ToString()));
+    }
+  }
+  Log(LogLevel::kDebug, absl::StrFormat("worker %s: %d unstarted job(s) of a slow batch back on "
+                                        "their queue",
+                                        slot.id, *back));
 }
 
 Worker::Outcome Worker::Perform(Slot& slot, const ReservedJob& job, const Payload& payload) {
@@ -757,16 +891,26 @@ int Worker::AwaitChild(Slot& slot, pid_t pid, int report_fd, std::string* report
 
 void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
                     const Outcome& outcome) {
+  std::vector<Done> done;
+  done.push_back(Finished(slot, job, payload, outcome));
+  RecordAll(slot, done);
+}
+
+Worker::Done Worker::Finished(Slot& slot, const ReservedJob& job, const Payload* payload,
+                              const Outcome& outcome) const {
   const absl::Time now = options_.clock->Now();
   const bool failed = outcome.kind == Outcome::kFailed;
-  JobFinish finish{
-      .worker_id = slot.id,
-      .job_id = payload != nullptr ? payload->id : "",
-      .status_json = StatusUpdateJson(failed ? JobState::kFailed : JobState::kComplete, now),
-      .status_ttl = kFinishedStatusTtl,
-      .failed = failed,
-      .failure_json = {},
-      .in_flight = slot.in_flight ? std::optional<ReservedJob>(job) : std::nullopt};
+  Done d{.finish = {.worker_id = slot.id,
+                    .job_id = payload != nullptr ? payload->id : "",
+                    .status_json =
+                        StatusUpdateJson(failed ? JobState::kFailed : JobState::kComplete, now),
+                    .status_ttl = kFinishedStatusTtl,
+                    .failed = failed,
+                    .failure_json = {},
+                    .in_flight = slot.in_flight ? std::optional<ReservedJob>(job) : std::nullopt},
+         .what = payload != nullptr ? payload->class_name + " " + payload->id : "payload",
+         .queue = job.queue,
+         .outcome = outcome};
   if (failed) {
     Failure f;
     f.failed_at = FormatFailedAt(now);
@@ -775,16 +919,27 @@ void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
     f.error = outcome.error;
     f.worker = slot.id;
     f.queue = job.queue;
-    finish.failure_json = EncodeFailure(f);
+    d.finish.failure_json = EncodeFailure(f);
   }
-  const std::string what = payload != nullptr ? payload->class_name + " " + payload->id : "payload";
+  return d;
+}
+
+void Worker::RecordAll(Slot& slot, std::vector<Done>& done) {
+  if (done.empty()) return;
+  std::vector<JobFinish> finishes;
+  finishes.reserve(done.size());
+  for (Done& d : done) finishes.push_back(std::move(d.finish));
+  const std::string what =
+      done.size() == 1 ? absl::StrFormat("%s from %s", done[0].what, done[0].queue)
+                       : absl::StrFormat("a batch of %d jobs from %s", done.size(), done[0].queue);
   // A job that ran is recorded, even across a Redis restart: a server that cannot be reached is
   // retried until it takes the record or an immediate stop gives up on it. Other errors would
   // not go away by retrying.
   bool recorded = false;
   absl::Duration backoff = kMinBackoff;
   for (;;) {
-    const absl::Status s = backend_.FinishJob(finish);
+    const absl::Status s =
+        finishes.size() == 1 ? backend_.FinishJob(finishes[0]) : backend_.FinishJobs(finishes);
     if (s.ok()) {
       recorded = true;
       break;
@@ -793,29 +948,31 @@ void Worker::Record(Slot& slot, const ReservedJob& job, const Payload* payload,
         absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
     if (!transient || immediate_flag_.load()) {
       Log(LogLevel::kError,
-          absl::StrFormat("worker %s: %s from %s was performed but could not be recorded: %s",
-                          slot.id, what, job.queue, s.ToString()));
+          absl::StrFormat("worker %s: %s was performed but could not be recorded: %s", slot.id,
+                          what, s.ToString()));
       break;
     }
-    Log(LogLevel::kError,
-        absl::StrFormat("worker %s: recording the end of %s from %s: %s; retrying", slot.id, what,
-                        job.queue, s.ToString()));
+    Log(LogLevel::kError, absl::StrFormat("worker %s: recording the end of %s: %s; retrying",
+                                          slot.id, what, s.ToString()));
     SleepUnlessImmediate(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }
-  if (recorded) {
-    processed_.fetch_add(1);
-    if (failed) failed_.fetch_add(1);
-    if (failed) {
-      Log(LogLevel::kInfo, absl::StrFormat("worker %s: %s failed: %s: %s", slot.id, what,
-                                           outcome.exception, outcome.error));
-    } else {
-      Log(LogLevel::kDebug,
-          absl::StrFormat("worker %s: %s %s", slot.id, what,
-                          outcome.kind == Outcome::kSkipped ? "skipped" : "complete"));
+  for (const Done& d : done) {
+    if (recorded) {
+      const bool failed = d.outcome.kind == Outcome::kFailed;
+      processed_.fetch_add(1);
+      if (failed) {
+        failed_.fetch_add(1);
+        Log(LogLevel::kInfo, absl::StrFormat("worker %s: %s failed: %s: %s", slot.id, d.what,
+                                             d.outcome.exception, d.outcome.error));
+      } else {
+        Log(LogLevel::kDebug,
+            absl::StrFormat("worker %s: %s %s", slot.id, d.what,
+                            d.outcome.kind == Outcome::kSkipped ? "skipped" : "complete"));
+      }
     }
+    CountJobDone();
   }
-  CountJobDone();
 }
 
 void Worker::PruneDeadWorkers() {
@@ -867,12 +1024,14 @@ void Worker::RequestStop(StopMode mode) {
 void Worker::Pause() {
   std::lock_guard lock(mu_);
   paused_ = true;
+  pause_flag_.store(true);
 }
 
 void Worker::Resume() {
   {
     std::lock_guard lock(mu_);
     paused_ = false;
+    pause_flag_.store(false);
   }
   changed_.notify_all();
 }

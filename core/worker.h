@@ -26,11 +26,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "core/backend.h"
 #include "core/clock.h"
 #include "core/hooks.h"
 #include "core/job_registry.h"
 #include "core/log.h"
+#include "core/payload.h"
 #include "core/queue.h"
 
 namespace resque {
@@ -50,6 +52,11 @@ struct WorkerOptions {
   // stop (JobContext::Cancelled) and is recorded as failed (resque::JobTimeout) when it returns
   // late, whatever it returned. Measured on the real clock, not `clock`.
   absl::Duration job_timeout = absl::ZeroDuration();
+  // The most jobs a slot reserves and records at once (1: one at a time, as every Resque worker).
+  // Above 1, a slot whose jobs keep finishing quickly doubles its batch up to this; a batch that
+  // runs past 10 ms hands its unstarted jobs back to the head of their queue, and the next batch
+  // is one job again. Needs reliable reserve. See docs/worker.md for what a batch changes.
+  int batch = 1;
   bool burst = false;  // a slot stops once it finds every queue empty (it reserves without wait)
   // Stop once this many jobs (failed and skipped ones included) are recorded, across all slots;
   // no more than this many are ever taken. 0: no limit.
@@ -130,12 +137,25 @@ class Worker {
   bool AwaitRunnable();
   // Reserves with a ticket held (see TakeTicket) and performs. Returns whether a job was taken;
   // the ticket is given back when none was.
-  absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait);
+  absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait, bool allow_batch);
+  // Performs a batch from ReserveInFlightMany: announces it, performs its jobs in order while it
+  // is quick and the worker runs, hands the rest back, records what ran in one step.
+  void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);
+  // Hands jobs the batch did not start back to their queue (tracked ones waiting again).
+  void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
+                absl::Span<const absl::StatusOr<Payload>> payloads);
   absl::StatusOr<std::vector<std::string>> ResolveQueues();
   absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
       Slot& slot, const std::vector<std::string>& queues, const absl::Status& error);
   absl::Duration ReserveWait() const;
   void Process(Slot& slot, const ReservedJob& job);
+  // Runs one decoded (or undecodable) job: the outcome to record. `announce`: StartJob first.
+  Outcome RunOne(Slot& slot, const ReservedJob& job, const absl::StatusOr<Payload>& payload,
+                 bool announce);
+  // Marks the slot busy with `job` (its working-on record) and its status, and every id of
+  // `others` running too.
+  void Announce(Slot& slot, const ReservedJob& job, const Payload& payload,
+                std::vector<std::string> others);
   Outcome Perform(Slot& slot, const ReservedJob& job, const Payload& payload);
   Outcome PerformInProcess(Slot& slot, const ReservedJob& job, const Payload& payload);
   Outcome PerformForked(Slot& slot, const ReservedJob& job, const Payload& payload);
@@ -148,6 +168,13 @@ class Worker {
   // its wait status.
   int AwaitChild(Slot& slot, pid_t pid, int report_fd, std::string* report);
   void Record(Slot& slot, const ReservedJob& job, const Payload* payload, const Outcome& outcome);
+  // What Record writes for one job, and what it logs of it once written.
+  struct Done;
+  Done Finished(Slot& slot, const ReservedJob& job, const Payload* payload,
+                const Outcome& outcome) const;
+  // Writes the records of `done` in one step (retrying while the backend is unreachable), then
+  // counts and logs them.
+  void RecordAll(Slot& slot, std::vector<Done>& done);
   void PruneDeadWorkers();
   // Unregisters a slot at the end; in reliable mode also hands back a job left in flight.
   void ReleaseSlot(const std::string& id);
@@ -161,6 +188,9 @@ class Worker {
   // `wait`: park until a ticket frees up; false when the limit is reached or a stop is asked.
   bool TakeTicket(bool wait);
   void ReturnTicket();
+  // Up to `n` more tickets without waiting (all of them when there is no max_jobs); how many.
+  int TakeMoreTickets(int n);
+  void ReturnTickets(int n);
   void CountJobDone();
 
   // Cancels the slot's running job: JobContext::Cancelled() turns true, and a child is killed.
@@ -196,6 +226,7 @@ class Worker {
   // Mirrors of stopping_ and immediate_ for reads that must not take mu_.
   std::atomic<bool> stop_flag_{false};
   std::atomic<bool> immediate_flag_{false};
+  std::atomic<bool> pause_flag_{false};
 
   // Serializes pipe+fork among slots: a child forked by one slot must not inherit the write end
   // of another slot's report pipe, or that slot would not see EOF when its own child is done.

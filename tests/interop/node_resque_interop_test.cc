@@ -72,20 +72,21 @@ std::string At(const std::string& json, const std::vector<std::string>& path) {
   return simdjson::minify(e);
 }
 
-// Whether node-resque's allWorkingOn (in inspect.js output `json`) shows a job of `class_name`.
-bool AnyWorkingOn(const std::string& json, std::string_view class_name) {
+// Under which worker name node-resque's allWorkingOn (in inspect.js output `json`) files the job
+// of `class_name` it shows; empty when it shows none.
+std::string WorkingOnUnder(const std::string& json, std::string_view class_name) {
   simdjson::dom::parser parser;
   simdjson::dom::object working;
   if (parser.parse(simdjson::padded_string(json))["workingOn"].get(working) != simdjson::SUCCESS) {
-    return false;
+    return "";
   }
   for (const auto field : working) {
     std::string_view cls;
     if (field.value["payload"]["class"].get(cls) == simdjson::SUCCESS && cls == class_name) {
-      return true;
+      return std::string(field.key);
     }
   }
-  return false;
+  return "";
 }
 
 // A job of ours that keeps the raw args it was given, by class.
@@ -262,9 +263,12 @@ TEST_F(NodeResqueInterop, NodeResqueReadsOurWorkersStatsAndFailures) {
       At(probe_, {"workers"}).size(),
       absl::StrFormat(R"({"interop-host:%d-0":"q1,q2","interop-host:%d-1":"q1,q2"})", pid, pid)
           .size());  // and nothing else
-  // allWorkingOn files each record under its "worker" field, which WIRE.md's
-  // {"queue","run_at","payload"} lacks (node then uses "undefined"): look at every entry.
-  EXPECT_TRUE(AnyWorkingOn(probe_, "Probe")) << probe_;
+  // allWorkingOn files each record under its "worker" field, which we write beside WIRE.md's
+  // {"queue","run_at","payload"}: the name node-resque itself gave the slot.
+  EXPECT_THAT(WorkingOnUnder(probe_, "Probe"),
+              ::testing::AnyOf(absl::StrFormat("interop-host:%d-0", pid),
+                               absl::StrFormat("interop-host:%d-1", pid)))
+      << probe_;
 
   // After the run: stats, failures and (no) workers, through node-resque's Queue API.
   const std::string after = Node("inspect.js", {});

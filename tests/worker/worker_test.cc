@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -276,9 +277,12 @@ TEST_P(WorkerTest, WorkerShowsTheJobItIsWorkingOn) {
   self = &worker;
   ASSERT_TRUE(Value(worker.WorkOne(absl::ZeroDuration())));
   ASSERT_TRUE(working.has_value());
-  EXPECT_EQ(
-      *working,
-      absl::StrFormat(R"({"queue":"q","run_at":"2023-11-14T22:13:20Z","payload":%s})", payload));
+  // WIRE.md's three fields, then node-resque's "worker": the id without its queues.
+  const std::string id = worker.worker_ids()[0];
+  EXPECT_EQ(*working,
+            absl::StrFormat(R"({"queue":"q","run_at":"2023-11-14T22:13:20Z","payload":%s,)"
+                            R"("worker":"%s"})",
+                            payload, id.substr(0, id.rfind(":q"))));
   EXPECT_EQ(Value(backend().WorkerJob(worker.worker_ids()[0])), std::nullopt);
 }
 
@@ -844,6 +848,121 @@ TEST_P(WorkerTest, RunRejectsBadOptions) {
   negative.job_timeout = absl::Seconds(-1);
   EXPECT_CODE(Worker(backend(), registry_, negative).Run(), kInvalidArgument);
   EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+}
+
+// ---- Batches (WorkerOptions::batch) ----
+
+TEST_P(WorkerTest, BatchesPerformEveryJobOnceInOrderAndRecordThemAll) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) {
+    ids.push_back(Enqueue("q", "Record", absl::StrFormat("[%d]", i), /*track=*/i % 3 == 0));
+  }
+  WorkerOptions options = Options({"q"});
+  options.batch = 8;
+  RunBurst(options);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 40; ++i) expected.push_back(absl::StrFormat("q [%d]", i));
+  EXPECT_EQ(journal_.entries(), expected);
+  EXPECT_EQ(Stat("processed"), 40);
+  for (int i = 0; i < 40; i += 3) EXPECT_EQ(StateOf(ids[i]), JobState::kComplete) << i;
+  EXPECT_EQ(Value(backend().Size("q")), 0);
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+}
+
+TEST_P(WorkerTest, ABatchMarksItsTrackedJobsRunningBeforeItPerformsThem) {
+  Enqueue("q", "Record", "[0]");  // one job alone first; the batches come after it
+  std::optional<JobState> second_while_first_ran;
+  std::string second;
+  RegisterFn(registry_, "First", [&](const JobContext&) {
+    second_while_first_ran = StateOf(second);
+    return absl::OkStatus();
+  });
+  const std::string first = Enqueue("q", "First", "[]", /*track=*/true);
+  second = Enqueue("q", "Record", "[2]", /*track=*/true);
+  WorkerOptions options = Options({"q"});
+  options.batch = 2;
+  RunBurst(options);
+  EXPECT_EQ(second_while_first_ran, JobState::kRunning);
+  EXPECT_EQ(StateOf(first), JobState::kComplete);
+  EXPECT_EQ(StateOf(second), JobState::kComplete);
+}
+
+TEST_P(WorkerTest, ASlowJobEndsItsBatchAndTheRestGoBackFirstInLine) {
+  std::vector<std::string> messages;
+  std::mutex log_mu;
+  std::optional<int64_t> left_while_slow;
+  RegisterFn(registry_, "Slow", [&](const JobContext&) {
+    absl::SleepFor(absl::Milliseconds(30));  // past the 10 ms a batch may take
+    left_while_slow = Value(backend().Size("q"));
+    journal_.Add("slow");
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 3; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  Enqueue("q", "Slow", "[]");
+  for (int i = 4; i < 10; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  WorkerOptions options = Options({"q"});
+  options.batch = 4;
+  options.log = [&](LogLevel, std::string_view m) {
+    std::lock_guard lock(log_mu);
+    messages.emplace_back(m);
+  };
+  RunBurst(options);
+  // Sizes 1, 2, then 4 from job 3: the slow job is the first of that batch, and the three
+  // reserved with it wait in flight while it runs, then go back before the next reserve.
+  EXPECT_THAT(journal_.entries(), ElementsAre("q [0]", "q [1]", "q [2]", "slow", "q [4]", "q [5]",
+                                              "q [6]", "q [7]", "q [8]", "q [9]"));
+  EXPECT_EQ(left_while_slow, 3);
+  EXPECT_EQ(Stat("processed"), 10);
+  std::lock_guard lock(log_mu);
+  EXPECT_THAT(messages, ::testing::Contains(HasSubstr("3 unstarted job(s) of a slow batch")));
+}
+
+TEST_P(WorkerTest, ABatchTakesNoMoreJobsThanMaxJobsAllows) {
+  for (int i = 0; i < 20; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  WorkerOptions options = Options({"q"});
+  options.batch = 16;
+  options.max_jobs = 5;
+  Worker worker(backend(), registry_, options);
+  RunningWorker running(worker);
+  ASSERT_TRUE(running.AwaitReturn()) << "max_jobs did not stop the worker";
+  EXPECT_EQ(journal_.size(), 5u);
+  EXPECT_EQ(Value(backend().Size("q")), 15);
+  EXPECT_THAT(Value(backend().InFlight(worker.worker_ids()[0])), IsEmpty());
+}
+
+TEST_P(WorkerTest, AStopInTheMiddleOfABatchHandsItsUnstartedJobsBack) {
+  Worker* self = nullptr;
+  RegisterFn(registry_, "Stop", [&](const JobContext&) {
+    self->RequestStop(StopMode::kGraceful);
+    journal_.Add("stop");
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 3; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  Enqueue("q", "Stop", "[]");  // the first job of the third batch (sizes 1, 2, 4)
+  for (int i = 4; i < 10; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  WorkerOptions options = Options({"q"});
+  options.batch = 4;
+  Worker worker(backend(), registry_, options);
+  self = &worker;
+  RunningWorker running(worker);
+  ASSERT_TRUE(running.AwaitReturn());
+  EXPECT_THAT(journal_.entries(), ElementsAre("q [0]", "q [1]", "q [2]", "stop"));
+  EXPECT_EQ(Value(backend().Size("q")), 6);
+  std::vector<std::string> left;
+  for (const std::string& p : Value(backend().Peek("q", 0, 6))) {
+    left.push_back(std::string(p.substr(p.find("\"args\":"), 13)));
+  }
+  EXPECT_THAT(left, ElementsAre(R"("args":[4],"i)", R"("args":[5],"i)", R"("args":[6],"i)",
+                                R"("args":[7],"i)", R"("args":[8],"i)", R"("args":[9],"i)"));
+  EXPECT_EQ(Stat("processed"), 4);
+}
+
+TEST_P(WorkerTest, RunRejectsABatchOutOfRange) {
+  for (int batch : {0, -1, 1001}) {
+    WorkerOptions options = Options({"q"});
+    options.batch = batch;
+    EXPECT_CODE(Worker(backend(), registry_, options).Run(), kInvalidArgument) << batch;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WorkerTest, ::testing::ValuesIn(WorkerBackends()),
