@@ -33,22 +33,33 @@ node.best_jobs_per_second = Math.max(...node.worker.map((w) => w.jobs_per_second
 // The median of repetitions when there are some, else the single run; undefined when the
 // benchmark is missing (its backend not built) or failed.
 function find(doc, name) {
-  const rows = doc.benchmarks.filter(
-    (b) => (b.run_name === name || b.run_name.startsWith(name + "/")) && !b.error_occurred,
-  );
+  // Google Benchmark appends its options to the name ("/iterations:1/manual_time", ...); any
+  // other suffix is another point ("/batch:64").
+  const option = /^(iterations|min_time|repeats|threads|manual_time|real_time|process_time)(:|$)/;
+  const same = (runName) =>
+    runName === name ||
+    (runName.startsWith(name + "/") &&
+      runName.slice(name.length + 1).split("/").every((segment) => option.test(segment)));
+  const rows = doc.benchmarks.filter((b) => same(b.run_name) && !b.error_occurred);
   return rows.find((b) => b.aggregate_name === "median") || rows.find((b) => b.run_type === "iteration");
 }
 const rate = (doc, name) => find(doc, name)?.items_per_second;
 const counter = (doc, name, key) => find(doc, name)?.[key];
 
 const CONCURRENCIES = [1, 2, 4, 8, 16];
-const MODES = ["blocking", "poll_1ms", "poll_10ms", "poll_100ms"];
+// The reserve modes, one job at a time, then the same with batches of up to 64 (WorkerOptions::batch).
+const BASE_MODES = ["blocking", "poll_1ms", "poll_10ms", "poll_100ms"];
+const MODES = [...BASE_MODES, ...BASE_MODES.map((m) => `${m}/batch:64`)];
+const pointName = (backend, mode, c) => {
+  const [m, batch] = mode.split("/");
+  return `${backend}/${m}/c:${c}${batch ? "/" + batch : ""}`;
+};
 const sweep = {};
 for (const backend of ["memory", "redis"]) {
   sweep[backend] = {};
   for (const mode of MODES) {
     sweep[backend][mode] = CONCURRENCIES.map((c) => {
-      const point = `${backend}/${mode}/c:${c}`;
+      const point = pointName(backend, mode, c);
       // The round with the lower p50, when there are two.
       const lat = [worker, worker2]
         .map((doc) => doc && find(doc, `BM_WorkerLatency/${point}`))
@@ -71,6 +82,8 @@ for (const backend of ["memory", "redis"]) {
 const best = (points, key) => Math.max(...points.map((p) => p[key] ?? 0));
 const ourBestRedis =
   Math.max(...MODES.map((m) => best(sweep.redis[m], "jobs_per_second"))) || undefined;
+const ourBestRedisSingle =
+  Math.max(...BASE_MODES.map((m) => best(sweep.redis[m], "jobs_per_second"))) || undefined;
 const nodeBestLatency = node.worker.reduce((a, w) => (w.latency.p50_us < a.latency.p50_us ? w : a));
 const blocking = sweep.redis.blocking.filter((p) => p.p50_us !== undefined);
 const worst = (key) => (blocking.length ? Math.max(...blocking.map((p) => p[key])) : undefined);
@@ -94,6 +107,7 @@ const rows = [
   ["enqueue one at a time (redis)", rate(redis, "BM_BackendPush"), node.enqueue_per_second.sequential, "node-resque enqueue, awaited one by one"],
   ["enqueue batched (redis)", rate(redis, "BM_BackendPushMany/100"), node.enqueue_per_second.concurrent, "node-resque enqueue, 100 in flight"],
   ["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 10],
+  ["worker no-op jobs/s on redis, best with batch 1 (one job per reserve)", ourBestRedisSingle, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms"],
 ];
 
 const si = (v) => {
@@ -203,12 +217,13 @@ const block = (name, header, cols) =>
   [`$${name} << EOD`, `# c ${header.join(" ")}`]
     .concat(CONCURRENCIES.map((c, i) => [c, ...cols.map((col) => col[i])].join(" ")), ["EOD"])
     .join("\n");
-const tput = block("tput", ["redis_blocking", "redis_poll_1ms", "memory_blocking", "memory_poll_1ms", "node"], [
+const tput = block("tput", ["redis_blocking", "redis_poll_1ms", "memory_blocking", "memory_poll_1ms", "node", "redis_blocking_batch"], [
   column(sweep.redis.blocking, "jobs_per_second"),
   column(sweep.redis.poll_1ms, "jobs_per_second"),
   column(sweep.memory.blocking, "jobs_per_second"),
   column(sweep.memory.poll_1ms, "jobs_per_second"),
   nodeCol((w) => w?.jobs_per_second),
+  column(sweep.redis["blocking/batch:64"], "jobs_per_second"),
 ]);
 const lat = block("lat", ["blocking_p50", "blocking_p99", "p1_p50", "p10_p50", "p100_p50", "mem_blocking_p50", "node_p50", "node_p99"], [
   column(sweep.redis.blocking, "p50_us"),
@@ -237,6 +252,7 @@ plot $tput u 1:2 w lp lw 2 pt 7 t "redis, blocking", \\
      $tput u 1:3 w lp lw 2 pt 5 t "redis, poll 1 ms", \\
      $tput u 1:4 w lp lw 2 pt 7 dt 2 t "memory, blocking", \\
      $tput u 1:5 w lp lw 2 pt 5 dt 2 t "memory, poll 1 ms", \\
+     $tput u 1:7 w lp lw 2 pt 13 t "redis, blocking, batch 64", \\
      $tput u 1:6 w lp lw 2 pt 9 lc rgb "black" t "node-resque ${node.node_resque}, timeout 1 ms"
 set title "enqueue-to-perform latency at 1000 jobs/s"
 set ylabel "microseconds"

@@ -1,7 +1,7 @@
 // bench_worker: resque::Worker end to end, on the memory backend and on Redis.
 //
 // Two measurements, each swept over the reserve mode (blocking, or polling every 1, 10 or
-// 100 ms) and the concurrency (1, 2, 4, 8, 16 slots):
+// 100 ms), the concurrency (1, 2, 4, 8, 16 slots) and the batch (1, 64; "/batch:64" points):
 //   BM_WorkerThroughput/<backend>/<mode>/c:<n>  no-op jobs per second, draining a prefilled queue
 //   BM_WorkerLatency/<backend>/<mode>/c:<n>     enqueue-to-perform latency (p50, p99, p99.9) of
 //                                               jobs enqueued at 1000 jobs/s; each job records
@@ -40,6 +40,9 @@ namespace {
 constexpr char kQueue[] = "bench";
 constexpr char kNamespace[] = "resque-bench-worker";
 constexpr int kConcurrencies[] = {1, 2, 4, 8, 16};
+// One job at a time (every Resque worker's way, the default), and batches of up to 64
+// (WorkerOptions::batch), which short jobs let grow.
+constexpr int kBatches[] = {1, 64};
 
 // What the performed jobs report to the running benchmark point.
 class Recorder {
@@ -149,12 +152,13 @@ using BackendMaker = std::function<std::unique_ptr<Backend>(benchmark::State&)>;
 // Runs a Worker in a thread for as long as the object lives.
 class RunningWorker {
  public:
-  RunningWorker(Backend& backend, const Mode& mode, int concurrency)
+  RunningWorker(Backend& backend, const Mode& mode, int concurrency, int batch)
       : worker_(backend, Registry(),
                 {.queues = {kQueue},
                  .blocking = mode.blocking,
                  .interval = mode.interval,
                  .concurrency = concurrency,
+                 .batch = batch,
                  .hostname = "bench"}),
         thread_([this] { status_ = worker_.Run(); }) {}
   ~RunningWorker() {
@@ -169,15 +173,15 @@ class RunningWorker {
 };
 
 void WorkerThroughput(benchmark::State& state, const BackendMaker& make, const Mode& mode,
-                      int concurrency, int jobs) {
+                      int concurrency, int batch, int jobs) {
   std::unique_ptr<Backend> backend = make(state);
   if (backend == nullptr) return;
   jobs = std::max(50, static_cast<int>(jobs * Scale()));
-  const std::vector<std::string> batch(1000, MakePayload("NoOp", "[0]"));
+  const std::vector<std::string> payloads(1000, MakePayload("NoOp", "[0]"));
   for (auto _ : state) {
     for (int pushed = 0; pushed < jobs; pushed += 1000) {
       const size_t n = std::min<size_t>(1000, jobs - pushed);
-      if (!backend->PushMany(kQueue, absl::MakeConstSpan(batch).subspan(0, n)).ok()) {
+      if (!backend->PushMany(kQueue, absl::MakeConstSpan(payloads).subspan(0, n)).ok()) {
         state.SkipWithError("PushMany failed");
         return;
       }
@@ -186,7 +190,7 @@ void WorkerThroughput(benchmark::State& state, const BackendMaker& make, const M
     const absl::Time start = absl::Now();
     bool all_done = false;
     {
-      RunningWorker worker(*backend, mode, concurrency);
+      RunningWorker worker(*backend, mode, concurrency, batch);
       all_done = TheRecorder().Wait(Deadline());
     }
     if (!all_done) {
@@ -200,7 +204,7 @@ void WorkerThroughput(benchmark::State& state, const BackendMaker& make, const M
 }
 
 void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode& mode,
-                   int concurrency) {
+                   int concurrency, int batch) {
   std::unique_ptr<Backend> backend = make(state);
   if (backend == nullptr) return;
   // 1000 jobs/s, for long enough to see several poll intervals go by.
@@ -214,7 +218,7 @@ void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode
     const absl::Time start = absl::Now();
     bool all_done = false;
     {
-      RunningWorker worker(*backend, mode, concurrency);
+      RunningWorker worker(*backend, mode, concurrency, batch);
       for (int i = 0; i < jobs; ++i) {
         const absl::Time due = start + i * period;
         if (const absl::Time now = absl::Now(); due > now) absl::SleepFor(due - now);
@@ -240,22 +244,27 @@ void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode
 
 [[maybe_unused]] void RegisterSweep(const std::string& backend_name, const BackendMaker& make,
                                     int throughput_jobs) {
-  for (const Mode& mode : kModes) {
-    for (int c : kConcurrencies) {
-      const std::string point = absl::StrCat(backend_name, "/", mode.name, "/c:", c);
-      benchmark::RegisterBenchmark(("BM_WorkerThroughput/" + point).c_str(),
-                                   [make, &mode, c, throughput_jobs](benchmark::State& state) {
-                                     WorkerThroughput(state, make, mode, c, throughput_jobs);
-                                   })
-          ->Iterations(1)
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark(
-          ("BM_WorkerLatency/" + point).c_str(),
-          [make, &mode, c](benchmark::State& state) { WorkerLatency(state, make, mode, c); })
-          ->Iterations(1)
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond);
+  for (const int batch : kBatches) {
+    for (const Mode& mode : kModes) {
+      for (int c : kConcurrencies) {
+        std::string point = absl::StrCat(backend_name, "/", mode.name, "/c:", c);
+        if (batch > 1) absl::StrAppend(&point, "/batch:", batch);
+        benchmark::RegisterBenchmark(
+            ("BM_WorkerThroughput/" + point).c_str(),
+            [make, &mode, c, batch, throughput_jobs](benchmark::State& state) {
+              WorkerThroughput(state, make, mode, c, batch, throughput_jobs);
+            })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("BM_WorkerLatency/" + point).c_str(),
+                                     [make, &mode, c, batch](benchmark::State& state) {
+                                       WorkerLatency(state, make, mode, c, batch);
+                                     })
+            ->Iterations(1)
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
 }
@@ -294,7 +303,7 @@ int main(int argc, char** argv) {
       50000);
 #endif
 #ifdef RESQUE_BENCH_HAVE_REDIS
-  RegisterSweep("redis", resque::bench::MakeRedis, 8000);
+  RegisterSweep("redis", resque::bench::MakeRedis, 20000);
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

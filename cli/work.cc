@@ -31,6 +31,7 @@ struct WorkArgs {
   double interval = 5;
   bool blocking = false;
   int concurrency = 1;
+  int batch = 1;
   int count = 1;
   bool fork = false;
   double timeout = 0;
@@ -107,6 +108,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.blocking = args.blocking;
   options.interval = absl::Seconds(args.interval);
   options.concurrency = args.concurrency;
+  options.batch = args.batch;
   options.fork = args.fork;
   options.job_timeout = absl::Seconds(args.timeout);
   options.burst = args.burst;
@@ -210,6 +212,12 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
       ->envname("BLOCKING");
   cmd->add_option("-c,--concurrency", args->concurrency, "Execution slots (threads) per process")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch,
+                  "Jobs a slot may reserve and record at once while they stay quick (1: one at "
+                  "a time; see docs/worker.md)")
+      ->envname("BATCH")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   cmd->add_option("--count", args->count, "Worker processes (php-resque's COUNT)")
       ->envname("COUNT")

@@ -209,6 +209,10 @@ absl::Status Worker::Run() {
     return absl::InvalidArgumentError(
         absl::StrFormat("batch must be within 1..%d, not %d", kMaxBatch, options_.batch));
   }
+  if (options_.batch > 1 && !options_.reliable) {
+    // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.
+    return absl::InvalidArgumentError("batches need reliable reserve");
+  }
   PruneDeadWorkers();
   for (const auto& slot : slots_) {
     absl::Status s = backend_.RegisterWorker(slot->id, FormatIsoTime(options_.clock->Now()));

@@ -234,6 +234,30 @@ TEST_F(CliTest, BadInputGivesOneLineErrorsAndNonZeroExits) {
   r = Resque({"failed", "retry", "5"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("no failure at index 5"));
+
+  r = Resque({"work", "--queue", "q", "--burst", "--batch", "0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("--batch"));
+
+  r = Resque({"work", "--queue", "q", "--burst", "--batch", "8", "--unreliable", "--load",
+              TEST_JOBS_LIBRARY});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("batches need reliable reserve"));
+}
+
+TEST_F(CliTest, BatchedBurstWorkerPerformsEveryJobInOrder) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(Enqueue("mail", "Record", absl::StrFormat("[%d]", i)));
+  RunResult work =
+      Resque({"work", "--queue", "mail", "--burst", "--batch", "4", "--load", TEST_JOBS_LIBRARY});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  std::string expected;
+  for (int i = 0; i < 12; ++i) absl::StrAppend(&expected, absl::StrFormat("[%d]\n", i));
+  EXPECT_EQ(ReadOut(), expected);
+  for (const std::string& id : ids) {
+    EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 4 (complete)\n"));
+  }
+  EXPECT_THAT(Resque({"stats"}).out, HasSubstr("processed\t12\n"));
 }
 
 TEST_F(CliTest, UnreachableRedisNamesTheAddressButNotThePassword) {

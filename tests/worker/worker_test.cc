@@ -963,6 +963,10 @@ TEST_P(WorkerTest, RunRejectsABatchOutOfRange) {
     options.batch = batch;
     EXPECT_CODE(Worker(backend(), registry_, options).Run(), kInvalidArgument) << batch;
   }
+  WorkerOptions unreliable = Options({"q"});
+  unreliable.batch = 4;
+  unreliable.reliable = false;
+  EXPECT_CODE(Worker(backend(), registry_, unreliable).Run(), kInvalidArgument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WorkerTest, ::testing::ValuesIn(WorkerBackends()),
