@@ -622,16 +622,9 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
 
 void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
                       absl::Span<const absl::StatusOr<Payload>> payloads) {
-  absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs);
-  ReturnTickets(static_cast<int>(jobs.size()));
-  if (!back.ok()) {
-    // They stay in flight: this slot hands them back when it stops, or a recovery does if it
-    // dies.
-    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s",
-                                          slot.id, jobs.size(), back.status().ToString()));
-    return;
-  }
-  // The batch marked them running; they wait again.
+  // The batch marked them running; they wait again. Written while they are still in this slot's
+  // in-flight list: once back in their queue another worker may finish one at once, and a
+  // "waiting" written after its "complete" would never be corrected.
   const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
   for (const absl::StatusOr<Payload>& p : payloads) {
     if (!p.ok() || p->id.empty()) continue;
@@ -641,6 +634,15 @@ void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
       Log(LogLevel::kError,
           absl::StrFormat("worker %s: status of job %s: %s", slot.id, p->id, s.ToString()));
     }
+  }
+  absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs);
+  ReturnTickets(static_cast<int>(jobs.size()));
+  if (!back.ok()) {
+    // They stay in flight: this slot hands them back when it stops, or a recovery does if it
+    // dies.
+    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s",
+                                          slot.id, jobs.size(), back.status().ToString()));
+    return;
   }
   Log(LogLevel::kDebug, absl::StrFormat("worker %s: %d unstarted job(s) of a slow batch back on "
                                         "their queue",
