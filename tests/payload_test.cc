@@ -1,9 +1,12 @@
 #include "core/payload.h"
-#include <limits>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <limits>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -111,6 +114,32 @@ TEST(Payload, JobIdsAre32LowercaseHexAndDistinct) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+// Each thread and each forked child draws its own ids: a child never repeats its parent's next.
+TEST(Payload, JobIdsDifferAcrossThreadsAndForks) {
+  (void)NewJobId();  // the parent's per-thread pool is filled now
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = NewJobId();
+    _exit(write(pipe_fds[1], id.data(), id.size()) == 32 ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::string from_child(32, '\0');
+  ASSERT_EQ(read(pipe_fds[0], from_child.data(), 32), 32);
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_NE(NewJobId(), from_child);
+
+  std::string from_thread;
+  std::thread([&] { from_thread = NewJobId(); }).join();
+  std::set<std::string> seen = {from_child, from_thread};
+  for (int i = 0; i < 300; ++i) seen.insert(NewJobId());  // past one pool of 256
+  EXPECT_EQ(seen.size(), 302u);
 }
 
 }  // namespace
