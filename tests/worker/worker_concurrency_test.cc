@@ -46,19 +46,20 @@ class WorkerConcurrencyTest : public ::testing::Test {
 
   int64_t Stat(const std::string& name) { return Value(backend_->GetStat(name)); }
 
-  // Enqueues with an id of our own: ids drawn by NewJobId seed a generator per thread from
-  // Abseil's entropy pool, whose lock ThreadSanitizer cannot see in Debian's Abseil build.
+  // With ids drawn by NewJobId, from every producer thread at once.
   absl::Status Enqueue(std::string_view queue, std::string_view class_name,
                        std::string_view args = "") {
-    const std::string id = absl::StrFormat("id-%d", next_id_.fetch_add(1));
-    return queue_.Enqueue(queue, class_name, args, {.track = false, .id = id}).status();
+    return queue_.Enqueue(queue, class_name, args).status();
   }
+
+  // Two multi-slot workers, one blocking and one polling, both with batches of up to `batch`,
+  // while four producers push, one worker is paused and resumed and the other's jobs are killed.
+  void EveryJobOnceWhileProducersPush(int batch);
 
   std::unique_ptr<Backend> backend_ = memory::NewMemoryBackend();
   Queue queue_{*backend_};
   JobRegistry registry_;
   Journal journal_;
-  std::atomic<int> next_id_{0};
 };
 
 // Job `i` of producer `p`: every 7th one fails.
@@ -67,14 +68,38 @@ std::string Args(int p, int i) {
 }
 
 TEST_F(WorkerConcurrencyTest, WorkersWithSeveralSlotsPerformEveryJobOnceWhileProducersPush) {
+  EveryJobOnceWhileProducersPush(1);
+}
+
+TEST_F(WorkerConcurrencyTest, BatchingWorkersPerformEveryJobOnceWhileProducersPush) {
+  EveryJobOnceWhileProducersPush(16);
+}
+
+TEST_F(WorkerConcurrencyTest, BatchesTakeExactlyMaxJobsAcrossSlots) {
+  for (int i = 0; i < 100; ++i) ASSERT_OK(Enqueue("high", "Work", Args(0, i)));
+  WorkerOptions options = Options("host", 6);
+  options.max_jobs = 37;
+  options.batch = 8;
+  Worker worker(*backend_, registry_, options);
+  RunningWorker running(worker);
+  ASSERT_TRUE(running.AwaitReturn());
+  EXPECT_EQ(journal_.size(), 37u);
+  EXPECT_EQ(Stat("processed"), 37);
+  EXPECT_EQ(Value(backend_->Size("high")), 63);
+}
+
+void WorkerConcurrencyTest::EveryJobOnceWhileProducersPush(int batch) {
   constexpr int kProducers = 4;
   constexpr int kPerProducer = 300;
   constexpr int kTotal = kProducers * kPerProducer;
   WorkerOptions blocking = Options("host-a", 4);
   blocking.blocking = true;
   blocking.interval = absl::Milliseconds(20);
+  blocking.batch = batch;
+  WorkerOptions polling = Options("host-b", 3);
+  polling.batch = batch;
   Worker a(*backend_, registry_, blocking);
-  Worker b(*backend_, registry_, Options("host-b", 3));
+  Worker b(*backend_, registry_, polling);
   RunningWorker running_a(a);
   RunningWorker running_b(b);
 
