@@ -324,37 +324,15 @@ class RedisBackend : public Backend {
       return absl::InvalidArgumentError(
           absl::StrFormat("reserve: max %d is not within 1..%d", max, kMaxBatch));
     }
-    if (max == 1) return Backend::ReserveInFlightMany(queues, wait, owner, max);
     if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
     if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
     for (const std::string& q : queues) {
       if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
     }
-    auto [keys, args] = InFlightReserveArgs(queues, owner, Int(max));
-    absl::StatusOr<Reply> r = RunScript(kReserveMany, std::move(keys), std::move(args));
-    if (!r.ok()) return r.status();
-    const redisReply& reply = **r;
-    std::vector<ReservedJob> out;
-    if (reply.type == REDIS_REPLY_NIL) {
-      // Nothing now: wait, if asked to, for one job the way a single reserve does.
-      if (wait <= absl::ZeroDuration()) return out;
-      return Backend::ReserveInFlightMany(queues, wait, owner, 1);
-    }
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
-        reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[0]->integer < 1 ||
-        static_cast<size_t>(reply.element[0]->integer) > queues.size() ||
-        reply.element[1]->type != REDIS_REPLY_ARRAY) {
-      return Unexpected(reply, "the batch reserve script");
-    }
-    const std::string& queue = queues[reply.element[0]->integer - 1];
-    const redisReply& payloads = *reply.element[1];
-    out.reserve(payloads.elements);
-    for (size_t i = 0; i < payloads.elements; ++i) {
-      const redisReply& p = *payloads.element[i];
-      if (p.type != REDIS_REPLY_STRING) return Unexpected(reply, "the batch reserve script");
-      out.push_back({queue, std::string(p.str, p.len)});
-    }
-    return out;
+    absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, max);
+    if (!jobs.ok() || !jobs->empty() || wait <= absl::ZeroDuration()) return jobs;
+    // Nothing now: wait for one job the way a single reserve does.
+    return Backend::ReserveInFlightMany(queues, wait, owner, 1);
   }
 
   absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override {
@@ -549,13 +527,11 @@ class RedisBackend : public Backend {
   static constexpr int kMaxBatch = 1000;
 
   // KEYS and ARGV of the in-flight reserve scripts: the queues' keys, then the worker's set of
-  // in-flight queues; the in-flight lists' prefix, `extra` if any, then the queue names.
+  // in-flight queues; the in-flight lists' prefix, `extra`, then the queue names.
   std::pair<std::vector<std::string>, std::vector<std::string>> InFlightReserveArgs(
-      absl::Span<const std::string> queues, std::string_view owner,
-      std::optional<std::string> extra) const {
+      absl::Span<const std::string> queues, std::string_view owner, std::string extra) const {
     std::vector<std::string> keys;
-    std::vector<std::string> args = {keys_.InFlightPrefix(owner)};
-    if (extra.has_value()) args.push_back(*std::move(extra));
+    std::vector<std::string> args = {keys_.InFlightPrefix(owner), std::move(extra)};
     for (const std::string& q : queues) {
       keys.push_back(keys_.Queue(q));
       args.push_back(q);
@@ -566,10 +542,36 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
       absl::Span<const std::string> queues, std::string_view owner) {
-    auto [keys, args] = InFlightReserveArgs(queues, owner, std::nullopt);
-    absl::StatusOr<Reply> r = RunScript(kReserveInFlight, std::move(keys), std::move(args));
+    absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, 1);
+    if (!jobs.ok()) return jobs.status();
+    if (jobs->empty()) return std::nullopt;
+    return std::move(jobs->front());
+  }
+
+  // Up to `max` jobs of the first non-empty queue into `owner`'s in-flight list, without waiting.
+  absl::StatusOr<std::vector<ReservedJob>> ReserveManyNow(absl::Span<const std::string> queues,
+                                                          std::string_view owner, int max) {
+    auto [keys, args] = InFlightReserveArgs(queues, owner, Int(max));
+    absl::StatusOr<Reply> r = RunScript(kReserveMany, std::move(keys), std::move(args));
     if (!r.ok()) return r.status();
-    return ScriptReservation(**r, queues);
+    const redisReply& reply = **r;
+    std::vector<ReservedJob> out;
+    if (reply.type == REDIS_REPLY_NIL) return out;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+        reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[0]->integer < 1 ||
+        static_cast<size_t>(reply.element[0]->integer) > queues.size() ||
+        reply.element[1]->type != REDIS_REPLY_ARRAY) {
+      return Unexpected(reply, "the reserve script");
+    }
+    const std::string& queue = queues[reply.element[0]->integer - 1];
+    const redisReply& payloads = *reply.element[1];
+    out.reserve(payloads.elements);
+    for (size_t i = 0; i < payloads.elements; ++i) {
+      const redisReply& p = *payloads.element[i];
+      if (p.type != REDIS_REPLY_STRING) return Unexpected(reply, "the reserve script");
+      out.push_back({queue, std::string(p.str, p.len)});
+    }
+    return out;
   }
 
   // One queue, waiting: BLMOVE into the in-flight list, with the queue noted in the worker's set

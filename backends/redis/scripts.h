@@ -20,31 +20,6 @@ end
 return false
 )lua";
 
-// Reliable reserve without waiting: LMOVE the head of the first non-empty queue to the tail of
-// its in-flight list, and note the queue in the worker's set of in-flight queues; LMOVE checks
-// both keys' types before it moves anything. KEYS: the queues, then inflight:<wid> (the set).
-// ARGV: 1 the in-flight lists' prefix, then the queue names, in KEYS' order.
-// Returns {index (1-based into the queues), payload}, or nil when every queue is empty.
-inline constexpr char kReserveInFlightScript[] = R"lua(
-local set = KEYS[#KEYS]
-local t = redis.call('TYPE', set).ok
-if t ~= 'none' and t ~= 'set' then return redis.error_reply('WRONGTYPE ' .. set) end
-for i = 1, #KEYS - 1 do
-  local dest = ARGV[1] .. ARGV[i + 1]
-  local payload = redis.pcall('LMOVE', KEYS[i], dest, 'LEFT', 'RIGHT')
-  if type(payload) == 'table' and payload.err then
-    local dt = redis.call('TYPE', dest).ok
-    if dt ~= 'none' and dt ~= 'list' then return redis.error_reply('WRONGTYPE ' .. dest) end
-    return redis.error_reply('WRONGTYPE ' .. KEYS[i])
-  end
-  if payload then
-    redis.call('SADD', set, ARGV[i + 1])
-    return {i, payload}
-  end
-end
-return false
-)lua";
-
 // RecoverWorker. KEYS: 1 workers, 2 worker:<wid>, 3 worker:<wid>:started,
 // 4 stat:processed:<wid>, 5 stat:failed:<wid>, 6 workers:heartbeat, 7 inflight:<wid>, 8 queues.
 // ARGV: 1 the worker id, 2 its in-flight lists' prefix, 3 the queues' prefix, 4 "1" to act only
@@ -81,10 +56,11 @@ redis.call('HDEL', KEYS[6], ARGV[1])
 return moved
 )lua";
 
-// ReserveInFlightMany without waiting: LPOP up to ARGV[2] payloads (Redis >= 6.2) from the first
-// non-empty queue and RPUSH them to its in-flight list, noting the queue in the worker's set.
-// KEYS: the queues, then inflight:<wid> (the set). ARGV: 1 the in-flight lists' prefix, 2 the
-// most to take, then the queue names, in KEYS' order. Returns {index, {payloads}} or nil.
+// ReserveInFlight and ReserveInFlightMany without waiting: LPOP up to ARGV[2] payloads (Redis
+// >= 6.2) from the first non-empty queue and RPUSH them to its in-flight list, noting the queue in
+// the worker's set. KEYS: the queues, then inflight:<wid> (the set). ARGV: 1 the in-flight lists'
+// prefix, 2 the most to take, then the queue names, in KEYS' order. Returns {index, {payloads}} or
+// nil.
 inline constexpr char kReserveManyScript[] = R"lua(
 local set = KEYS[#KEYS]
 local t = redis.call('TYPE', set).ok
@@ -199,15 +175,13 @@ return moved
 // Indexes into kScripts, the list the connection pool loads.
 enum ScriptIndex : size_t {
   kReserve = 0,
-  kReserveInFlight,
   kRecover,
   kReserveMany,
   kFinishMany,
   kUnreserve,
 };
 inline constexpr const char* kScripts[] = {
-    kReserveScript,     kReserveInFlightScript, kRecoverScript,
-    kReserveManyScript, kFinishManyScript,      kUnreserveScript,
+    kReserveScript, kRecoverScript, kReserveManyScript, kFinishManyScript, kUnreserveScript,
 };
 
 }  // namespace resque::redis

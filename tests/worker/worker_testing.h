@@ -138,6 +138,10 @@ class Journal {
     std::lock_guard lock(mu_);
     return entries_.size();
   }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    entries_.clear();
+  }
   // Waits until at least `n` entries are in; false at the deadline.
   bool AwaitSize(size_t n, absl::Duration timeout = kDeadline) const {
     std::unique_lock lock(mu_);
