@@ -82,6 +82,17 @@ absl::StatusOr<Payload> DecodePayload(std::string_view json) {
   return p;
 }
 
+std::string IdOfBadPayload(std::string_view json) {
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(json);
+  if (!fields.ok()) return "";
+  for (const json::Field& f : *fields) {
+    if (f.key != "id" || f.type != json::Type::kString) continue;
+    absl::StatusOr<std::string> id = json::StringValue(f.raw);
+    return id.ok() ? *id : "";
+  }
+  return "";
+}
+
 std::string EncodePayload(const Payload& payload) {
   std::string out = "{\"class\":";
   json::AppendQuoted(&out, payload.class_name);

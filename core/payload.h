@@ -35,6 +35,11 @@ absl::StatusOr<Payload> DecodePayload(std::string_view json);
 
 std::string EncodePayload(const Payload& payload);
 
+// The string "id" of a payload that DecodePayload refuses but that is still a JSON object (no
+// "class", "args" not an array, ...), so that a tracked job's status can say it failed; empty
+// when there is none.
+std::string IdOfBadPayload(std::string_view json);
+
 // Turns the arguments a user hands to enqueue into a payload's "args": a JSON array is used as
 // given, a JSON object is wrapped in a one-element array (php-resque's form), empty means [].
 absl::StatusOr<std::string> ArgsFromUserJson(std::string_view user_json);

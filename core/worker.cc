@@ -907,7 +907,7 @@ Worker::Done Worker::Finished(Slot& slot, const ReservedJob& job, const Payload*
   const absl::Time now = options_.clock->Now();
   const bool failed = outcome.kind == Outcome::kFailed;
   Done d{.finish = {.worker_id = slot.id,
-                    .job_id = payload != nullptr ? payload->id : "",
+                    .job_id = payload != nullptr ? payload->id : IdOfBadPayload(job.payload),
                     .status_json =
                         StatusUpdateJson(failed ? JobState::kFailed : JobState::kComplete, now),
                     .status_ttl = kFinishedStatusTtl,

@@ -369,6 +369,18 @@ TEST_P(WorkerTest, UndecodablePayloadIsAFailureKeptRawAndTheWorkerGoesOn) {
   EXPECT_EQ(Stat("failed"), 1);
 }
 
+TEST_P(WorkerTest, ATrackedJobWhosePayloadIsBrokenButAnObjectIsMarkedFailed) {
+  // A peer enqueued it tracked, then something rewrote it without its class.
+  ASSERT_OK(backend().SetStatus("0123456789abcdef0123456789abcdef", R"({"status":1})",
+                                absl::InfiniteDuration(), false));
+  ASSERT_OK(
+      backend().Push("q", R"({"args":"not an array","id":"0123456789abcdef0123456789abcdef"})"));
+  RunBurst(Options({"q"}));
+  EXPECT_EQ(StateOf("0123456789abcdef0123456789abcdef"), JobState::kFailed);
+  ASSERT_EQ(Failures().size(), 1u);
+  EXPECT_EQ(Failures()[0].exception, "resque::InvalidPayload");
+}
+
 // ---- Hooks ----
 
 TEST_P(WorkerTest, HooksRunAroundEnqueueAndPerformAndOnFailure) {
