@@ -47,6 +47,9 @@ struct Worker::Slot {
   bool in_flight = false;
   // How many jobs the next reserve asks for (WorkerOptions::batch). Only the slot's thread.
   int batch_size = 1;
+  // What "*" stood for at the last look, and when (the real clock). Only the slot's thread.
+  std::vector<std::string> queues;
+  absl::Time queues_at = absl::InfinitePast();
 };
 
 struct Worker::Outcome {
@@ -67,6 +70,9 @@ namespace {
 // How often a slot in fork mode checks that its child is still there while the child's report
 // pipe stays open (a grandchild may hold it).
 constexpr absl::Duration kChildCheckPeriod = absl::Milliseconds(100);
+// How long a slot that keeps finding jobs reuses what "*" stood for (a slot that finds none
+// looks again at once): one round trip less per job, a new queue seen within this.
+constexpr absl::Duration kQueueListTtl = absl::Seconds(1);
 // The longest a blocking reserve waits, so that a stop is seen in time.
 constexpr absl::Duration kMaxReserveWait = absl::Seconds(1);
 // A batch goes on while it has run for less than this; then its unstarted jobs go back.
@@ -435,13 +441,25 @@ absl::StatusOr<bool> Worker::WorkOne(absl::Duration wait) {
 }
 
 absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allow_batch) {
-  absl::StatusOr<std::vector<std::string>> queues = ResolveQueues();
-  if (!queues.ok()) {
-    ReturnTicket();
-    return queues.status();
+  const bool listed_before = slot.queues_at != absl::InfinitePast();
+  absl::StatusOr<bool> worked = WorkOnceWith(slot, wait, allow_batch);
+  // Nothing on a list of "*" made earlier: a queue may have appeared since (a job that ran may
+  // have pushed to it). Look once more, on a fresh list, before saying there is nothing.
+  if (worked.ok() && !*worked && listed_before && TakeTicket(/*wait=*/false)) {
+    return WorkOnceWith(slot, absl::ZeroDuration(), allow_batch);
   }
-  if (queues->empty()) {
+  return worked;
+}
+
+absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch) {
+  if (absl::Status s = ResolveQueues(slot); !s.ok()) {
     ReturnTicket();
+    return s;
+  }
+  const std::vector<std::string>& queues = slot.queues;
+  if (queues.empty()) {
+    ReturnTicket();
+    slot.queues_at = absl::InfinitePast();
     // "*" with no queue yet: nothing to reserve from, so wait as the reserve would have.
     if (wait > absl::ZeroDuration()) Sleep(wait);
     return false;
@@ -450,11 +468,12 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allo
   if (allow_batch && slot.in_flight && slot.batch_size > 1) {
     const int extra = TakeMoreTickets(slot.batch_size - 1);
     absl::StatusOr<std::vector<ReservedJob>> jobs =
-        backend_.ReserveInFlightMany(*queues, wait, slot.id, 1 + extra);
+        backend_.ReserveInFlightMany(queues, wait, slot.id, 1 + extra);
     const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
     ReturnTickets(extra + 1 - std::max(got, 1));
     if (!jobs.ok() || got == 0) {
       ReturnTicket();
+      slot.queues_at = absl::InfinitePast();
       // A broken queue among several: one at a time finds the ones that work.
       if (absl::IsFailedPrecondition(jobs.status())) slot.batch_size = 1;
       if (!jobs.ok()) return jobs.status();
@@ -464,19 +483,20 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allo
     return true;
   }
   absl::StatusOr<std::optional<ReservedJob>> job =
-      slot.in_flight ? backend_.ReserveInFlight(*queues, wait, slot.id)
-                     : backend_.Reserve(*queues, wait);
+      slot.in_flight ? backend_.ReserveInFlight(queues, wait, slot.id)
+                     : backend_.Reserve(queues, wait);
   if (slot.in_flight && absl::IsUnimplemented(job.status())) {
     Log(LogLevel::kError, "this backend has no in-flight lists: reserving unreliably");
     reliable_.store(false);
     slot.in_flight = false;
-    job = backend_.Reserve(*queues, wait);
+    job = backend_.Reserve(queues, wait);
   }
-  if (absl::IsFailedPrecondition(job.status()) && queues->size() > 1) {
-    job = ReserveAroundBrokenQueues(slot, *queues, job.status());
+  if (absl::IsFailedPrecondition(job.status()) && queues.size() > 1) {
+    job = ReserveAroundBrokenQueues(slot, queues, job.status());
   }
   if (!job.ok() || !job->has_value()) {
     ReturnTicket();
+    slot.queues_at = absl::InfinitePast();
     if (!job.ok()) return job.status();
     return false;
   }
@@ -502,27 +522,31 @@ absl::StatusOr<std::optional<ReservedJob>> Worker::ReserveAroundBrokenQueues(
   return error;
 }
 
-absl::StatusOr<std::vector<std::string>> Worker::ResolveQueues() {
+absl::Status Worker::ResolveQueues(Slot& slot) {
   if (std::find(options_.queues.begin(), options_.queues.end(), "*") == options_.queues.end()) {
-    return options_.queues;
+    if (slot.queues.empty()) slot.queues = options_.queues;
+    return absl::OkStatus();
   }
+  const absl::Time now = absl::Now();
+  if (now - slot.queues_at < kQueueListTtl) return absl::OkStatus();
   // "*" stands for every known queue, sorted; named queues around it keep their place.
   absl::StatusOr<std::vector<std::string>> all = backend_.Queues();
   if (!all.ok()) return all.status();
-  std::vector<std::string> out;
+  slot.queues.clear();
   for (const std::string& q : options_.queues) {
     if (q != "*") {
-      out.push_back(q);
+      slot.queues.push_back(q);
       continue;
     }
     for (const std::string& name : *all) {
       if (std::find(options_.queues.begin(), options_.queues.end(), name) ==
           options_.queues.end()) {
-        out.push_back(name);
+        slot.queues.push_back(name);
       }
     }
   }
-  return out;
+  slot.queues_at = now;
+  return absl::OkStatus();
 }
 
 void Worker::Process(Slot& slot, const ReservedJob& job) {

@@ -138,13 +138,17 @@ class Worker {
   // Reserves with a ticket held (see TakeTicket) and performs. Returns whether a job was taken;
   // the ticket is given back when none was.
   absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait, bool allow_batch);
+  // One reserve and what it took, on the slot's current list of queues.
+  absl::StatusOr<bool> WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch);
   // Performs a batch from ReserveInFlightMany: announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
   void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);
   // Hands jobs the batch did not start back to their queue (tracked ones waiting again).
   void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
                 absl::Span<const absl::StatusOr<Payload>> payloads);
-  absl::StatusOr<std::vector<std::string>> ResolveQueues();
+  // Fills slot.queues: the options' queues, "*" expanded (looked up again after kQueueListTtl,
+  // or at once after a reserve that found nothing).
+  absl::Status ResolveQueues(Slot& slot);
   absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
       Slot& slot, const std::vector<std::string>& queues, const absl::Status& error);
   absl::Duration ReserveWait() const;
