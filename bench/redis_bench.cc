@@ -250,6 +250,50 @@ void BM_BackendReserve(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BackendReserve)->ArgName("finish")->Arg(0)->Arg(1)->UseRealTime();
+
+// What a batching worker does per batch (WorkerOptions::batch): ReserveInFlightMany of up to N
+// jobs, then FinishJobs of all of them; items are jobs.
+void BM_BackendReserveFinishMany(benchmark::State& state) {
+  std::unique_ptr<Backend> backend = BackendOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  if (backend == nullptr || redis == nullptr) return;
+  const int batch = static_cast<int>(state.range(0));
+  const std::vector<std::string> queues = {kQueue};
+  const std::string owner = "bench:2:bench";
+  int left = 0;
+  int64_t jobs = 0;
+  std::vector<JobFinish> finishes;
+  for (auto _ : state) {
+    if (left < batch) {
+      state.PauseTiming();
+      Fill(*redis, kQueueKey, kListCap);
+      left = kListCap;
+      state.ResumeTiming();
+    }
+    absl::StatusOr<std::vector<ReservedJob>> taken =
+        backend->ReserveInFlightMany(queues, absl::ZeroDuration(), owner, batch);
+    if (!taken.ok() || taken->empty()) {
+      state.SkipWithError("ReserveInFlightMany found nothing");
+      break;
+    }
+    finishes.clear();
+    for (ReservedJob& job : *taken) {
+      finishes.push_back(
+          {.worker_id = owner, .status_json = R"({"status":4})", .in_flight = std::move(job)});
+    }
+    if (!backend->FinishJobs(finishes).ok()) {
+      state.SkipWithError("FinishJobs failed");
+      break;
+    }
+    left -= static_cast<int>(taken->size());
+    jobs += static_cast<int64_t>(taken->size());
+  }
+  (void)backend->RemoveQueue(kQueue);
+  (void)backend->RecoverWorker(owner, std::nullopt);
+  (void)backend->ClearStat("processed");
+  state.SetItemsProcessed(jobs);
+}
+BENCHMARK(BM_BackendReserveFinishMany)->ArgName("batch")->Arg(1)->Arg(64)->UseRealTime();
 #endif  // RESQUE_BENCH_HAVE_REDIS
 
 }  // namespace

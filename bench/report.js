@@ -104,6 +104,7 @@ const rows = [
   ["redis Reserve", rate(redis, "BM_BackendReserve/finish:0"), rate(redis, "BM_RawLpop"), "raw LPOP"],
   ["redis Reserve + FinishJob", rate(redis, "BM_BackendReserve/finish:1"), rate(redis, "BM_RawLpop"), "raw LPOP"],
   ["redis Reserve + FinishJob", rate(redis, "BM_BackendReserve/finish:1"), rate(redis, "BM_RawLpopFinish"), "raw LPOP, then MULTI INCR INCR DEL EXEC"],
+  ["redis ReserveInFlightMany + FinishJobs, batch of 64 (per job)", rate(redis, "BM_BackendReserveFinishMany/batch:64"), rate(redis, "BM_RawLpop"), "raw LPOP"],
   ["enqueue one at a time (redis)", rate(redis, "BM_BackendPush"), node.enqueue_per_second.sequential, "node-resque enqueue, awaited one by one"],
   ["enqueue batched (redis)", rate(redis, "BM_BackendPushMany/100"), node.enqueue_per_second.concurrent, "node-resque enqueue, 100 in flight"],
   ["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 10],
