@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/backend_args.h"
 #include "core/failure.h"
 #include "core/heartbeat.h"
 #include "core/json.h"
@@ -80,7 +81,6 @@ constexpr absl::Duration kBatchBudget = absl::Milliseconds(10);
 // Past this, each job of a batch updates the slot's working-on record as it starts, so that a
 // batch that turns out slow shows what it is doing.
 constexpr absl::Duration kBatchQuiet = absl::Milliseconds(1);
-constexpr int kMaxBatch = 1000;
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(50);
 
 WorkerOptions Normalized(WorkerOptions options) {
@@ -211,9 +211,9 @@ absl::Status Worker::Run() {
     return absl::InvalidArgumentError("job timeout must not be negative");
   }
   if (options_.max_jobs < 0) return absl::InvalidArgumentError("max jobs must not be negative");
-  if (options_.batch < 1 || options_.batch > kMaxBatch) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("batch must be within 1..%d, not %d", kMaxBatch, options_.batch));
+  if (options_.batch < 1 || options_.batch > backend_args::kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrFormat("batch must be within 1..%d, not %d",
+                                                      backend_args::kMaxBatch, options_.batch));
   }
   if (options_.batch > 1 && !options_.reliable) {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.

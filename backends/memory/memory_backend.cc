@@ -19,6 +19,7 @@
 #include "backends/memory/epoch.h"
 #include "backends/memory/futex.h"
 #include "backends/memory/queue_table.h"
+#include "core/backend_args.h"
 #include "core/job_filter.h"
 
 namespace resque::memory {
@@ -27,32 +28,6 @@ namespace {
 // Waits longer than this are treated as no limit at all (and keep steady_clock arithmetic far
 // from overflow).
 constexpr absl::Duration kForever = absl::Hours(24 * 365 * 100);
-
-absl::Status CheckQueueName(std::string_view queue) {
-  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
-  return absl::OkStatus();
-}
-
-absl::Status CheckNotEmpty(std::string_view value, std::string_view what) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrFormat("%s is empty", what));
-  return absl::OkStatus();
-}
-
-absl::Status CheckRange(int64_t start, int64_t count) {
-  if (start < 0 || count < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("range start %d, count %d: neither may be negative", start, count));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckTtl(absl::Duration ttl) {
-  if (ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "ttl %s: must be positive (InfiniteDuration for none)", absl::FormatDuration(ttl)));
-  }
-  return absl::OkStatus();
-}
 
 // The maps' transparent lookup takes absl::string_view, which Debian's Abseil keeps distinct from
 // std::string_view.
@@ -207,7 +182,7 @@ void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
 }
 
 absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payload) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.Push(payload);
   MarkListed(*entry);
@@ -217,7 +192,7 @@ absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payloa
 
 absl::Status MemoryBackend::PushMany(std::string_view queue,
                                      absl::Span<const std::string> payloads) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
   if (payloads.empty()) return absl::OkStatus();
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.PushMany(payloads);
@@ -238,14 +213,7 @@ std::optional<ReservedJob> MemoryBackend::TryReserve(absl::Span<QueueEntry* cons
 
 absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
     absl::Span<const std::string> queues, absl::Duration wait) {
-  if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
-  for (const std::string& queue : queues) {
-    if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
-  }
-  if (wait < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reserve: negative wait ", absl::FormatDuration(wait)));
-  }
+  if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
   // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
   // Inline: most workers reserve from a handful of queues, and the hot path should not allocate.
   absl::InlinedVector<QueueEntry*, 8> entries;
@@ -301,15 +269,15 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
 }
 
 absl::StatusOr<int64_t> MemoryBackend::Size(std::string_view queue) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
   const QueueEntry* entry = queues_.Find(queue);
   return entry == nullptr ? 0 : entry->queue.Size();
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Peek(std::string_view queue, int64_t start,
                                                              int64_t count) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
-  if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return std::vector<std::string>();
   return entry->queue.Peek(start, count);
@@ -325,7 +293,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Queues() {
 }
 
 absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return absl::OkStatus();
   // The entry itself stays: other threads may hold it, and it is small.
@@ -335,7 +303,7 @@ absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
 }
 
 absl::StatusOr<int64_t> MemoryBackend::RemoveJobs(std::string_view queue, const JobFilter& filter) {
-  if (absl::Status s = CheckQueueName(queue); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
   absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
   if (!matcher.ok()) return matcher.status();
   QueueEntry* entry = queues_.Find(queue);
@@ -377,7 +345,7 @@ void MemoryBackend::MaybeSweepStatuses() {
 }
 
 absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
-  if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const Status* status = LiveStatus(id);
   if (status == nullptr) {
@@ -388,8 +356,8 @@ absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
 
 absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view status_json,
                                       absl::Duration ttl, bool only_if_exists) {
-  if (absl::Status s = CheckNotEmpty(id, "job id"); !s.ok()) return s;
-  if (absl::Status s = CheckTtl(ttl); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::Ttl(ttl); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   SetStatusLocked(id, status_json, ttl, only_if_exists);
   return absl::OkStatus();
@@ -398,7 +366,7 @@ absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view stat
 // ---- Workers ----
 
 absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::string_view started) {
-  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
   worker_started_[Key(worker_id)] = std::string(started);
@@ -406,7 +374,7 @@ absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::stri
 }
 
 absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
-  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   UnregisterWorkerLocked(worker_id);
   return absl::OkStatus();
@@ -427,7 +395,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_view worker_id) {
-  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_jobs_.find(Key(worker_id));
   if (it == worker_jobs_.end()) return std::nullopt;
@@ -436,7 +404,7 @@ absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_
 
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
     std::string_view worker_id) {
-  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_started_.find(Key(worker_id));
   if (it == worker_started_.end()) return std::nullopt;
@@ -444,7 +412,7 @@ absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
 }
 
 absl::Status MemoryBackend::StartJob(const JobStart& start) {
-  if (absl::Status s = CheckNotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   worker_jobs_[Key(start.worker_id)] = start.working_json;
   if (!start.job_id.empty()) {
@@ -466,9 +434,9 @@ absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
 absl::Status MemoryBackend::FinishJobs(absl::Span<const JobFinish> finishes) {
   // Everything that can fail is checked before anything is applied.
   for (const JobFinish& finish : finishes) {
-    if (absl::Status s = CheckNotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
     if (!finish.job_id.empty()) {
-      if (absl::Status s = CheckTtl(finish.status_ttl); !s.ok()) return s;
+      if (absl::Status s = backend_args::Ttl(finish.status_ttl); !s.ok()) return s;
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -515,7 +483,7 @@ bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob
 
 absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
     absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
-  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
   absl::StatusOr<std::optional<ReservedJob>> job = Reserve(queues, wait);
   if (!job.ok() || !job->has_value()) return job;
   // Between the pop and this line the job is in neither place; in one process nothing can die
@@ -528,7 +496,7 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
 
 absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
     absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
-  if (max < 1) return absl::InvalidArgumentError(absl::StrFormat("reserve: max %d < 1", max));
+  if (absl::Status s = backend_args::BatchMax(max); !s.ok()) return s;
   absl::StatusOr<std::optional<ReservedJob>> first = ReserveInFlight(queues, wait, owner);
   if (!first.ok()) return first.status();
   std::vector<ReservedJob> out;
@@ -548,9 +516,9 @@ absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
 
 absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
                                                  absl::Span<const ReservedJob> jobs) {
-  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
   for (const ReservedJob& job : jobs) {
-    if (absl::Status s = CheckQueueName(job.queue); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(job.queue, "queue name"); !s.ok()) return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   // Taken out newest first, as the Redis script does, so that of two equal payloads the one
@@ -578,7 +546,7 @@ absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
 }
 
 absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_view owner) {
-  if (absl::Status s = CheckNotEmpty(owner, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
   std::vector<ReservedJob> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -594,7 +562,7 @@ absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_vie
 absl::Status MemoryBackend::Heartbeat(absl::Span<const std::string> worker_ids,
                                       std::string_view beat) {
   for (const std::string& id : worker_ids) {
-    if (absl::Status s = CheckNotEmpty(id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(id, "worker id"); !s.ok()) return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& id : worker_ids) heartbeats_[id] = std::string(beat);
@@ -613,7 +581,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::
 
 absl::StatusOr<std::optional<int64_t>> MemoryBackend::RecoverWorker(
     std::string_view worker_id, std::optional<std::string> if_heartbeat) {
-  if (absl::Status s = CheckNotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
   std::vector<ReservedJob> jobs;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -657,7 +625,7 @@ int64_t MemoryBackend::AddToStat(const std::string& name, int64_t by) {
 }
 
 absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int64_t by) {
-  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   int64_t& value = stats_[Key(name)];
   int64_t sum;
@@ -670,14 +638,14 @@ absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int6
 }
 
 absl::StatusOr<int64_t> MemoryBackend::GetStat(std::string_view name) {
-  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = stats_.find(Key(name));
   return it == stats_.end() ? 0 : it->second;
 }
 
 absl::Status MemoryBackend::ClearStat(std::string_view name) {
-  if (absl::Status s = CheckNotEmpty(name, "stat name"); !s.ok()) return s;
+  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.erase(Key(name));
   return absl::OkStatus();
@@ -697,7 +665,7 @@ absl::StatusOr<int64_t> MemoryBackend::FailureCount() {
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, int64_t count) {
-  if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+  if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   const auto size = static_cast<int64_t>(failures_.size());
   if (start >= size) return std::vector<std::string>();
@@ -706,7 +674,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, 
 }
 
 absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failure_json) {
-  if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
+  if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));
@@ -716,7 +684,7 @@ absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failur
 }
 
 absl::Status MemoryBackend::RemoveFailure(int64_t index) {
-  if (index < 0) return absl::InvalidArgumentError(absl::StrCat("failure index ", index));
+  if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));

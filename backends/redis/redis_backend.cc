@@ -12,6 +12,7 @@
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
 #include "backends/redis/scripts.h"
+#include "core/backend_args.h"
 #include "core/job_filter.h"
 #include "core/payload.h"
 
@@ -74,38 +75,9 @@ absl::Status ScriptStatus(const redisReply& reply) {
   return ReplyStatus(reply, "");
 }
 
-absl::Status CheckName(std::string_view value, std::string_view what) {
-  if (value.empty())
-    return absl::InvalidArgumentError(absl::StrFormat("%s is empty", AbslView(what)));
-  return absl::OkStatus();
-}
-
-absl::Status CheckTtl(absl::Duration ttl) {
-  if (ttl <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "status TTL must be positive or infinite, got %s", absl::FormatDuration(ttl)));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckIndex(int64_t index) {
-  if (index < 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("index %d is negative", index));
-  }
-  return absl::OkStatus();
-}
-
 // Redis wants whole milliseconds; a positive TTL under 1 ms still expires, as soon as it can.
 std::string TtlMillis(absl::Duration ttl) {
   return Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1));
-}
-
-absl::Status CheckRange(int64_t start, int64_t count) {
-  if (start < 0 || count < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("start (%d) and count (%d) must not be negative", start, count));
-  }
-  return absl::OkStatus();
 }
 
 // Redis takes BLPOP's timeout in seconds, fractions allowed (Redis >= 6); 0 would mean forever.
@@ -126,14 +98,14 @@ class RedisBackend : public Backend {
   // ---- Queues ----
 
   absl::Status Push(std::string_view queue, std::string_view payload) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
     return Pipeline(
                {{"SADD", keys_.Queues(), Str(queue)}, {"RPUSH", keys_.Queue(queue), Str(payload)}})
         .status();
   }
 
   absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
     if (payloads.empty()) return absl::OkStatus();
     Command rpush = {"RPUSH", keys_.Queue(queue)};
     rpush.insert(rpush.end(), payloads.begin(), payloads.end());
@@ -142,30 +114,23 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
                                                      absl::Duration wait) override {
-    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
-    if (wait < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("reserve: negative wait %s", absl::FormatDuration(wait)));
-    }
+    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
     std::vector<std::string> keys;
     keys.reserve(queues.size());
-    for (const std::string& q : queues) {
-      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
-      keys.push_back(keys_.Queue(q));
-    }
+    for (const std::string& q : queues) keys.push_back(keys_.Queue(q));
     if (wait == absl::ZeroDuration()) return ReserveNow(queues, std::move(keys));
     return ReserveBlocking(queues, std::move(keys), wait);
   }
 
   absl::StatusOr<int64_t> Size(std::string_view queue) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
     return RunInteger({"LLEN", keys_.Queue(queue)});
   }
 
   absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
                                                 int64_t count) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
-    if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
     return Range(keys_.Queue(queue), start, count);
   }
 
@@ -174,7 +139,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveQueue(std::string_view queue) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
     return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
         .status();
   }
@@ -182,7 +147,7 @@ class RedisBackend : public Backend {
   // Two round trips however many match: read the queue, then LREM each match by value (one
   // pipeline). Removing by value, not by index, keeps pushes and pops made in between.
   absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override {
-    if (absl::Status s = CheckName(queue, "queue name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
     absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
     if (!matcher.ok()) return matcher.status();
     const std::string key = keys_.Queue(queue);
@@ -209,7 +174,7 @@ class RedisBackend : public Backend {
   // ---- Statuses ----
 
   absl::StatusOr<std::string> GetStatus(std::string_view id) override {
-    if (absl::Status s = CheckName(id, "job id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
     absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", keys_.Status(id)});
     if (!v.ok()) return v.status();
     if (!v->has_value()) {
@@ -220,8 +185,8 @@ class RedisBackend : public Backend {
 
   absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
                          bool only_if_exists) override {
-    if (absl::Status s = CheckName(id, "job id"); !s.ok()) return s;
-    if (absl::Status s = CheckTtl(ttl); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::Ttl(ttl); !s.ok()) return s;
     // Without PX, SET also drops an earlier TTL: "no TTL" means the status never expires.
     Command set = {"SET", keys_.Status(id), Str(status_json)};
     if (ttl != absl::InfiniteDuration()) {
@@ -235,14 +200,14 @@ class RedisBackend : public Backend {
   // ---- Workers ----
 
   absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override {
-    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
     return Transaction({{"SADD", keys_.Workers(), Str(worker_id)},
                         {"SET", keys_.WorkerStarted(worker_id), Str(started)}})
         .status();
   }
 
   absl::Status UnregisterWorker(std::string_view worker_id) override {
-    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
     return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
                          keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
@@ -256,17 +221,17 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override {
-    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
     return RunOptionalString({"GET", keys_.Worker(worker_id)});
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override {
-    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
   }
 
   absl::Status StartJob(const JobStart& start) override {
-    if (absl::Status s = CheckName(start.worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
     // SET replaces a value of any type, so none of these can fail on what the keys hold. They go
     // without waiting for the reply: the job is performed whatever it says, and the connection's
     // next command (this thread's FinishJob) is applied after them.
@@ -289,15 +254,8 @@ class RedisBackend : public Backend {
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
                                                              absl::Duration wait,
                                                              std::string_view owner) override {
-    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
-    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
-    if (wait < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("reserve: negative wait %s", absl::FormatDuration(wait)));
-    }
-    for (const std::string& q : queues) {
-      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
-    }
+    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
     if (wait > absl::ZeroDuration() && queues.size() == 1) {
       return ReserveInFlightBlocking(queues[0], owner, wait);
     }
@@ -320,15 +278,9 @@ class RedisBackend : public Backend {
                                                                absl::Duration wait,
                                                                std::string_view owner,
                                                                int max) override {
-    if (max < 1 || max > kMaxBatch) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("reserve: max %d is not within 1..%d", max, kMaxBatch));
-    }
-    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
-    if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
-    for (const std::string& q : queues) {
-      if (absl::Status s = CheckName(q, "queue name"); !s.ok()) return s;
-    }
+    if (absl::Status s = backend_args::BatchMax(max); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
     absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, max);
     if (!jobs.ok() || !jobs->empty() || wait <= absl::ZeroDuration()) return jobs;
     // Nothing now: wait for one job the way a single reserve does.
@@ -338,7 +290,7 @@ class RedisBackend : public Backend {
   absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override {
     if (finishes.empty()) return absl::OkStatus();
     const std::string_view wid = finishes[0].worker_id;
-    if (absl::Status s = CheckName(wid, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(wid, "worker id"); !s.ok()) return s;
     std::vector<std::string> args;
     args.reserve(finishes.size() * 7);
     for (const JobFinish& f : finishes) {
@@ -347,12 +299,13 @@ class RedisBackend : public Backend {
             absl::StrFormat("finish: jobs of workers \"%s\" and \"%s\" in one batch", AbslView(wid),
                             AbslView(f.worker_id)));
       }
-      if (absl::Status s = CheckTtl(f.status_ttl); !s.ok()) return s;
+      if (absl::Status s = backend_args::Ttl(f.status_ttl); !s.ok()) return s;
       args.push_back(f.job_id.empty() ? "" : keys_.Status(f.job_id));
       args.push_back(f.status_json);
       args.push_back(f.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(f.status_ttl));
       if (f.in_flight.has_value()) {
-        if (absl::Status s = CheckName(f.in_flight->queue, "queue name"); !s.ok()) return s;
+        if (absl::Status s = backend_args::NotEmpty(f.in_flight->queue, "queue name"); !s.ok())
+          return s;
         args.push_back(keys_.InFlight(wid, f.in_flight->queue));
         args.push_back(f.in_flight->payload);
       } else {
@@ -375,11 +328,11 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<int64_t> Unreserve(std::string_view owner,
                                     absl::Span<const ReservedJob> jobs) override {
-    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
     if (jobs.empty()) return 0;
     std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix()};
     for (const ReservedJob& job : jobs) {
-      if (absl::Status s = CheckName(job.queue, "queue name"); !s.ok()) return s;
+      if (absl::Status s = backend_args::NotEmpty(job.queue, "queue name"); !s.ok()) return s;
       args.push_back(job.queue);
       args.push_back(job.payload);
     }
@@ -389,7 +342,7 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override {
-    if (absl::Status s = CheckName(owner, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
     absl::StatusOr<std::vector<std::string>> queues = SortedMembers(keys_.InFlightQueues(owner));
     if (!queues.ok()) return queues.status();
     std::vector<ReservedJob> out;
@@ -411,7 +364,7 @@ class RedisBackend : public Backend {
     if (worker_ids.empty()) return absl::OkStatus();
     Command hset = {"HSET", keys_.Heartbeats()};
     for (const std::string& id : worker_ids) {
-      if (absl::Status s = CheckName(id, "worker id"); !s.ok()) return s;
+      if (absl::Status s = backend_args::NotEmpty(id, "worker id"); !s.ok()) return s;
       hset.push_back(id);
       hset.push_back(Str(beat));
     }
@@ -433,7 +386,7 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<int64_t>> RecoverWorker(
       std::string_view worker_id, std::optional<std::string> if_heartbeat) override {
-    if (absl::Status s = CheckName(worker_id, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
     std::vector<std::string> keys = {
         keys_.Workers(),
         keys_.Worker(worker_id),
@@ -458,12 +411,12 @@ class RedisBackend : public Backend {
   // ---- Stats ----
 
   absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override {
-    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
     return RunInteger({"INCRBY", keys_.Stat(name), Int(by)});
   }
 
   absl::StatusOr<int64_t> GetStat(std::string_view name) override {
-    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
     const std::string key = keys_.Stat(name);
     absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", key});
     if (!v.ok()) return v.status();
@@ -477,7 +430,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status ClearStat(std::string_view name) override {
-    if (absl::Status s = CheckName(name, "stat name"); !s.ok()) return s;
+    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
     return Pipeline({{"DEL", keys_.Stat(name)}}).status();
   }
 
@@ -490,12 +443,12 @@ class RedisBackend : public Backend {
   absl::StatusOr<int64_t> FailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
 
   absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override {
-    if (absl::Status s = CheckRange(start, count); !s.ok()) return s;
+    if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
     return Range(keys_.Failed(), start, count);
   }
 
   absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
-    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
+    if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
     absl::StatusOr<Replies> r =
         pool_.Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
@@ -503,7 +456,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveFailure(int64_t index) override {
-    if (absl::Status s = CheckIndex(index); !s.ok()) return s;
+    if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
@@ -523,8 +476,6 @@ class RedisBackend : public Backend {
   // The longest pause between two tries of a reserve over several queues: how late a job pushed
   // to a waiting reliable worker may be noticed.
   static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
-  // The most jobs one batch reserve takes: the script hands them to RPUSH as arguments.
-  static constexpr int kMaxBatch = 1000;
 
   // KEYS and ARGV of the in-flight reserve scripts: the queues' keys, then the worker's set of
   // in-flight queues; the in-flight lists' prefix, `extra`, then the queue names.

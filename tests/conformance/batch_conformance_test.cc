@@ -69,6 +69,8 @@ TEST_P(BackendConformance, ReserveInFlightManyRejectsBadArguments) {
   ASSERT_OK(backend().Push("mail", Job(1)));
   EXPECT_CODE(backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), kOwner, 0),
               kInvalidArgument);
+  EXPECT_CODE(backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), kOwner, 1001),
+              kInvalidArgument);
   EXPECT_CODE(backend().ReserveInFlightMany({"mail"}, absl::ZeroDuration(), "", 4),
               kInvalidArgument);
   EXPECT_CODE(backend().ReserveInFlightMany({}, absl::ZeroDuration(), kOwner, 4), kInvalidArgument);
