@@ -178,11 +178,15 @@ class Backend {
   virtual absl::Status FinishJobs(absl::Span<const JobFinish> finishes);
 
   // Hands jobs that `owner` reserved in flight but will not perform back to the head of their
-  // queues, in `jobs`' order (the first first in line), out of the in-flight list. A job no
-  // longer in flight (recovered by someone else meanwhile) is left alone, so nothing is ever
-  // queued twice. Returns how many went back.
+  // queues, in `jobs`' order (the first first in line), out of the in-flight list, and gives the
+  // tracked ones `status_json` (`job_ids`: empty, or one id per job, "" for none; the status is
+  // written only if it exists, with no TTL), all in one step. A job no longer in flight
+  // (recovered by someone else meanwhile) is left alone, its status too, so nothing is queued
+  // twice and no later status is overwritten. Returns how many went back.
   virtual absl::StatusOr<int64_t> Unreserve(std::string_view owner,
-                                            absl::Span<const ReservedJob> jobs);
+                                            absl::Span<const ReservedJob> jobs,
+                                            absl::Span<const std::string> job_ids,
+                                            std::string_view status_json);
 
   // The payloads of `owner`'s in-flight list with their queues, oldest first; empty for an
   // unknown owner. Within one queue the order is exact; across queues it is not kept.
@@ -261,7 +265,8 @@ inline absl::Status Backend::FinishJobs(absl::Span<const JobFinish> finishes) {
   return absl::OkStatus();
 }
 
-inline absl::StatusOr<int64_t> Backend::Unreserve(std::string_view, absl::Span<const ReservedJob>) {
+inline absl::StatusOr<int64_t> Backend::Unreserve(std::string_view, absl::Span<const ReservedJob>,
+                                                  absl::Span<const std::string>, std::string_view) {
   return absl::UnimplementedError("this backend has no in-flight lists");
 }
 

@@ -49,4 +49,10 @@ absl::Status BatchMax(int max) {
       absl::StrFormat("reserve: max %d is not within 1..%d", max, kMaxBatch));
 }
 
+absl::Status UnreserveIds(absl::Span<const ReservedJob> jobs, absl::Span<const std::string> ids) {
+  if (ids.empty() || ids.size() == jobs.size()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unreserve: %d job ids for %d jobs", ids.size(), jobs.size()));
+}
+
 }  // namespace resque::backend_args

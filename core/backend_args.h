@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "core/backend.h"
 
 namespace resque::backend_args {
 
@@ -28,6 +29,8 @@ absl::Status Ttl(absl::Duration ttl);
 // most jobs (1..kMaxBatch).
 absl::Status Reserve(absl::Span<const std::string> queues, absl::Duration wait);
 absl::Status BatchMax(int max);
+// Unreserve's `job_ids`: empty, or one per job.
+absl::Status UnreserveIds(absl::Span<const ReservedJob> jobs, absl::Span<const std::string> ids);
 
 }  // namespace resque::backend_args
 

@@ -471,16 +471,18 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
         backend_.ReserveInFlightMany(queues, wait, slot.id, 1 + extra);
     const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
     ReturnTickets(extra + 1 - std::max(got, 1));
-    if (!jobs.ok() || got == 0) {
+    if (jobs.ok() && got > 0) {
+      ProcessBatch(slot, *jobs);
+      return true;
+    }
+    if (!absl::IsFailedPrecondition(jobs.status()) || queues.size() == 1) {
       ReturnTicket();
       slot.queues_at = absl::InfinitePast();
-      // A broken queue among several: one at a time finds the ones that work.
-      if (absl::IsFailedPrecondition(jobs.status())) slot.batch_size = 1;
       if (!jobs.ok()) return jobs.status();
       return false;
     }
-    ProcessBatch(slot, *jobs);
-    return true;
+    // A queue key of the wrong type among several: one job at a time, below, goes around it.
+    slot.batch_size = 1;
   }
   absl::StatusOr<std::optional<ReservedJob>> job =
       slot.in_flight ? backend_.ReserveInFlight(queues, wait, slot.id)
@@ -550,11 +552,12 @@ absl::Status Worker::ResolveQueues(Slot& slot) {
 }
 
 void Worker::Process(Slot& slot, const ReservedJob& job) {
+  const absl::Time start = absl::Now();
   const absl::StatusOr<Payload> payload = DecodePayload(job.payload);
   const Outcome outcome = RunOne(slot, job, payload, /*announce=*/true);
   Record(slot, job, payload.ok() ? &*payload : nullptr, outcome);
   // One job at a time until one is quick: then batches, if allowed, start to grow.
-  if (options_.batch > 1) slot.batch_size = 2;
+  if (options_.batch > 1 && absl::Now() - start <= kBatchBudget) slot.batch_size = 2;
 }
 
 Worker::Outcome Worker::RunOne(Slot& slot, const ReservedJob& job,
@@ -646,20 +649,27 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
 
 void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
                       absl::Span<const absl::StatusOr<Payload>> payloads) {
-  // The batch marked them running; they wait again. Written while they are still in this slot's
-  // in-flight list: once back in their queue another worker may finish one at once, and a
-  // "waiting" written after its "complete" would never be corrected.
+  // The batch marked them running; they wait again. The status goes in the same step as the
+  // job, and only for a job still in this slot's list: once back in its queue another worker may
+  // finish it at once, and a "waiting" written after its "complete" would stay.
+  std::vector<std::string> ids;
+  ids.reserve(payloads.size());
+  for (const absl::StatusOr<Payload>& p : payloads) ids.push_back(p.ok() ? p->id : "");
   const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
-  for (const absl::StatusOr<Payload>& p : payloads) {
-    if (!p.ok() || p->id.empty()) continue;
-    absl::Status s = backend_.SetStatus(p->id, waiting, absl::InfiniteDuration(),
-                                        /*only_if_exists=*/true);
-    if (!s.ok()) {
-      Log(LogLevel::kError,
-          absl::StrFormat("worker %s: status of job %s: %s", slot.id, p->id, s.ToString()));
-    }
+  absl::Duration backoff = kMinBackoff;
+  absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs, ids, waiting);
+  // Retried while Redis is away, as a record is: left in flight they would wait for this worker
+  // to stop (it keeps beating, so nobody else recovers them).
+  while (!back.ok() &&
+         (absl::IsUnavailable(back.status()) || absl::IsDeadlineExceeded(back.status())) &&
+         !immediate_flag_.load()) {
+    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s; "
+                                          "retrying",
+                                          slot.id, jobs.size(), back.status().ToString()));
+    SleepUnlessImmediate(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+    back = backend_.Unreserve(slot.id, jobs, ids, waiting);
   }
-  absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs);
   ReturnTickets(static_cast<int>(jobs.size()));
   if (!back.ok()) {
     // They stay in flight: this slot hands them back when it stops, or a recovery does if it

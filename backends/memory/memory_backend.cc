@@ -73,8 +73,9 @@ class MemoryBackend final : public Backend {
                                                                std::string_view owner,
                                                                int max) override;
   absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override;
-  absl::StatusOr<int64_t> Unreserve(std::string_view owner,
-                                    absl::Span<const ReservedJob> jobs) override;
+  absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
+                                    absl::Span<const std::string> job_ids,
+                                    std::string_view status_json) override;
   absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override;
   absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override;
@@ -118,8 +119,9 @@ class MemoryBackend final : public Backend {
   void MaybeSweepStatuses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t AddToStat(const std::string& name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishJobLocked(const JobFinish& finish) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Takes the newest in-flight entry of `owner` equal to `job` out; whether there was one.
-  bool TakeInFlightLocked(std::string_view owner, const ReservedJob& job)
+  // Takes the newest (or the oldest) in-flight entry of `owner` equal to `job` out; whether
+  // there was one.
+  bool TakeInFlightLocked(std::string_view owner, const ReservedJob& job, bool newest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnregisterWorkerLocked(std::string_view worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -458,21 +460,32 @@ void MemoryBackend::FinishJobLocked(const JobFinish& finish) {
   }
   worker_jobs_.erase(Key(finish.worker_id));
   if (finish.in_flight.has_value()) {
-    // The newest match, as Redis's LREM with a negative count: the job just finished.
-    TakeInFlightLocked(finish.worker_id, *finish.in_flight);
+    // The oldest match, as the Redis script's LREM with a count of 1: jobs finish in the order
+    // they were reserved.
+    TakeInFlightLocked(finish.worker_id, *finish.in_flight, /*newest=*/false);
   }
 }
 
-bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob& job) {
+bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob& job,
+                                       bool newest) {
   auto it = in_flight_.find(Key(owner));
   if (it == in_flight_.end()) return false;
   std::vector<ReservedJob>& jobs = it->second;
+  const auto same = [&job](const ReservedJob& j) {
+    return j.queue == job.queue && j.payload == job.payload;
+  };
   bool found = false;
-  for (auto j = jobs.rbegin(); j != jobs.rend(); ++j) {
-    if (j->queue == job.queue && j->payload == job.payload) {
+  if (newest) {
+    auto j = std::find_if(jobs.rbegin(), jobs.rend(), same);
+    if (j != jobs.rend()) {
       jobs.erase(std::next(j).base());
       found = true;
-      break;
+    }
+  } else {
+    auto j = std::find_if(jobs.begin(), jobs.end(), same);
+    if (j != jobs.end()) {
+      jobs.erase(j);
+      found = true;
     }
   }
   if (jobs.empty()) in_flight_.erase(it);
@@ -515,8 +528,11 @@ absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
 }
 
 absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
-                                                 absl::Span<const ReservedJob> jobs) {
+                                                 absl::Span<const ReservedJob> jobs,
+                                                 absl::Span<const std::string> job_ids,
+                                                 std::string_view status_json) {
   if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+  if (absl::Status s = backend_args::UnreserveIds(jobs, job_ids); !s.ok()) return s;
   for (const ReservedJob& job : jobs) {
     if (absl::Status s = backend_args::NotEmpty(job.queue, "queue name"); !s.ok()) return s;
   }
@@ -524,7 +540,12 @@ absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
   // Taken out newest first, as the Redis script does, so that of two equal payloads the one
   // reserved last goes back.
   std::vector<bool> found(jobs.size());
-  for (size_t i = jobs.size(); i-- > 0;) found[i] = TakeInFlightLocked(owner, jobs[i]);
+  for (size_t i = jobs.size(); i-- > 0;) {
+    found[i] = TakeInFlightLocked(owner, jobs[i], /*newest=*/true);
+    if (found[i] && !job_ids.empty() && !job_ids[i].empty()) {
+      SetStatusLocked(job_ids[i], status_json, absl::InfiniteDuration(), /*only_if_exists=*/true);
+    }
+  }
   int64_t moved = 0;
   std::vector<std::string> done_queues;
   for (size_t i = 0; i < jobs.size(); ++i) {

@@ -179,7 +179,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   return c;
 }
 
-Context ConnectionPool::TakeParked() {
+absl::StatusOr<Context> ConnectionPool::TakeParked() {
   Parked parked;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -191,14 +191,23 @@ Context ConnectionPool::TakeParked() {
   }
   for (size_t i = 0; i < parked.pending; ++i) {
     void* raw = nullptr;
-    if (redisGetReply(parked.context.get(), &raw) != REDIS_OK || raw == nullptr) return nullptr;
+    if (redisGetReply(parked.context.get(), &raw) != REDIS_OK || raw == nullptr) {
+      // What was sent may still be applied, after whatever this call would send on another
+      // connection: fail this call rather than break the order Send promises.
+      return absl::UnavailableError(
+          absl::StrFormat("redis %s: reading the replies of commands sent earlier: %s", address_,
+                          parked.context->errstr));
+    }
     freeReplyObject(raw);
   }
+  // The server may have closed it while the thread was busy (its idle timeout).
+  if (!IsOpen(parked.context.get())) return nullptr;
   return std::move(parked.context);
 }
 
 absl::StatusOr<Context> ConnectionPool::Acquire() {
-  if (Context c = TakeParked(); c != nullptr) return c;
+  absl::StatusOr<Context> parked = TakeParked();
+  if (!parked.ok() || *parked != nullptr) return parked;
   {
     std::lock_guard<std::mutex> lock(mu_);
     while (!idle_.empty()) {

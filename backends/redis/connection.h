@@ -83,9 +83,9 @@ class ConnectionPool {
 
  private:
   absl::StatusOr<Context> Acquire();
-  // This thread's connection with replies still to read, once they are read; null if none (or
-  // it broke).
-  Context TakeParked();
+  // This thread's connection left by Send, once its replies are read; null if there is none or
+  // the server closed it. Unavailable when reading the replies fails (the connection is dropped).
+  absl::StatusOr<Context> TakeParked();
   void Release(Context context);
   absl::StatusOr<Context> Connect(absl::Duration timeout);
 

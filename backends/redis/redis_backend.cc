@@ -326,15 +326,19 @@ class RedisBackend : public Backend {
     return RunScript(kFinishMany, std::move(keys), std::move(args)).status();
   }
 
-  absl::StatusOr<int64_t> Unreserve(std::string_view owner,
-                                    absl::Span<const ReservedJob> jobs) override {
+  absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
+                                    absl::Span<const std::string> job_ids,
+                                    std::string_view status_json) override {
     if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+    if (absl::Status s = backend_args::UnreserveIds(jobs, job_ids); !s.ok()) return s;
     if (jobs.empty()) return 0;
-    std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix()};
-    for (const ReservedJob& job : jobs) {
-      if (absl::Status s = backend_args::NotEmpty(job.queue, "queue name"); !s.ok()) return s;
-      args.push_back(job.queue);
-      args.push_back(job.payload);
+    std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix(),
+                                     std::string(status_json)};
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (absl::Status s = backend_args::NotEmpty(jobs[i].queue, "queue name"); !s.ok()) return s;
+      args.push_back(jobs[i].queue);
+      args.push_back(jobs[i].payload);
+      args.push_back(job_ids.empty() || job_ids[i].empty() ? "" : keys_.Status(job_ids[i]));
     }
     absl::StatusOr<Reply> r = RunScript(kUnreserve, {keys_.Queues()}, std::move(args));
     if (!r.ok()) return r.status();

@@ -134,14 +134,38 @@ TEST_P(BackendConformance, UnreserveHandsJobsBackToTheHeadInTheirOrder) {
   ASSERT_EQ(batch.size(), 3u);
   ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = batch[0]}));
   const std::vector<ReservedJob> rest(batch.begin() + 1, batch.end());
-  EXPECT_EQ(Value(backend().Unreserve(kOwner, rest)), 2);
+  EXPECT_EQ(Value(backend().Unreserve(kOwner, rest, {}, "")), 2);
   EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(2), Job(3), Job(4)));
   EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
   EXPECT_THAT(Value(backend().Queues()), ElementsAre("mail"));
   // No longer in flight: nothing goes back twice.
-  EXPECT_EQ(Value(backend().Unreserve(kOwner, rest)), 0);
+  EXPECT_EQ(Value(backend().Unreserve(kOwner, rest, {}, "")), 0);
   EXPECT_EQ(Value(backend().Size("mail")), 3);
-  EXPECT_CODE(backend().Unreserve("", rest), kInvalidArgument);
+  EXPECT_CODE(backend().Unreserve("", rest, {}, ""), kInvalidArgument);
+}
+
+TEST_P(BackendConformance, UnreserveSetsTheStatusOfTrackedJobsThatWentBackOnly) {
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("mail", Job(n)));
+  for (const char* id : {"b1", "b2", "b3"}) {
+    ASSERT_OK(backend().SetStatus(id, R"({"status":2})", absl::InfiniteDuration(), false));
+  }
+  std::vector<ReservedJob> batch = ReserveMany(backend(), {"mail"}, 3);
+  ASSERT_EQ(batch.size(), 3u);
+  // b1 finished and b3 was recovered by someone else (no longer in flight); b2 goes back.
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner,
+                                 .job_id = "b1",
+                                 .status_json = R"({"status":4})",
+                                 .in_flight = batch[0]}));
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = batch[2]}));
+  const std::vector<ReservedJob> rest(batch.begin(), batch.end());
+  const std::vector<std::string> ids = {"b1", "b2", "b3"};
+  EXPECT_EQ(Value(backend().Unreserve(kOwner, rest, ids, R"({"status":1})")), 1);
+  EXPECT_EQ(Value(backend().GetStatus("b1")), R"({"status":4})");
+  EXPECT_EQ(Value(backend().GetStatus("b2")), R"({"status":1})");
+  EXPECT_EQ(Value(backend().GetStatus("b3")), R"({"status":2})");
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(2)));
+  const std::vector<std::string> too_few = {"b2"};
+  EXPECT_CODE(backend().Unreserve(kOwner, rest, too_few, ""), kInvalidArgument);
 }
 
 TEST_P(BackendConformance, UnreserveListsAQueueRemovedMeanwhile) {
@@ -149,7 +173,7 @@ TEST_P(BackendConformance, UnreserveListsAQueueRemovedMeanwhile) {
   std::vector<ReservedJob> batch = ReserveMany(backend(), {"mail"}, 2);
   ASSERT_EQ(batch.size(), 1u);
   ASSERT_OK(backend().RemoveQueue("mail"));
-  EXPECT_EQ(Value(backend().Unreserve(kOwner, batch)), 1);
+  EXPECT_EQ(Value(backend().Unreserve(kOwner, batch, {}, "")), 1);
   EXPECT_THAT(Value(backend().Queues()), ElementsAre("mail"));
   EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
 }

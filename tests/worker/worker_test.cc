@@ -929,6 +929,21 @@ TEST_P(WorkerTest, ASlowJobEndsItsBatchAndTheRestGoBackFirstInLine) {
   EXPECT_THAT(messages, ::testing::Contains(HasSubstr("3 unstarted job(s) of a slow batch")));
 }
 
+TEST_P(WorkerTest, SlowJobsAreWorkedOneAtATimeWhateverTheBatch) {
+  std::vector<int64_t> waiting_while_running;
+  RegisterFn(registry_, "Slow", [&](const JobContext&) {
+    absl::SleepFor(absl::Milliseconds(15));  // past the 10 ms a batch may take
+    waiting_while_running.push_back(Value(backend().Size("q")));
+    return absl::OkStatus();
+  });
+  for (int i = 0; i < 4; ++i) Enqueue("q", "Slow", absl::StrFormat("[%d]", i));
+  WorkerOptions options = Options({"q"});
+  options.batch = 8;
+  RunBurst(options);
+  // No job waits in this slot's hands while another runs: every other one is still queued.
+  EXPECT_THAT(waiting_while_running, ElementsAre(3, 2, 1, 0));
+}
+
 TEST_P(WorkerTest, ABatchTakesNoMoreJobsThanMaxJobsAllows) {
   for (int i = 0; i < 20; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
   WorkerOptions options = Options({"q"});
