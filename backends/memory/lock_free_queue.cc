@@ -118,17 +118,18 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
   }
 }
 
-std::optional<std::string> LockFreeQueue::Pop() {
+bool LockFreeQueue::Pop(std::string* out) {
   EpochDomain::Guard guard = epochs_->Pin();
   for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {
     // The plain load first spares a contended cache line a write when the node is taken.
     if (node->claimed.load() || node->claimed.exchange(true)) continue;
     size_.fetch_sub(1);
-    std::string payload(node->Payload());
+    // A copy: a Peek or RemoveJobs that saw the node unclaimed may still be reading it.
+    out->assign(node->Payload());
     AdvanceHead(guard);
-    return payload;
+    return true;
   }
-  return std::nullopt;
+  return false;
 }
 
 void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {

@@ -6,13 +6,13 @@
 //   EpochDomain epochs;
 //   LockFreeQueue queue(&epochs);
 //   queue.Push("a");
-//   std::optional<std::string> payload = queue.Pop();  // "a"
+//   std::string payload;
+//   queue.Pop(&payload);  // true; payload == "a"
 #ifndef RESQUE_BACKENDS_MEMORY_LOCK_FREE_QUEUE_H_
 #define RESQUE_BACKENDS_MEMORY_LOCK_FREE_QUEUE_H_
 
 #include <atomic>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +42,9 @@ class LockFreeQueue {
   // next to be taken), as one step: a recovered job goes back to where it was taken from.
   void PushFrontMany(absl::Span<const std::string> payloads);
 
-  // Takes the payload at the head; nullopt when the queue is empty.
-  std::optional<std::string> Pop();
+  // Takes the payload at the head into `*out`; false, leaving `*out` alone, when the queue is
+  // empty.
+  bool Pop(std::string* out);
 
   // Up to `count` payloads from position `start` (0 = the head). Both must be >= 0.
   std::vector<std::string> Peek(int64_t start, int64_t count);

@@ -105,8 +105,11 @@ class MemoryBackend final : public Backend {
   static void MarkListed(QueueEntry& entry);
   // Wakes the parked reservers if any of them waits on `entry`.
   void WakeWaiters(const QueueEntry& entry);
-  // Pops from the first of `entries` that has a payload.
-  std::optional<ReservedJob> TryReserve(absl::Span<QueueEntry* const> entries);
+  // Pops from the first of `queues` that has a payload (looking them up, creating none); holds
+  // nullopt when all are empty.
+  absl::StatusOr<std::optional<ReservedJob>> TryReserve(absl::Span<const std::string> queues);
+  // Pops into `*job` from the first of `entries` that has a payload; false when all are empty.
+  static bool PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob* job);
   absl::StatusOr<std::optional<ReservedJob>> ReserveWaiting(absl::Span<const std::string> queues,
                                                             absl::Duration wait);
 
@@ -203,25 +206,40 @@ absl::Status MemoryBackend::PushMany(std::string_view queue,
   return absl::OkStatus();
 }
 
-std::optional<ReservedJob> MemoryBackend::TryReserve(absl::Span<QueueEntry* const> entries) {
-  for (QueueEntry* entry : entries) {
-    if (entry == nullptr) continue;
-    if (std::optional<std::string> payload = entry->queue.Pop()) {
-      return ReservedJob{.queue = entry->name, .payload = *std::move(payload)};
+absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::TryReserve(
+    absl::Span<const std::string> queues) {
+  // Made in place and returned by name on every path: the job's strings are written once and
+  // never moved on the way out.
+  absl::StatusOr<std::optional<ReservedJob>> result(absl::in_place, std::in_place);
+  ReservedJob& job = **result;
+  for (const std::string& queue : queues) {
+    QueueEntry* entry = queues_.Find(queue);
+    if (entry != nullptr && entry->queue.Pop(&job.payload)) {
+      job.queue = entry->name;
+      return result;
     }
   }
-  return std::nullopt;
+  result->reset();
+  return result;
+}
+
+bool MemoryBackend::PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob* job) {
+  for (QueueEntry* entry : entries) {
+    if (entry->queue.Pop(&job->payload)) {
+      job->queue = entry->name;
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
     absl::Span<const std::string> queues, absl::Duration wait) {
   if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
   // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
-  // Inline: most workers reserve from a handful of queues, and the hot path should not allocate.
-  absl::InlinedVector<QueueEntry*, 8> entries;
-  for (const std::string& queue : queues) entries.push_back(queues_.Find(queue));
-  if (std::optional<ReservedJob> job = TryReserve(entries)) return job;
-  if (wait == absl::ZeroDuration()) return std::nullopt;
+  if (wait == absl::ZeroDuration()) return TryReserve(queues);
+  absl::StatusOr<std::optional<ReservedJob>> job = TryReserve(queues);
+  if (job->has_value()) return job;
   return ReserveWaiting(queues, wait);
 }
 
@@ -251,8 +269,8 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
       result = absl::CancelledError("reserve: the memory backend is being destroyed");
       break;
     }
-    if (std::optional<ReservedJob> job = TryReserve(entries)) {
-      result = std::move(job);
+    if (ReservedJob job; PopFirst(entries, &job)) {
+      result = std::optional<ReservedJob>(std::move(job));
       break;
     }
     absl::Duration remaining = absl::InfiniteDuration();

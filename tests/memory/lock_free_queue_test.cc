@@ -17,27 +17,30 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+std::optional<std::string> PopOne(LockFreeQueue& queue) {
+  std::string payload;
+  if (!queue.Pop(&payload)) return std::nullopt;
+  return payload;
+}
+
 std::vector<std::string> PopAll(LockFreeQueue& queue) {
   std::vector<std::string> out;
-  for (int i = 0; i < 100000; ++i) {
-    std::optional<std::string> p = queue.Pop();
-    if (!p.has_value()) break;
-    out.push_back(*p);
-  }
+  std::string payload;
+  for (int i = 0; i < 100000 && queue.Pop(&payload); ++i) out.push_back(payload);
   return out;
 }
 
 TEST(LockFreeQueue, PopsInPushOrder) {
   EpochDomain epochs;
   LockFreeQueue queue(&epochs);
-  EXPECT_EQ(queue.Pop(), std::nullopt);
+  EXPECT_EQ(PopOne(queue), std::nullopt);
   queue.Push("a");
   queue.PushMany(std::vector<std::string>{"b", "c"});
   queue.Push("d");
   EXPECT_EQ(queue.Size(), 4);
   EXPECT_THAT(PopAll(queue), ElementsAre("a", "b", "c", "d"));
   EXPECT_EQ(queue.Size(), 0);
-  EXPECT_EQ(queue.Pop(), std::nullopt);
+  EXPECT_EQ(PopOne(queue), std::nullopt);
 }
 
 TEST(LockFreeQueue, PeekSkipsWhatWasRemovedFromTheMiddle) {
@@ -60,7 +63,7 @@ TEST(LockFreeQueue, RemovingEverythingLeavesAQueueThatStillWorks) {
   for (int i = 0; i < 10; ++i) queue.Push("p");
   EXPECT_EQ(queue.RemoveIf([](std::string_view) { return true; }), 10);
   EXPECT_EQ(queue.Size(), 0);
-  EXPECT_EQ(queue.Pop(), std::nullopt);
+  EXPECT_EQ(PopOne(queue), std::nullopt);
   queue.Push("after");
   EXPECT_THAT(PopAll(queue), ElementsAre("after"));
 }
@@ -70,7 +73,7 @@ TEST(EpochDomain, FreesRetiredNodesWhileTheQueueIsInUse) {
   LockFreeQueue queue(&epochs);
   for (int i = 0; i < 100000; ++i) {
     queue.Push("payload");
-    ASSERT_TRUE(queue.Pop().has_value());
+    ASSERT_TRUE(PopOne(queue).has_value());
   }
   // Without reclamation all 100000 popped nodes would still be waiting.
   EXPECT_LT(epochs.PendingForTesting(), 1000);
@@ -83,14 +86,14 @@ TEST(EpochDomain, KeepsNodesAPinnedThreadMayStillRead) {
     EpochDomain::Guard pinned = epochs.Pin();
     for (int i = 0; i < 1000; ++i) {
       queue.Push("payload");
-      ASSERT_TRUE(queue.Pop().has_value());
+      ASSERT_TRUE(PopOne(queue).has_value());
     }
     // This thread pinned before any of them was retired: none may be freed yet.
     EXPECT_GE(epochs.PendingForTesting(), 1000);
   }
   for (int i = 0; i < 1000; ++i) {
     queue.Push("payload");
-    ASSERT_TRUE(queue.Pop().has_value());
+    ASSERT_TRUE(PopOne(queue).has_value());
   }
   EXPECT_LT(epochs.PendingForTesting(), 1000);
 }
@@ -103,7 +106,7 @@ TEST(LockFreeQueue, PushFrontManyPutsPayloadsBeforeTheHeadInTheirOrder) {
   queue.PushFrontMany(std::vector<std::string>{"x", "a"});
   EXPECT_EQ(queue.Size(), 4);
   EXPECT_THAT(queue.Peek(0, 10), ElementsAre("x", "a", "b", "c"));
-  EXPECT_EQ(queue.Pop(), "x");
+  EXPECT_EQ(PopOne(queue), "x");
   queue.PushFrontMany(std::vector<std::string>{"y"});
   queue.Push("d");
   EXPECT_THAT(PopAll(queue), ElementsAre("y", "a", "b", "c", "d"));
@@ -127,7 +130,7 @@ TEST(LockFreeQueue, PushFrontRacingWithPushesAndPopsLosesAndDuplicatesNothing) {
     poppers.emplace_back([&, t] {
       // Bounded: stops when everything was taken, or after far more tries than needed.
       for (int tries = 0; popped.load() < 2 * kEach && tries < 100 * kEach; ++tries) {
-        if (std::optional<std::string> p = queue.Pop()) {
+        if (std::optional<std::string> p = PopOne(queue)) {
           taken[t].push_back(*p);
           popped.fetch_add(1);
         }
