@@ -70,8 +70,9 @@ class EpochDomain {
  private:
   // One per thread that is or was pinned; reused, never freed before the domain. `state` is
   // (epoch << 1) | 1 while the slot is taken by a pin and 0 while it is free: taking a free slot
-  // and announcing the epoch in it are one compare-and-swap.
-  struct Participant {
+  // and announcing the epoch in it are one compare-and-swap. A cache line of its own: every pin
+  // and unpin writes `state`, and slots of different threads must not share a line.
+  struct alignas(64) Participant {
     std::atomic<uint64_t> state{0};
     // Nodes retired through this slot and not yet moved to the shared list. Only the pin that
     // holds the slot touches them; the next holder sees them through `state` (release on unpin,
@@ -93,10 +94,12 @@ class EpochDomain {
   void PushRetired(Retirable* first, Retirable* last);
 
   const uint64_t id_;  // tells this domain's slot apart in a thread's cache
-  std::atomic<uint64_t> epoch_{1};
+  // Read by every pin, written once per advance: a line of its own, away from the counters that
+  // each flush writes.
+  alignas(64) std::atomic<uint64_t> epoch_{1};
   std::atomic<Participant*> participants_{nullptr};
   // Retired nodes not freed yet: a stack, pushed by CAS and taken whole by Collect.
-  std::atomic<Retirable*> retired_head_{nullptr};
+  alignas(64) std::atomic<Retirable*> retired_head_{nullptr};
   std::atomic<int64_t> retired_{0};           // ever retired
   std::atomic<int64_t> freed_{0};             // ever freed by Collect
   std::atomic<uint64_t> collected_epoch_{0};  // the epoch of the last Collect

@@ -77,7 +77,7 @@ void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
 void LockFreeQueue::Link(Node* first, Node* last, int64_t count) {
   // Counted before the link so that the size never goes below zero when a pop claims the new
   // node at once.
-  size_.fetch_add(count);
+  pushed_.fetch_add(count);
   EpochDomain::Guard guard = epochs_->Pin();
   for (;;) {
     Node* tail = tail_.load();
@@ -109,7 +109,7 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
     last->next.store(node);
     last = node;
   }
-  size_.fetch_add(static_cast<int64_t>(payloads.size()));
+  pushed_.fetch_add(static_cast<int64_t>(payloads.size()));
   EpochDomain::Guard guard = epochs_->Pin();
   Node* head = head_.load();
   for (;;) {
@@ -123,7 +123,7 @@ bool LockFreeQueue::Pop(std::string* out) {
   for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {
     // The plain load first spares a contended cache line a write when the node is taken.
     if (node->claimed.load() || node->claimed.exchange(true)) continue;
-    size_.fetch_sub(1);
+    taken_.fetch_add(1);
     // A copy: a Peek or RemoveJobs that saw the node unclaimed may still be reading it.
     out->assign(node->Payload());
     AdvanceHead(guard);
@@ -170,7 +170,12 @@ std::vector<std::string> LockFreeQueue::Peek(int64_t start, int64_t count) {
   return out;
 }
 
-int64_t LockFreeQueue::Size() const { return std::max<int64_t>(0, size_.load()); }
+int64_t LockFreeQueue::Size() const {
+  // Taken first: every take counted there is of a push counted before it, so that the difference
+  // is not negative.
+  const int64_t taken = taken_.load();
+  return std::max<int64_t>(0, pushed_.load() - taken);
+}
 
 int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matches) {
   EpochDomain::Guard guard = epochs_->Pin();
@@ -188,7 +193,7 @@ int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matche
     if (!node->claimed.exchange(true)) ++removed;
   }
   if (removed > 0) {
-    size_.fetch_sub(removed);
+    taken_.fetch_add(removed);
     AdvanceHead(guard);
   }
   return removed;

@@ -69,9 +69,13 @@ class LockFreeQueue {
   // The head is a claimed node (at first a dummy) whose successors are the queue; the tail is the
   // last node or, while a push is half done, one a few steps before it. The head never passes the
   // tail. Nodes from the head on are owned by the queue; nodes the head left behind are retired.
-  std::atomic<Node*> head_;
-  std::atomic<Node*> tail_;
-  std::atomic<int64_t> size_{0};
+  // The size is pushed_ - taken_: each count sits on the line its writers touch anyway, the head's
+  // (pops and removals) and the tail's (pushes), so that producers and consumers do not pass one
+  // line back and forth for it.
+  alignas(64) std::atomic<Node*> head_;
+  std::atomic<int64_t> taken_{0};
+  alignas(64) std::atomic<Node*> tail_;
+  std::atomic<int64_t> pushed_{0};
 };
 
 }  // namespace resque::memory

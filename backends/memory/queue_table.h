@@ -20,14 +20,16 @@ namespace resque::memory {
 struct QueueEntry {
   QueueEntry(std::string_view queue_name, EpochDomain* epochs) : name(queue_name), queue(epochs) {}
 
+  // The fields every push and lookup reads, and seldom written, come first, away from the
+  // queue's head and tail lines (LockFreeQueue aligns those).
   const std::string name;
-  LockFreeQueue queue;
   // Whether Queues() names it: set by a push, cleared by RemoveQueue.
   std::atomic<bool> listed{false};
   // How many Reserve calls are parked on this queue: a push only makes a wake-up call when there
   // is someone to wake.
   std::atomic<int32_t> waiters{0};
   QueueEntry* next_in_bucket = nullptr;  // immutable once published
+  LockFreeQueue queue;
 };
 
 class QueueTable {
