@@ -3,14 +3,16 @@
 namespace resque::memory {
 namespace {
 
-// Every this many retirements through one slot, a Retire call moves the slot's batch to the
-// shared list, tries to advance the epoch and frees. A node is freed two epochs after its
-// retirement, so about twice this many nodes wait at a time on the shared list, plus up to this
-// many in each slot's batch. Small, because glibc's per-thread cache keeps only 7 free blocks of
-// a size: freeing a few dozen nodes at once sends most of them, and the mallocs that follow,
-// through the slower bins. At 16 the flush's half-dozen shared atomics still cost well under
-// one per job.
-constexpr uint64_t kCollectEvery = 16;
+// Every this many retirements through one slot, a Retire or Recycle call hands the slot's batch
+// to the domain, tries to advance the epoch and, if the epoch moved, frees or recycles the batches
+// that became safe. A node is safe two epochs after its batch was handed over, so about twice this
+// many nodes wait at a time per retiring thread, plus up to this many in each slot's batches.
+// Since nodes are tagged and collected a batch at a time, a bigger batch only means fewer flushes.
+constexpr int64_t kBatchSize = 32;
+
+// At most about this many safe nodes wait for Reuse; beyond, safe nodes are deleted. A burst of
+// pushes that outgrows the pool allocates, and what it leaves behind is kept only up to this.
+constexpr int64_t kMaxFree = 4096;
 
 // Each domain gets an id that is never reused, so that a thread's cached slot of a destroyed
 // domain can never be mistaken for a slot of a new domain at the same address.
@@ -38,30 +40,28 @@ namespace {
 uint64_t Pinned(uint64_t epoch) { return (epoch << 1) | 1; }
 }  // namespace
 
-EpochDomain::Guard::~Guard() {
-  if (participant_ != nullptr) {
-    // Guards are only made by EpochDomain::Pin, whose domain outlives them. Release suffices
-    // here: the reads made while pinned and the writes to the slot's batch stay before the
-    // store; TryAdvance's seq_cst load and the next holder's compare-and-swap synchronize with
-    // it.
-    participant_->state.store(0, std::memory_order_release);
-  }
-}
-
 EpochDomain::EpochDomain() : id_(NextDomainId()) {}
 
-EpochDomain::~EpochDomain() {
-  for (Retirable* node = retired_head_.exchange(nullptr); node != nullptr;) {
+void EpochDomain::DeleteChain(Retirable* first) {
+  for (Retirable* node = first; node != nullptr;) {
     Retirable* next = node->retired_next_;
     delete node;
     node = next;
   }
+}
+
+EpochDomain::~EpochDomain() {
+  for (WaitingBatch* batch = waiting_.exchange(nullptr); batch != nullptr;) {
+    WaitingBatch* next = batch->next;
+    DeleteChain(batch->first);
+    delete batch;
+    batch = next;
+  }
+  DeleteChain(free_.exchange(nullptr));
   for (Participant* p = participants_.load(); p != nullptr;) {
-    for (Retirable* node = p->batch_first; node != nullptr;) {
-      Retirable* next = node->retired_next_;
-      delete node;
-      node = next;
-    }
+    DeleteChain(p->to_delete.first);
+    DeleteChain(p->to_reuse.first);
+    DeleteChain(p->free);
     Participant* next = p->next;
     delete p;
     p = next;
@@ -118,67 +118,122 @@ void EpochDomain::TryAdvance() {
   epoch_.compare_exchange_strong(epoch, epoch + 1);
 }
 
-void EpochDomain::PushRetired(Retirable* first, Retirable* last) {
-  Retirable* head = retired_head_.load();
+void EpochDomain::PushWaiting(WaitingBatch* first, WaitingBatch* last) {
+  WaitingBatch* head = waiting_.load();
   do {
-    last->retired_next_ = head;
-  } while (!retired_head_.compare_exchange_weak(head, first));
+    last->next = head;
+  } while (!waiting_.compare_exchange_weak(head, first));
 }
 
 void EpochDomain::Retire(const Guard& guard, Retirable* node) {
   Participant* const p = guard.participant_;
-  // Tagged with an epoch read after the unlink: a thread pinned in an epoch two steps later
-  // pinned after the unlink and cannot reach the node.
-  node->retired_epoch_ = epoch_.load();
+  AddToBatch(p->to_delete, node, /*reuse=*/false);
+}
+
+void EpochDomain::Recycle(const Guard& guard, Retirable* node) {
+  Participant* const p = guard.participant_;
+  AddToBatch(p->to_reuse, node, /*reuse=*/true);
+}
+
+void EpochDomain::AddToBatch(Batch& batch, Retirable* node, bool reuse) {
   // Into the slot's private batch: no read-modify-write on a shared line per node.
-  node->retired_next_ = p->batch_first;
-  p->batch_first = node;
-  if (p->batch_last == nullptr) p->batch_last = node;
+  node->retired_next_ = batch.first;
+  batch.first = node;
+  if (batch.last == nullptr) batch.last = node;
   // Relaxed: only this pin writes the counter; PendingForTesting's read is racy by nature.
-  const int64_t batched = p->batch_size.load(std::memory_order_relaxed) + 1;
-  if (batched < static_cast<int64_t>(kCollectEvery)) {
-    p->batch_size.store(batched, std::memory_order_relaxed);
-    return;
-  }
-  PushRetired(p->batch_first, p->batch_last);
-  retired_.fetch_add(batched);
-  p->batch_first = p->batch_last = nullptr;
-  p->batch_size.store(0, std::memory_order_relaxed);
+  const int64_t size = batch.size.load(std::memory_order_relaxed) + 1;
+  batch.size.store(size, std::memory_order_relaxed);
+  if (size >= kBatchSize) Flush(batch, reuse);
+}
+
+void EpochDomain::Flush(Batch& batch, bool reuse) {
+  const int64_t size = batch.size.load(std::memory_order_relaxed);
+  // Owned by the domain from here on; freed by Collect or ~EpochDomain.
+  auto* waiting =
+      new WaitingBatch{.first = batch.first, .last = batch.last, .size = size, .reuse = reuse};
+  // Read after every node of the batch was unlinked: a thread pinned in an epoch two steps later
+  // pinned after the unlinks and cannot reach any of them. (Tagging the batch at its flush rather
+  // than each node at its retirement only ever makes the tag later, which is safe.)
+  waiting->epoch = epoch_.load();
+  PushWaiting(waiting, waiting);
+  retired_.fetch_add(size);
+  batch.first = batch.last = nullptr;
+  batch.size.store(0, std::memory_order_relaxed);
   TryAdvance();
-  // Walking the retired nodes only pays when the epoch has moved since the last walk: while a
-  // descheduled thread holds the epoch back, walking every time would cost more with each node.
+  // Walking the waiting batches only pays when the epoch has moved since the last walk: while a
+  // descheduled thread holds the epoch back, nothing more became safe.
   const uint64_t epoch = epoch_.load();
-  if (collected_epoch_.exchange(epoch) != epoch) Collect();
+  if (collected_epoch_.load() != epoch && collected_epoch_.exchange(epoch) != epoch) Collect();
+}
+
+EpochDomain::Retirable* EpochDomain::Reuse(const Guard& guard) {
+  Participant* const p = guard.participant_;
+  if (p->free == nullptr) {
+    // The plain load first: with nothing to take, no write to the shared line.
+    if (free_.load() == nullptr) return nullptr;
+    p->free = free_.exchange(nullptr);
+    // A Collect racing with this may leave the count a batch off either way; it only caps how
+    // much is kept.
+    free_size_.store(0);
+    if (p->free == nullptr) return nullptr;
+  }
+  Retirable* node = p->free;
+  p->free = node->retired_next_;
+  return node;
 }
 
 int64_t EpochDomain::PendingForTesting() const {
-  int64_t pending = retired_.load() - freed_.load();
+  int64_t pending = retired_.load() - released_.load();
   for (Participant* p = participants_.load(); p != nullptr; p = p->next) {
-    pending += p->batch_size.load(std::memory_order_relaxed);
+    pending += p->to_delete.size.load(std::memory_order_relaxed);
+    pending += p->to_reuse.size.load(std::memory_order_relaxed);
   }
   return pending;
 }
 
+int64_t EpochDomain::RecycledForTesting() const { return recycled_.load(); }
+
 void EpochDomain::Collect() {
   const uint64_t epoch = epoch_.load();
-  Retirable* keep_first = nullptr;
-  Retirable* keep_last = nullptr;
-  int64_t freed = 0;
-  // Taking the whole stack at once leaves no node that two collectors could both free.
-  for (Retirable* node = retired_head_.exchange(nullptr); node != nullptr;) {
-    Retirable* next = node->retired_next_;
-    if (node->retired_epoch_ + 2 <= epoch) {
-      delete node;
-      ++freed;
+  const int64_t room = kMaxFree - free_size_.load();
+  WaitingBatch* keep_first = nullptr;  // batches not safe yet
+  WaitingBatch* keep_last = nullptr;
+  Retirable* reuse_first = nullptr;  // safe nodes to recycle, through retired_next_
+  Retirable* reuse_last = nullptr;
+  int64_t reuse_size = 0;
+  int64_t released = 0;
+  // Taking the whole stack at once leaves no batch that two collectors could both release.
+  for (WaitingBatch* batch = waiting_.exchange(nullptr); batch != nullptr;) {
+    WaitingBatch* const next = batch->next;
+    if (batch->epoch + 2 > epoch) {
+      batch->next = keep_first;
+      keep_first = batch;
+      if (keep_last == nullptr) keep_last = batch;
     } else {
-      node->retired_next_ = keep_first;
-      keep_first = node;
-      if (keep_last == nullptr) keep_last = node;
+      released += batch->size;
+      if (batch->reuse && reuse_size + batch->size <= room) {
+        // The batch's nodes are chained already: splice the chain whole, touching one node.
+        batch->last->retired_next_ = reuse_first;
+        if (reuse_last == nullptr) reuse_last = batch->last;
+        reuse_first = batch->first;
+        reuse_size += batch->size;
+      } else {
+        DeleteChain(batch->first);
+      }
+      delete batch;
     }
-    node = next;
+    batch = next;
   }
-  if (keep_first != nullptr) PushRetired(keep_first, keep_last);
-  freed_.fetch_add(freed);
+  if (keep_first != nullptr) PushWaiting(keep_first, keep_last);
+  if (reuse_first != nullptr) {
+    Retirable* head = free_.load();
+    do {
+      reuse_last->retired_next_ = head;
+    } while (!free_.compare_exchange_weak(head, reuse_first));
+    free_size_.fetch_add(reuse_size);
+    recycled_.fetch_add(reuse_size);
+  }
+  released_.fetch_add(released);
 }
 
 }  // namespace resque::memory

@@ -1,12 +1,12 @@
 // EpochDomain: epoch-based memory reclamation for the memory backend's lock-free queues. A
 // thread pins the domain while it may hold pointers into a lock-free structure; a node taken out
-// of the structure is retired, and freed only once every thread that could still hold it has
-// unpinned. Internal to backends/memory; see docs/memory-backend.md.
+// of the structure is retired, and freed, or handed back for reuse, only once every thread that
+// could still hold it has unpinned. Internal to backends/memory; see docs/memory-backend.md.
 //
 //   EpochDomain::Guard guard = domain.Pin();
-//   Node* old = head.load();   // safe to read until `guard` goes away
+//   Node* old = head.load();    // safe to read until `guard` goes away
 //   ...unlink `old`...
-//   domain.Retire(guard, old); // freed by a later Retire, or by ~EpochDomain
+//   domain.Recycle(guard, old); // handed out again by a later Reuse, once no pin can hold it
 #ifndef RESQUE_BACKENDS_MEMORY_EPOCH_H_
 #define RESQUE_BACKENDS_MEMORY_EPOCH_H_
 
@@ -18,15 +18,15 @@ namespace resque::memory {
 class EpochDomain {
  public:
   // What can be retired: a type derives from it and is then deleted through its virtual
-  // destructor when no pinned thread can see it any more.
+  // destructor, or handed back by Reuse, when no pinned thread can see it any more.
   class Retirable {
    public:
     virtual ~Retirable() = default;
 
    private:
     friend class EpochDomain;
+    // The next node of its batch, then of the free list. The only field: the node stays small.
     Retirable* retired_next_ = nullptr;
-    uint64_t retired_epoch_ = 0;
   };
 
  private:
@@ -41,7 +41,12 @@ class EpochDomain {
     }
     Guard& operator=(Guard&&) = delete;
     Guard(const Guard&) = delete;
-    ~Guard();
+    // Unpins. Inline: every push and pop ends here. Release suffices: the reads made while pinned
+    // and the writes to the slot's batches stay before the store; TryAdvance's seq_cst load and
+    // the next holder's compare-and-swap synchronize with it.
+    ~Guard() {
+      if (participant_ != nullptr) participant_->state.store(0, std::memory_order_release);
+    }
 
    private:
     friend class EpochDomain;
@@ -50,7 +55,7 @@ class EpochDomain {
   };
 
   EpochDomain();
-  // Frees everything still retired. No thread may be pinned.
+  // Frees everything still retired or waiting for reuse. No thread may be pinned.
   ~EpochDomain();
   EpochDomain(const EpochDomain&) = delete;
   EpochDomain& operator=(const EpochDomain&) = delete;
@@ -58,50 +63,88 @@ class EpochDomain {
   Guard Pin();
 
   // Takes ownership of `node`, which must already be unreachable for threads that pin from now
-  // on. `guard` is the caller's pin (it is pinned, having just unlinked the node). The node joins
-  // the pin's slot's private batch; every kCollectEvery of them, this also moves the batch to the
-  // shared list, advances the epoch and frees what has become safe to free.
+  // on, and deletes it once no pinned thread can hold it. `guard` is the caller's pin (it is
+  // pinned, having just unlinked the node).
   void Retire(const Guard& guard, Retirable* node);
+  // As Retire, but once safe the node is kept for Reuse rather than deleted (unless enough nodes
+  // wait for reuse already). Every node recycled through one domain must be of one type: Reuse
+  // hands them out as that type.
+  void Recycle(const Guard& guard, Retirable* node);
+  // A recycled node that no pinned thread can hold any more, owned by the caller from now on;
+  // nullptr when there is none. `guard` is the caller's pin.
+  Retirable* Reuse(const Guard& guard);
 
-  // How many retired nodes wait to be freed, batched ones included (for tests and docs; racy by
-  // nature).
+  // How many retired nodes wait for their epoch to pass, batched ones included (for tests and
+  // docs; racy by nature).
   int64_t PendingForTesting() const;
+  // How many retired nodes were ever kept for reuse once safe.
+  int64_t RecycledForTesting() const;
 
  private:
+  // Nodes retired through one slot and not yet handed to the domain: a chain through
+  // retired_next_.
+  struct Batch {
+    Retirable* first = nullptr;
+    Retirable* last = nullptr;
+    // Written only by the slot's holder; atomic so that PendingForTesting may read it.
+    std::atomic<int64_t> size{0};
+  };
+
+  // A batch handed to the domain, waiting for its epoch to pass: one small allocation per
+  // kBatchSize nodes, so that the nodes themselves carry nothing but their link.
+  struct WaitingBatch {
+    Retirable* first = nullptr;  // the nodes, chained through retired_next_
+    Retirable* last = nullptr;
+    int64_t size = 0;
+    uint64_t epoch = 0;  // read after every node of the batch was unlinked
+    bool reuse = false;  // recycled, rather than deleted, once safe
+    WaitingBatch* next = nullptr;
+  };
+
   // One per thread that is or was pinned; reused, never freed before the domain. `state` is
   // (epoch << 1) | 1 while the slot is taken by a pin and 0 while it is free: taking a free slot
   // and announcing the epoch in it are one compare-and-swap. A cache line of its own: every pin
   // and unpin writes `state`, and slots of different threads must not share a line.
   struct alignas(64) Participant {
     std::atomic<uint64_t> state{0};
-    // Nodes retired through this slot and not yet moved to the shared list. Only the pin that
-    // holds the slot touches them; the next holder sees them through `state` (release on unpin,
-    // acquire by its compare-and-swap).
-    Retirable* batch_first = nullptr;
-    Retirable* batch_last = nullptr;
-    // Written only by the holder; atomic so that PendingForTesting may read it.
-    std::atomic<int64_t> batch_size{0};
+    // Only the pin that holds the slot touches the batches and the free list; the next holder
+    // sees them through `state` (release on unpin, acquire by its compare-and-swap).
+    Batch to_delete;
+    Batch to_reuse;
+    Retirable* free = nullptr;    // nodes this slot took for reuse, safe to hand out
     Participant* next = nullptr;  // immutable once published
   };
 
   // Takes a slot for this thread, announcing `epoch` in it: the one it used last if free, else
   // any free one, else a new one.
   Participant* Acquire(uint64_t epoch);
+  void AddToBatch(Batch& batch, Retirable* node, bool reuse);
+  // Hands `batch` to the domain, tagged with the current epoch, then advances the epoch if it can
+  // and collects what became safe.
+  void Flush(Batch& batch, bool reuse);
   // Moves the global epoch one step when every pinned thread has seen the current one.
   void TryAdvance();
-  // Frees the retired nodes no pinned thread can hold; puts the others back.
+  // Frees or recycles the batches no pinned thread can hold; puts the others back.
   void Collect();
-  void PushRetired(Retirable* first, Retirable* last);
+  void PushWaiting(WaitingBatch* first, WaitingBatch* last);
+  static void DeleteChain(Retirable* first);
 
   const uint64_t id_;  // tells this domain's slot apart in a thread's cache
   // Read by every pin, written once per advance: a line of its own, away from the counters that
   // each flush writes.
   alignas(64) std::atomic<uint64_t> epoch_{1};
   std::atomic<Participant*> participants_{nullptr};
-  // Retired nodes not freed yet: a stack, pushed by CAS and taken whole by Collect.
-  alignas(64) std::atomic<Retirable*> retired_head_{nullptr};
-  std::atomic<int64_t> retired_{0};           // ever retired
-  std::atomic<int64_t> freed_{0};             // ever freed by Collect
+  // Batches whose epoch has not passed yet: a stack, pushed by CAS and taken whole by Collect.
+  alignas(64) std::atomic<WaitingBatch*> waiting_{nullptr};
+  // Safe nodes kept for reuse: a stack through retired_next_, pushed by CAS and taken whole by a
+  // Reuse whose slot has none left.
+  std::atomic<Retirable*> free_{nullptr};
+  // About how many nodes `free_` holds (it may lag a concurrent take or push): caps the memory
+  // kept for reuse.
+  std::atomic<int64_t> free_size_{0};
+  std::atomic<int64_t> retired_{0};           // ever handed to `waiting_`
+  std::atomic<int64_t> released_{0};          // ever taken out of `waiting_` as safe
+  std::atomic<int64_t> recycled_{0};          // ever moved to `free_`
   std::atomic<uint64_t> collected_epoch_{0};  // the epoch of the last Collect
 };
 

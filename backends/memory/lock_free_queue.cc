@@ -3,47 +3,73 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
-#include <utility>
+#include <string>
 
 namespace resque::memory {
 
-// Memory orders: sequentially consistent throughout. Besides keeping the argument simple, the
+// Memory orders: sequentially consistent throughout, but for the stores to a node that no other
+// thread can see yet (made or recycled, not yet linked), which the linking compare-and-swap
+// publishes. Besides keeping the argument simple, the
 // backend's parking protocol (memory_backend.cc) relies on a seq_cst store-then-load order
 // between a push's link and its read of the waiter count, and a waiter's count increment and its
 // reads of the list.
 
-// A node and its payload's bytes are one allocation: the bytes follow the node. With the payload
-// in a std::string of its own, every job cost two allocations and two frees for its node.
+namespace {
+
+// A node's bytes come in steps of this many; a recycled node is reused for a payload that fits
+// and would not waste more than half of it.
+constexpr size_t kCapacityStep = 64;
+// A node with room for more bytes than this is deleted once safe rather than recycled, so that the
+// nodes kept for reuse (epoch.cc caps how many) do not hold large blocks.
+constexpr size_t kMaxRecycledCapacity = 4096;
+
+size_t CapacityFor(size_t size) {
+  return std::max(kCapacityStep, (size + kCapacityStep - 1) / kCapacityStep * kCapacityStep);
+}
+
+bool Fits(size_t capacity, size_t size) {
+  return size <= capacity && capacity <= 2 * CapacityFor(size);
+}
+
+}  // namespace
+
+// A node and its payload's bytes are one allocation: the bytes follow the node. Nodes are
+// recycled through the epochs: a node is handed out again only once no pinned thread can hold
+// it, so no thread can mistake a recycled node for the one it read before (no ABA), and a push
+// of a payload that fits a recycled node allocates nothing.
 struct LockFreeQueue::Node : EpochDomain::Retirable {
-  static Node* Make(std::string_view payload, bool claimed_at_birth = false) {
-    void* block = ::operator new(sizeof(Node) + payload.size());
-    Node* node = new (block) Node(payload.size(), claimed_at_birth);
-    if (!payload.empty()) std::memcpy(node->Bytes(), payload.data(), payload.size());
-    return node;
+  static Node* Make(size_t capacity) {
+    void* block = ::operator new(sizeof(Node) + capacity);
+    return new (block) Node(capacity);
   }
   // Matches Make's ::operator new; reached through Retirable's virtual destructor. Declared
   // unsized so that `delete` never passes sizeof(Node), which is not the block's size.
   static void operator delete(void* block) { ::operator delete(block); }
 
-  // Never written after the node is published, so a pinned reader may copy it while another
-  // thread claims the node.
+  // Written only while the node is private (made or recycled, not yet linked), so a pinned reader
+  // may copy it while another thread claims the node.
   std::string_view Payload() const { return std::string_view(Bytes(), size); }
+  void SetPayload(std::string_view payload) {
+    if (!payload.empty()) std::memcpy(Bytes(), payload.data(), payload.size());
+    size = payload.size();
+  }
 
   std::atomic<Node*> next{nullptr};
   // Set once, by the one pop or removal that takes the node; a claimed node is not in the queue
   // any more, whether or not it is still linked.
-  std::atomic<bool> claimed;
-  const size_t size;
+  std::atomic<bool> claimed{false};
+  size_t size = 0;
+  const size_t capacity;  // how many bytes follow the node
 
  private:
-  Node(size_t payload_size, bool claimed_at_birth)
-      : claimed(claimed_at_birth), size(payload_size) {}
+  explicit Node(size_t bytes) : capacity(bytes) {}
   char* Bytes() { return reinterpret_cast<char*>(this + 1); }
   const char* Bytes() const { return reinterpret_cast<const char*>(this + 1); }
 };
 
 LockFreeQueue::LockFreeQueue(EpochDomain* epochs) : epochs_(epochs) {
-  Node* dummy = Node::Make("", /*claimed_at_birth=*/true);
+  Node* dummy = Node::Make(0);  // owned by the list
+  dummy->claimed.store(true);
   head_.store(dummy);
   tail_.store(dummy);
 }
@@ -56,29 +82,47 @@ LockFreeQueue::~LockFreeQueue() {
   }
 }
 
+LockFreeQueue::Node* LockFreeQueue::MakeNode(const EpochDomain::Guard& guard,
+                                             std::string_view payload, bool claimed) {
+  // Every node recycled through the domain is a Node: only LockFreeQueue recycles into it.
+  Node* node = static_cast<Node*>(epochs_->Reuse(guard));
+  if (node != nullptr && !Fits(node->capacity, payload.size())) {
+    delete node;  // ours since Reuse, and of the wrong size
+    node = nullptr;
+  }
+  if (node == nullptr) node = Node::Make(CapacityFor(payload.size()));  // the list's once linked
+  // Relaxed: the node is private until a compare-and-swap links it, which publishes these.
+  node->next.store(nullptr, std::memory_order_relaxed);
+  node->claimed.store(claimed, std::memory_order_relaxed);
+  node->SetPayload(payload);
+  return node;
+}
+
 void LockFreeQueue::Push(std::string_view payload) {
-  Node* node = Node::Make(payload);  // owned by the list once linked
-  Link(node, node, 1);
+  EpochDomain::Guard guard = epochs_->Pin();
+  Node* node = MakeNode(guard, payload);
+  Link(guard, node, node, 1);
 }
 
 void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
   if (payloads.empty()) return;
+  EpochDomain::Guard guard = epochs_->Pin();
   // Chained privately first, then linked with one compare-and-swap.
-  Node* first = Node::Make(payloads[0]);
+  Node* first = MakeNode(guard, payloads[0]);
   Node* last = first;
   for (size_t i = 1; i < payloads.size(); ++i) {
-    Node* node = Node::Make(payloads[i]);
-    last->next.store(node);
+    Node* node = MakeNode(guard, payloads[i]);
+    last->next.store(node, std::memory_order_relaxed);  // private until linked
     last = node;
   }
-  Link(first, last, static_cast<int64_t>(payloads.size()));
+  Link(guard, first, last, static_cast<int64_t>(payloads.size()));
 }
 
-void LockFreeQueue::Link(Node* first, Node* last, int64_t count) {
+void LockFreeQueue::Link(const EpochDomain::Guard& /*guard*/, Node* first, Node* last,
+                         int64_t count) {
   // Counted before the link so that the size never goes below zero when a pop claims the new
   // node at once.
   pushed_.fetch_add(count);
-  EpochDomain::Guard guard = epochs_->Pin();
   for (;;) {
     Node* tail = tail_.load();
     Node* next = tail->next.load();
@@ -102,15 +146,15 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
   // node. The head is never retired while it is the head (only the thread whose CAS moves it
   // away retires it), and this thread is pinned, so the old head cannot be freed under the
   // chain; a failed CAS means the head moved, and the chain is relinked to the new one.
-  Node* const dummy = Node::Make("", /*claimed_at_birth=*/true);
+  EpochDomain::Guard guard = epochs_->Pin();
+  Node* const dummy = MakeNode(guard, "", /*claimed=*/true);
   Node* last = dummy;
   for (const std::string& payload : payloads) {
-    Node* node = Node::Make(payload);
-    last->next.store(node);
+    Node* node = MakeNode(guard, payload);
+    last->next.store(node, std::memory_order_relaxed);  // private until linked
     last = node;
   }
   pushed_.fetch_add(static_cast<int64_t>(payloads.size()));
-  EpochDomain::Guard guard = epochs_->Pin();
   Node* head = head_.load();
   for (;;) {
     last->next.store(head);
@@ -148,7 +192,12 @@ void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
   if (!head_.compare_exchange_strong(expected, new_head)) return;
   for (Node* node = head; node != new_head;) {
     Node* next = node->next.load();
-    epochs_->Retire(guard, node);  // still readable: this thread is pinned
+    // Still readable: this thread is pinned.
+    if (node->capacity > kMaxRecycledCapacity) {
+      epochs_->Retire(guard, node);
+    } else {
+      epochs_->Recycle(guard, node);
+    }
     node = next;
   }
 }

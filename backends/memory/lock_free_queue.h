@@ -60,7 +60,10 @@ class LockFreeQueue {
  private:
   struct Node;
 
-  void Link(Node* first, Node* last, int64_t count);
+  // A node holding a copy of `payload`: one recycled through the epochs if there is one, else a
+  // new one. `guard` is the caller's pin.
+  Node* MakeNode(const EpochDomain::Guard& guard, std::string_view payload, bool claimed = false);
+  void Link(const EpochDomain::Guard& guard, Node* first, Node* last, int64_t count);
   // Moves the head past the nodes claimed at the front and retires them through `guard`, the
   // caller's pin.
   void AdvanceHead(const EpochDomain::Guard& guard);

@@ -30,6 +30,16 @@ std::vector<std::string> PopAll(LockFreeQueue& queue) {
   return out;
 }
 
+// Pushes and pops one payload `times` times; false if a pop found the queue empty.
+bool PushAndPop(LockFreeQueue& queue, int times) {
+  std::string payload;
+  for (int i = 0; i < times; ++i) {
+    queue.Push("payload");
+    if (!queue.Pop(&payload)) return false;
+  }
+  return true;
+}
+
 TEST(LockFreeQueue, PopsInPushOrder) {
   EpochDomain epochs;
   LockFreeQueue queue(&epochs);
@@ -71,31 +81,41 @@ TEST(LockFreeQueue, RemovingEverythingLeavesAQueueThatStillWorks) {
 TEST(EpochDomain, FreesRetiredNodesWhileTheQueueIsInUse) {
   EpochDomain epochs;
   LockFreeQueue queue(&epochs);
-  for (int i = 0; i < 100000; ++i) {
-    queue.Push("payload");
-    ASSERT_TRUE(PopOne(queue).has_value());
-  }
+  ASSERT_TRUE(PushAndPop(queue, 100000));
   // Without reclamation all 100000 popped nodes would still be waiting.
   EXPECT_LT(epochs.PendingForTesting(), 1000);
 }
 
-TEST(EpochDomain, KeepsNodesAPinnedThreadMayStillRead) {
+TEST(EpochDomain, KeepsNodesAPinnedThreadMayStillReadThenRecyclesThem) {
   EpochDomain epochs;
   LockFreeQueue queue(&epochs);
   {
     EpochDomain::Guard pinned = epochs.Pin();
-    for (int i = 0; i < 1000; ++i) {
-      queue.Push("payload");
-      ASSERT_TRUE(PopOne(queue).has_value());
-    }
-    // This thread pinned before any of them was retired: none may be freed yet.
+    ASSERT_TRUE(PushAndPop(queue, 1000));
+    // This thread pinned before any of them was retired: none may be freed or reused yet.
     EXPECT_GE(epochs.PendingForTesting(), 1000);
+    EXPECT_EQ(epochs.RecycledForTesting(), 0);
   }
-  for (int i = 0; i < 1000; ++i) {
-    queue.Push("payload");
-    ASSERT_TRUE(PopOne(queue).has_value());
-  }
+  ASSERT_TRUE(PushAndPop(queue, 100000));
   EXPECT_LT(epochs.PendingForTesting(), 1000);
+  // Nearly every popped node came back for reuse rather than being freed.
+  EXPECT_GT(epochs.RecycledForTesting(), 90000);
+}
+
+TEST(LockFreeQueue, RecycledNodesCarryPayloadsOfAnySizeWhole) {
+  EpochDomain epochs;
+  LockFreeQueue queue(&epochs);
+  // Sizes that grow, shrink and jump across the node size steps and past the recycled maximum,
+  // each pushed and popped many times so that nodes are reused for other sizes.
+  const std::vector<size_t> sizes = {0, 1, 63, 64, 65, 200, 17, 5000, 130, 4096, 1, 9000};
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::string> pushed;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      pushed.push_back(std::string(sizes[(i + round) % sizes.size()], static_cast<char>('a' + i)));
+      queue.Push(pushed.back());
+    }
+    ASSERT_EQ(PopAll(queue), pushed) << "round " << round;
+  }
 }
 
 TEST(LockFreeQueue, PushFrontManyPutsPayloadsBeforeTheHeadInTheirOrder) {
