@@ -58,6 +58,9 @@ struct LockFreeQueue::Node : EpochDomain::Retirable {
   // Set once, by the one pop or removal that takes the node; a claimed node is not in the queue
   // any more, whether or not it is still linked.
   std::atomic<bool> claimed{false};
+  // Whether the node is the last of the nodes linked together by one push (see AdvanceHead).
+  // Written only while the node is private.
+  bool chain_end = true;
   size_t size = 0;
   const size_t capacity;  // how many bytes follow the node
 
@@ -94,6 +97,7 @@ LockFreeQueue::Node* LockFreeQueue::MakeNode(const EpochDomain::Guard& guard,
   // Relaxed: the node is private until a compare-and-swap links it, which publishes these.
   node->next.store(nullptr, std::memory_order_relaxed);
   node->claimed.store(claimed, std::memory_order_relaxed);
+  node->chain_end = true;
   node->SetPayload(payload);
   return node;
 }
@@ -113,6 +117,7 @@ void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
   for (size_t i = 1; i < payloads.size(); ++i) {
     Node* node = MakeNode(guard, payloads[i]);
     last->next.store(node, std::memory_order_relaxed);  // private until linked
+    last->chain_end = false;
     last = node;
   }
   Link(guard, first, last, static_cast<int64_t>(payloads.size()));
@@ -145,7 +150,9 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
   // swings to them by one compare-and-swap, the old head staying linked behind them as a claimed
   // node. The head is never retired while it is the head (only the thread whose CAS moves it
   // away retires it), and this thread is pinned, so the old head cannot be freed under the
-  // chain; a failed CAS means the head moved, and the chain is relinked to the new one.
+  // chain; a failed CAS means the head moved, and the chain is relinked to the new one. Every node
+  // of it stays a chain end (MakeNode's default): they all come before the old head, hence before
+  // the tail, which is all AdvanceHead needs to know.
   EpochDomain::Guard guard = epochs_->Pin();
   Node* const dummy = MakeNode(guard, "", /*claimed=*/true);
   Node* last = dummy;
@@ -178,15 +185,26 @@ bool LockFreeQueue::Pop(std::string* out) {
 
 void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
   Node* const head = head_.load();
-  // Read after the head, so it is at or after the head in the list.
-  Node* const tail = tail_.load();
   Node* new_head = head;
-  while (new_head != tail) {
+  for (;;) {
     Node* next = new_head->next.load();
     if (next == nullptr || !next->claimed.load()) break;
     new_head = next;
   }
   if (new_head == head) return;
+  // The head must not pass the tail. The tail lags behind the last node by at most the chain
+  // linked last (one node, or a PushMany's nodes): a link is made at the node the tail points to,
+  // and the tail only moves on. So when the new head ends a chain and has a successor, the chain
+  // linked last begins after it and the tail is at the new head or beyond: no need to read the
+  // tail, a line every push writes. Otherwise the walk is bounded by the tail, read after the
+  // head, so it is at or after the head in the list.
+  if (!new_head->chain_end || new_head->next.load() == nullptr) {
+    Node* const tail = tail_.load();
+    Node* bounded = head;
+    while (bounded != new_head && bounded != tail) bounded = bounded->next.load();
+    new_head = bounded;
+    if (new_head == head) return;
+  }
   Node* expected = head;
   // The one thread whose compare-and-swap moves the head retires what it moved past.
   if (!head_.compare_exchange_strong(expected, new_head)) return;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -132,41 +133,89 @@ TEST(LockFreeQueue, PushFrontManyPutsPayloadsBeforeTheHeadInTheirOrder) {
   EXPECT_THAT(PopAll(queue), ElementsAre("y", "a", "b", "c", "d"));
 }
 
-TEST(LockFreeQueue, PushFrontRacingWithPushesAndPopsLosesAndDuplicatesNothing) {
-  constexpr int kEach = 2000;
-  EpochDomain epochs;
-  LockFreeQueue queue(&epochs);
+// Runs each of `pushers` on a thread of its own against two popping threads, until `total`
+// payloads were taken or far more tries than needed were made. Returns what each popper took, in
+// its order, then what was left in the queue.
+std::vector<std::vector<std::string>> RaceWithTwoPoppers(
+    LockFreeQueue& queue, int total, const std::vector<std::function<void()>>& pushers) {
   std::atomic<int> popped{0};
-  std::vector<std::string> taken[2];
-  std::thread back([&] {
-    for (int i = 0; i < kEach; ++i) queue.Push("b" + std::to_string(i));
-  });
-  std::thread front([&] {
-    for (int i = 0; i < kEach; ++i)
-      queue.PushFrontMany(std::vector<std::string>{"f" + std::to_string(i)});
-  });
-  std::vector<std::thread> poppers;
+  std::vector<std::vector<std::string>> taken(3);
+  std::vector<std::thread> threads;
+  for (const std::function<void()>& push : pushers) threads.emplace_back(push);
   for (int t = 0; t < 2; ++t) {
-    poppers.emplace_back([&, t] {
-      // Bounded: stops when everything was taken, or after far more tries than needed.
-      for (int tries = 0; popped.load() < 2 * kEach && tries < 100 * kEach; ++tries) {
-        if (std::optional<std::string> p = PopOne(queue)) {
-          taken[t].push_back(*p);
+    threads.emplace_back([&, t] {
+      std::string payload;
+      for (int tries = 0; popped.load() < total && tries < 100 * total; ++tries) {
+        if (queue.Pop(&payload)) {
+          taken[t].push_back(payload);
           popped.fetch_add(1);
         }
       }
     });
   }
-  back.join();
-  front.join();
-  for (std::thread& t : poppers) t.join();
-  std::vector<std::string> all = taken[0];
-  all.insert(all.end(), taken[1].begin(), taken[1].end());
-  std::vector<std::string> rest = PopAll(queue);
-  all.insert(all.end(), rest.begin(), rest.end());
+  for (std::thread& t : threads) t.join();
+  taken[2] = PopAll(queue);
+  return taken;
+}
+
+// Checks that `taken` holds `total` payloads, none twice.
+void ExpectEachTakenOnce(const std::vector<std::vector<std::string>>& taken, size_t total) {
+  std::vector<std::string> all;
+  for (const std::vector<std::string>& some : taken)
+    all.insert(all.end(), some.begin(), some.end());
   std::sort(all.begin(), all.end());
-  EXPECT_EQ(all.size(), 2u * kEach);
+  EXPECT_EQ(all.size(), total);
   EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+}
+
+TEST(LockFreeQueue, PushFrontRacingWithPushesAndPopsLosesAndDuplicatesNothing) {
+  constexpr int kEach = 2000;
+  EpochDomain epochs;
+  LockFreeQueue queue(&epochs);
+  const std::vector<std::vector<std::string>> taken = RaceWithTwoPoppers(
+      queue, 2 * kEach,
+      {[&] {
+         for (int i = 0; i < kEach; ++i) queue.Push("b" + std::to_string(i));
+       },
+       [&] {
+         for (int i = 0; i < kEach; ++i) {
+           queue.PushFrontMany(std::vector<std::string>{"f" + std::to_string(i)});
+         }
+       }});
+  ExpectEachTakenOnce(taken, 2 * kEach);
+  EXPECT_EQ(queue.Size(), 0);
+}
+
+TEST(LockFreeQueue, PushManyRacingWithPopsKeepsEachPushersOrder) {
+  // Batches of 1 to 5 from two pushers, so that the head often stops inside a batch that is still
+  // being linked: the tail may lag behind it then, and the head must not pass the tail.
+  constexpr int kEach = 3000;
+  EpochDomain epochs;
+  LockFreeQueue queue(&epochs);
+  auto pusher = [&queue](char name) {
+    return [&queue, name] {
+      for (int i = 0; i < kEach;) {
+        std::vector<std::string> batch;
+        for (int n = 1 + i % 5; n > 0 && i < kEach; --n, ++i) {
+          batch.push_back(std::string(1, name) + std::to_string(100000 + i));
+        }
+        queue.PushMany(batch);
+      }
+    };
+  };
+  const std::vector<std::vector<std::string>> taken =
+      RaceWithTwoPoppers(queue, 2 * kEach, {pusher('a'), pusher('b')});
+  ExpectEachTakenOnce(taken, 2 * kEach);
+  // Each popper, and what was left, sees each pusher's payloads in the order they were pushed
+  // (the numbers have the same width, so text order is number order).
+  for (const std::vector<std::string>& some : taken) {
+    std::string last[2];
+    for (const std::string& payload : some) {
+      std::string& previous = last[payload[0] - 'a'];
+      EXPECT_LT(previous, payload);
+      previous = payload;
+    }
+  }
   EXPECT_EQ(queue.Size(), 0);
 }
 
