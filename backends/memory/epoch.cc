@@ -172,8 +172,9 @@ EpochDomain::Retirable* EpochDomain::Reuse(const Guard& guard) {
     // The plain load first: with nothing to take, no write to the shared line.
     if (free_.load() == nullptr) return nullptr;
     p->free = free_.exchange(nullptr);
-    // A Collect racing with this may leave the count a batch off either way; it only caps how
-    // much is kept.
+    // Batches pushed after the exchange but counted before this store are left uncounted until
+    // the next take, so the list may briefly hold more than kMaxFree; the count never stays above
+    // what the list holds (Collect counts before it pushes).
     free_size_.store(0);
     if (p->free == nullptr) return nullptr;
   }
@@ -226,11 +227,14 @@ void EpochDomain::Collect() {
   }
   if (keep_first != nullptr) PushWaiting(keep_first, keep_last);
   if (reuse_first != nullptr) {
+    // Counted before the push: a Reuse that takes the list and zeroes the count must not be able
+    // to come between the push and the count, or the count would stay up with the list empty,
+    // and every later batch would be freed for want of room.
+    free_size_.fetch_add(reuse_size);
     Retirable* head = free_.load();
     do {
       reuse_last->retired_next_ = head;
     } while (!free_.compare_exchange_weak(head, reuse_first));
-    free_size_.fetch_add(reuse_size);
     recycled_.fetch_add(reuse_size);
   }
   released_.fetch_add(released);

@@ -139,8 +139,9 @@ class EpochDomain {
   // Safe nodes kept for reuse: a stack through retired_next_, pushed by CAS and taken whole by a
   // Reuse whose slot has none left.
   std::atomic<Retirable*> free_{nullptr};
-  // About how many nodes `free_` holds (it may lag a concurrent take or push): caps the memory
-  // kept for reuse.
+  // About how many nodes `free_` holds: caps the memory kept for reuse. Raised before a push and
+  // zeroed after a take, so it may briefly count a batch not pushed yet, or miss one pushed
+  // during a take until the next take; it never stays above what the list holds.
   std::atomic<int64_t> free_size_{0};
   std::atomic<int64_t> retired_{0};           // ever handed to `waiting_`
   std::atomic<int64_t> released_{0};          // ever taken out of `waiting_` as safe
