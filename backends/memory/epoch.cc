@@ -10,9 +10,11 @@ namespace {
 // Since nodes are tagged and collected a batch at a time, a bigger batch only means fewer flushes.
 constexpr int64_t kBatchSize = 32;
 
-// At most about this many safe nodes wait for Reuse; beyond, safe nodes are deleted. A burst of
-// pushes that outgrows the pool allocates, and what it leaves behind is kept only up to this.
-constexpr int64_t kMaxFree = 4096;
+// Safe nodes holding at most about this much memory wait for Reuse; beyond, safe nodes are
+// deleted. What a burst of pushes leaves behind is kept only up to this. Sized for what becomes
+// safe at once when a thread preempted while pinned lets the epoch move again: with four threads
+// on two busy cores, tens of thousands of nodes (a 4096-node cap had nearly every push allocate).
+constexpr int64_t kMaxFreeBytes = int64_t{16} << 20;
 
 // Each domain gets an id that is never reused, so that a thread's cached slot of a destroyed
 // domain can never be mistaken for a slot of a new domain at the same address.
@@ -127,19 +129,20 @@ void EpochDomain::PushWaiting(WaitingBatch* first, WaitingBatch* last) {
 
 void EpochDomain::Retire(const Guard& guard, Retirable* node) {
   Participant* const p = guard.participant_;
-  AddToBatch(p->to_delete, node, /*reuse=*/false);
+  AddToBatch(p->to_delete, node, 0, /*reuse=*/false);
 }
 
-void EpochDomain::Recycle(const Guard& guard, Retirable* node) {
+void EpochDomain::Recycle(const Guard& guard, Retirable* node, size_t bytes) {
   Participant* const p = guard.participant_;
-  AddToBatch(p->to_reuse, node, /*reuse=*/true);
+  AddToBatch(p->to_reuse, node, bytes, /*reuse=*/true);
 }
 
-void EpochDomain::AddToBatch(Batch& batch, Retirable* node, bool reuse) {
+void EpochDomain::AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse) {
   // Into the slot's private batch: no read-modify-write on a shared line per node.
   node->retired_next_ = batch.first;
   batch.first = node;
   if (batch.last == nullptr) batch.last = node;
+  batch.bytes += static_cast<int64_t>(bytes);
   // Relaxed: only this pin writes the counter; PendingForTesting's read is racy by nature.
   const int64_t size = batch.size.load(std::memory_order_relaxed) + 1;
   batch.size.store(size, std::memory_order_relaxed);
@@ -149,8 +152,8 @@ void EpochDomain::AddToBatch(Batch& batch, Retirable* node, bool reuse) {
 void EpochDomain::Flush(Batch& batch, bool reuse) {
   const int64_t size = batch.size.load(std::memory_order_relaxed);
   // Owned by the domain from here on; freed by Collect or ~EpochDomain.
-  auto* waiting =
-      new WaitingBatch{.first = batch.first, .last = batch.last, .size = size, .reuse = reuse};
+  auto* waiting = new WaitingBatch{
+      .first = batch.first, .last = batch.last, .size = size, .bytes = batch.bytes, .reuse = reuse};
   // Read after every node of the batch was unlinked: a thread pinned in an epoch two steps later
   // pinned after the unlinks and cannot reach any of them. (Tagging the batch at its flush rather
   // than each node at its retirement only ever makes the tag later, which is safe.)
@@ -158,6 +161,7 @@ void EpochDomain::Flush(Batch& batch, bool reuse) {
   PushWaiting(waiting, waiting);
   retired_.fetch_add(size);
   batch.first = batch.last = nullptr;
+  batch.bytes = 0;
   batch.size.store(0, std::memory_order_relaxed);
   TryAdvance();
   // Walking the waiting batches only pays when the epoch has moved since the last walk: while a
@@ -173,9 +177,9 @@ EpochDomain::Retirable* EpochDomain::Reuse(const Guard& guard) {
     if (free_.load() == nullptr) return nullptr;
     p->free = free_.exchange(nullptr);
     // Batches pushed after the exchange but counted before this store are left uncounted until
-    // the next take, so the list may briefly hold more than kMaxFree; the count never stays above
-    // what the list holds (Collect counts before it pushes).
-    free_size_.store(0);
+    // the next take, so the list may briefly hold more than kMaxFreeBytes; the count never stays
+    // above what the list holds (Collect counts before it pushes).
+    free_bytes_.store(0);
     if (p->free == nullptr) return nullptr;
   }
   Retirable* node = p->free;
@@ -196,12 +200,13 @@ int64_t EpochDomain::RecycledForTesting() const { return recycled_.load(); }
 
 void EpochDomain::Collect() {
   const uint64_t epoch = epoch_.load();
-  const int64_t room = kMaxFree - free_size_.load();
+  const int64_t room = kMaxFreeBytes - free_bytes_.load();
   WaitingBatch* keep_first = nullptr;  // batches not safe yet
   WaitingBatch* keep_last = nullptr;
   Retirable* reuse_first = nullptr;  // safe nodes to recycle, through retired_next_
   Retirable* reuse_last = nullptr;
   int64_t reuse_size = 0;
+  int64_t reuse_bytes = 0;
   int64_t released = 0;
   // Taking the whole stack at once leaves no batch that two collectors could both release.
   for (WaitingBatch* batch = waiting_.exchange(nullptr); batch != nullptr;) {
@@ -212,12 +217,13 @@ void EpochDomain::Collect() {
       if (keep_last == nullptr) keep_last = batch;
     } else {
       released += batch->size;
-      if (batch->reuse && reuse_size + batch->size <= room) {
+      if (batch->reuse && reuse_bytes + batch->bytes <= room) {
         // The batch's nodes are chained already: splice the chain whole, touching one node.
         batch->last->retired_next_ = reuse_first;
         if (reuse_last == nullptr) reuse_last = batch->last;
         reuse_first = batch->first;
         reuse_size += batch->size;
+        reuse_bytes += batch->bytes;
       } else {
         DeleteChain(batch->first);
       }
@@ -230,7 +236,7 @@ void EpochDomain::Collect() {
     // Counted before the push: a Reuse that takes the list and zeroes the count must not be able
     // to come between the push and the count, or the count would stay up with the list empty,
     // and every later batch would be freed for want of room.
-    free_size_.fetch_add(reuse_size);
+    free_bytes_.fetch_add(reuse_bytes);
     Retirable* head = free_.load();
     do {
       reuse_last->retired_next_ = head;

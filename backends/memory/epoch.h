@@ -66,10 +66,10 @@ class EpochDomain {
   // on, and deletes it once no pinned thread can hold it. `guard` is the caller's pin (it is
   // pinned, having just unlinked the node).
   void Retire(const Guard& guard, Retirable* node);
-  // As Retire, but once safe the node is kept for Reuse rather than deleted (unless enough nodes
-  // wait for reuse already). Every node recycled through one domain must be of one type: Reuse
-  // hands them out as that type.
-  void Recycle(const Guard& guard, Retirable* node);
+  // As Retire, but once safe the node is kept for Reuse rather than deleted (unless enough memory
+  // waits for reuse already); `bytes` is how much memory the node holds. Every node recycled
+  // through one domain must be of one type: Reuse hands them out as that type.
+  void Recycle(const Guard& guard, Retirable* node, size_t bytes);
   // A recycled node that no pinned thread can hold any more, owned by the caller from now on;
   // nullptr when there is none. `guard` is the caller's pin.
   Retirable* Reuse(const Guard& guard);
@@ -88,6 +88,7 @@ class EpochDomain {
     Retirable* last = nullptr;
     // Written only by the slot's holder; atomic so that PendingForTesting may read it.
     std::atomic<int64_t> size{0};
+    int64_t bytes = 0;  // the memory the nodes hold, for recycled ones
   };
 
   // A batch handed to the domain, waiting for its epoch to pass: one small allocation per
@@ -96,6 +97,7 @@ class EpochDomain {
     Retirable* first = nullptr;  // the nodes, chained through retired_next_
     Retirable* last = nullptr;
     int64_t size = 0;
+    int64_t bytes = 0;
     uint64_t epoch = 0;  // read after every node of the batch was unlinked
     bool reuse = false;  // recycled, rather than deleted, once safe
     WaitingBatch* next = nullptr;
@@ -118,7 +120,7 @@ class EpochDomain {
   // Takes a slot for this thread, announcing `epoch` in it: the one it used last if free, else
   // any free one, else a new one.
   Participant* Acquire(uint64_t epoch);
-  void AddToBatch(Batch& batch, Retirable* node, bool reuse);
+  void AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse);
   // Hands `batch` to the domain, tagged with the current epoch, then advances the epoch if it can
   // and collects what became safe.
   void Flush(Batch& batch, bool reuse);
@@ -139,10 +141,10 @@ class EpochDomain {
   // Safe nodes kept for reuse: a stack through retired_next_, pushed by CAS and taken whole by a
   // Reuse whose slot has none left.
   std::atomic<Retirable*> free_{nullptr};
-  // About how many nodes `free_` holds: caps the memory kept for reuse. Raised before a push and
-  // zeroed after a take, so it may briefly count a batch not pushed yet, or miss one pushed
-  // during a take until the next take; it never stays above what the list holds.
-  std::atomic<int64_t> free_size_{0};
+  // About how much memory the nodes on `free_` hold: caps what is kept for reuse. Raised before a
+  // push and zeroed after a take, so it may briefly count a batch not pushed yet, or miss one
+  // pushed during a take until the next take; it never stays above what the list holds.
+  std::atomic<int64_t> free_bytes_{0};
   std::atomic<int64_t> retired_{0};           // ever handed to `waiting_`
   std::atomic<int64_t> released_{0};          // ever taken out of `waiting_` as safe
   std::atomic<int64_t> recycled_{0};          // ever moved to `free_`

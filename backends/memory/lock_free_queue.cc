@@ -214,7 +214,7 @@ void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
     if (node->capacity > kMaxRecycledCapacity) {
       epochs_->Retire(guard, node);
     } else {
-      epochs_->Recycle(guard, node);
+      epochs_->Recycle(guard, node, sizeof(Node) + node->capacity);
     }
     node = next;
   }
