@@ -127,17 +127,17 @@ void EpochDomain::PushWaiting(WaitingBatch* first, WaitingBatch* last) {
   } while (!waiting_.compare_exchange_weak(head, first));
 }
 
-void EpochDomain::Retire(const Guard& guard, Retirable* node) {
+bool EpochDomain::Retire(const Guard& guard, Retirable* node) {
   Participant* const p = guard.participant_;
-  AddToBatch(p->to_delete, node, 0, /*reuse=*/false);
+  return AddToBatch(p->to_delete, node, 0, /*reuse=*/false);
 }
 
-void EpochDomain::Recycle(const Guard& guard, Retirable* node, size_t bytes) {
+bool EpochDomain::Recycle(const Guard& guard, Retirable* node, size_t bytes) {
   Participant* const p = guard.participant_;
-  AddToBatch(p->to_reuse, node, bytes, /*reuse=*/true);
+  return AddToBatch(p->to_reuse, node, bytes, /*reuse=*/true);
 }
 
-void EpochDomain::AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse) {
+bool EpochDomain::AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse) {
   // Into the slot's private batch: no read-modify-write on a shared line per node.
   node->retired_next_ = batch.first;
   batch.first = node;
@@ -146,7 +146,9 @@ void EpochDomain::AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool r
   // Relaxed: only this pin writes the counter; PendingForTesting's read is racy by nature.
   const int64_t size = batch.size.load(std::memory_order_relaxed) + 1;
   batch.size.store(size, std::memory_order_relaxed);
-  if (size >= kBatchSize) Flush(batch, reuse);
+  if (size < kBatchSize) return false;
+  Flush(batch, reuse);
+  return true;
 }
 
 void EpochDomain::Flush(Batch& batch, bool reuse) {
@@ -163,6 +165,9 @@ void EpochDomain::Flush(Batch& batch, bool reuse) {
   batch.first = batch.last = nullptr;
   batch.bytes = 0;
   batch.size.store(0, std::memory_order_relaxed);
+}
+
+void EpochDomain::Reclaim() {
   TryAdvance();
   // Walking the waiting batches only pays when the epoch has moved since the last walk: while a
   // descheduled thread holds the epoch back, nothing more became safe.

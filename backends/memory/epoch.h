@@ -64,12 +64,17 @@ class EpochDomain {
 
   // Takes ownership of `node`, which must already be unreachable for threads that pin from now
   // on, and deletes it once no pinned thread can hold it. `guard` is the caller's pin (it is
-  // pinned, having just unlinked the node).
-  void Retire(const Guard& guard, Retirable* node);
+  // pinned, having just unlinked the node). True when the caller should call Reclaim once it has
+  // unpinned.
+  [[nodiscard]] bool Retire(const Guard& guard, Retirable* node);
   // As Retire, but once safe the node is kept for Reuse rather than deleted (unless enough memory
   // waits for reuse already); `bytes` is how much memory the node holds. Every node recycled
   // through one domain must be of one type: Reuse hands them out as that type.
-  void Recycle(const Guard& guard, Retirable* node, size_t bytes);
+  [[nodiscard]] bool Recycle(const Guard& guard, Retirable* node, size_t bytes);
+  // Advances the epoch if it can and frees or recycles what became safe. Called unpinned, after a
+  // Retire or Recycle asked for it: the work takes a while, and a thread preempted while pinned
+  // holds every other thread's reclamation back.
+  void Reclaim();
   // A recycled node that no pinned thread can hold any more, owned by the caller from now on;
   // nullptr when there is none. `guard` is the caller's pin.
   Retirable* Reuse(const Guard& guard);
@@ -120,9 +125,9 @@ class EpochDomain {
   // Takes a slot for this thread, announcing `epoch` in it: the one it used last if free, else
   // any free one, else a new one.
   Participant* Acquire(uint64_t epoch);
-  void AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse);
-  // Hands `batch` to the domain, tagged with the current epoch, then advances the epoch if it can
-  // and collects what became safe.
+  // Returns true when it handed the batch to the domain.
+  bool AddToBatch(Batch& batch, Retirable* node, size_t bytes, bool reuse);
+  // Hands `batch` to the domain, tagged with the current epoch.
   void Flush(Batch& batch, bool reuse);
   // Moves the global epoch one step when every pinned thread has seen the current one.
   void TryAdvance();

@@ -170,20 +170,26 @@ void LockFreeQueue::PushFrontMany(absl::Span<const std::string> payloads) {
 }
 
 bool LockFreeQueue::Pop(std::string* out) {
-  EpochDomain::Guard guard = epochs_->Pin();
-  for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {
-    // The plain load first spares a contended cache line a write when the node is taken.
-    if (node->claimed.load() || node->claimed.exchange(true)) continue;
-    taken_.fetch_add(1);
-    // A copy: a Peek or RemoveJobs that saw the node unclaimed may still be reading it.
-    out->assign(node->Payload());
-    AdvanceHead(guard);
-    return true;
+  bool taken = false;
+  bool reclaim = false;
+  {
+    EpochDomain::Guard guard = epochs_->Pin();
+    for (Node* node = head_.load()->next.load(); node != nullptr; node = node->next.load()) {
+      // The plain load first spares a contended cache line a write when the node is taken.
+      if (node->claimed.load() || node->claimed.exchange(true)) continue;
+      taken_.fetch_add(1);
+      // A copy: a Peek or RemoveJobs that saw the node unclaimed may still be reading it.
+      out->assign(node->Payload());
+      reclaim = AdvanceHead(guard);
+      taken = true;
+      break;
+    }
   }
-  return false;
+  if (reclaim) epochs_->Reclaim();  // unpinned
+  return taken;
 }
 
-void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
+bool LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
   Node* const head = head_.load();
   Node* new_head = head;
   for (;;) {
@@ -191,7 +197,7 @@ void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
     if (next == nullptr || !next->claimed.load()) break;
     new_head = next;
   }
-  if (new_head == head) return;
+  if (new_head == head) return false;
   // The head must not pass the tail. The tail lags behind the last node by at most the chain
   // linked last (one node, or a PushMany's nodes): a link is made at the node the tail points to,
   // and the tail only moves on. So when the new head ends a chain and has a successor, the chain
@@ -203,21 +209,23 @@ void LockFreeQueue::AdvanceHead(const EpochDomain::Guard& guard) {
     Node* bounded = head;
     while (bounded != new_head && bounded != tail) bounded = bounded->next.load();
     new_head = bounded;
-    if (new_head == head) return;
+    if (new_head == head) return false;
   }
   Node* expected = head;
   // The one thread whose compare-and-swap moves the head retires what it moved past.
-  if (!head_.compare_exchange_strong(expected, new_head)) return;
+  if (!head_.compare_exchange_strong(expected, new_head)) return false;
+  bool reclaim = false;
   for (Node* node = head; node != new_head;) {
     Node* next = node->next.load();
     // Still readable: this thread is pinned.
     if (node->capacity > kMaxRecycledCapacity) {
-      epochs_->Retire(guard, node);
+      reclaim |= epochs_->Retire(guard, node);
     } else {
-      epochs_->Recycle(guard, node, sizeof(Node) + node->capacity);
+      reclaim |= epochs_->Recycle(guard, node, sizeof(Node) + node->capacity);
     }
     node = next;
   }
+  return reclaim;
 }
 
 std::vector<std::string> LockFreeQueue::Peek(int64_t start, int64_t count) {
@@ -245,24 +253,28 @@ int64_t LockFreeQueue::Size() const {
 }
 
 int64_t LockFreeQueue::RemoveIf(absl::FunctionRef<bool(std::string_view)> matches) {
-  EpochDomain::Guard guard = epochs_->Pin();
-  // The head is read before the tail, which is at or after it, so the walk from one reaches the
-  // other.
-  Node* node = head_.load();
-  // The last node now linked bounds the walk, so that pushes that keep coming cannot keep the
-  // call going. The tail may lag behind it, hence the walk to the real end.
-  Node* last = tail_.load();
-  for (Node* next = last->next.load(); next != nullptr; next = next->next.load()) last = next;
   int64_t removed = 0;
-  while (node != last) {
-    node = node->next.load();
-    if (node->claimed.load() || !matches(node->Payload())) continue;
-    if (!node->claimed.exchange(true)) ++removed;
+  bool reclaim = false;
+  {
+    EpochDomain::Guard guard = epochs_->Pin();
+    // The head is read before the tail, which is at or after it, so the walk from one reaches the
+    // other.
+    Node* node = head_.load();
+    // The last node now linked bounds the walk, so that pushes that keep coming cannot keep the
+    // call going. The tail may lag behind it, hence the walk to the real end.
+    Node* last = tail_.load();
+    for (Node* next = last->next.load(); next != nullptr; next = next->next.load()) last = next;
+    while (node != last) {
+      node = node->next.load();
+      if (node->claimed.load() || !matches(node->Payload())) continue;
+      if (!node->claimed.exchange(true)) ++removed;
+    }
+    if (removed > 0) {
+      taken_.fetch_add(removed);
+      reclaim = AdvanceHead(guard);
+    }
   }
-  if (removed > 0) {
-    taken_.fetch_add(removed);
-    AdvanceHead(guard);
-  }
+  if (reclaim) epochs_->Reclaim();  // unpinned
   return removed;
 }
 

@@ -65,8 +65,8 @@ class LockFreeQueue {
   Node* MakeNode(const EpochDomain::Guard& guard, std::string_view payload, bool claimed = false);
   void Link(const EpochDomain::Guard& guard, Node* first, Node* last, int64_t count);
   // Moves the head past the nodes claimed at the front and retires them through `guard`, the
-  // caller's pin.
-  void AdvanceHead(const EpochDomain::Guard& guard);
+  // caller's pin. True when the caller should call EpochDomain::Reclaim once unpinned.
+  [[nodiscard]] bool AdvanceHead(const EpochDomain::Guard& guard);
 
   EpochDomain* const epochs_;
   // The head is a claimed node (at first a dummy) whose successors are the queue; the tail is the
