@@ -41,6 +41,17 @@ bool Fill(RawRedis& redis, std::string_view key, int n) {
   return redis.Run(argv);
 }
 
+// For benchmarks that take items from `key`: when fewer than `need` are left (`*left` counts
+// them), appends kListCap more, with the timer paused.
+void KeepFilled(benchmark::State& state, RawRedis& redis, std::string_view key, int need,
+                int* left) {
+  if (*left >= need) return;
+  state.PauseTiming();
+  Fill(redis, key, kListCap);
+  *left += kListCap;
+  state.ResumeTiming();
+}
+
 // Raw hiredis: `depth` RPUSH commands of one payload each, sent together, then their replies.
 void BM_RawRpushPipelined(benchmark::State& state) {
   std::unique_ptr<RawRedis> redis = RawOrSkip(state);
@@ -94,12 +105,7 @@ void BM_RawLpop(benchmark::State& state) {
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
-    if (left == 0) {
-      state.PauseTiming();
-      Fill(*redis, kRawKey, kListCap);
-      left = kListCap;
-      state.ResumeTiming();
-    }
+    KeepFilled(state, *redis, kRawKey, 1, &left);
     if (!redis->Lpop(kRawKey)) {
       state.SkipWithError("LPOP found nothing");
       break;
@@ -119,12 +125,7 @@ void BM_RawLpopFinish(benchmark::State& state) {
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
-    if (left == 0) {
-      state.PauseTiming();
-      Fill(*redis, kRawKey, kListCap);
-      left = kListCap;
-      state.ResumeTiming();
-    }
+    KeepFilled(state, *redis, kRawKey, 1, &left);
     if (!redis->Lpop(kRawKey)) {
       state.SkipWithError("LPOP found nothing");
       break;
@@ -227,12 +228,7 @@ void BM_BackendReserve(benchmark::State& state) {
   const JobFinish done{.worker_id = "bench:1:bench", .status_json = R"({"status":4})"};
   int left = 0;
   for (auto _ : state) {
-    if (left == 0) {
-      state.PauseTiming();
-      Fill(*redis, kQueueKey, kListCap);
-      left = kListCap;
-      state.ResumeTiming();
-    }
+    KeepFilled(state, *redis, kQueueKey, 1, &left);
     absl::StatusOr<std::optional<ReservedJob>> job = backend->Reserve(queues, absl::ZeroDuration());
     if (!job.ok() || !job->has_value()) {
       state.SkipWithError("Reserve found nothing");
@@ -264,12 +260,7 @@ void BM_BackendReserveFinishMany(benchmark::State& state) {
   int64_t jobs = 0;
   std::vector<JobFinish> finishes;
   for (auto _ : state) {
-    if (left < batch) {
-      state.PauseTiming();
-      Fill(*redis, kQueueKey, kListCap);
-      left = kListCap;
-      state.ResumeTiming();
-    }
+    KeepFilled(state, *redis, kQueueKey, batch, &left);
     absl::StatusOr<std::vector<ReservedJob>> taken =
         backend->ReserveInFlightMany(queues, absl::ZeroDuration(), owner, batch);
     if (!taken.ok() || taken->empty()) {

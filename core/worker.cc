@@ -48,6 +48,11 @@ struct Worker::Slot {
   bool in_flight = false;
   // How many jobs the next reserve asks for (WorkerOptions::batch). Only the slot's thread.
   int batch_size = 1;
+  // A reserve failed on the way back (the connection dropped): Redis may have moved jobs into
+  // the slot's in-flight list whose reply never came. They are handed back before the next
+  // reserve, since a recovery would not take them from a slot that is alive. Only the slot's
+  // thread.
+  bool in_flight_unsure = false;
   // What "*" stood for at the last look, and when (the real clock). Only the slot's thread.
   std::vector<std::string> queues;
   absl::Time queues_at = absl::InfinitePast();
@@ -118,6 +123,11 @@ bool ParseWorkerId(std::string_view id, std::string* host, pid_t* pid) {
   if (pid_part.empty() || !absl::SimpleAtoi(pid_part, &value) || value <= 0) return false;
   *pid = value;
   return true;
+}
+
+// An error that retrying may cure: the backend could not be reached, or not in time.
+bool IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
 }
 
 // Hooks are user code too: an exception from one is an error, never a dead slot thread.
@@ -452,6 +462,12 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allo
 }
 
 absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch) {
+  if (slot.in_flight_unsure) {
+    if (absl::Status s = HandBackOrphans(slot); !s.ok()) {
+      ReturnTicket();
+      return s;
+    }
+  }
   if (absl::Status s = ResolveQueues(slot); !s.ok()) {
     ReturnTicket();
     return s;
@@ -478,7 +494,10 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
     if (!absl::IsFailedPrecondition(jobs.status()) || queues.size() == 1) {
       ReturnTicket();
       slot.queues_at = absl::InfinitePast();
-      if (!jobs.ok()) return jobs.status();
+      if (!jobs.ok()) {
+        slot.in_flight_unsure = IsTransient(jobs.status());
+        return jobs.status();
+      }
       return false;
     }
     // A queue key of the wrong type among several: one job at a time, below, goes around it.
@@ -499,7 +518,10 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
   if (!job.ok() || !job->has_value()) {
     ReturnTicket();
     slot.queues_at = absl::InfinitePast();
-    if (!job.ok()) return job.status();
+    if (!job.ok()) {
+      slot.in_flight_unsure = slot.in_flight && IsTransient(job.status());
+      return job.status();
+    }
     return false;
   }
   Process(slot, **job);
@@ -522,6 +544,21 @@ absl::StatusOr<std::optional<ReservedJob>> Worker::ReserveAroundBrokenQueues(
     if (!job.ok() || job->has_value()) return job;
   }
   return error;
+}
+
+absl::Status Worker::HandBackOrphans(Slot& slot) {
+  absl::StatusOr<std::vector<ReservedJob>> held = backend_.InFlight(slot.id);
+  if (!held.ok()) return held.status();
+  if (!held->empty()) {
+    absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, *held, {}, "");
+    if (!back.ok()) return back.status();
+    Log(LogLevel::kError,
+        absl::StrFormat("worker %s: %d job(s) reserved while the connection dropped are back on "
+                        "their queues",
+                        slot.id, *back));
+  }
+  slot.in_flight_unsure = false;
+  return absl::OkStatus();
 }
 
 absl::Status Worker::ResolveQueues(Slot& slot) {
@@ -660,9 +697,7 @@ void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
   absl::StatusOr<int64_t> back = backend_.Unreserve(slot.id, jobs, ids, waiting);
   // Retried while Redis is away, as a record is: left in flight they would wait for this worker
   // to stop (it keeps beating, so nobody else recovers them).
-  while (!back.ok() &&
-         (absl::IsUnavailable(back.status()) || absl::IsDeadlineExceeded(back.status())) &&
-         !immediate_flag_.load()) {
+  while (!back.ok() && IsTransient(back.status()) && !immediate_flag_.load()) {
     Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s; "
                                           "retrying",
                                           slot.id, jobs.size(), back.status().ToString()));
@@ -984,9 +1019,7 @@ void Worker::RecordAll(Slot& slot, std::vector<Done>& done) {
       recorded = true;
       break;
     }
-    const bool transient =
-        absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
-    if (!transient || immediate_flag_.load()) {
+    if (!IsTransient(s) || immediate_flag_.load()) {
       Log(LogLevel::kError,
           absl::StrFormat("worker %s: %s was performed but could not be recorded: %s", slot.id,
                           what, s.ToString()));

@@ -146,6 +146,9 @@ class Worker {
   // Hands jobs the batch did not start back to their queue (tracked ones waiting again).
   void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
                 absl::Span<const absl::StatusOr<Payload>> payloads);
+  // Hands back what sits in the slot's in-flight list though the slot holds no job (a reserve
+  // whose reply was lost), then clears slot.in_flight_unsure.
+  absl::Status HandBackOrphans(Slot& slot);
   // Fills slot.queues: the options' queues, "*" expanded (looked up again after kQueueListTtl,
   // or at once after a reserve that found nothing).
   absl::Status ResolveQueues(Slot& slot);

@@ -7,6 +7,15 @@
 
 namespace resque::redis {
 
+// Lua the scripts below share: check(key, want) is nil when `key` is missing or holds a `want`,
+// else the "WRONGTYPE <key>" error reply. (A macro, so that it joins the scripts' literals.)
+#define RESQUE_LUA_CHECK                                                                    \
+  "local function check(key, want)\n"                                                       \
+  "  local t = redis.call('TYPE', key).ok\n"                                                \
+  "  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key) end\n" \
+  "  return nil\n"                                                                          \
+  "end\n"
+
 // Reserve without waiting: LPOP the first non-empty queue of KEYS, in order (priority).
 // Returns {index (1-based into KEYS), payload}, or nil when every queue is empty.
 inline constexpr char kReserveScript[] = R"lua(
@@ -27,12 +36,7 @@ return false
 // Every type is checked before anything moves. Each in-flight list goes back to the head of its
 // queue from its newest end, so its oldest payload ends up first in line. Returns how many
 // payloads went back, or nil when the heartbeat did not match.
-inline constexpr char kRecoverScript[] = R"lua(
-local function check(key, want)
-  local t = redis.call('TYPE', key).ok
-  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key) end
-  return nil
-end
+inline constexpr char kRecoverScript[] = RESQUE_LUA_CHECK R"lua(
 local err = check(KEYS[6], 'hash') or check(KEYS[7], 'set') or check(KEYS[1], 'set') or
             check(KEYS[8], 'set')
 if err then return err end
@@ -61,10 +65,10 @@ return moved
 // the worker's set. KEYS: the queues, then inflight:<wid> (the set). ARGV: 1 the in-flight lists'
 // prefix, 2 the most to take, then the queue names, in KEYS' order. Returns {index, {payloads}} or
 // nil.
-inline constexpr char kReserveManyScript[] = R"lua(
+inline constexpr char kReserveManyScript[] = RESQUE_LUA_CHECK R"lua(
 local set = KEYS[#KEYS]
-local t = redis.call('TYPE', set).ok
-if t ~= 'none' and t ~= 'set' then return redis.error_reply('WRONGTYPE ' .. set) end
+local err = check(set, 'set')
+if err then return err end
 for i = 1, #KEYS - 1 do
   local got = redis.pcall('LPOP', KEYS[i], ARGV[2])
   if type(got) == 'table' and got.err then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
@@ -89,7 +93,7 @@ return false
 // "1" when the job failed, failure JSON. Checks every key first, then applies everything; the
 // counters move once per batch. The in-flight payloads go in the same step as the stats, so that a
 // job is never both counted and handed back by a recovery. Returns how many jobs were recorded.
-inline constexpr char kFinishManyScript[] = R"lua(
+inline constexpr char kFinishManyScript[] = RESQUE_LUA_CHECK R"lua(
 local n = #ARGV / 7
 local failures = 0
 for j = 0, n - 1 do
@@ -103,20 +107,15 @@ for i = 2, last do
     return redis.error_reply('NOTINT ' .. KEYS[i])
   end
 end
-local function check_list(key)
-  local t = redis.call('TYPE', key).ok
-  if t ~= 'none' and t ~= 'list' then return redis.error_reply('WRONGTYPE ' .. key) end
-  return nil
-end
 if failures > 0 then
-  local err = check_list(KEYS[6])
+  local err = check(KEYS[6], 'list')
   if err then return err end
 end
 local seen = {}
 for j = 0, n - 1 do
   local key = ARGV[j * 7 + 4]
   if key ~= '' and not seen[key] then
-    local err = check_list(key)
+    local err = check(key, 'list')
     if err then return err end
     seen[key] = true
   end
@@ -149,12 +148,7 @@ return n
 // in the order they go back. Types are checked first; then from the last triple to the first, a
 // payload found (newest match) in its in-flight list goes to the head of its queue and its
 // status, if it exists, becomes ARGV[3]. Returns how many went back.
-inline constexpr char kUnreserveScript[] = R"lua(
-local function check(key, want)
-  local t = redis.call('TYPE', key).ok
-  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. key) end
-  return nil
-end
+inline constexpr char kUnreserveScript[] = RESQUE_LUA_CHECK R"lua(
 local err = check(KEYS[1], 'set')
 if err then return err end
 for j = 4, #ARGV, 3 do

@@ -1,7 +1,7 @@
 // The crash test: tracked jobs through `resque work` processes that are killed with SIGKILL at
 // random moments and restarted. Reliable reserve must bring every job to completion (status 4)
 // at least once; how many ran twice is printed. Once one job at a time (1,000 jobs of 20 ms),
-// once in batches (--batch 8; 3,000 jobs of 4 ms, so that batches grow past 10 ms and hand their
+// once in batches (--batch 8; 6,000 jobs of 4 ms, so that batches grow past 10 ms and hand their
 // rest back, and kills land in the middle of batches).
 #include <signal.h>
 #include <unistd.h>
@@ -161,7 +161,7 @@ TEST_P(CrashTest, EveryJobCompletesThoughWorkersAreKilledAtRandom) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, CrashTest,
                          ::testing::Values(CrashCase{"OneAtATime", 1, 20, 1000},
-                                           CrashCase{"Batches", 8, 4, 3000}),
+                                           CrashCase{"Batches", 8, 4, 6000}),
                          [](const ::testing::TestParamInfo<CrashCase>& info) {
                            return std::string(info.param.name);
                          });
