@@ -99,18 +99,24 @@ void BM_RawRpushVariadic(benchmark::State& state) {
 }
 BENCHMARK(BM_RawRpushVariadic)->Arg(10)->Arg(100)->UseRealTime();
 
+// One raw LPOP from a list kept filled; false (the benchmark skipped) when it found nothing.
+bool RawLpopOne(benchmark::State& state, RawRedis& redis, int* left) {
+  KeepFilled(state, redis, kRawKey, 1, left);
+  if (!redis.Lpop(kRawKey)) {
+    state.SkipWithError("LPOP found nothing");
+    return false;
+  }
+  --*left;
+  return true;
+}
+
 // Raw hiredis: LPOP of one item per round trip.
 void BM_RawLpop(benchmark::State& state) {
   std::unique_ptr<RawRedis> redis = RawOrSkip(state);
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
-    KeepFilled(state, *redis, kRawKey, 1, &left);
-    if (!redis->Lpop(kRawKey)) {
-      state.SkipWithError("LPOP found nothing");
-      break;
-    }
-    --left;
+    if (!RawLpopOne(state, *redis, &left)) break;
   }
   redis->Run({"DEL", kRawKey});
   state.SetItemsProcessed(state.iterations());
@@ -125,12 +131,7 @@ void BM_RawLpopFinish(benchmark::State& state) {
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
-    KeepFilled(state, *redis, kRawKey, 1, &left);
-    if (!redis->Lpop(kRawKey)) {
-      state.SkipWithError("LPOP found nothing");
-      break;
-    }
-    --left;
+    if (!RawLpopOne(state, *redis, &left)) break;
     redis->Append({"MULTI"});
     redis->Append({"INCR", "resque-bench:stat:processed"});
     redis->Append({"INCR", "resque-bench:stat:processed:bench:1:raw"});
