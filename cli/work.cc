@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/exec_job.h"
+#include "core/status_macros.h"
 #include "core/worker.h"
 
 namespace resque::cli {
@@ -70,7 +71,7 @@ absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
   }
   registry.Merge(JobRegistry::Global());
   for (const std::string& spec : args.exec) {
-    if (absl::Status s = RegisterExecJob(spec, registry); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(RegisterExecJob(spec, registry));
   }
   return absl::OkStatus();
 }

@@ -7,7 +7,7 @@
 // status.h, failure.h). No Redis type, key name or error appears here.
 //
 //   std::unique_ptr<resque::Backend> backend = ...;  // see backends/backend_factory.h
-//   RETURN_IF_ERROR(backend->Push("mail", payload_json));
+//   RESQUE_RETURN_IF_ERROR(backend->Push("mail", payload_json));
 //   absl::StatusOr<std::optional<resque::ReservedJob>> job =
 //       backend->Reserve({"high", "mail"}, absl::Seconds(5));
 //
@@ -30,6 +30,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "core/status_macros.h"
 
 namespace resque {
 
@@ -260,7 +261,7 @@ inline absl::StatusOr<std::vector<ReservedJob>> Backend::ReserveInFlightMany(
 
 inline absl::Status Backend::FinishJobs(absl::Span<const JobFinish> finishes) {
   for (const JobFinish& finish : finishes) {
-    if (absl::Status s = FinishJob(finish); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(FinishJob(finish));
   }
   return absl::OkStatus();
 }

@@ -1,13 +1,11 @@
 #include "core/backend_args.h"
 
 #include "absl/strings/str_format.h"
+#include "core/absl_view.h"
+#include "core/status_macros.h"
 
 namespace resque::backend_args {
-namespace {
-
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-}  // namespace
+namespace {}  // namespace
 
 absl::Status NotEmpty(std::string_view value, std::string_view what) {
   if (!value.empty()) return absl::OkStatus();
@@ -34,7 +32,7 @@ absl::Status Ttl(absl::Duration ttl) {
 absl::Status Reserve(absl::Span<const std::string> queues, absl::Duration wait) {
   if (queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
   for (const std::string& queue : queues) {
-    if (absl::Status s = NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(NotEmpty(queue, "queue name"));
   }
   if (wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

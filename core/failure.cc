@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/json.h"
+#include "core/status_macros.h"
 
 namespace resque {
 namespace {
@@ -114,7 +115,7 @@ absl::Status FailureStore::Retry(int64_t index) {
     return absl::FailedPreconditionError(
         absl::StrFormat("failure %d has no payload or no queue to retry on", index));
   }
-  if (absl::Status s = backend_.Push(f.queue, f.payload); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_.Push(f.queue, f.payload));
   f.retried_at = FormatFailedAt(clock_->Now());
   return backend_.UpdateFailure(index, EncodeFailure(f));
 }

@@ -2,7 +2,7 @@
 // operations resque-web offers on them (list, retry, remove, clear).
 //
 //   resque::FailureStore failures(backend);
-//   RETURN_IF_ERROR(failures.Retry(0));  // re-enqueues the oldest failure's payload
+//   RESQUE_RETURN_IF_ERROR(failures.Retry(0));  // re-enqueues the oldest failure's payload
 #ifndef RESQUE_CORE_FAILURE_H_
 #define RESQUE_CORE_FAILURE_H_
 

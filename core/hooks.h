@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "core/payload.h"
+#include "core/status_macros.h"
 
 namespace resque {
 
@@ -39,7 +40,7 @@ struct Hooks {
 // Runs `hooks` in order; the first error stops and is returned.
 inline absl::Status RunHooks(const std::vector<Hooks::Hook>& hooks, const JobEvent& event) {
   for (const Hooks::Hook& hook : hooks) {
-    if (absl::Status s = hook(event); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(hook(event));
   }
   return absl::OkStatus();
 }

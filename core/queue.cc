@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status.h"
+#include "core/status_macros.h"
 
 namespace resque {
 
@@ -21,14 +22,14 @@ absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_v
 
   if (hooks_ != nullptr) {
     const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
-    if (absl::Status s = RunHooks(hooks_->before_enqueue, event); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(RunHooks(hooks_->before_enqueue, event));
   }
   // The status exists before the payload does, so that a worker that takes the job at once
   // finds it tracked.
   if (options.track) {
-    if (absl::Status s = StatusTracker(backend_, clock_).Create(payload.id); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(StatusTracker(backend_, clock_).Create(payload.id));
   }
-  if (absl::Status s = backend_.Push(queue, EncodePayload(payload)); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_.Push(queue, EncodePayload(payload)));
   if (hooks_ != nullptr) {
     const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
     // The job is queued by now: an after_enqueue error cannot take it back.

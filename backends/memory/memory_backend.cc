@@ -19,8 +19,10 @@
 #include "backends/memory/epoch.h"
 #include "backends/memory/futex.h"
 #include "backends/memory/queue_table.h"
+#include "core/absl_view.h"
 #include "core/backend_args.h"
 #include "core/job_filter.h"
+#include "core/status_macros.h"
 
 namespace resque::memory {
 namespace {
@@ -28,10 +30,6 @@ namespace {
 // Waits longer than this are treated as no limit at all (and keep steady_clock arithmetic far
 // from overflow).
 constexpr absl::Duration kForever = absl::Hours(24 * 365 * 100);
-
-// The maps' transparent lookup takes absl::string_view, which Debian's Abseil keeps distinct from
-// std::string_view.
-absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string WorkerStat(std::string_view counter, std::string_view worker_id) {
   return absl::StrFormat("%s:%s", counter, worker_id);
@@ -187,7 +185,7 @@ void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
 }
 
 absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payload) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.Push(payload);
   MarkListed(*entry);
@@ -197,7 +195,7 @@ absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payloa
 
 absl::Status MemoryBackend::PushMany(std::string_view queue,
                                      absl::Span<const std::string> payloads) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
   if (payloads.empty()) return absl::OkStatus();
   QueueEntry* entry = queues_.FindOrCreate(queue);
   entry->queue.PushMany(payloads);
@@ -235,7 +233,7 @@ bool MemoryBackend::PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob*
 
 absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
     absl::Span<const std::string> queues, absl::Duration wait) {
-  if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
   // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
   if (wait == absl::ZeroDuration()) return TryReserve(queues);
   absl::StatusOr<std::optional<ReservedJob>> job = TryReserve(queues);
@@ -289,15 +287,15 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
 }
 
 absl::StatusOr<int64_t> MemoryBackend::Size(std::string_view queue) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
   const QueueEntry* entry = queues_.Find(queue);
   return entry == nullptr ? 0 : entry->queue.Size();
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Peek(std::string_view queue, int64_t start,
                                                              int64_t count) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
-  if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+  RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return std::vector<std::string>();
   return entry->queue.Peek(start, count);
@@ -313,7 +311,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Queues() {
 }
 
 absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return absl::OkStatus();
   // The entry itself stays: other threads may hold it, and it is small.
@@ -323,7 +321,7 @@ absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
 }
 
 absl::StatusOr<int64_t> MemoryBackend::RemoveJobs(std::string_view queue, const JobFilter& filter) {
-  if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
   absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
   if (!matcher.ok()) return matcher.status();
   QueueEntry* entry = queues_.Find(queue);
@@ -335,7 +333,7 @@ absl::StatusOr<int64_t> MemoryBackend::RemoveJobs(std::string_view queue, const 
 // ---- Statuses ----
 
 MemoryBackend::Status* MemoryBackend::LiveStatus(std::string_view id) {
-  auto it = statuses_.find(Key(id));
+  auto it = statuses_.find(AbslView(id));
   if (it == statuses_.end()) return nullptr;
   if (clock_->Now() >= it->second.expires) {
     statuses_.erase(it);
@@ -350,7 +348,7 @@ void MemoryBackend::SetStatusLocked(std::string_view id, std::string_view json, 
   if (status == nullptr) {
     if (only_if_exists) return;
     MaybeSweepStatuses();
-    status = &statuses_[Key(id)];
+    status = &statuses_[AbslView(id)];
   }
   status->json = std::string(json);
   // As Redis's SET: a write without a TTL also drops an earlier one.
@@ -365,7 +363,7 @@ void MemoryBackend::MaybeSweepStatuses() {
 }
 
 absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
-  if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
   std::lock_guard<std::mutex> lock(mu_);
   const Status* status = LiveStatus(id);
   if (status == nullptr) {
@@ -376,8 +374,8 @@ absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
 
 absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view status_json,
                                       absl::Duration ttl, bool only_if_exists) {
-  if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
-  if (absl::Status s = backend_args::Ttl(ttl); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
+  RESQUE_RETURN_IF_ERROR(backend_args::Ttl(ttl));
   std::lock_guard<std::mutex> lock(mu_);
   SetStatusLocked(id, status_json, ttl, only_if_exists);
   return absl::OkStatus();
@@ -386,15 +384,15 @@ absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view stat
 // ---- Workers ----
 
 absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::string_view started) {
-  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
-  worker_started_[Key(worker_id)] = std::string(started);
+  worker_started_[AbslView(worker_id)] = std::string(started);
   return absl::OkStatus();
 }
 
 absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
-  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
   UnregisterWorkerLocked(worker_id);
   return absl::OkStatus();
@@ -402,11 +400,11 @@ absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
 
 void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id) {
   if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
-  worker_jobs_.erase(Key(worker_id));
-  worker_started_.erase(Key(worker_id));
+  worker_jobs_.erase(AbslView(worker_id));
+  worker_started_.erase(AbslView(worker_id));
   stats_.erase(WorkerStat("processed", worker_id));
   stats_.erase(WorkerStat("failed", worker_id));
-  heartbeats_.erase(Key(worker_id));
+  heartbeats_.erase(AbslView(worker_id));
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
@@ -415,26 +413,26 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_view worker_id) {
-  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = worker_jobs_.find(Key(worker_id));
+  auto it = worker_jobs_.find(AbslView(worker_id));
   if (it == worker_jobs_.end()) return std::nullopt;
   return it->second;
 }
 
 absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
     std::string_view worker_id) {
-  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = worker_started_.find(Key(worker_id));
+  auto it = worker_started_.find(AbslView(worker_id));
   if (it == worker_started_.end()) return std::nullopt;
   return it->second;
 }
 
 absl::Status MemoryBackend::StartJob(const JobStart& start) {
-  if (absl::Status s = backend_args::NotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(start.worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
-  worker_jobs_[Key(start.worker_id)] = start.working_json;
+  worker_jobs_[AbslView(start.worker_id)] = start.working_json;
   if (!start.job_id.empty()) {
     SetStatusLocked(start.job_id, start.status_json, absl::InfiniteDuration(),
                     /*only_if_exists=*/true);
@@ -454,9 +452,9 @@ absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
 absl::Status MemoryBackend::FinishJobs(absl::Span<const JobFinish> finishes) {
   // Everything that can fail is checked before anything is applied.
   for (const JobFinish& finish : finishes) {
-    if (absl::Status s = backend_args::NotEmpty(finish.worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(finish.worker_id, "worker id"));
     if (!finish.job_id.empty()) {
-      if (absl::Status s = backend_args::Ttl(finish.status_ttl); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(backend_args::Ttl(finish.status_ttl));
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -476,7 +474,7 @@ void MemoryBackend::FinishJobLocked(const JobFinish& finish) {
     AddToStat(WorkerStat("failed", finish.worker_id), 1);
     failures_.push_back(finish.failure_json);
   }
-  worker_jobs_.erase(Key(finish.worker_id));
+  worker_jobs_.erase(AbslView(finish.worker_id));
   if (finish.in_flight.has_value()) {
     // The oldest match, as the Redis script's LREM with a count of 1: jobs finish in the order
     // they were reserved.
@@ -486,7 +484,7 @@ void MemoryBackend::FinishJobLocked(const JobFinish& finish) {
 
 bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob& job,
                                        bool newest) {
-  auto it = in_flight_.find(Key(owner));
+  auto it = in_flight_.find(AbslView(owner));
   if (it == in_flight_.end()) return false;
   std::vector<ReservedJob>& jobs = it->second;
   const auto same = [&job](const ReservedJob& j) {
@@ -514,20 +512,20 @@ bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob
 
 absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
     absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
-  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
   absl::StatusOr<std::optional<ReservedJob>> job = Reserve(queues, wait);
   if (!job.ok() || !job->has_value()) return job;
   // Between the pop and this line the job is in neither place; in one process nothing can die
   // in between without taking the whole backend with it. A RecoverWorker of `owner` running
   // meanwhile does not see it: the job stays in flight for the owner, who is alive.
   std::lock_guard<std::mutex> lock(mu_);
-  in_flight_[Key(owner)].push_back(**job);
+  in_flight_[AbslView(owner)].push_back(**job);
   return job;
 }
 
 absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
     absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
-  if (absl::Status s = backend_args::BatchMax(max); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::BatchMax(max));
   absl::StatusOr<std::optional<ReservedJob>> first = ReserveInFlight(queues, wait, owner);
   if (!first.ok()) return first.status();
   std::vector<ReservedJob> out;
@@ -549,10 +547,10 @@ absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
                                                  absl::Span<const ReservedJob> jobs,
                                                  absl::Span<const std::string> job_ids,
                                                  std::string_view status_json) {
-  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
-  if (absl::Status s = backend_args::UnreserveIds(jobs, job_ids); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+  RESQUE_RETURN_IF_ERROR(backend_args::UnreserveIds(jobs, job_ids));
   for (const ReservedJob& job : jobs) {
-    if (absl::Status s = backend_args::NotEmpty(job.queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(job.queue, "queue name"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   // Taken out newest first, as the Redis script does, so that of two equal payloads the one
@@ -585,11 +583,11 @@ absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
 }
 
 absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_view owner) {
-  if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
   std::vector<ReservedJob> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = in_flight_.find(Key(owner));
+    auto it = in_flight_.find(AbslView(owner));
     if (it != in_flight_.end()) out = it->second;
   }
   // As Redis lists them: queue by queue (sorted), each in its order.
@@ -601,7 +599,7 @@ absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_vie
 absl::Status MemoryBackend::Heartbeat(absl::Span<const std::string> worker_ids,
                                       std::string_view beat) {
   for (const std::string& id : worker_ids) {
-    if (absl::Status s = backend_args::NotEmpty(id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "worker id"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& id : worker_ids) heartbeats_[id] = std::string(beat);
@@ -620,16 +618,16 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::
 
 absl::StatusOr<std::optional<int64_t>> MemoryBackend::RecoverWorker(
     std::string_view worker_id, std::optional<std::string> if_heartbeat) {
-  if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::vector<ReservedJob> jobs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (if_heartbeat.has_value()) {
-      auto beat = heartbeats_.find(Key(worker_id));
+      auto beat = heartbeats_.find(AbslView(worker_id));
       if (beat == heartbeats_.end() || beat->second != *if_heartbeat) return std::nullopt;
     }
     UnregisterWorkerLocked(worker_id);
-    if (auto it = in_flight_.find(Key(worker_id)); it != in_flight_.end()) {
+    if (auto it = in_flight_.find(AbslView(worker_id)); it != in_flight_.end()) {
       jobs = std::move(it->second);
       in_flight_.erase(it);
     }
@@ -664,9 +662,9 @@ int64_t MemoryBackend::AddToStat(const std::string& name, int64_t by) {
 }
 
 absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int64_t by) {
-  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
   std::lock_guard<std::mutex> lock(mu_);
-  int64_t& value = stats_[Key(name)];
+  int64_t& value = stats_[AbslView(name)];
   int64_t sum;
   if (__builtin_add_overflow(value, by, &sum)) {
     return absl::OutOfRangeError(
@@ -677,16 +675,16 @@ absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int6
 }
 
 absl::StatusOr<int64_t> MemoryBackend::GetStat(std::string_view name) {
-  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = stats_.find(Key(name));
+  auto it = stats_.find(AbslView(name));
   return it == stats_.end() ? 0 : it->second;
 }
 
 absl::Status MemoryBackend::ClearStat(std::string_view name) {
-  if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
   std::lock_guard<std::mutex> lock(mu_);
-  stats_.erase(Key(name));
+  stats_.erase(AbslView(name));
   return absl::OkStatus();
 }
 
@@ -704,7 +702,7 @@ absl::StatusOr<int64_t> MemoryBackend::FailureCount() {
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, int64_t count) {
-  if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
   std::lock_guard<std::mutex> lock(mu_);
   const auto size = static_cast<int64_t>(failures_.size());
   if (start >= size) return std::vector<std::string>();
@@ -713,7 +711,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, 
 }
 
 absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failure_json) {
-  if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));
@@ -723,7 +721,7 @@ absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failur
 }
 
 absl::Status MemoryBackend::RemoveFailure(int64_t index) {
-  if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) {
     return absl::NotFoundError(absl::StrCat("no failure at index ", index));

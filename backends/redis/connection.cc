@@ -10,14 +10,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "core/absl_view.h"
+#include "core/status_macros.h"
 
 namespace resque::redis {
 namespace {
 
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
-
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 timeval TimeoutFor(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return timeval{0, 0};  // hiredis: no timeout
@@ -99,7 +99,7 @@ absl::Status Append(redisContext* c, const std::string& address,
 // Writes every command, then reads as many replies. Any I/O error leaves the context unusable.
 absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
                                  absl::Span<const Command> commands) {
-  if (absl::Status s = Append(c, address, commands); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(Append(c, address, commands));
   Replies replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -282,7 +282,7 @@ absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
 absl::Status ConnectionPool::Send(absl::Span<const Command> commands) {
   absl::StatusOr<Context> c = Acquire();
   if (!c.ok()) return c.status();
-  if (absl::Status s = Append(c->get(), address_, commands); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(Append(c->get(), address_, commands));
   // Written now, so that the server applies the commands while the caller goes on.
   for (int done = 0; done == 0;) {
     if (redisBufferWrite(c->get(), &done) != REDIS_OK) {

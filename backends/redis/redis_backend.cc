@@ -12,14 +12,14 @@
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
 #include "backends/redis/scripts.h"
+#include "core/absl_view.h"
 #include "core/backend_args.h"
 #include "core/job_filter.h"
 #include "core/payload.h"
+#include "core/status_macros.h"
 
 namespace resque::redis {
 namespace {
-
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 std::string Str(std::string_view s) { return std::string(s); }
 
@@ -98,14 +98,14 @@ class RedisBackend : public Backend {
   // ---- Queues ----
 
   absl::Status Push(std::string_view queue, std::string_view payload) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
     return Pipeline(
                {{"SADD", keys_.Queues(), Str(queue)}, {"RPUSH", keys_.Queue(queue), Str(payload)}})
         .status();
   }
 
   absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
     if (payloads.empty()) return absl::OkStatus();
     Command rpush = {"RPUSH", keys_.Queue(queue)};
     rpush.insert(rpush.end(), payloads.begin(), payloads.end());
@@ -114,7 +114,7 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
                                                      absl::Duration wait) override {
-    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
     std::vector<std::string> keys;
     keys.reserve(queues.size());
     for (const std::string& q : queues) keys.push_back(keys_.Queue(q));
@@ -123,14 +123,14 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<int64_t> Size(std::string_view queue) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
     return RunInteger({"LLEN", keys_.Queue(queue)});
   }
 
   absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
                                                 int64_t count) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
-    if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+    RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
     return Range(keys_.Queue(queue), start, count);
   }
 
@@ -139,7 +139,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveQueue(std::string_view queue) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
     return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
         .status();
   }
@@ -147,7 +147,7 @@ class RedisBackend : public Backend {
   // Two round trips however many match: read the queue, then LREM each match by value (one
   // pipeline). Removing by value, not by index, keeps pushes and pops made in between.
   absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override {
-    if (absl::Status s = backend_args::NotEmpty(queue, "queue name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
     absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
     if (!matcher.ok()) return matcher.status();
     const std::string key = keys_.Queue(queue);
@@ -174,7 +174,7 @@ class RedisBackend : public Backend {
   // ---- Statuses ----
 
   absl::StatusOr<std::string> GetStatus(std::string_view id) override {
-    if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
     absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", keys_.Status(id)});
     if (!v.ok()) return v.status();
     if (!v->has_value()) {
@@ -185,8 +185,8 @@ class RedisBackend : public Backend {
 
   absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
                          bool only_if_exists) override {
-    if (absl::Status s = backend_args::NotEmpty(id, "job id"); !s.ok()) return s;
-    if (absl::Status s = backend_args::Ttl(ttl); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
+    RESQUE_RETURN_IF_ERROR(backend_args::Ttl(ttl));
     // Without PX, SET also drops an earlier TTL: "no TTL" means the status never expires.
     Command set = {"SET", keys_.Status(id), Str(status_json)};
     if (ttl != absl::InfiniteDuration()) {
@@ -200,14 +200,14 @@ class RedisBackend : public Backend {
   // ---- Workers ----
 
   absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override {
-    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
     return Transaction({{"SADD", keys_.Workers(), Str(worker_id)},
                         {"SET", keys_.WorkerStarted(worker_id), Str(started)}})
         .status();
   }
 
   absl::Status UnregisterWorker(std::string_view worker_id) override {
-    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
     return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
                          keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
@@ -221,17 +221,17 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override {
-    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
     return RunOptionalString({"GET", keys_.Worker(worker_id)});
   }
 
   absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override {
-    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
   }
 
   absl::Status StartJob(const JobStart& start) override {
-    if (absl::Status s = backend_args::NotEmpty(start.worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(start.worker_id, "worker id"));
     // SET replaces a value of any type, so none of these can fail on what the keys hold. They go
     // without waiting for the reply: the job is performed whatever it says, and the connection's
     // next command (this thread's FinishJob) is applied after them.
@@ -254,8 +254,8 @@ class RedisBackend : public Backend {
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
                                                              absl::Duration wait,
                                                              std::string_view owner) override {
-    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
-    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
     if (wait > absl::ZeroDuration() && queues.size() == 1) {
       return ReserveInFlightBlocking(queues[0], owner, wait);
     }
@@ -278,9 +278,9 @@ class RedisBackend : public Backend {
                                                                absl::Duration wait,
                                                                std::string_view owner,
                                                                int max) override {
-    if (absl::Status s = backend_args::BatchMax(max); !s.ok()) return s;
-    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
-    if (absl::Status s = backend_args::Reserve(queues, wait); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::BatchMax(max));
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
     absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, max);
     if (!jobs.ok() || !jobs->empty() || wait <= absl::ZeroDuration()) return jobs;
     // Nothing now: wait for one job the way a single reserve does.
@@ -290,7 +290,7 @@ class RedisBackend : public Backend {
   absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override {
     if (finishes.empty()) return absl::OkStatus();
     const std::string_view wid = finishes[0].worker_id;
-    if (absl::Status s = backend_args::NotEmpty(wid, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(wid, "worker id"));
     std::vector<std::string> args;
     args.reserve(finishes.size() * 7);
     for (const JobFinish& f : finishes) {
@@ -299,13 +299,12 @@ class RedisBackend : public Backend {
             absl::StrFormat("finish: jobs of workers \"%s\" and \"%s\" in one batch", AbslView(wid),
                             AbslView(f.worker_id)));
       }
-      if (absl::Status s = backend_args::Ttl(f.status_ttl); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(backend_args::Ttl(f.status_ttl));
       args.push_back(f.job_id.empty() ? "" : keys_.Status(f.job_id));
       args.push_back(f.status_json);
       args.push_back(f.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(f.status_ttl));
       if (f.in_flight.has_value()) {
-        if (absl::Status s = backend_args::NotEmpty(f.in_flight->queue, "queue name"); !s.ok())
-          return s;
+        RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(f.in_flight->queue, "queue name"));
         args.push_back(keys_.InFlight(wid, f.in_flight->queue));
         args.push_back(f.in_flight->payload);
       } else {
@@ -329,13 +328,13 @@ class RedisBackend : public Backend {
   absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
                                     absl::Span<const std::string> job_ids,
                                     std::string_view status_json) override {
-    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
-    if (absl::Status s = backend_args::UnreserveIds(jobs, job_ids); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+    RESQUE_RETURN_IF_ERROR(backend_args::UnreserveIds(jobs, job_ids));
     if (jobs.empty()) return 0;
     std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix(),
                                      std::string(status_json)};
     for (size_t i = 0; i < jobs.size(); ++i) {
-      if (absl::Status s = backend_args::NotEmpty(jobs[i].queue, "queue name"); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(jobs[i].queue, "queue name"));
       args.push_back(jobs[i].queue);
       args.push_back(jobs[i].payload);
       args.push_back(job_ids.empty() || job_ids[i].empty() ? "" : keys_.Status(job_ids[i]));
@@ -346,7 +345,7 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override {
-    if (absl::Status s = backend_args::NotEmpty(owner, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
     absl::StatusOr<std::vector<std::string>> queues = SortedMembers(keys_.InFlightQueues(owner));
     if (!queues.ok()) return queues.status();
     std::vector<ReservedJob> out;
@@ -368,7 +367,7 @@ class RedisBackend : public Backend {
     if (worker_ids.empty()) return absl::OkStatus();
     Command hset = {"HSET", keys_.Heartbeats()};
     for (const std::string& id : worker_ids) {
-      if (absl::Status s = backend_args::NotEmpty(id, "worker id"); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "worker id"));
       hset.push_back(id);
       hset.push_back(Str(beat));
     }
@@ -390,7 +389,7 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<int64_t>> RecoverWorker(
       std::string_view worker_id, std::optional<std::string> if_heartbeat) override {
-    if (absl::Status s = backend_args::NotEmpty(worker_id, "worker id"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
     std::vector<std::string> keys = {
         keys_.Workers(),
         keys_.Worker(worker_id),
@@ -415,12 +414,12 @@ class RedisBackend : public Backend {
   // ---- Stats ----
 
   absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override {
-    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
     return RunInteger({"INCRBY", keys_.Stat(name), Int(by)});
   }
 
   absl::StatusOr<int64_t> GetStat(std::string_view name) override {
-    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
     const std::string key = keys_.Stat(name);
     absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", key});
     if (!v.ok()) return v.status();
@@ -434,7 +433,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status ClearStat(std::string_view name) override {
-    if (absl::Status s = backend_args::NotEmpty(name, "stat name"); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
     return Pipeline({{"DEL", keys_.Stat(name)}}).status();
   }
 
@@ -447,12 +446,12 @@ class RedisBackend : public Backend {
   absl::StatusOr<int64_t> FailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
 
   absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override {
-    if (absl::Status s = backend_args::Range(start, count); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
     return Range(keys_.Failed(), start, count);
   }
 
   absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
-    if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
     absl::StatusOr<Replies> r =
         pool_.Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
@@ -460,7 +459,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status RemoveFailure(int64_t index) override {
-    if (absl::Status s = backend_args::Index(index); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
@@ -542,7 +541,7 @@ class RedisBackend : public Backend {
                    {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}},
                   wait);
     if (!r.ok()) return r.status();
-    if (absl::Status s = ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)));
     const redisReply& reply = *(*r)[1];
     if (reply.type == REDIS_REPLY_ERROR) return ReplyStatus(reply, key);
     absl::StatusOr<std::optional<std::string>> payload = OptionalStringOf(reply, "BLMOVE");
@@ -630,7 +629,7 @@ class RedisBackend : public Backend {
     absl::StatusOr<Replies> replies = pool_.Run(commands);
     if (!replies.ok()) return replies.status();
     for (size_t i = 0; i < commands.size(); ++i) {
-      if (absl::Status s = ReplyStatus(*(*replies)[i], KeyOf(commands[i])); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*replies)[i], KeyOf(commands[i])));
     }
     return replies;
   }
@@ -666,15 +665,15 @@ class RedisBackend : public Backend {
     absl::StatusOr<Replies> replies = pool_.Run(all);
     if (!replies.ok()) return replies.status();
     for (size_t i = 0; i + 1 < all.size(); ++i) {  // errors while queueing abort the EXEC
-      if (absl::Status s = ReplyStatus(*(*replies)[i], KeyOf(all[i])); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*replies)[i], KeyOf(all[i])));
     }
     Reply exec = std::move(replies->back());
     if (exec->type != REDIS_REPLY_ARRAY || exec->elements != commands.size()) {
-      if (absl::Status s = ReplyStatus(*exec, ""); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*exec, ""));
       return Unexpected(*exec, "EXEC");
     }
     for (size_t i = 0; i < commands.size(); ++i) {
-      if (absl::Status s = ReplyStatus(*exec->element[i], KeyOf(commands[i])); !s.ok()) return s;
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*exec->element[i], KeyOf(commands[i])));
     }
     return exec;
   }
@@ -694,7 +693,7 @@ class RedisBackend : public Backend {
       r = pool_.Run({command});
       if (!r.ok()) return r.status();
       if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) {
-        if (absl::Status s = ScriptStatus(*(*r)[0]); !s.ok()) return s;
+        RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
         return std::move((*r)[0]);
       }
     }
@@ -702,7 +701,7 @@ class RedisBackend : public Backend {
     command[1] = kScripts[script];
     r = pool_.Run({command});
     if (!r.ok()) return r.status();
-    if (absl::Status s = ScriptStatus(*(*r)[0]); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
     return std::move((*r)[0]);
   }
 
@@ -714,7 +713,7 @@ class RedisBackend : public Backend {
 
 absl::StatusOr<std::unique_ptr<Backend>> NewRedisBackend(const RedisOptions& options) {
   auto backend = std::make_unique<RedisBackend>(options);
-  if (absl::Status s = backend->Ping(); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(backend->Ping());
   return backend;
 }
 

@@ -6,13 +6,13 @@
 
 #include "absl/strings/str_format.h"
 #include "backends/redis/redis_backend.h"
+#include "core/absl_view.h"
+#include "core/status_macros.h"
 
 namespace resque::redis {
 namespace {
 
 constexpr std::string_view kMask = "****";
-
-absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // `url` with the password (in the user-info or a password= query parameter) replaced by ****.
 std::string Masked(std::string_view url) {
@@ -193,7 +193,7 @@ class UrlParser {
       if (!db.ok()) return db.status();
       options->db = *db;
     }
-    if (absl::Status s = ParseQuery(query, *options); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(ParseQuery(query, *options));
     return options;
   }
 
@@ -208,7 +208,7 @@ class UrlParser {
     absl::StatusOr<std::string> decoded = Decode(path, "path");
     if (!decoded.ok()) return decoded.status();
     options.unix_socket = *std::move(decoded);
-    if (absl::Status s = ParseQuery(query, options); !s.ok()) return s;
+    RESQUE_RETURN_IF_ERROR(ParseQuery(query, options));
     return options;
   }
 

@@ -9,6 +9,7 @@
 #include "backends/memory/memory_backend.h"
 #include "core/json.h"
 #include "core/payload.h"
+#include "core/status_macros.h"
 #include "gtest/gtest.h"
 
 namespace resque::testing_kit {
@@ -167,7 +168,7 @@ absl::Status Harness::RetryFailure(int64_t index) {
   FailureStore failures(*backend_, &clock_);
   absl::StatusOr<std::vector<Failure>> record = failures.List(index, 1);
   if (!record.ok()) return record.status();
-  if (absl::Status s = failures.Retry(index); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(failures.Retry(index));
   // The retry pushes to the backend directly, which runs no hooks: queue it for inline here.
   if (mode_ == Mode::kInline && !record->empty()) {
     inline_.push_back(record->front().queue);
