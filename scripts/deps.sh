@@ -4,7 +4,8 @@
 set -euo pipefail
 
 resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
-  libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server)
+  libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
+  lua-check)
 
 resque_install_deps() {
   local missing=()

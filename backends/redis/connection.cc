@@ -41,6 +41,12 @@ std::string_view ReplyText(const redisReply& reply) {
 
 }  // namespace
 
+std::string Int(int64_t v) { return absl::StrFormat("%d", v); }
+
+std::string TtlMillis(absl::Duration ttl) {
+  return Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1));
+}
+
 std::string RedisAddress(const RedisOptions& options) {
   if (!options.unix_socket.empty()) return absl::StrFormat("unix:%s", options.unix_socket);
   if (options.host.find(':') != std::string::npos) {

@@ -42,6 +42,13 @@ using Context = std::unique_ptr<redisContext, ContextDeleter>;
 // One command: its words, sent as they are.
 using Command = std::vector<std::string>;
 
+// A command's word for an integer (decimal).
+std::string Int(int64_t v);
+
+// A command's word for a TTL (SET ... PX, a script's ARGV): Redis wants whole milliseconds; a
+// positive TTL under 1 ms still expires, as soon as it can.
+std::string TtlMillis(absl::Duration ttl);
+
 // Where the server is, for error messages: "host:port" or "unix:/path". Never the password.
 std::string RedisAddress(const RedisOptions& options);
 

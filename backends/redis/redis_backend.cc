@@ -23,8 +23,6 @@ namespace {
 
 std::string Str(std::string_view s) { return std::string(s); }
 
-std::string Int(int64_t v) { return absl::StrFormat("%d", v); }
-
 // The key a command is about, to name in its error: every command here has it first.
 std::string_view KeyOf(const Command& command) {
   return command.size() > 1 ? std::string_view(command[1]) : std::string_view();
@@ -75,11 +73,6 @@ absl::Status ScriptStatus(const redisReply& reply) {
   return ReplyStatus(reply, "");
 }
 
-// Redis wants whole milliseconds; a positive TTL under 1 ms still expires, as soon as it can.
-std::string TtlMillis(absl::Duration ttl) {
-  return Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1));
-}
-
 // Redis takes BLPOP's timeout in seconds, fractions allowed (Redis >= 6); 0 would mean forever.
 std::string BlockSeconds(absl::Duration wait) {
   if (wait == absl::InfiniteDuration()) return "0";
@@ -90,8 +83,7 @@ std::string BlockSeconds(absl::Duration wait) {
 class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
-      : keys_(options.ns),
-        pool_(options, std::vector<std::string>(std::begin(kScripts), std::end(kScripts))) {}
+      : keys_(options.ns), pool_(options, ScriptSources()) {}
 
   absl::Status Ping() { return pool_.Ping(); }
 
@@ -291,8 +283,6 @@ class RedisBackend : public Backend {
     if (finishes.empty()) return absl::OkStatus();
     const std::string_view wid = finishes[0].worker_id;
     RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(wid, "worker id"));
-    std::vector<std::string> args;
-    args.reserve(finishes.size() * 7);
     for (const JobFinish& f : finishes) {
       if (f.worker_id != wid) {
         return absl::InvalidArgumentError(
@@ -300,29 +290,11 @@ class RedisBackend : public Backend {
                             AbslView(f.worker_id)));
       }
       RESQUE_RETURN_IF_ERROR(backend_args::Ttl(f.status_ttl));
-      args.push_back(f.job_id.empty() ? "" : keys_.Status(f.job_id));
-      args.push_back(f.status_json);
-      args.push_back(f.status_ttl == absl::InfiniteDuration() ? "" : TtlMillis(f.status_ttl));
       if (f.in_flight.has_value()) {
         RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(f.in_flight->queue, "queue name"));
-        args.push_back(keys_.InFlight(wid, f.in_flight->queue));
-        args.push_back(f.in_flight->payload);
-      } else {
-        args.emplace_back();
-        args.emplace_back();
       }
-      args.push_back(f.failed ? "1" : "0");
-      args.push_back(f.failed ? f.failure_json : "");
     }
-    std::vector<std::string> keys = {
-        keys_.Worker(wid),
-        keys_.Stat("processed"),
-        keys_.Stat(absl::StrFormat("processed:%s", AbslView(wid))),
-        keys_.Stat("failed"),
-        keys_.Stat(absl::StrFormat("failed:%s", AbslView(wid))),
-        keys_.Failed(),
-    };
-    return RunScript(kFinishMany, std::move(keys), std::move(args)).status();
+    return RunScript(FinishManyCall(keys_, finishes)).status();
   }
 
   absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
@@ -331,15 +303,10 @@ class RedisBackend : public Backend {
     RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
     RESQUE_RETURN_IF_ERROR(backend_args::UnreserveIds(jobs, job_ids));
     if (jobs.empty()) return 0;
-    std::vector<std::string> args = {keys_.InFlightPrefix(owner), keys_.QueuePrefix(),
-                                     std::string(status_json)};
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(jobs[i].queue, "queue name"));
-      args.push_back(jobs[i].queue);
-      args.push_back(jobs[i].payload);
-      args.push_back(job_ids.empty() || job_ids[i].empty() ? "" : keys_.Status(job_ids[i]));
+    for (const ReservedJob& job : jobs) {
+      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(job.queue, "queue name"));
     }
-    absl::StatusOr<Reply> r = RunScript(kUnreserve, {keys_.Queues()}, std::move(args));
+    absl::StatusOr<Reply> r = RunScript(UnreserveCall(keys_, owner, jobs, job_ids, status_json));
     if (!r.ok()) return r.status();
     return IntegerOf(**r, "the unreserve script");
   }
@@ -390,20 +357,7 @@ class RedisBackend : public Backend {
   absl::StatusOr<std::optional<int64_t>> RecoverWorker(
       std::string_view worker_id, std::optional<std::string> if_heartbeat) override {
     RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
-    std::vector<std::string> keys = {
-        keys_.Workers(),
-        keys_.Worker(worker_id),
-        keys_.WorkerStarted(worker_id),
-        keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
-        keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id))),
-        keys_.Heartbeats(),
-        keys_.InFlightQueues(worker_id),
-        keys_.Queues(),
-    };
-    absl::StatusOr<Reply> r =
-        RunScript(kRecover, std::move(keys),
-                  {Str(worker_id), keys_.InFlightPrefix(worker_id), keys_.QueuePrefix(),
-                   if_heartbeat.has_value() ? "1" : "0", if_heartbeat.value_or("")});
+    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, worker_id, if_heartbeat));
     if (!r.ok()) return r.status();
     if ((*r)->type == REDIS_REPLY_NIL) return std::nullopt;
     absl::StatusOr<int64_t> moved = IntegerOf(**r, "the recover script");
@@ -480,20 +434,6 @@ class RedisBackend : public Backend {
   // to a waiting reliable worker may be noticed.
   static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
 
-  // KEYS and ARGV of the in-flight reserve scripts: the queues' keys, then the worker's set of
-  // in-flight queues; the in-flight lists' prefix, `extra`, then the queue names.
-  std::pair<std::vector<std::string>, std::vector<std::string>> InFlightReserveArgs(
-      absl::Span<const std::string> queues, std::string_view owner, std::string extra) const {
-    std::vector<std::string> keys;
-    std::vector<std::string> args = {keys_.InFlightPrefix(owner), std::move(extra)};
-    for (const std::string& q : queues) {
-      keys.push_back(keys_.Queue(q));
-      args.push_back(q);
-    }
-    keys.push_back(keys_.InFlightQueues(owner));
-    return {std::move(keys), std::move(args)};
-  }
-
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
       absl::Span<const std::string> queues, std::string_view owner) {
     absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, 1);
@@ -505,8 +445,7 @@ class RedisBackend : public Backend {
   // Up to `max` jobs of the first non-empty queue into `owner`'s in-flight list, without waiting.
   absl::StatusOr<std::vector<ReservedJob>> ReserveManyNow(absl::Span<const std::string> queues,
                                                           std::string_view owner, int max) {
-    auto [keys, args] = InFlightReserveArgs(queues, owner, Int(max));
-    absl::StatusOr<Reply> r = RunScript(kReserveMany, std::move(keys), std::move(args));
+    absl::StatusOr<Reply> r = RunScript(ReserveManyCall(keys_, queues, owner, max));
     if (!r.ok()) return r.status();
     const redisReply& reply = **r;
     std::vector<ReservedJob> out;
@@ -567,7 +506,7 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
                                                         std::vector<std::string> keys) {
-    absl::StatusOr<Reply> r = RunScript(kReserve, std::move(keys), {});
+    absl::StatusOr<Reply> r = RunScript(ReserveCall(std::move(keys)));
     if (!r.ok()) return r.status();
     return ScriptReservation(**r, queues);
   }
@@ -680,26 +619,18 @@ class RedisBackend : public Backend {
 
   // EVALSHA of a script loaded by the pool; EVAL when the server does not know it (it was
   // restarted or flushed its scripts since the connection was made).
-  absl::StatusOr<Reply> RunScript(ScriptIndex script, std::vector<std::string> keys,
-                                  std::vector<std::string> args) {
-    Command command = {"EVALSHA", "", Int(static_cast<int64_t>(keys.size()))};
-    command.insert(command.end(), std::make_move_iterator(keys.begin()),
-                   std::make_move_iterator(keys.end()));
-    command.insert(command.end(), std::make_move_iterator(args.begin()),
-                   std::make_move_iterator(args.end()));
-    command[1] = pool_.ScriptSha(script);
+  absl::StatusOr<Reply> RunScript(ScriptCall call) {
+    std::string sha = pool_.ScriptSha(call.index());
     absl::StatusOr<Replies> r;
-    if (!command[1].empty()) {
-      r = pool_.Run({command});
+    if (!sha.empty()) {
+      r = pool_.Run({call.Evalsha(std::move(sha))});
       if (!r.ok()) return r.status();
       if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) {
         RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
         return std::move((*r)[0]);
       }
     }
-    command[0] = "EVAL";
-    command[1] = kScripts[script];
-    r = pool_.Run({command});
+    r = pool_.Run({call.Eval()});
     if (!r.ok()) return r.status();
     RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
     return std::move((*r)[0]);

@@ -1,0 +1,26 @@
+-- reserve_many.lua: reliable reserve without waiting (ReserveInFlight, ReserveInFlightMany).
+-- KEYS: the queues' keys in priority order, then inflight:<wid> (the worker's set of queues).
+-- ARGV: 1 the in-flight lists' prefix, 2 the most payloads to take, then the queue names, in
+--       KEYS' order.
+-- LPOPs up to ARGV[2] payloads (Redis >= 6.2) from the first non-empty queue and RPUSHes them to
+-- its in-flight list, noting the queue in the worker's set. Returns {index, {payloads}} or nil.
+
+local set = KEYS[#KEYS]
+local err = check(set, 'set')
+if err then return err end
+for i = 1, #KEYS - 1 do
+  local got = redis.pcall('LPOP', KEYS[i], ARGV[2])
+  if type(got) == 'table' and got.err then return redis.error_reply('WRONGTYPE ' .. KEYS[i]) end
+  if got then
+    local dest = ARGV[1] .. ARGV[i + 2]
+    local pushed = redis.pcall('RPUSH', dest, unpack(got))
+    if type(pushed) == 'table' and pushed.err then
+      -- Back where they were, first in line again: nothing moved.
+      for j = #got, 1, -1 do redis.call('LPUSH', KEYS[i], got[j]) end
+      return redis.error_reply('WRONGTYPE ' .. dest)
+    end
+    redis.call('SADD', set, ARGV[i + 2])
+    return {i, got}
+  end
+end
+return false
