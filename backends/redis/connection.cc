@@ -8,7 +8,6 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
 #include "core/status_macros.h"
@@ -35,10 +34,6 @@ bool IsOpen(redisContext* c) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::string_view ReplyText(const redisReply& reply) {
-  return reply.str == nullptr ? std::string_view() : std::string_view(reply.str, reply.len);
-}
-
 }  // namespace
 
 std::string Int(int64_t v) { return absl::StrFormat("%d", v); }
@@ -53,24 +48,6 @@ std::string RedisAddress(const RedisOptions& options) {
     return absl::StrFormat("[%s]:%d", options.host, options.port);  // IPv6
   }
   return absl::StrFormat("%s:%d", options.host, options.port);
-}
-
-absl::Status ReplyStatus(const redisReply& reply, std::string_view key) {
-  if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
-  const std::string_view message = ReplyText(reply);
-  const absl::string_view m = AbslView(message);
-  const std::string where =
-      key.empty() ? std::string() : absl::StrFormat("redis key \"%s\": ", AbslView(key));
-  if (absl::StartsWith(m, "WRONGTYPE")) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("%sholds the wrong kind of value (%s)", where, m));
-  }
-  if (absl::StrContains(m, "not an integer")) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("%sdoes not hold an integer (%s)", where, m));
-  }
-  if (absl::StartsWith(m, "NOSCRIPT")) return absl::NotFoundError(m);
-  return absl::InternalError(absl::StrFormat("%sredis error: %s", where, m));
 }
 
 ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> scripts)

@@ -25,14 +25,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "backends/redis/redis_backend.h"
+#include "backends/redis/reply.h"
 
 namespace resque::redis {
-
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-using Replies = std::vector<Reply>;
 
 struct ContextDeleter {
   void operator()(redisContext* context) const { redisFree(context); }
@@ -51,11 +46,6 @@ std::string TtlMillis(absl::Duration ttl);
 
 // Where the server is, for error messages: "host:port" or "unix:/path". Never the password.
 std::string RedisAddress(const RedisOptions& options);
-
-// Turns an error reply into a status: WRONGTYPE (and a counter that is not an integer) is
-// FailedPrecondition naming `key`; NOSCRIPT is NotFound; anything else is Internal with the
-// server's message. OK for any other reply.
-absl::Status ReplyStatus(const redisReply& reply, std::string_view key);
 
 class ConnectionPool {
  public:

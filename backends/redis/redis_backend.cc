@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
+#include "backends/redis/reply.h"
 #include "backends/redis/scripts.h"
 #include "core/absl_view.h"
 #include "core/backend_args.h"
@@ -26,51 +27,6 @@ std::string Str(std::string_view s) { return std::string(s); }
 // The key a command is about, to name in its error: every command here has it first.
 std::string_view KeyOf(const Command& command) {
   return command.size() > 1 ? std::string_view(command[1]) : std::string_view();
-}
-
-absl::Status Unexpected(const redisReply& reply, std::string_view what) {
-  return absl::InternalError(
-      absl::StrFormat("redis: unexpected reply type %d to %s", reply.type, AbslView(what)));
-}
-
-absl::StatusOr<int64_t> IntegerOf(const redisReply& reply, std::string_view what) {
-  if (reply.type != REDIS_REPLY_INTEGER) return Unexpected(reply, what);
-  return reply.integer;
-}
-
-// A bulk string, or nullopt for nil.
-absl::StatusOr<std::optional<std::string>> OptionalStringOf(const redisReply& reply,
-                                                            std::string_view what) {
-  if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
-  if (reply.type != REDIS_REPLY_STRING) return Unexpected(reply, what);
-  return std::string(reply.str, reply.len);
-}
-
-absl::StatusOr<std::vector<std::string>> StringsOf(const redisReply& reply, std::string_view what) {
-  if (reply.type != REDIS_REPLY_ARRAY) return Unexpected(reply, what);
-  std::vector<std::string> out;
-  out.reserve(reply.elements);
-  for (size_t i = 0; i < reply.elements; ++i) {
-    const redisReply& e = *reply.element[i];
-    if (e.type != REDIS_REPLY_STRING) return Unexpected(e, what);
-    out.emplace_back(e.str, e.len);
-  }
-  return out;
-}
-
-// A script's "WRONGTYPE <key>" / "NOTINT <key>" error, naming the key; else ReplyStatus.
-absl::Status ScriptStatus(const redisReply& reply) {
-  if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
-  const std::string_view message(reply.str, reply.len);
-  for (const std::string_view code : {"WRONGTYPE ", "NOTINT "}) {
-    if (absl::StartsWith(AbslView(message), AbslView(code))) {
-      const std::string_view key = message.substr(code.size());
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "redis key \"%s\" %s", AbslView(key),
-          code == "NOTINT " ? "does not hold an integer" : "holds the wrong kind of value"));
-    }
-  }
-  return ReplyStatus(reply, "");
 }
 
 // Redis takes BLPOP's timeout in seconds, fractions allowed (Redis >= 6); 0 would mean forever.
@@ -447,24 +403,7 @@ class RedisBackend : public Backend {
                                                           std::string_view owner, int max) {
     absl::StatusOr<Reply> r = RunScript(ReserveManyCall(keys_, queues, owner, max));
     if (!r.ok()) return r.status();
-    const redisReply& reply = **r;
-    std::vector<ReservedJob> out;
-    if (reply.type == REDIS_REPLY_NIL) return out;
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
-        reply.element[0]->type != REDIS_REPLY_INTEGER || reply.element[0]->integer < 1 ||
-        static_cast<size_t>(reply.element[0]->integer) > queues.size() ||
-        reply.element[1]->type != REDIS_REPLY_ARRAY) {
-      return Unexpected(reply, "the reserve script");
-    }
-    const std::string& queue = queues[reply.element[0]->integer - 1];
-    const redisReply& payloads = *reply.element[1];
-    out.reserve(payloads.elements);
-    for (size_t i = 0; i < payloads.elements; ++i) {
-      const redisReply& p = *payloads.element[i];
-      if (p.type != REDIS_REPLY_STRING) return Unexpected(reply, "the reserve script");
-      out.push_back({queue, std::string(p.str, p.len)});
-    }
-    return out;
+    return ReservationsOf(**r, queues);
   }
 
   // One queue, waiting: BLMOVE into the in-flight list, with the queue noted in the worker's set
@@ -489,26 +428,11 @@ class RedisBackend : public Backend {
     return ReservedJob{queue, **std::move(payload)};
   }
 
-  // The reply of a reserve script: {index into `queues`, payload} or nil.
-  static absl::StatusOr<std::optional<ReservedJob>> ScriptReservation(
-      const redisReply& reply, absl::Span<const std::string> queues) {
-    if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
-        reply.element[0]->type != REDIS_REPLY_INTEGER ||
-        reply.element[1]->type != REDIS_REPLY_STRING || reply.element[0]->integer < 1 ||
-        static_cast<size_t>(reply.element[0]->integer) > queues.size()) {
-      return Unexpected(reply, "the reserve script");
-    }
-    const redisReply& payload = *reply.element[1];
-    return ReservedJob{queues[reply.element[0]->integer - 1],
-                       std::string(payload.str, payload.len)};
-  }
-
   absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
                                                         std::vector<std::string> keys) {
     absl::StatusOr<Reply> r = RunScript(ReserveCall(std::move(keys)));
     if (!r.ok()) return r.status();
-    return ScriptReservation(**r, queues);
+    return ReservationOf(**r, queues);
   }
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveBlocking(absl::Span<const std::string> queues,
