@@ -18,6 +18,14 @@ namespace {
 constexpr absl::Duration kFirstBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 
+// The reconnect backoff, the one place that decides it (ConnectWithBackoff waits it out), so
+// that a shared backoff helper can take its place: the pause before the next connection attempt
+// after one more failure, doubling from kFirstBackoff, at most `cap`.
+absl::Duration NextBackoff(absl::Duration previous, absl::Duration cap) {
+  return previous == absl::ZeroDuration() ? std::min(kFirstBackoff, cap)
+                                          : std::min(previous * 2, cap);
+}
+
 timeval TimeoutFor(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return timeval{0, 0};  // hiredis: no timeout
   d = std::max(d, absl::Milliseconds(1));                   // {0, 0} would mean "forever"
@@ -162,35 +170,14 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   return c;
 }
 
-absl::StatusOr<Context> ConnectionPool::TakeParked() {
-  Parked parked;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (parked_.empty()) return nullptr;
-    auto it = parked_.find(std::this_thread::get_id());
-    if (it == parked_.end()) return nullptr;
-    parked = std::move(it->second);
-    parked_.erase(it);
-  }
-  for (size_t i = 0; i < parked.pending; ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(parked.context.get(), &raw) != REDIS_OK || raw == nullptr) {
-      // What was sent may still be applied, after whatever this call would send on another
-      // connection: fail this call rather than break the order Send promises.
-      return absl::UnavailableError(
-          absl::StrFormat("redis %s: reading the replies of commands sent earlier: %s", address_,
-                          parked.context->errstr));
-    }
-    freeReplyObject(raw);
-  }
-  // The server may have closed it while the thread was busy (its idle timeout).
-  if (!IsOpen(parked.context.get())) return nullptr;
-  return std::move(parked.context);
+ConnectionPool::~ConnectionPool() {
+  // Closed unread: nothing after this waits for what they sent, and reading could block.
+  for (auto& [thread, session] : parked_) session.context_.reset();
 }
 
+ConnectionPool::Session ConnectionPool::OpenSession() { return Session(this); }
+
 absl::StatusOr<Context> ConnectionPool::Acquire() {
-  absl::StatusOr<Context> parked = TakeParked();
-  if (!parked.ok() || *parked != nullptr) return parked;
   {
     std::lock_guard<std::mutex> lock(mu_);
     while (!idle_.empty()) {
@@ -199,6 +186,10 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
       if (IsOpen(c.get())) return c;
     }
   }
+  return ConnectWithBackoff();
+}
+
+absl::StatusOr<Context> ConnectionPool::ConnectWithBackoff() {
   const absl::Time deadline = absl::Now() + options_.connect_timeout;
   while (true) {
     absl::Time start;
@@ -223,9 +214,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
     }
     // Capped by connect_timeout too, so that a call made once the server is back always gets
     // to try within its own deadline.
-    const absl::Duration cap = std::min(kMaxBackoff, options_.connect_timeout);
-    backoff_ = backoff_ == absl::ZeroDuration() ? std::min(kFirstBackoff, cap)
-                                                : std::min(backoff_ * 2, cap);
+    backoff_ = NextBackoff(backoff_, std::min(kMaxBackoff, options_.connect_timeout));
     next_attempt_ = absl::Now() + backoff_;
     last_error_ = std::string(c.status().message());
     // A refused AUTH or SELECT will not get better by retrying within this call.
@@ -240,40 +229,132 @@ void ConnectionPool::Release(Context context) {
   idle_.push_back(std::move(context));
 }
 
+ConnectionPool::Session ConnectionPool::TakeParked() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (parked_.empty()) return Session(this);
+  auto it = parked_.find(std::this_thread::get_id());
+  if (it == parked_.end()) return Session(this);
+  Session session = std::move(it->second);
+  parked_.erase(it);  // a moved-from session: destroying it touches nothing
+  return session;
+}
+
 absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
                                             absl::Duration extra_timeout) {
-  absl::StatusOr<Context> c = Acquire();
+  // The session ends with this call, handing its connection back to the pool.
+  return TakeParked().Run(commands, extra_timeout);
+}
+
+absl::Status ConnectionPool::Send(absl::Span<const Command> commands) {
+  Session session = TakeParked();
+  RESQUE_RETURN_IF_ERROR(session.Send(commands));
+  std::lock_guard<std::mutex> lock(mu_);
+  // None is there: TakeParked took this thread's, and only this thread parks under its id. (So
+  // no session ends under the lock, which its Close would take again.)
+  parked_.try_emplace(std::this_thread::get_id(), std::move(session));
+  return absl::OkStatus();
+}
+
+// ---- Session ----
+
+ConnectionPool::Session::Session(Session&& other) noexcept
+    : pool_(other.pool_), context_(std::move(other.context_)), pending_(other.pending_) {
+  other.pending_ = 0;
+}
+
+ConnectionPool::Session& ConnectionPool::Session::operator=(Session&& other) noexcept {
+  if (this != &other) {
+    Close();
+    pool_ = other.pool_;
+    context_ = std::move(other.context_);
+    pending_ = other.pending_;
+    other.pending_ = 0;
+  }
+  return *this;
+}
+
+ConnectionPool::Session::~Session() { Close(); }
+
+void ConnectionPool::Session::Close() {
+  if (context_ == nullptr) return;
+  if (pending_ > 0 && !Drain().ok()) return;  // dropped
+  pool_->Release(std::move(context_));
+}
+
+absl::Status ConnectionPool::Session::Drain() {
+  for (; pending_ > 0; --pending_) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
+      const std::string error = context_->errstr;
+      context_.reset();
+      pending_ = 0;
+      return absl::UnavailableError(absl::StrFormat(
+          "redis %s: reading the replies of commands sent earlier: %s", pool_->address_, error));
+    }
+    freeReplyObject(raw);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<redisContext*> ConnectionPool::Session::Ready() {
+  if (context_ != nullptr) {
+    RESQUE_RETURN_IF_ERROR(Drain());
+    // The server may have closed it while the caller was busy (its idle timeout).
+    if (!IsOpen(context_.get())) context_.reset();
+  }
+  if (context_ == nullptr) {
+    absl::StatusOr<Context> c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    context_ = *std::move(c);
+  }
+  return context_.get();
+}
+
+absl::StatusOr<Replies> ConnectionPool::Session::Run(absl::Span<const Command> commands,
+                                                     absl::Duration extra_timeout) {
+  absl::StatusOr<redisContext*> c = Ready();
   if (!c.ok()) return c.status();
+  const RedisOptions& options = pool_->options_;
   const bool extended = extra_timeout != absl::ZeroDuration();
   if (extended) {
     const absl::Duration timeout = extra_timeout == absl::InfiniteDuration()
                                        ? absl::InfiniteDuration()
-                                       : options_.command_timeout + extra_timeout;
-    if (redisSetTimeout(c->get(), TimeoutFor(timeout)) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, (*c)->errstr));
+                                       : options.command_timeout + extra_timeout;
+    if (redisSetTimeout(*c, TimeoutFor(timeout)) != REDIS_OK) {
+      const absl::Status error =
+          absl::UnavailableError(absl::StrFormat("redis %s: %s", pool_->address_, (*c)->errstr));
+      context_.reset();
+      return error;
     }
   }
-  absl::StatusOr<Replies> replies = Exchange(c->get(), address_, commands);
-  if (!replies.ok()) return replies.status();  // the context is dropped with `c`
-  if (extended && redisSetTimeout(c->get(), TimeoutFor(options_.command_timeout)) != REDIS_OK) {
-    return replies;  // the replies are good; the context is not kept
+  absl::StatusOr<Replies> replies = Exchange(*c, pool_->address_, commands);
+  if (!replies.ok()) {
+    context_.reset();  // unusable after an I/O error
+    return replies.status();
   }
-  Release(*std::move(c));
+  if (extended && redisSetTimeout(*c, TimeoutFor(options.command_timeout)) != REDIS_OK) {
+    context_.reset();  // the replies are good; the context is not kept
+  }
   return replies;
 }
 
-absl::Status ConnectionPool::Send(absl::Span<const Command> commands) {
-  absl::StatusOr<Context> c = Acquire();
+absl::Status ConnectionPool::Session::Send(absl::Span<const Command> commands) {
+  absl::StatusOr<redisContext*> c = Ready();
   if (!c.ok()) return c.status();
-  RESQUE_RETURN_IF_ERROR(Append(c->get(), address_, commands));
+  if (absl::Status s = Append(*c, pool_->address_, commands); !s.ok()) {
+    context_.reset();
+    return s;
+  }
   // Written now, so that the server applies the commands while the caller goes on.
   for (int done = 0; done == 0;) {
-    if (redisBufferWrite(c->get(), &done) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, (*c)->errstr));
+    if (redisBufferWrite(*c, &done) != REDIS_OK) {
+      const absl::Status error =
+          absl::UnavailableError(absl::StrFormat("redis %s: %s", pool_->address_, (*c)->errstr));
+      context_.reset();
+      return error;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  parked_[std::this_thread::get_id()] = Parked{*std::move(c), commands.size()};
+  pending_ = commands.size();
   return absl::OkStatus();
 }
 

@@ -5,8 +5,11 @@
 //
 // Internal to backends/redis/: hiredis types do not leave this folder.
 //
-//   ConnectionPool pool(options, {kReserveScript});
+//   ConnectionPool pool(options, ScriptSources());
 //   absl::StatusOr<Replies> r = pool.Run({{"SADD", key, "mail"}, {"RPUSH", qkey, payload}});
+//
+// A caller whose commands must reach the server in order across calls, some not awaited (a
+// worker slot), holds a ConnectionPool::Session.
 #ifndef RESQUE_BACKENDS_REDIS_CONNECTION_H_
 #define RESQUE_BACKENDS_REDIS_CONNECTION_H_
 
@@ -49,11 +52,18 @@ std::string RedisAddress(const RedisOptions& options);
 
 class ConnectionPool {
  public:
+  class Session;
+
   // `scripts` are Lua sources loaded (SCRIPT LOAD) on every new connection, so that EVALSHA
   // of their digest normally finds them.
   ConnectionPool(RedisOptions options, std::vector<std::string> scripts);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
+  // Sessions must be gone by then; connections parked by Send are closed unread.
+  ~ConnectionPool();
+
+  // A session of this pool (see Session): it takes a connection on its first call.
+  Session OpenSession();
 
   // Sends every command of `commands` then reads every reply: one round trip. Error replies
   // are returned as replies (see ReplyStatus); a failure to reach the server, or an I/O error
@@ -62,11 +72,15 @@ class ConnectionPool {
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
                               absl::Duration extra_timeout = absl::ZeroDuration());
 
-  // Sends `commands` without waiting for their replies, on a connection then kept for the calling
-  // thread: its next call on this pool uses that connection (so the server applies these commands
-  // before anything that call sends) and reads the replies first. The replies are dropped, error
-  // replies included; an I/O error is Unavailable, as in Run. Saves a round trip where nothing
-  // depends on the outcome (a worker marking itself busy before it performs a job).
+  // Sends `commands` without waiting for their replies, on a session then kept for the calling
+  // thread: its next call on this pool goes on through that session (so the server applies these
+  // commands before anything that call sends), which reads the replies first. The replies are
+  // dropped, error replies included; an I/O error is Unavailable, as in Run. Saves a round trip
+  // where nothing depends on the outcome (a worker marking itself busy before it performs a job).
+  //
+  // Kept by thread id until every caller that sends holds a Session of its own: correct only
+  // while a caller keeps to one thread, and a thread that exits after Send leaves its session
+  // parked until the pool is destroyed. Prefer Session::Send.
   absl::Status Send(absl::Span<const Command> commands);
 
   // Checks that the server can be reached now (connecting if no connection is idle).
@@ -78,13 +92,69 @@ class ConnectionPool {
 
   const std::string& address() const { return address_; }
 
+  // One connection of the pool kept for one caller (a worker slot), the explicit owner of the
+  // replies its Send leaves unread: the session's next call reads them first, on the same
+  // connection, so the server has applied what Send sent before anything that call sends. A
+  // session holds its connection from its first call until it is destroyed, which reads what is
+  // still pending and hands the connection back to the pool (or drops it if that fails).
+  //
+  // Used by one caller at a time; that caller may move between threads (a session carries no
+  // thread identity). Must not outlive its pool.
+  //
+  //   ConnectionPool::Session session = pool.OpenSession();
+  //   RESQUE_RETURN_IF_ERROR(session.Send({{"SET", worker_key, working_json}}));
+  //   absl::StatusOr<Replies> r = session.Run({{"EVALSHA", ...}});  // after the SET
+  class Session {
+   public:
+    Session(Session&& other) noexcept;
+    Session& operator=(Session&& other) noexcept;
+    ~Session();
+
+    // As ConnectionPool::Run, on this session's connection (taken from the pool, or made, if it
+    // has none or the server closed it). Unavailable, without sending anything, when reading the
+    // replies an earlier Send left fails: what was sent may still be applied, and sending on
+    // another connection could overtake it.
+    absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
+                                absl::Duration extra_timeout = absl::ZeroDuration());
+
+    // Writes `commands` and returns without reading their replies, which stay pending on this
+    // session's connection until its next call (or its end) reads and drops them. Unavailable
+    // as Run.
+    absl::Status Send(absl::Span<const Command> commands);
+
+    // How many replies Send left unread.
+    size_t pending() const { return pending_; }
+    // Whether the session holds a connection now.
+    bool connected() const { return context_ != nullptr; }
+
+    ConnectionPool& pool() const { return *pool_; }
+
+   private:
+    friend class ConnectionPool;
+    explicit Session(ConnectionPool* pool) : pool_(pool) {}
+
+    // The connection to send on: this session's own once what Send left pending is read, else
+    // one from the pool.
+    absl::StatusOr<redisContext*> Ready();
+    // Reads and drops the pending replies; on failure the connection is dropped.
+    absl::Status Drain();
+    // Hands the connection back to the pool if nothing is pending or Drain succeeds.
+    void Close();
+
+    ConnectionPool* pool_;
+    Context context_;
+    size_t pending_ = 0;
+  };
+
  private:
+  // An idle connection, or a new one.
   absl::StatusOr<Context> Acquire();
-  // This thread's connection left by Send, once its replies are read; null if there is none or
-  // the server closed it. Unavailable when reading the replies fails (the connection is dropped).
-  absl::StatusOr<Context> TakeParked();
-  void Release(Context context);
+  // Connects within connect_timeout, no sooner than the backoff left by failed attempts allows.
+  absl::StatusOr<Context> ConnectWithBackoff();
   absl::StatusOr<Context> Connect(absl::Duration timeout);
+  void Release(Context context);
+  // The calling thread's session left by Send, or a new session.
+  Session TakeParked();
 
   const RedisOptions options_;
   const std::vector<std::string> scripts_;
@@ -94,12 +164,8 @@ class ConnectionPool {
   // so TSan would not see absl::Mutex order the accesses. Guards everything below.
   std::mutex mu_;
   std::vector<Context> idle_;
-  // Connections that Send left with replies to read, by the thread that sent.
-  struct Parked {
-    Context context;
-    size_t pending = 0;
-  };
-  std::unordered_map<std::thread::id, Parked> parked_;
+  // Sessions that Send left with replies to read, by the thread that sent.
+  std::unordered_map<std::thread::id, Session> parked_;
   std::vector<std::string> shas_;
   // Reconnection backoff: no connection attempt starts before next_attempt_.
   absl::Duration backoff_ = absl::ZeroDuration();

@@ -39,9 +39,21 @@ std::string BlockSeconds(absl::Duration wait) {
 class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
-      : keys_(options.ns), pool_(options, ScriptSources()) {}
+      : keys_(options.ns), pool_(std::make_shared<ConnectionPool>(options, ScriptSources())) {}
 
-  absl::Status Ping() { return pool_.Ping(); }
+  // A backend over one session of `parent`'s pool (ConnectionPool::Session): every command goes
+  // over that session's connection, so a StartJob's unawaited writes are owned by the session,
+  // not parked by thread id. For one caller at a time (a worker slot), which may move between
+  // threads. It shares the pool (and keeps it alive) with `parent`.
+  RedisBackend(const RedisBackend& parent, ConnectionPool::Session session)
+      : keys_(parent.keys_), pool_(parent.pool_), session_(std::move(session)) {}
+
+  // A backend of its own session (see above): what Backend::OpenSession() is to return.
+  std::unique_ptr<Backend> NewSession() const {
+    return std::make_unique<RedisBackend>(*this, pool_->OpenSession());
+  }
+
+  absl::Status Ping() { return pool_->Ping(); }
 
   // ---- Queues ----
 
@@ -190,7 +202,7 @@ class RedisBackend : public Backend {
     for (const std::string& id : start.other_job_ids) {
       if (!id.empty()) commands.push_back({"SET", keys_.Status(id), start.status_json, "XX"});
     }
-    return pool_.Send(commands);
+    return Send(commands);
   }
 
   absl::Status FinishJob(const JobFinish& finish) override {
@@ -362,8 +374,7 @@ class RedisBackend : public Backend {
 
   absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
     RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
-    absl::StatusOr<Replies> r =
-        pool_.Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
+    absl::StatusOr<Replies> r = Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
     return LsetStatus(*(*r)[0], index);
   }
@@ -373,10 +384,10 @@ class RedisBackend : public Backend {
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
-    absl::StatusOr<Replies> r = pool_.Run({{"MULTI"},
-                                           {"LSET", keys_.Failed(), Int(index), mark},
-                                           {"LREM", keys_.Failed(), "1", mark},
-                                           {"EXEC"}});
+    absl::StatusOr<Replies> r = Run({{"MULTI"},
+                                     {"LSET", keys_.Failed(), Int(index), mark},
+                                     {"LREM", keys_.Failed(), "1", mark},
+                                     {"EXEC"}});
     if (!r.ok()) return r.status();
     const redisReply& exec = *r->back();
     if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) return Unexpected(exec, "EXEC");
@@ -414,10 +425,9 @@ class RedisBackend : public Backend {
                                                                      absl::Duration wait) {
     const std::string key = keys_.Queue(queue);
     const std::string dest = keys_.InFlight(owner, queue);
-    absl::StatusOr<Replies> r =
-        pool_.Run({{"SADD", keys_.InFlightQueues(owner), queue},
-                   {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}},
-                  wait);
+    absl::StatusOr<Replies> r = Run({{"SADD", keys_.InFlightQueues(owner), queue},
+                                     {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}},
+                                    wait);
     if (!r.ok()) return r.status();
     RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)));
     const redisReply& reply = *(*r)[1];
@@ -441,7 +451,7 @@ class RedisBackend : public Backend {
     Command blpop = {"BLPOP"};
     blpop.insert(blpop.end(), keys.begin(), keys.end());
     blpop.push_back(BlockSeconds(wait));
-    absl::StatusOr<Replies> r = pool_.Run({std::move(blpop)}, wait);
+    absl::StatusOr<Replies> r = Run({std::move(blpop)}, wait);
     if (!r.ok()) return r.status();
     const redisReply& reply = *(*r)[0];
     if (reply.type == REDIS_REPLY_ERROR) {
@@ -489,7 +499,7 @@ class RedisBackend : public Backend {
 
   // Runs `commands` in one round trip; the first error reply becomes the status.
   absl::StatusOr<Replies> Pipeline(std::vector<Command> commands) {
-    absl::StatusOr<Replies> replies = pool_.Run(commands);
+    absl::StatusOr<Replies> replies = Run(commands);
     if (!replies.ok()) return replies.status();
     for (size_t i = 0; i < commands.size(); ++i) {
       RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*replies)[i], KeyOf(commands[i])));
@@ -525,7 +535,7 @@ class RedisBackend : public Backend {
     all.push_back({"MULTI"});
     all.insert(all.end(), commands.begin(), commands.end());
     all.push_back({"EXEC"});
-    absl::StatusOr<Replies> replies = pool_.Run(all);
+    absl::StatusOr<Replies> replies = Run(all);
     if (!replies.ok()) return replies.status();
     for (size_t i = 0; i + 1 < all.size(); ++i) {  // errors while queueing abort the EXEC
       RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*replies)[i], KeyOf(all[i])));
@@ -544,24 +554,38 @@ class RedisBackend : public Backend {
   // EVALSHA of a script loaded by the pool; EVAL when the server does not know it (it was
   // restarted or flushed its scripts since the connection was made).
   absl::StatusOr<Reply> RunScript(ScriptCall call) {
-    std::string sha = pool_.ScriptSha(call.index());
+    std::string sha = pool_->ScriptSha(call.index());
     absl::StatusOr<Replies> r;
     if (!sha.empty()) {
-      r = pool_.Run({call.Evalsha(std::move(sha))});
+      r = Run({call.Evalsha(std::move(sha))});
       if (!r.ok()) return r.status();
       if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) {
         RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
         return std::move((*r)[0]);
       }
     }
-    r = pool_.Run({call.Eval()});
+    r = Run({call.Eval()});
     if (!r.ok()) return r.status();
     RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
     return std::move((*r)[0]);
   }
 
+  // Where every command goes: this backend's session if it has one, else any connection of the
+  // pool (ConnectionPool::Send then parks one by thread id).
+  absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
+                              absl::Duration extra_timeout = absl::ZeroDuration()) {
+    return session_.has_value() ? session_->Run(commands, extra_timeout)
+                                : pool_->Run(commands, extra_timeout);
+  }
+
+  absl::Status Send(absl::Span<const Command> commands) {
+    return session_.has_value() ? session_->Send(commands) : pool_->Send(commands);
+  }
+
   const Keys keys_;
-  ConnectionPool pool_;
+  const std::shared_ptr<ConnectionPool> pool_;
+  // Declared after pool_, so that it ends first (a session must not outlive its pool).
+  std::optional<ConnectionPool::Session> session_;
 };
 
 }  // namespace
