@@ -85,6 +85,17 @@ TEST_F(ConnectionTest, ASessionKeepsOneConnectionFromItsFirstCallToItsEnd) {
   EXPECT_TRUE(session.connected());
 }
 
+TEST_F(ConnectionTest, ASessionWhoseConnectionTheServerClosedReconnectsUnnoticed) {
+  ConnectionPool::Session session = pool_.OpenSession();
+  const std::string id = ClientId(session);
+  ASSERT_TRUE(session.Send({{"SET", "k", "v"}}).ok());
+  // The SET is applied (this GET waits for it on the server), then the connection killed.
+  ASSERT_EQ(RunOne(session, {"GET", "k"}), std::vector<std::string>{"v"});
+  ASSERT_EQ(RunOne(pool_, {"CLIENT", "KILL", "ID", id}), std::vector<std::string>{"1"});
+  EXPECT_EQ(RunOne(session, {"GET", "k"}), std::vector<std::string>{"v"});
+  EXPECT_NE(ClientId(session), id);
+}
+
 TEST_F(ConnectionTest, ASessionEndedWithRepliesPendingHandsBackAWorkingConnection) {
   std::string id;
   {
