@@ -35,6 +35,10 @@ constexpr absl::Duration kTerminateBound = absl::Seconds(2);
 constexpr absl::Duration kMaxEndCheck = absl::Milliseconds(50);
 constexpr size_t kReadChunk = 64 * 1024;
 
+// Set in a function child made with ForkOptions::exec_children_join_group: Exec then leaves its
+// children in this process's group. Written only between fork and the body, read by Exec.
+bool exec_children_join_group = false;
+
 // Held from the creation of a child's pipes to the parent's closing of the child's ends, and
 // over every change to ParentEnds(); see the header.
 std::mutex& SpawnMutex() {
@@ -161,6 +165,7 @@ struct ExecPlan {
   std::vector<char*> envp;
   const char* cwd = nullptr;
   bool die_with_parent = false;
+  bool own_group = true;
   pid_t parent = 0;
   int stdin_fd = -1;  // -1: keep
   int stdout_fd = -1;
@@ -170,7 +175,7 @@ struct ExecPlan {
 
 // The child's side of Exec(): only async-signal-safe calls, and it never returns.
 [[noreturn]] void ExecInChild(const ExecPlan& plan) {
-  setpgid(0, 0);
+  if (plan.own_group) setpgid(0, 0);
   if (plan.die_with_parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != plan.parent) _exit(127);  // the parent died before the prctl
@@ -258,6 +263,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
   plan.envp = Pointers(env);
   plan.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
   plan.die_with_parent = options.die_with_parent;
+  plan.own_group = !exec_children_join_group;
   plan.parent = getpid();
 
   auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
@@ -346,7 +352,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
   child->pid_ = pid;
   for (int fd : {child->stdin_fd_, child->out_.fd, child->err_.fd}) RegisterLocked(fd);
   lock.unlock();
-  setpgid(pid, pid);  // also here, so that the group exists whoever runs first
+  if (plan.own_group) setpgid(pid, pid);  // also here, so that the group exists whoever runs first
 
   // EOF: the exec happened (the pipe is close-on-exec); a record: it failed, and why.
   ExecFailure failure{0, 0};
@@ -387,6 +393,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
     ParentEnds().clear();
     close(fds[0]);
     setpgid(0, 0);
+    exec_children_join_group = options.exec_children_join_group;
     if (options.reset_signals) ResetSignals();
     // exit() in job code would run this program's atexit handlers and static destructors here,
     // against state the parent owns. Registered last, this handler runs first and ends it.

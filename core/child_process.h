@@ -1,6 +1,6 @@
 // ChildProcess: one child process, owned. Started by exec of an argv (with its stdin fed and its
-// output captured) or by running a function in a forked copy of this process; always in a process
-// group of its own, so that a signal reaches whatever the child started too (the command under
+// output captured) or by running a function in a forked copy of this process; in a process group
+// of its own, so that a signal reaches whatever the child started too (the command under
 // /bin/sh -c); killed and reaped at the latest when the object goes.
 //
 //   ExecOptions options;
@@ -20,6 +20,9 @@
 // no child holds another child's pipe: a slot always sees EOF on its own child's pipes.
 // Signal() may be called from another thread while one thread is in Wait() (a stop request
 // kills a child that a slot waits for); everything else is for one thread at a time.
+//
+// A fork() made elsewhere in the process (not through Fork) while another thread starts a child
+// may copy the mutex held into its child: such a child must exec or _exit, not start children.
 //
 // Waiting uses a pidfd (poll(2) tells when the child ends), never SIGCHLD, so no handler or lost
 // signal is involved; this process must not set SIGCHLD to SIG_IGN nor reap with waitpid(-1).
@@ -97,6 +100,11 @@ struct ForkOptions {
   // signal-taking thread of the parent does not exist there. False: the child keeps this
   // process's dispositions and mask (a worker process with its own signal thread).
   bool reset_signals = true;
+  // Children that the forked child starts with Exec stay in its process group instead of each
+  // getting one of their own, so that a kill of this child's group ends them too (a job's
+  // process and the command it runs). False: they get their own groups (a worker process, whose
+  // signals are not for its jobs' commands).
+  bool exec_children_join_group = true;
 };
 
 class ChildProcess {

@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -289,6 +291,36 @@ TEST(ChildProcessTest, AFunctionChildGetsDefaultSignalsUnlessToldToKeepThem) {
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(WaitFor(**kept).exit_code, 0);  // blocked, as in this process
   pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+}
+
+TEST(ChildProcessTest, KillingAFunctionChildEndsTheCommandsItStarted) {
+  // A job's process running a command, as `--fork --exec` does: the command and what it started
+  // are in the job process's group, which the kill ends whole.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> job = ChildProcess::Fork([](int report) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> command =
+        ChildProcess::Exec(Shell("sleep 30; true"));
+    if (!command.ok()) return 1;
+    const std::string pid = absl::StrCat((*command)->pid(), "\n");
+    (void)!write(report, pid.data(), pid.size());
+    (void)(*command)->Wait();
+    return 0;
+  });
+  ASSERT_TRUE(job.ok()) << job.status();
+  int shell = 0;
+  std::vector<pid_t> sleeps;
+  const absl::Time end = absl::Now() + absl::Seconds(10);
+  while (sleeps.empty() && absl::Now() < end) {
+    ASSERT_TRUE(
+        absl::IsDeadlineExceeded((*job)->Wait(absl::Now() + absl::Milliseconds(5)).status()));
+    if (shell == 0) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace((*job)->report()), &shell);
+    }
+    if (shell != 0) sleeps = ChildrenOf(shell);
+  }
+  ASSERT_EQ(sleeps.size(), 1u);
+  EXPECT_EQ((*job)->Terminate().signal, SIGKILL);
+  EXPECT_TRUE(GoneWithin(shell, absl::Seconds(5)));
+  EXPECT_TRUE(GoneWithin(sleeps[0], absl::Seconds(5)));
 }
 
 TEST(ChildProcessTest, OutputCanGoToAFileAndBeCopiedLive) {
