@@ -39,19 +39,22 @@ constexpr size_t kReadChunk = 64 * 1024;
 // children in this process's group. Written only between fork and the body, read by Exec.
 bool exec_children_join_group = false;
 
-// Held from the creation of a child's pipes to the parent's closing of the child's ends, and
-// over every change to ParentEnds(); see the header.
-std::mutex& SpawnMutex() {
-  static std::mutex mu;
-  return mu;
+// The mutex is held from the creation of a child's pipes to the parent's closing of the child's
+// ends, and over every change to `parent_ends`: the parent's ends of the pipes of live children
+// (and their pidfds), which a function child closes (see the header). Never destroyed: a
+// ChildProcess in a static object may be destroyed after any other static.
+struct SpawnState {
+  std::mutex mu;
+  std::vector<int> parent_ends;
+};
+
+SpawnState& Spawning() {
+  static SpawnState* const state = new SpawnState;
+  return *state;
 }
 
-// The parent's ends of the pipes of live children (and their pidfds), which a function child
-// closes. Guarded by SpawnMutex().
-std::vector<int>& ParentEnds() {
-  static std::vector<int> fds;
-  return fds;
-}
+std::mutex& SpawnMutex() { return Spawning().mu; }
+std::vector<int>& ParentEnds() { return Spawning().parent_ends; }
 
 // Adds `fd` to ParentEnds(); the caller holds SpawnMutex().
 void RegisterLocked(int fd) {

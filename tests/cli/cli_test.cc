@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/cli/subprocess.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/subprocess.h"
 
 namespace resque::testing {
 namespace {
