@@ -18,7 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "core/absl_view.h"
+#include "core/status_macros.h"
 
 extern char** environ;
 
@@ -303,7 +303,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
         return absl::OkStatus();
       case Output::kCapture: {
         int fds[2];
-        if (absl::Status s = MakePipe(fds); !s.ok()) return s;
+        RESQUE_RETURN_IF_ERROR(MakePipe(fds));
         capture.fd = fds[0];
         capture.copy_to = to.fd_;
         child_ends.push_back(fds[1]);
@@ -387,7 +387,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
   std::fflush(stderr);
   std::unique_lock lock(SpawnMutex());
   int fds[2];
-  if (absl::Status s = MakePipe(fds); !s.ok()) return s;
+  RESQUE_RETURN_IF_ERROR(MakePipe(fds));
   const pid_t pid = fork();
   if (pid == 0) {
     // This thread held the mutex at the fork; the child's copy is released for its own children.
