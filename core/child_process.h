@@ -1,7 +1,8 @@
 // ChildProcess: one child process, owned. Started by exec of an argv (with its stdin fed and its
 // output captured) or by running a function in a forked copy of this process; in a process group
-// of its own, so that a signal reaches whatever the child started too (the command under
-// /bin/sh -c); killed and reaped at the latest when the object goes.
+// of its own (or, started from a forked job process, in that one's: see ForkOptions), so that a
+// signal reaches whatever the child started too (the command under /bin/sh -c); killed and
+// reaped at the latest when the object goes.
 //
 //   ExecOptions options;
 //   options.argv = {"/bin/sh", "-c", "tr a-z A-Z"};
@@ -26,6 +27,7 @@
 //
 // Waiting uses a pidfd (poll(2) tells when the child ends), never SIGCHLD, so no handler or lost
 // signal is involved; this process must not set SIGCHLD to SIG_IGN nor reap with waitpid(-1).
+// Without pidfd_open (Linux < 5.3) Wait() looks with waitid at growing intervals up to 50 ms.
 #ifndef RESQUE_CORE_CHILD_PROCESS_H_
 #define RESQUE_CORE_CHILD_PROCESS_H_
 
