@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,29 +9,30 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string_view>
 
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "core/child_spawn.h"
 #include "core/status_macros.h"
-
-extern char** environ;
 
 namespace resque {
 namespace {
 
-// The signals a worker takes for itself; a child gets their default action back.
-constexpr int kControlSignals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCONT};
+using spawn::CloseIfOpen;
+using spawn::ErrnoError;
+using spawn::ExecPlan;
+using spawn::MakePipe;
+using spawn::PipeEnds;
+using spawn::SetNonBlocking;
+
 // A function child whose body throws ends with this code (sysexits' EX_SOFTWARE).
 constexpr int kExceptionExitCode = 70;
 // How long Terminate() reads output after the kill before it gives up on EOF.
 constexpr absl::Duration kTerminateBound = absl::Seconds(2);
 // Without a pidfd, how often Wait() looks whether the child ended, at most.
 constexpr absl::Duration kMaxEndCheck = absl::Milliseconds(50);
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;  // read from a child, written to its stdin
 
 // Set in a function child made with ForkOptions::exec_children_join_group: Exec then leaves its
 // children in this process's group. Written only between fork and the body, read by Exec.
@@ -70,137 +69,6 @@ void UnregisterAndClose(int fd) {
   close(fd);
 }
 
-absl::Status ErrnoError(std::string_view what, int err) {
-  return absl::InternalError(absl::StrFormat("%s: %s", what, std::strerror(err)));
-}
-
-// Moves `fd` to a number >= 3, so that dup2 onto 0, 1 and 2 in the child cannot overwrite it.
-int AboveStdio(int fd) {
-  if (fd < 0 || fd > 2) return fd;
-  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  close(fd);
-  return moved;
-}
-
-// A close-on-exec pipe whose ends are both above stdio.
-absl::Status MakePipe(int fds[2]) {
-  if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
-  fds[0] = AboveStdio(fds[0]);
-  fds[1] = AboveStdio(fds[1]);
-  if (fds[0] < 0 || fds[1] < 0) {
-    const int err = errno;
-    for (int i : {0, 1}) {
-      if (fds[i] >= 0) close(fds[i]);
-    }
-    return ErrnoError("fcntl", err);
-  }
-  return absl::OkStatus();
-}
-
-void CloseIfOpen(int& fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
-
-void SetNonBlocking(int fd) {
-  if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
-bool IsExecutableFile(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
-}
-
-// argv[0] as execve wants it: a path as given, a bare name looked up in PATH.
-absl::StatusOr<std::string> ResolveProgram(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
-    const std::string candidate = absl::StrFormat("%s/%s", dir.empty() ? "." : dir, name);
-    if (IsExecutableFile(candidate)) return candidate;
-  }
-  return absl::NotFoundError(absl::StrFormat("%s: not found in PATH", name));
-}
-
-std::string_view VariableName(std::string_view entry) { return entry.substr(0, entry.find('=')); }
-
-std::vector<std::string> ChildEnvironment(const ExecOptions& options) {
-  std::vector<std::string> env;
-  if (options.inherit_environment) {
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string_view name = VariableName(*e);
-      const bool replaced =
-          std::any_of(options.env.begin(), options.env.end(),
-                      [&](const std::string& v) { return VariableName(v) == name; });
-      if (!replaced) env.emplace_back(*e);
-    }
-  }
-  env.insert(env.end(), options.env.begin(), options.env.end());
-  return env;
-}
-
-std::vector<char*> Pointers(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (std::string& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-void ResetSignals() {
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : kControlSignals) sigaction(sig, &dfl, nullptr);
-  sigset_t all;
-  sigfillset(&all);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
-}
-
-// What a child that could not exec tells its parent on the exec-error pipe.
-struct ExecFailure {
-  int step;  // 0: chdir, 1: exec
-  int err;
-};
-
-// Everything an exec child needs, made before the fork.
-struct ExecPlan {
-  std::string path;
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  const char* cwd = nullptr;
-  bool die_with_parent = false;
-  bool own_group = true;
-  pid_t parent = 0;
-  int stdin_fd = -1;  // -1: keep
-  int stdout_fd = -1;
-  int stderr_fd = -1;
-  int error_fd = -1;
-};
-
-// The child's side of Exec(): only async-signal-safe calls, and it never returns.
-[[noreturn]] void ExecInChild(const ExecPlan& plan) {
-  if (plan.own_group) setpgid(0, 0);
-  if (plan.die_with_parent) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != plan.parent) _exit(127);  // the parent died before the prctl
-  }
-  ResetSignals();
-  // Exec keeps an ignored signal ignored; a command expects SIGPIPE's default.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  sigaction(SIGPIPE, &dfl, nullptr);
-  if (plan.stdin_fd >= 0) dup2(plan.stdin_fd, STDIN_FILENO);
-  if (plan.stdout_fd >= 0) dup2(plan.stdout_fd, STDOUT_FILENO);
-  if (plan.stderr_fd >= 0) dup2(plan.stderr_fd, STDERR_FILENO);
-  ExecFailure failure{0, 0};
-  if (plan.cwd == nullptr || chdir(plan.cwd) == 0) {
-    execve(plan.path.c_str(), plan.argv.data(), plan.envp.data());
-    failure.step = 1;
-  }
-  failure.err = errno;
-  (void)!write(plan.error_fd, &failure, sizeof(failure));
-  _exit(127);
-}
-
 }  // namespace
 
 std::string ChildExit::Describe() const {
@@ -212,169 +80,39 @@ std::string ChildExit::Describe() const {
   return "ended in a way not known (reaped elsewhere)";
 }
 
-void ChildProcess::Capture::Append(const char* data, size_t n) {
-  for (size_t done = 0; copy_to >= 0 && done < n;) {
-    const ssize_t w = write(copy_to, data + done, n - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;  // a broken log must not stop the child's output being read
-    done += static_cast<size_t>(w);
-  }
-  const size_t head = limit / 2;
-  const size_t tail_limit = limit - head;
-  if (!cut) {
-    text.append(data, n);
-    if (text.size() <= limit) return;
-    cut = true;
-    tail = text.substr(head);
-    text.resize(head);
-  } else {
-    tail.append(data, n);
-  }
-  // Trimmed in steps, so that a long output is not moved for each chunk.
-  if (tail.size() > tail_limit + kReadChunk) {
-    dropped += tail.size() - tail_limit;
-    tail.erase(0, tail.size() - tail_limit);
-  }
-}
-
-void ChildProcess::Capture::Finish() {
-  if (!cut) return;
-  const size_t tail_limit = limit - limit / 2;
-  if (tail.size() > tail_limit) {
-    dropped += tail.size() - tail_limit;
-    tail.erase(0, tail.size() - tail_limit);
-  }
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  absl::StrAppendFormat(&text, "[... %d bytes not kept ...]\n", dropped);
-  text += tail;
-  tail.clear();
-  cut = false;
-  dropped = 0;
-}
-
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptions& options) {
-  if (options.argv.empty()) return absl::InvalidArgumentError("ChildProcess::Exec: empty argv");
   ExecPlan plan;
-  std::vector<std::string> args = options.argv;
-  std::vector<std::string> env = ChildEnvironment(options);
-  {
-    absl::StatusOr<std::string> path = ResolveProgram(args[0]);
-    if (!path.ok()) return path.status();
-    plan.path = *std::move(path);
-  }
-  plan.argv = Pointers(args);
-  plan.envp = Pointers(env);
-  plan.cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
-  plan.die_with_parent = options.die_with_parent;
-  plan.own_group = !exec_children_join_group;
-  plan.parent = getpid();
-
+  RESQUE_RETURN_IF_ERROR(spawn::PlanProgram(options, !exec_children_join_group, plan));
   auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
   child->stdin_data_ = options.stdin_data;
-  child->out_.limit = child->err_.limit = options.capture_limit;
-  // The child's ends of its pipes, and /dev/null: closed here once the child has them.
-  std::vector<int> child_ends;
-  auto close_child_ends = [&child_ends] {
-    for (int& fd : child_ends) CloseIfOpen(fd);
-    child_ends.clear();
-  };
-  int devnull = -1;
-  auto need_devnull = [&]() -> absl::StatusOr<int> {
-    if (devnull < 0) {
-      devnull = AboveStdio(open("/dev/null", O_RDWR | O_CLOEXEC));
-      if (devnull < 0) return ErrnoError("open /dev/null", errno);
-      child_ends.push_back(devnull);
-    }
-    return devnull;
-  };
-  // Where one output stream goes in the child; a captured one gets a pipe.
-  auto plan_output = [&](const Output& to, Capture& capture, int* child_fd) -> absl::Status {
-    switch (to.kind_) {
-      case Output::kInherit:
-        return absl::OkStatus();
-      case Output::kDiscard: {
-        absl::StatusOr<int> fd = need_devnull();
-        if (!fd.ok()) return fd.status();
-        *child_fd = *fd;
-        return absl::OkStatus();
-      }
-      case Output::kFd:
-        *child_fd = to.fd_;
-        return absl::OkStatus();
-      case Output::kCapture: {
-        int fds[2];
-        RESQUE_RETURN_IF_ERROR(MakePipe(fds));
-        capture.fd = fds[0];
-        capture.copy_to = to.fd_;
-        child_ends.push_back(fds[1]);
-        *child_fd = fds[1];
-        return absl::OkStatus();
-      }
-    }
-    return absl::OkStatus();
-  };
+  child->out_.text.set_limit(options.capture_limit);
+  child->err_.text.set_limit(options.capture_limit);
+  if (options.stdout_to.captured()) child->out_.copy_to = options.stdout_to.fd();
+  if (options.stderr_to.captured()) child->err_.copy_to = options.stderr_to.fd();
 
+  PipeEnds ends;  // destroyed after `lock`: closing them needs no mutex
   std::unique_lock lock(SpawnMutex());
-  absl::Status planned = absl::OkStatus();
-  int error_pipe[2] = {-1, -1};
-  if (child->stdin_data_.empty()) {
-    absl::StatusOr<int> fd = need_devnull();
-    planned = fd.status();
-    if (fd.ok()) plan.stdin_fd = *fd;
-  } else {
-    int fds[2];
-    planned = MakePipe(fds);
-    if (planned.ok()) {
-      child->stdin_fd_ = fds[1];
-      child_ends.push_back(fds[0]);
-      plan.stdin_fd = fds[0];
-    }
-  }
-  if (planned.ok()) planned = plan_output(options.stdout_to, child->out_, &plan.stdout_fd);
-  if (planned.ok()) planned = plan_output(options.stderr_to, child->err_, &plan.stderr_fd);
-  if (planned.ok()) planned = MakePipe(error_pipe);
-  if (!planned.ok()) {
-    close_child_ends();
-    lock.unlock();
-    child->CloseAllPipes();
-    return planned;
-  }
-  plan.error_fd = error_pipe[1];
-  child_ends.push_back(error_pipe[1]);
-
+  RESQUE_RETURN_IF_ERROR(spawn::PlanStdio(options, ends, plan));
   const pid_t pid = fork();
-  if (pid == 0) ExecInChild(plan);
+  if (pid == 0) spawn::ExecInChild(plan);
   const int fork_errno = errno;
-  close_child_ends();
-  if (pid < 0) {
-    close(error_pipe[0]);
-    lock.unlock();
-    child->CloseAllPipes();
-    return ErrnoError("fork", fork_errno);
-  }
+  ends.CloseChildEnds();
+  if (pid < 0) return ErrnoError("fork", fork_errno);
+  ends.ReleaseParentEnds();
   child->pid_ = pid;
+  child->stdin_fd_ = plan.parent_stdin;
+  child->out_.fd = plan.parent_stdout;
+  child->err_.fd = plan.parent_stderr;
   for (int fd : {child->stdin_fd_, child->out_.fd, child->err_.fd}) RegisterLocked(fd);
   lock.unlock();
   if (plan.own_group) setpgid(pid, pid);  // also here, so that the group exists whoever runs first
 
-  // EOF: the exec happened (the pipe is close-on-exec); a record: it failed, and why.
-  ExecFailure failure{0, 0};
-  ssize_t n;
-  while ((n = read(error_pipe[0], &failure, sizeof(failure))) < 0 && errno == EINTR) {
-  }
-  close(error_pipe[0]);
-  if (n > 0) {
+  if (absl::Status started = spawn::ExecResult(plan, options); !started.ok()) {
     child->CloseAllPipes();
     (void)child->Reap();
-    return ErrnoError(failure.step == 0 ? absl::StrFormat("chdir %s", options.cwd)
-                                        : absl::StrFormat("exec %s", plan.path),
-                      failure.err);
+    return started;
   }
-  child->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (child->pidfd_ >= 0) {
-    std::lock_guard relock(SpawnMutex());
-    RegisterLocked(child->pidfd_);
-  }
+  child->OpenPidfd();
   for (int fd : {child->stdin_fd_, child->out_.fd, child->err_.fd}) SetNonBlocking(fd);
   return child;
 }
@@ -382,7 +120,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
     const std::function<int(int)>& body, const ForkOptions& options) {
   auto child = std::unique_ptr<ChildProcess>(new ChildProcess());
-  child->report_.limit = 16 << 20;
+  child->report_.text.set_limit(16 << 20);
   std::fflush(stdout);
   std::fflush(stderr);
   std::unique_lock lock(SpawnMutex());
@@ -397,7 +135,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
     close(fds[0]);
     setpgid(0, 0);
     exec_children_join_group = options.exec_children_join_group;
-    if (options.reset_signals) ResetSignals();
+    if (options.reset_signals) spawn::ResetSignals();
     // exit() in job code would run this program's atexit handlers and static destructors here,
     // against state the parent owns. Registered last, this handler runs first and ends it.
     on_exit(
@@ -427,13 +165,16 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
   RegisterLocked(fds[0]);
   lock.unlock();
   setpgid(pid, pid);
-  child->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (child->pidfd_ >= 0) {
-    std::lock_guard relock(SpawnMutex());
-    RegisterLocked(child->pidfd_);
-  }
+  child->OpenPidfd();
   SetNonBlocking(child->report_.fd);
   return child;
+}
+
+void ChildProcess::OpenPidfd() {
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd_ < 0) return;
+  std::lock_guard lock(SpawnMutex());
+  RegisterLocked(pidfd_);
 }
 
 ChildProcess::~ChildProcess() {
@@ -473,7 +214,13 @@ void ChildProcess::ReadSome(Capture& c) {
   char buf[kReadChunk];
   const ssize_t n = read(c.fd, buf, sizeof(buf));
   if (n > 0) {
-    c.Append(buf, static_cast<size_t>(n));
+    for (ssize_t done = 0; c.copy_to >= 0 && done < n;) {
+      const ssize_t w = write(c.copy_to, buf + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // a broken log must not stop the child's output being read
+      done += w;
+    }
+    c.text.Append(std::string_view(buf, static_cast<size_t>(n)));
   } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
     ClosePipe(c.fd);
   }
@@ -595,9 +342,7 @@ ChildExit ChildProcess::Reap() {
     exit_.signal = info.si_status;
   }
   CloseAllPipes();
-  out_.Finish();
-  err_.Finish();
-  report_.Finish();
+  for (Capture* c : {&out_, &err_, &report_}) c->text.Finish();
   return exit_;
 }
 

@@ -44,6 +44,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/bounded_text.h"
 
 namespace resque {
 
@@ -68,8 +69,12 @@ class Output {
   // Straight to `fd` (a log file), which stays the caller's.
   static Output To(int fd) { return Output(kFd, fd); }
 
+  bool discarded() const { return kind_ == kDiscard; }
+  bool captured() const { return kind_ == kCapture; }
+  // The descriptor of To(), or the copy's of CaptureAndCopyTo(); else -1.
+  int fd() const { return fd_; }
+
  private:
-  friend class ChildProcess;
   enum Kind { kInherit, kDiscard, kCapture, kFd };
   Output(Kind kind, int fd) : kind_(kind), fd_(fd) {}
   Kind kind_;
@@ -152,25 +157,20 @@ class ChildProcess {
 
   // Captured stdout and stderr, and what a Fork() child wrote to its report pipe: complete once
   // Wait() returned a ChildExit.
-  const std::string& out() const { return out_.text; }
-  const std::string& err() const { return err_.text; }
-  const std::string& report() const { return report_.text; }
+  const std::string& out() const { return out_.text.text(); }
+  const std::string& err() const { return err_.text.text(); }
+  const std::string& report() const { return report_.text.text(); }
 
  private:
-  // A stream read from the child, bounded to `limit` bytes as ExecOptions::capture_limit says.
+  // A stream read from the child.
   struct Capture {
     int fd = -1;
-    int copy_to = -1;
-    size_t limit = 0;
-    bool cut = false;    // more than `limit` came: `text` is the head, `tail` the rest
-    size_t dropped = 0;  // bytes between the kept head and tail
-    std::string text;    // the head, then the note and the tail once `dropped` > 0
-    std::string tail;
-    void Append(const char* data, size_t n);
-    void Finish();  // joins head, note and tail into `text`
+    int copy_to = -1;  // also written here as it comes (-1: not)
+    BoundedText text;
   };
 
   ChildProcess() = default;
+  void OpenPidfd();  // pidfd_, registered; stays -1 where pidfd_open is missing
   // Reads one chunk of `c`; closes it at EOF or on an error.
   void ReadSome(Capture& c);
   void WriteSomeStdin();
