@@ -20,7 +20,7 @@ class BoundedText {
 
   void set_limit(size_t limit) { limit_ = limit; }
   void Append(std::string_view data);
-  // What was kept, with the note where bytes were cut; Append may go on after it.
+  // What was kept, with the note where bytes were cut; for after the last Append (again: the same).
   const std::string& Finish();
   // What came so far, whole while under the limit; the head only once it was cut until Finish().
   const std::string& text() const { return text_; }
