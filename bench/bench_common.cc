@@ -5,42 +5,35 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace resque::bench {
-namespace {
 
-std::optional<RedisAddress> ParseAddress(std::string_view url) {
-  RedisAddress out;
-  out.url = std::string(url);
-  std::string_view rest = url;
-  if (rest.starts_with("redis://")) rest.remove_prefix(8);
-  rest = rest.substr(0, rest.find('/'));
-  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
-  const size_t colon = rest.rfind(':');
-  out.host = std::string(rest.substr(0, colon));
-  if (colon != std::string_view::npos) {
-    const std::string_view port = rest.substr(colon + 1);
-    if (!absl::SimpleAtoi(absl::string_view(port.data(), port.size()), &out.port)) {
-      return std::nullopt;
-    }
-  }
-  if (out.host.empty() || out.port <= 0) return std::nullopt;
-  return out;
-}
-
-}  // namespace
-
-std::optional<RedisAddress> RedisOrSkip(benchmark::State& state) {
+std::optional<std::string> RedisUrlOrSkip(benchmark::State& state) {
   const char* url = std::getenv(kRedisEnv);
   if (url == nullptr || *url == '\0') {
     state.SkipWithError("RESQUE_BENCH_REDIS is unset; set it to redis://127.0.0.1:PORT");
     return std::nullopt;
   }
-  std::optional<RedisAddress> address = ParseAddress(url);
-  if (!address) state.SkipWithError("RESQUE_BENCH_REDIS is not redis://host:port");
-  return address;
+  return std::string(url);
+}
+
+std::unique_ptr<Backend> OpenOrSkip(benchmark::State& state, std::string_view url,
+                                    const BackendOptions& options) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = OpenBackend(url, options);
+  if (!backend.ok()) {
+    state.SkipWithError(std::string(backend.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(backend);
+}
+
+std::unique_ptr<Backend> RedisOrSkip(benchmark::State& state, std::string_view ns) {
+  std::optional<std::string> url = RedisUrlOrSkip(state);
+  if (!url) return nullptr;
+  BackendOptions options;
+  options.ns = std::string(ns);
+  return OpenOrSkip(state, *url, options);
 }
 
 void ReportLatency(benchmark::State& state, std::vector<int64_t>& nanos) {

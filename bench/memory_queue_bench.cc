@@ -14,9 +14,6 @@
 #include "bench/bench_common.h"
 #include "benchmark/benchmark.h"
 #include "concurrentqueue/concurrentqueue.h"
-#ifdef RESQUE_BENCH_HAVE_MEMORY
-#include "backends/memory/memory_backend.h"
-#endif
 
 namespace resque::bench {
 namespace {
@@ -72,7 +69,7 @@ class MemoryBackend {
   }
 
  private:
-  std::unique_ptr<Backend> backend_ = memory::NewMemoryBackend();
+  std::unique_ptr<Backend> backend_ = *OpenBackend("memory://");
   const std::vector<std::string> queues_ = {"bench"};
 };
 #endif

@@ -2,20 +2,52 @@
 
 #include <sys/time.h>
 
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "backends/redis/redis_backend.h"
+
 namespace resque::bench {
 
-std::unique_ptr<RawRedis> RawRedis::Connect(const RedisAddress& address, std::string* error) {
-  const timeval timeout = {2, 0};
-  redisContext* context = redisConnectWithTimeout(address.host.c_str(), address.port, timeout);
+std::unique_ptr<RawRedis> RawRedis::OpenOrSkip(benchmark::State& state) {
+  std::optional<std::string> url = RedisUrlOrSkip(state);
+  if (!url) return nullptr;
+  absl::StatusOr<redis::RedisOptions> options = redis::ParseRedisUrl(*url);
+  if (!options.ok()) {
+    state.SkipWithError(std::string(options.status().message()).c_str());
+    return nullptr;
+  }
+  const timeval timeout = absl::ToTimeval(options->connect_timeout);
+  redisContext* context =
+      options->unix_socket.empty()
+          ? redisConnectWithTimeout(options->host.c_str(), options->port, timeout)
+          : redisConnectUnixWithTimeout(options->unix_socket.c_str(), timeout);
   if (context == nullptr || context->err != 0) {
-    *error = "cannot connect to " + address.host + ":" + std::to_string(address.port) +
-             (context != nullptr ? std::string(": ") + context->errstr : "");
+    const std::string error = absl::StrFormat(
+        "cannot connect to %s: %s",
+        options->unix_socket.empty() ? absl::StrFormat("%s:%d", options->host, options->port)
+                                     : options->unix_socket,
+        context != nullptr ? context->errstr : "out of memory");
     if (context != nullptr) redisFree(context);
+    state.SkipWithError(error.c_str());
     return nullptr;
   }
   const timeval command_timeout = {10, 0};
   redisSetTimeout(context, command_timeout);
-  return std::unique_ptr<RawRedis>(new RawRedis(context));
+  auto raw = std::unique_ptr<RawRedis>(new RawRedis(context));
+  const std::string db = absl::StrCat(options->db);
+  const bool ready =
+      (options->password.empty() ||
+       (options->username.empty() ? raw->Run({"AUTH", options->password})
+                                  : raw->Run({"AUTH", options->username, options->password}))) &&
+      (options->db == 0 || raw->Run({"SELECT", db}));
+  if (!ready) {
+    state.SkipWithError("the raw connection's AUTH or SELECT was refused");
+    return nullptr;
+  }
+  return raw;
 }
 
 RawRedis::~RawRedis() { redisFree(context_); }

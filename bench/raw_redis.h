@@ -1,5 +1,6 @@
 // RawRedis: the bare hiredis calls that the Redis backend is measured against (pipelined RPUSH,
-// LPOP), and the benchmarks' own setup and cleanup (prefilling, deleting keys).
+// LPOP), and the benchmarks' own setup and cleanup (prefilling, deleting keys). Every raw
+// baseline connects through OpenOrSkip, to the server the backend under test is opened on.
 #ifndef RESQUE_BENCH_RAW_REDIS_H_
 #define RESQUE_BENCH_RAW_REDIS_H_
 
@@ -16,8 +17,9 @@ namespace resque::bench {
 
 class RawRedis {
  public:
-  // Nullptr, with `*error` set, when the server cannot be reached.
-  static std::unique_ptr<RawRedis> Connect(const RedisAddress& address, std::string* error);
+  // A connection to RESQUE_BENCH_REDIS (read as the Redis backend reads a URL: host and port or
+  // a Unix socket, password, db); nullptr after skipping the benchmark with the reason.
+  static std::unique_ptr<RawRedis> OpenOrSkip(benchmark::State& state);
   ~RawRedis();
   RawRedis(const RawRedis&) = delete;
   RawRedis& operator=(const RawRedis&) = delete;

@@ -9,9 +9,6 @@
 #include "bench/bench_common.h"
 #include "bench/raw_redis.h"
 #include "benchmark/benchmark.h"
-#ifdef RESQUE_BENCH_HAVE_REDIS
-#include "backends/redis/redis_backend.h"
-#endif
 
 namespace resque::bench {
 namespace {
@@ -23,15 +20,6 @@ constexpr int kListCap = 20000;
 const std::string& Payload() {
   static const std::string* payload = new std::string(MakePayload("NoOp", "[1]"));
   return *payload;
-}
-
-std::unique_ptr<RawRedis> RawOrSkip(benchmark::State& state) {
-  std::optional<RedisAddress> address = RedisOrSkip(state);
-  if (!address) return nullptr;
-  std::string error;
-  std::unique_ptr<RawRedis> redis = RawRedis::Connect(*address, &error);
-  if (redis == nullptr) state.SkipWithError(error.c_str());
-  return redis;
 }
 
 // Appends `n` payloads to `key` in one RPUSH.
@@ -54,7 +42,7 @@ void KeepFilled(benchmark::State& state, RawRedis& redis, std::string_view key, 
 
 // Raw hiredis: `depth` RPUSH commands of one payload each, sent together, then their replies.
 void BM_RawRpushPipelined(benchmark::State& state) {
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (redis == nullptr) return;
   const int depth = static_cast<int>(state.range(0));
   int64_t in_list = 0;
@@ -78,7 +66,7 @@ BENCHMARK(BM_RawRpushPipelined)->Arg(1)->Arg(10)->Arg(100)->UseRealTime();
 
 // Raw hiredis: one RPUSH carrying `depth` payloads (what a batched enqueue can do at best).
 void BM_RawRpushVariadic(benchmark::State& state) {
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (redis == nullptr) return;
   const int depth = static_cast<int>(state.range(0));
   int64_t in_list = 0;
@@ -112,7 +100,7 @@ bool RawLpopOne(benchmark::State& state, RawRedis& redis, int* left) {
 
 // Raw hiredis: LPOP of one item per round trip.
 void BM_RawLpop(benchmark::State& state) {
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
@@ -127,7 +115,7 @@ BENCHMARK(BM_RawLpop)->UseRealTime();
 // LPOP, then MULTI, INCR of the two processed counters, DEL of the worker's key, EXEC, sent
 // together. Two round trips per job, as Backend::Reserve + Backend::FinishJob.
 void BM_RawLpopFinish(benchmark::State& state) {
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (redis == nullptr) return;
   int left = 0;
   for (auto _ : state) {
@@ -153,27 +141,10 @@ constexpr char kNamespace[] = "resque-bench";
 constexpr char kQueue[] = "bench";
 constexpr char kQueueKey[] = "resque-bench:queue:bench";
 
-std::unique_ptr<Backend> BackendOrSkip(benchmark::State& state) {
-  std::optional<RedisAddress> address = RedisOrSkip(state);
-  if (!address) return nullptr;
-  absl::StatusOr<redis::RedisOptions> options = redis::ParseRedisUrl(address->url);
-  if (!options.ok()) {
-    state.SkipWithError(std::string(options.status().message()).c_str());
-    return nullptr;
-  }
-  options->ns = kNamespace;
-  absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(*options);
-  if (!backend.ok()) {
-    state.SkipWithError(std::string(backend.status().message()).c_str());
-    return nullptr;
-  }
-  return std::move(*backend);
-}
-
 // Backend::Push: one payload per call (and per round trip).
 void BM_BackendPush(benchmark::State& state) {
-  std::unique_ptr<Backend> backend = BackendOrSkip(state);
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<Backend> backend = RedisOrSkip(state, kNamespace);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (backend == nullptr || redis == nullptr) return;
   int64_t in_list = 0;
   for (auto _ : state) {
@@ -195,8 +166,8 @@ BENCHMARK(BM_BackendPush)->UseRealTime();
 
 // Backend::PushMany: `depth` payloads per call.
 void BM_BackendPushMany(benchmark::State& state) {
-  std::unique_ptr<Backend> backend = BackendOrSkip(state);
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<Backend> backend = RedisOrSkip(state, kNamespace);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (backend == nullptr || redis == nullptr) return;
   const int depth = static_cast<int>(state.range(0));
   const std::vector<std::string> batch(depth, Payload());
@@ -221,8 +192,8 @@ BENCHMARK(BM_BackendPushMany)->Arg(10)->Arg(100)->UseRealTime();
 // Backend::Reserve without a wait, alone (range 0) or followed by FinishJob (range 1), what a
 // worker does for every job besides StartJob.
 void BM_BackendReserve(benchmark::State& state) {
-  std::unique_ptr<Backend> backend = BackendOrSkip(state);
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<Backend> backend = RedisOrSkip(state, kNamespace);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (backend == nullptr || redis == nullptr) return;
   const bool finish = state.range(0) != 0;
   const std::vector<std::string> queues = {kQueue};
@@ -251,8 +222,8 @@ BENCHMARK(BM_BackendReserve)->ArgName("finish")->Arg(0)->Arg(1)->UseRealTime();
 // What a batching worker does per batch (WorkerOptions::batch): ReserveInFlightMany of up to N
 // jobs, then FinishJobs of all of them; items are jobs.
 void BM_BackendReserveFinishMany(benchmark::State& state) {
-  std::unique_ptr<Backend> backend = BackendOrSkip(state);
-  std::unique_ptr<RawRedis> redis = RawOrSkip(state);
+  std::unique_ptr<Backend> backend = RedisOrSkip(state, kNamespace);
+  std::unique_ptr<RawRedis> redis = RawRedis::OpenOrSkip(state);
   if (backend == nullptr || redis == nullptr) return;
   const int batch = static_cast<int>(state.range(0));
   const std::vector<std::string> queues = {kQueue};

@@ -22,7 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "backends/redis/redis_backend.h"
+#include "backends/backend_factory.h"
 #include "core/job_registry.h"
 #include "core/worker.h"
 
@@ -54,13 +54,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int64_t first = jobs / 10;
-  absl::StatusOr<resque::redis::RedisOptions> options = resque::redis::ParseRedisUrl(argv[1]);
-  if (!options.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(options.status().message()).c_str());
-    return 2;
-  }
-  absl::StatusOr<std::unique_ptr<resque::Backend>> backend =
-      resque::redis::NewRedisBackend(*options);
+  absl::StatusOr<std::unique_ptr<resque::Backend>> backend = resque::OpenBackend(argv[1]);
   if (!backend.ok()) {
     std::fprintf(stderr, "%s\n", std::string(backend.status().message()).c_str());
     return 2;

@@ -27,12 +27,6 @@
 #include "core/job_registry.h"
 #include "core/queue.h"
 #include "core/worker.h"
-#ifdef RESQUE_BENCH_HAVE_MEMORY
-#include "backends/memory/memory_backend.h"
-#endif
-#ifdef RESQUE_BENCH_HAVE_REDIS
-#include "backends/redis/redis_backend.h"
-#endif
 
 namespace resque::bench {
 namespace {
@@ -271,21 +265,9 @@ void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode
 
 #ifdef RESQUE_BENCH_HAVE_REDIS
 std::unique_ptr<Backend> MakeRedis(benchmark::State& state) {
-  std::optional<RedisAddress> address = RedisOrSkip(state);
-  if (!address) return nullptr;
-  absl::StatusOr<redis::RedisOptions> options = redis::ParseRedisUrl(address->url);
-  if (!options.ok()) {
-    state.SkipWithError(std::string(options.status().message()).c_str());
-    return nullptr;
-  }
-  options->ns = kNamespace;
-  absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(*options);
-  if (!backend.ok()) {
-    state.SkipWithError(std::string(backend.status().message()).c_str());
-    return nullptr;
-  }
-  (void)(*backend)->RemoveQueue(kQueue);
-  return std::move(*backend);
+  std::unique_ptr<Backend> backend = RedisOrSkip(state, kNamespace);
+  if (backend != nullptr) (void)backend->RemoveQueue(kQueue);
+  return backend;
 }
 #endif
 
@@ -297,10 +279,7 @@ int main(int argc, char** argv) {
 #ifdef RESQUE_BENCH_HAVE_MEMORY
   RegisterSweep(
       "memory",
-      [](benchmark::State&) -> std::unique_ptr<resque::Backend> {
-        return resque::memory::NewMemoryBackend();
-      },
-      50000);
+      [](benchmark::State& state) { return resque::bench::OpenOrSkip(state, "memory://"); }, 50000);
 #endif
 #ifdef RESQUE_BENCH_HAVE_REDIS
   RegisterSweep("redis", resque::bench::MakeRedis, 20000);

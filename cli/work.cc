@@ -7,20 +7,19 @@
 // thread with sigtimedwait, so no handler ever runs inside job or library code.
 #include <dlfcn.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/exec_job.h"
+#include "core/child_process.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
 
@@ -151,28 +150,30 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
 
 // COUNT > 1: one worker process per count, as php-resque forks; signals are passed on.
 int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
-  std::vector<pid_t> children;
+  std::vector<std::unique_ptr<ChildProcess>> children;
   for (int i = 0; i < args.count; ++i) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      for (pid_t child : children) kill(child, SIGTERM);
+    // The child keeps the blocked control signals (its own SignalLoop takes them), and its
+    // jobs' commands get groups of their own: a QUIT passed on to it is not for them.
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Fork([&](int) { return RunOneProcess(global, args, registry); },
+                           {.reset_signals = false, .exec_children_join_group = false});
+    if (!child.ok()) {
+      Fail(child.status());
+      for (auto& started : children) (void)started->Signal(SIGTERM);
       break;
     }
-    if (pid == 0) _exit(RunOneProcess(global, args, registry));
-    children.push_back(pid);
+    children.push_back(*std::move(child));
   }
   std::atomic<bool> done{false};
   std::thread signals([&] {
     SignalLoop(done, [&](int sig) {
-      for (pid_t child : children) kill(child, sig);
+      for (auto& child : children) (void)child->Signal(sig);
     });
   });
   int code = 0;
-  for (pid_t child : children) {
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) code = 1;
+  for (auto& child : children) {
+    absl::StatusOr<ChildExit> exit = child->Wait();
+    if (!exit.ok() || !exit->Succeeded()) code = 1;
   }
   done.store(true);
   signals.join();

@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/cli/subprocess.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/subprocess.h"
 
 namespace resque::testing {
 namespace {
@@ -299,6 +299,51 @@ TEST_F(CliTest, DemoRunsAgainstRedisToo) {
   RunResult r = Resque({"demo"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("is: 4\n"));
+}
+
+// Issue 12, item 1: the command under /bin/sh is killed with it (its process group), so neither
+// TERM nor --timeout waits for it, and it does not outlive the worker.
+TEST_F(CliTest, TermAndTimeoutEndTheCommandUnderTheShellToo) {
+  const std::string pid_file = dir_ + "/sleep.pid";
+  const std::string exec = absl::StrFormat("Bg=sleep 60 & echo $! > %s; wait", pid_file);
+  auto sleep_pid = [&] {
+    std::ifstream in(pid_file);
+    int pid = 0;
+    in >> pid;
+    return pid;
+  };
+  auto gone_within = [](int pid, absl::Duration limit) {
+    const absl::Time end = absl::Now() + limit;
+    while (absl::Now() < end) {
+      std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+      std::string line;
+      if (!std::getline(stat, line)) return true;
+      if (line.find(") Z ") != std::string::npos) return true;  // a zombie for init to reap
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  };
+
+  Enqueue("q", "Bg", "");
+  Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
+  const absl::Time end = absl::Now() + absl::Seconds(15);
+  while (sleep_pid() == 0 && absl::Now() < end) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_GT(sleep_pid(), 0);
+  const absl::Time sent = absl::Now();
+  worker.Signal(SIGTERM);
+  RunResult r = worker.Wait(absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(5));
+  EXPECT_TRUE(gone_within(sleep_pid(), absl::Seconds(5))) << "sleep outlived the worker";
+
+  std::remove(pid_file.c_str());
+  Enqueue("q", "Bg", "");
+  const absl::Time started = absl::Now();
+  r = Resque({"work", "-q", "q", "--burst", "--timeout", "0.5", "--exec", exec});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10));
+  EXPECT_THAT(Resque({"failed", "list"}).out, HasSubstr("resque::JobTimeout"));
+  EXPECT_TRUE(gone_within(sleep_pid(), absl::Seconds(5))) << "sleep outlived its timeout";
 }
 
 }  // namespace

@@ -12,10 +12,10 @@
 #include "core/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/cli/subprocess.h"
 #include "tests/reliability/bad_input.h"
 #include "tests/status_testing.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/subprocess.h"
 
 namespace resque::testing {
 namespace {

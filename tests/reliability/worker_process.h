@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/child_process.h"
 
 namespace resque::testing {
 
@@ -24,17 +25,17 @@ class WorkerProcess {
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ != nullptr ? child_->pid() : -1; }
 
-  // SIGKILL, then reaps it: once this returns its pid is gone.
+  // SIGKILL (to its process group), then reaps it: once this returns its pid is gone.
   void Kill();
   // Sends `sig` and waits up to `timeout` for it to exit (then SIGKILL). Returns its exit code,
   // or -1 if it did not exit by itself.
   int Stop(int sig, absl::Duration timeout);
 
  private:
-  explicit WorkerProcess(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
+  explicit WorkerProcess(std::unique_ptr<ChildProcess> child) : child_(std::move(child)) {}
+  std::unique_ptr<ChildProcess> child_;
 };
 
 }  // namespace resque::testing

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,7 +16,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "tests/support/subprocess.h"
+#include "absl/time/clock.h"
 
 namespace resque::testing {
 namespace {
@@ -147,18 +146,21 @@ absl::Status RedisServer::StartOnce(int port) {
     args.push_back("--requirepass");
     args.push_back(password_);
   }
-  absl::StatusOr<pid_t> pid = Spawn(args, -1, -1);
-  if (!pid.ok()) return pid.status();
-  pid_ = *pid;
+  ExecOptions options;
+  options.argv = args;
+  options.stdout_to = Output::Discard();
+  options.stderr_to = Output::Discard();
+  options.die_with_parent = true;  // a crashed test leaves no server behind
+  absl::StatusOr<std::unique_ptr<ChildProcess>> server = ChildProcess::Exec(options);
+  if (!server.ok()) return server.status();
+  server_ = *std::move(server);
 
   const absl::Time deadline = absl::Now() + kStartDeadline;
   while (absl::Now() < deadline) {
-    int wstatus = 0;
-    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::UnavailableError(
-          absl::StrFormat("redis-server on port %d exited at start (status %d); see %s/redis.log",
-                          port, wstatus, dir_));
+    if (absl::StatusOr<ChildExit> exit = server_->Wait(absl::Now()); exit.ok()) {
+      server_ = nullptr;
+      return absl::UnavailableError(absl::StrFormat(
+          "redis-server on port %d %s at start; see %s/redis.log", port, exit->Describe(), dir_));
     }
     timeval tv = {0, 200000};
     ContextPtr c(redisConnectWithTimeout("127.0.0.1", port, tv));
@@ -176,29 +178,25 @@ absl::Status RedisServer::StartOnce(int port) {
 
 absl::Status RedisServer::Stop() {
   if (!running()) return absl::OkStatus();
-  kill(pid_, SIGCONT);  // a paused server cannot act on SIGTERM
-  kill(pid_, SIGTERM);
-  const absl::Time deadline = absl::Now() + kStopDeadline;
-  while (absl::Now() < deadline) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::OkStatus();
-    }
-    absl::SleepFor(kPollStep);
-  }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+  std::unique_ptr<ChildProcess> server = std::move(server_);
+  (void)server->Signal(SIGCONT);  // a paused server cannot act on SIGTERM
+  (void)server->Signal(SIGTERM);
+  if (server->Wait(absl::Now() + kStopDeadline).ok()) return absl::OkStatus();
+  server->Terminate();
   return absl::DeadlineExceededError("redis-server ignored SIGTERM; killed");
 }
 
 absl::Status RedisServer::Pause() {
-  if (!running() || kill(pid_, SIGSTOP) != 0) return absl::FailedPreconditionError("not running");
+  if (!running() || !server_->Signal(SIGSTOP).ok()) {
+    return absl::FailedPreconditionError("not running");
+  }
   return absl::OkStatus();
 }
 
 absl::Status RedisServer::Resume() {
-  if (!running() || kill(pid_, SIGCONT) != 0) return absl::FailedPreconditionError("not running");
+  if (!running() || !server_->Signal(SIGCONT).ok()) {
+    return absl::FailedPreconditionError("not running");
+  }
   return absl::OkStatus();
 }
 

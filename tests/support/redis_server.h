@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "backends/redis/redis_backend.h"
+#include "core/child_process.h"
 
 namespace resque::testing {
 
@@ -51,7 +53,7 @@ class RedisServer {
   // production one does. Call before Start().
   void set_appendonly(bool on) { appendonly_ = on; }
 
-  bool running() const { return pid_ > 0; }
+  bool running() const { return server_ != nullptr; }
   int port() const { return port_; }
   // The server also listens on this Unix socket (valid once started).
   std::string socket_path() const { return dir_ + "/redis.sock"; }
@@ -77,7 +79,7 @@ class RedisServer {
 
   std::string password_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> server_;
   std::string dir_;
   bool appendonly_ = false;
 };

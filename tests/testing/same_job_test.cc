@@ -13,8 +13,8 @@
 #include "core/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/cli/subprocess.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/subprocess.h"
 
 namespace resque::testing_kit {
 namespace {
