@@ -81,15 +81,17 @@ bool Recorder::Record(std::string_view worker_id, std::vector<FinishedJob>& done
   std::vector<JobFinish> finishes;
   finishes.reserve(done.size());
   for (FinishedJob& d : done) finishes.push_back(std::move(d.finish));
-  const std::string what =
-      done.size() == 1
-          ? absl::StrFormat("%s from %s", What(done[0]), done[0].job->queue)
-          : absl::StrFormat("a batch of %d jobs from %s", done.size(), done[0].job->queue);
+  const auto what = [&] {
+    return done.size() == 1
+               ? absl::StrFormat("%s from %s", What(done[0]), done[0].job->queue)
+               : absl::StrFormat("a batch of %d jobs from %s", done.size(), done[0].job->queue);
+  };
   // A job that ran is recorded, even across a Redis restart: a server that cannot be reached is
   // retried until it takes the record or an immediate stop gives up on it. Other errors would
   // not go away by retrying.
-  const absl::Status s =
-      RetryWhileUnreachable(state_, options_.log, worker_id, "recording the end of " + what, [&] {
+  const absl::Status s = RetryWhileUnreachable(
+      state_, options_.log, worker_id, [&] { return "recording the end of " + what(); },
+      [&] {
         return finishes.size() == 1 ? backend_.FinishJob(finishes[0])
                                     : backend_.FinishJobs(finishes);
       });
@@ -97,7 +99,7 @@ bool Recorder::Record(std::string_view worker_id, std::vector<FinishedJob>& done
   if (!recorded) {
     options_.log(LogLevel::kError,
                  absl::StrFormat("worker %s: %s was performed but could not be recorded: %s",
-                                 worker_id, what, s.ToString()));
+                                 worker_id, what(), s.ToString()));
   }
   for (size_t i = 0; i < done.size(); ++i) {
     const FinishedJob& d = done[i];

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "core/backend.h"
 #include "core/backoff.h"
@@ -78,16 +79,18 @@ bool IsTransient(const absl::Status& s);
 
 // For the writes a worker must not lose (a record, a hand-back): calls `attempt` again while
 // the backend is unreachable, 50 ms apart doubling to 2 s, until an immediate stop. Logs each
-// retry as "worker <worker_id>: <what>: <error>; retrying". Returns the last result.
+// retry as "worker <worker_id>: <what()>: <error>; retrying" (`what` is called only then: the
+// hot path formats nothing). Returns the last result.
 template <typename Attempt>
 auto RetryWhileUnreachable(RunState& state, const LogSink& log, std::string_view worker_id,
-                           std::string_view what, Attempt attempt) -> decltype(attempt()) {
+                           absl::FunctionRef<std::string()> what, Attempt attempt)
+    -> decltype(attempt()) {
   Backoff backoff(absl::Milliseconds(50), absl::Seconds(2),
                   [&state](absl::Duration d) { return state.SleepUnlessImmediate(d); });
   return RetryWithBackoff(backoff, attempt, [&](const absl::Status& error) {
     if (!IsTransient(error) || state.immediate()) return false;
     log(LogLevel::kError,
-        absl::StrFormat("worker %s: %s: %s; retrying", worker_id, what, error.ToString()));
+        absl::StrFormat("worker %s: %s: %s; retrying", worker_id, what(), error.ToString()));
     return true;
   });
 }

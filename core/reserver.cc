@@ -155,10 +155,10 @@ void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
   const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
   // Retried while Redis is away, as a record is: left in flight they would wait for this worker
   // to stop (it keeps beating, so nobody else recovers them).
-  absl::StatusOr<int64_t> back =
-      RetryWhileUnreachable(state_, options_.log, slot_id_,
-                            absl::StrFormat("handing %d unstarted job(s) back", jobs.size()),
-                            [&] { return backend_.Unreserve(slot_id_, jobs, ids, waiting); });
+  absl::StatusOr<int64_t> back = RetryWhileUnreachable(
+      state_, options_.log, slot_id_,
+      [&] { return absl::StrFormat("handing %d unstarted job(s) back", jobs.size()); },
+      [&] { return backend_.Unreserve(slot_id_, jobs, ids, waiting); });
   tickets_.Return(static_cast<int>(jobs.size()));
   if (!back.ok()) {
     // They stay in flight: this slot hands them back when it stops, or a recovery does if it
