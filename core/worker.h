@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,12 +31,22 @@
 #include "core/backend.h"
 #include "core/clock.h"
 #include "core/hooks.h"
+#include "core/job_outcome.h"
 #include "core/job_registry.h"
 #include "core/log.h"
 #include "core/payload.h"
 #include "core/queue.h"
 
 namespace resque {
+
+class ForkRunner;
+class JobRunner;
+class Liveness;
+class Recorder;
+class RunState;
+class Tickets;
+class Watchdog;
+struct FinishedJob;
 
 struct WorkerOptions {
   // Queues in priority order; "*" means every known queue, sorted by name (named queues next to
@@ -50,7 +61,7 @@ struct WorkerOptions {
   bool fork = false;    // perform each job in a child process
   // Zero: none. With `fork` the child is killed at the deadline; in-process the job is told to
   // stop (JobContext::Cancelled) and is recorded as failed (resque::JobTimeout) when it returns
-  // late, whatever it returned. Measured on the real clock, not `clock`.
+  // late, whatever it returned. Measured on `timer` (the real clock by default), not `clock`.
   absl::Duration job_timeout = absl::ZeroDuration();
   // The most jobs a slot reserves and records at once (1: one at a time, as every Resque worker).
   // Above 1, a slot whose jobs keep finishing quickly doubles its batch up to this; a batch that
@@ -73,6 +84,14 @@ struct WorkerOptions {
   Clock* clock = RealClock();                     // dates of statuses, failures and registrations
   const Hooks* hooks = nullptr;                   // not owned; may be null
   LogSink log = StderrLogSink(LogLevel::kError);  // called from every slot: must be thread-safe
+  // What the worker measures time spent on and waits with (MonotonicNow, SleepFor, WaitUntil):
+  // the batch budget, the "*" list's TTL, job_timeout, backoffs, the polling and heartbeat
+  // intervals. Real by default; a test's ManualClock makes them pass only when it is advanced.
+  // (Waits inside the backend, as a blocking reserve's, are the backend's own.)
+  Clock* timer = RealClock();
+  // Told what became of each job the worker took, once its record is written or given up on, on
+  // the slot's thread (so thread-safe when concurrency > 1). May be empty.
+  std::function<void(const JobReport&)> on_job_done = nullptr;
 };
 
 // What a worker has done so far.
@@ -129,126 +148,46 @@ class Worker {
 
  private:
   struct Slot;
-  struct Outcome;
-  enum class CancelReason : int;
 
+  absl::Status CheckOptions() const;
   void SlotLoop(Slot& slot);
-  // Blocks while paused; false once a stop is asked for.
-  bool AwaitRunnable();
-  // Reserves with a ticket held (see TakeTicket) and performs. Returns whether a job was taken;
+  // Reserves with a ticket held (see Tickets) and performs. Returns whether a job was taken;
   // the ticket is given back when none was.
   absl::StatusOr<bool> WorkOnce(Slot& slot, absl::Duration wait, bool allow_batch);
   // One reserve and what it took, on the slot's current list of queues.
   absl::StatusOr<bool> WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch);
+  absl::Duration ReserveWait() const;
+  void Process(Slot& slot, const ReservedJob& job);
   // Performs a batch from ReserveInFlightMany: announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
   void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);
-  // Hands jobs the batch did not start back to their queue (tracked ones waiting again).
-  void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
-                absl::Span<const absl::StatusOr<Payload>> payloads);
-  // Hands back what sits in the slot's in-flight list though the slot holds no job (a reserve
-  // whose reply was lost), then clears slot.in_flight_unsure.
-  absl::Status HandBackOrphans(Slot& slot);
-  // Fills slot.queues: the options' queues, "*" expanded (looked up again after kQueueListTtl,
-  // or at once after a reserve that found nothing).
-  absl::Status ResolveQueues(Slot& slot);
-  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
-      Slot& slot, const std::vector<std::string>& queues, const absl::Status& error);
-  absl::Duration ReserveWait() const;
-  void Process(Slot& slot, const ReservedJob& job);
   // Runs one decoded (or undecodable) job: the outcome to record. `announce`: StartJob first.
-  Outcome RunOne(Slot& slot, const ReservedJob& job, const absl::StatusOr<Payload>& payload,
-                 bool announce);
-  // Marks the slot busy with `job` (its working-on record) and its status, and every id of
-  // `others` running too.
-  void Announce(Slot& slot, const ReservedJob& job, const Payload& payload,
-                std::vector<std::string> others);
-  Outcome Perform(Slot& slot, const ReservedJob& job, const Payload& payload);
-  Outcome PerformInProcess(Slot& slot, const ReservedJob& job, const Payload& payload);
-  Outcome PerformForked(Slot& slot, const ReservedJob& job, const Payload& payload);
-  // SetUp, Perform, TearDown: job code, whose errors and exceptions become the outcome. The
-  // same in-process and in a forked child.
-  static Outcome RunJob(Job& job, const JobContext& ctx);
-  // What the worker's own cancel (timeout, USR1, TERM) makes of a job's outcome.
-  Outcome CancelledOutcome(const Slot& slot, bool forked) const;
-  // Reads the child's report until it ends, killing it at the job timeout; reaps it and returns
-  // its wait status.
-  int AwaitChild(Slot& slot, pid_t pid, int report_fd, std::string* report);
-  void Record(Slot& slot, const ReservedJob& job, const Payload* payload, const Outcome& outcome);
-  // What Record writes for one job, and what it logs of it once written.
-  struct Done;
-  Done Finished(Slot& slot, const ReservedJob& job, const Payload* payload,
-                const Outcome& outcome) const;
-  // Writes the records of `done` in one step (retrying while the backend is unreachable), then
-  // counts and logs them.
-  void RecordAll(Slot& slot, std::vector<Done>& done);
-  void PruneDeadWorkers();
-  // Unregisters a slot at the end; in reliable mode also hands back a job left in flight.
-  void ReleaseSlot(const std::string& id);
-  void HeartbeatLoop();
-  bool Sleep(absl::Duration d);                 // false when woken by a stop
-  bool SleepUnlessImmediate(absl::Duration d);  // false when woken by an immediate stop
-  void Log(LogLevel level, std::string_view message) const;
-
-  // max_jobs: a slot holds a ticket from before it reserves until its job is recorded, so that
-  // no more than max_jobs jobs are ever taken, and the worker stops when the last is recorded.
-  // `wait`: park until a ticket frees up; false when the limit is reached or a stop is asked.
-  bool TakeTicket(bool wait);
-  void ReturnTicket();
-  // Up to `n` more tickets without waiting (all of them when there is no max_jobs); how many.
-  int TakeMoreTickets(int n);
-  void ReturnTickets(int n);
-  void CountJobDone();
-
-  // Cancels the slot's running job: JobContext::Cancelled() turns true, and a child is killed.
-  static void Cancel(Slot& slot, CancelReason reason);
+  JobOutcome RunOne(Slot& slot, const ReservedJob& job, const absl::StatusOr<Payload>& payload,
+                    bool announce);
+  // Records `done` and counts it against max_jobs.
+  void Record(Slot& slot, std::vector<FinishedJob>& done);
   void StartWatchdog();
   void StopWatchdog();
-  void WatchdogLoop();
+  void Log(LogLevel level, std::string_view message) const { options_.log(level, message); }
 
   Backend& backend_;
-  const JobRegistry& registry_;
-  WorkerOptions options_;
+  WorkerOptions options_;  // normalized: clock, timer and log are set
   Queue queue_api_;
   std::vector<std::string> worker_ids_;
-  std::vector<std::unique_ptr<Slot>> slots_;
   bool slot0_registered_ = false;
-
-  std::atomic<int64_t> processed_{0};
-  std::atomic<int64_t> failed_{0};
-
-  // Stop, pause and max_jobs state. `changed_` is notified whenever a waiter's condition may
-  // have turned true. (std::mutex rather than absl::Mutex: the sanitizers see through it.)
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  bool stopping_ = false;      // guarded by mu_
-  bool immediate_ = false;     // guarded by mu_
-  bool paused_ = false;        // guarded by mu_
-  int64_t tickets_taken_ = 0;  // guarded by mu_; jobs being worked on or done
-  int64_t jobs_done_ = 0;      // guarded by mu_
-  int paused_slots_ = 0;       // guarded by mu_
   // Cleared when the backend has no in-flight lists (Unimplemented): then jobs are reserved as
   // before.
-  std::atomic<bool> reliable_{false};
-  // Mirrors of stopping_ and immediate_ for reads that must not take mu_.
-  std::atomic<bool> stop_flag_{false};
-  std::atomic<bool> immediate_flag_{false};
-  std::atomic<bool> pause_flag_{false};
+  std::atomic<bool> reliable_;
 
-  // Serializes pipe+fork among slots: a child forked by one slot must not inherit the write end
-  // of another slot's report pipe, or that slot would not see EOF when its own child is done.
-  std::mutex fork_mu_;
-
-  // In-process timeouts need a thread other than the busy slot to notice them.
-  std::mutex watchdog_mu_;
-  std::condition_variable watchdog_wake_;
-  bool watchdog_stop_ = false;  // guarded by watchdog_mu_
-
-  // Ends the heartbeat thread's wait.
-  std::mutex beat_mu_;
-  std::condition_variable beat_cv_;
-  bool slots_done_ = false;  // guarded by beat_mu_
-  std::thread watchdog_;
+  // The parts (docs/worker.md, "How it is built"); the slots hold a reserver and a cancel each.
+  std::unique_ptr<RunState> state_;  // stop and pause
+  std::unique_ptr<Tickets> tickets_;
+  std::unique_ptr<Recorder> recorder_;
+  std::unique_ptr<ForkRunner> forks_;  // null unless fork mode
+  std::unique_ptr<JobRunner> runner_;
+  std::unique_ptr<Liveness> liveness_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::unique_ptr<Watchdog> watchdog_;  // in-process timeouts
 };
 
 }  // namespace resque

@@ -14,14 +14,6 @@
 
 namespace resque::testing_kit {
 
-// What the harness's hooks saw of the job the worker is performing now.
-struct Harness::Current {
-  bool started = false;    // before_perform ran: the payload decoded and the job was looked up
-  bool completed = false;  // after_perform ran: only for a job that completed
-  std::string queue;
-  Payload payload;
-};
-
 namespace {
 
 template <typename T>
@@ -95,14 +87,13 @@ Harness::Harness(HarnessOptions options)
       user_hooks_(std::move(options_.hooks)),
       combined_hooks_(CombinedHooks()),
       queue_(*backend_, &clock_, &combined_hooks_),
-      mode_(options_.mode),
-      current_(std::make_unique<Current>()) {}
+      mode_(options_.mode) {}
 
 // The workers go first: each unregisters itself from the backend.
 Harness::~Harness() { workers_.clear(); }
 
 // The harness's own steps wrap the user's hooks, so that a user hook that fails cannot keep
-// the harness from seeing a job start, complete or be enqueued.
+// the harness from seeing a job enqueued, and so that hooks() can change at any time.
 Hooks Harness::CombinedHooks() {
   Hooks h;
   h.before_enqueue.push_back(
@@ -112,16 +103,10 @@ Hooks Harness::CombinedHooks() {
     OnEnqueued(e.queue);
     return s;
   });
-  h.before_perform.push_back([this](const JobEvent& e) {
-    current_->started = true;
-    current_->queue = std::string(e.queue);
-    current_->payload = e.payload;
-    return RunHooks(user_hooks_.before_perform, e);
-  });
-  h.after_perform.push_back([this](const JobEvent& e) {
-    current_->completed = true;
-    return RunHooks(user_hooks_.after_perform, e);
-  });
+  h.before_perform.push_back(
+      [this](const JobEvent& e) { return RunHooks(user_hooks_.before_perform, e); });
+  h.after_perform.push_back(
+      [this](const JobEvent& e) { return RunHooks(user_hooks_.after_perform, e); });
   h.on_failure.push_back([this](const JobEvent& e, const absl::Status& error) {
     for (const Hooks::FailureHook& hook : user_hooks_.on_failure) hook(e, error);
   });
@@ -213,47 +198,42 @@ absl::Status Harness::DrainWith(const std::vector<std::string>& queues, int64_t*
           "HarnessOptions::max_jobs if not; performed() lists what ran)",
           options_.max_jobs, left, absl::StrJoin(queues, ",")));
     }
-    absl::StatusOr<int64_t> failures_before = backend_->FailureCount();
-    if (!failures_before.ok()) return failures_before.status();
-    *current_ = Current();
+    last_.reset();
     absl::StatusOr<bool> worked = worker.WorkOne(absl::ZeroDuration());
     if (!worked.ok()) return worked.status();
     if (!*worked) return absl::OkStatus();
     --*budget;
-    PerformedJob job = Observe(*failures_before);
-    done->push_back(job);
-    performed_.push_back(std::move(job));
+    if (!last_.has_value()) {
+      return absl::InternalError("the worker performed a job but did not report its outcome");
+    }
+    done->push_back(*last_);
+    performed_.push_back(*std::move(last_));
   }
 }
 
-PerformedJob Harness::Observe(int64_t failures_before) {
+// The worker says how the job ended and what it wrote: the failure record, as production writes
+// it, is what the test sees.
+void Harness::OnJobDone(const JobReport& report) {
   PerformedJob job;
-  if (current_->started) {
-    job.queue = current_->queue;
-    job.class_name = current_->payload.class_name;
-    job.args = current_->payload.args;
-    job.id = current_->payload.id;
-    job.outcome = current_->completed ? Outcome::kComplete : Outcome::kSkipped;
+  job.queue = report.job.queue;
+  if (report.payload != nullptr) {
+    job.class_name = report.payload->class_name;
+    job.args = report.payload->args;
+    job.id = report.payload->id;
   }
-  // The worker wrote a failure record when, and only when, the job failed: that record, as
-  // production writes it, is what the test sees.
-  const int64_t failures_after = OrReport(backend_->FailureCount(), "counting failures");
-  if (failures_after <= failures_before) return job;
-  job.outcome = Outcome::kFailed;
-  std::vector<Failure> records =
-      OrReport(FailureStore(*backend_, &clock_).List(failures_after - 1, 1), "reading a failure");
-  if (records.empty()) return job;
-  job.failure = std::move(records.front());
-  if (!current_->started) {
-    // No hook ran: the payload did not decode. The record holds what was taken.
-    job.queue = job.failure->queue;
-    if (absl::StatusOr<Payload> p = DecodePayload(job.failure->payload); p.ok()) {
-      job.class_name = p->class_name;
-      job.args = p->args;
-      job.id = p->id;
-    }
+  switch (report.outcome.kind) {
+    case JobOutcome::kComplete:
+      job.outcome = Outcome::kComplete;
+      break;
+    case JobOutcome::kSkipped:
+      job.outcome = Outcome::kSkipped;
+      break;
+    case JobOutcome::kFailed:
+      job.outcome = Outcome::kFailed;
+      job.failure = OrReport(DecodeFailure(report.finish.failure_json), "reading a failure");
+      break;
   }
-  return job;
+  last_ = std::move(job);
 }
 
 Worker& Harness::WorkerFor(const std::vector<std::string>& queues) {
@@ -266,6 +246,7 @@ Worker& Harness::WorkerFor(const std::vector<std::string>& queues) {
     options.hooks = &combined_hooks_;
     options.hostname = options_.hostname;
     options.log = options_.log;
+    options.on_job_done = [this](const JobReport& report) { OnJobDone(report); };
     worker = std::make_unique<Worker>(*backend_, registry_, std::move(options));
   }
   return *worker;

@@ -44,6 +44,7 @@
 #include "core/clock.h"
 #include "core/failure.h"
 #include "core/hooks.h"
+#include "core/job_outcome.h"
 #include "core/job_registry.h"
 #include "core/log.h"
 #include "core/queue.h"
@@ -189,14 +190,12 @@ class Harness {
   Hooks& hooks() { return user_hooks_; }
 
  private:
-  struct Current;
-
   Worker& WorkerFor(const std::vector<std::string>& queues);
   // Performs the jobs of `first` (when given) and then of every queue an inline enqueue named.
   absl::StatusOr<std::vector<PerformedJob>> Run(const std::vector<std::string>* first);
   absl::Status DrainWith(const std::vector<std::string>& queues, int64_t* budget,
                          std::vector<PerformedJob>* done);
-  PerformedJob Observe(int64_t failures_before);
+  void OnJobDone(const JobReport& report);
   int64_t Pending(const std::vector<std::string>& queues);
   void OnEnqueued(std::string_view queue);
   Hooks CombinedHooks();
@@ -209,7 +208,7 @@ class Harness {
   Hooks combined_hooks_;
   Queue queue_;
   Mode mode_;
-  std::unique_ptr<Current> current_;
+  std::optional<PerformedJob> last_;  // what the worker reported of the job it just performed
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // by their queue list
 
   bool running_ = false;            // a drain is under way: inline enqueues only queue up

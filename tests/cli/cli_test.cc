@@ -195,14 +195,31 @@ TEST_F(CliTest, TermStopsTheRunningJobAtOnceAndRecordsIt) {
 
 TEST_F(CliTest, Usr2PausesAndContResumes) {
   const std::string exec = absl::StrFormat("Rec=cat >> %s", out_file_);
-  Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
+  // The worker logs (VERBOSE) to a file, where its slot says when it parks.
+  const std::string log = dir_ + "/log";
+  std::vector<std::string> argv = {"/bin/sh", "-c", absl::StrFormat("exec \"$@\" 2>>%s", log),
+                                   "sh"};
+  for (std::string& arg : Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec})) {
+    argv.push_back(std::move(arg));
+  }
+  std::vector<std::string> env = Env();
+  env.push_back("VERBOSE=1");
+  Subprocess worker(argv, env);
   ASSERT_TRUE(Eventually({"workers"}, [](const RunResult& r) { return !r.out.empty(); }));
   worker.Signal(SIGUSR2);
-  // A paused worker takes nothing: the job is still queued well after a reserve would take it.
-  // (The signal is handled within 100 ms; give it that before the job arrives.)
-  absl::SleepFor(absl::Milliseconds(300));
+  // Once the slot says it is parked it reserves nothing until CONT, however long it waits: the
+  // job enqueued after that line is still queued.
+  const absl::Time end = absl::Now() + absl::Seconds(15);
+  std::string logged;
+  while (!absl::StrContains(logged, "paused, taking no new jobs") && absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(5));
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    logged = text.str();
+  }
+  ASSERT_THAT(logged, HasSubstr("paused, taking no new jobs"));
   Enqueue("q", "Rec", "[9]");
-  absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(Resque({"queues"}).out, "q\t1\n");
   worker.Signal(SIGCONT);
   EXPECT_TRUE(Eventually({"queues"}, [](const RunResult& r) { return r.out == "q\t0\n"; }));

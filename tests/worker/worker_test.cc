@@ -904,7 +904,7 @@ TEST_P(WorkerTest, ASlowJobEndsItsBatchAndTheRestGoBackFirstInLine) {
   std::mutex log_mu;
   std::optional<int64_t> left_while_slow;
   RegisterFn(registry_, "Slow", [&](const JobContext&) {
-    absl::SleepFor(absl::Milliseconds(30));  // past the 10 ms a batch may take
+    clock().Advance(absl::Milliseconds(30));  // past the 10 ms a batch may take
     left_while_slow = Value(backend().Size("q"));
     journal_.Add("slow");
     return absl::OkStatus();
@@ -914,6 +914,7 @@ TEST_P(WorkerTest, ASlowJobEndsItsBatchAndTheRestGoBackFirstInLine) {
   for (int i = 4; i < 10; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
   WorkerOptions options = Options({"q"});
   options.batch = 4;
+  options.timer = &clock();  // the batch budget is spent only as the jobs advance the clock
   options.log = [&](LogLevel, std::string_view m) {
     std::lock_guard lock(log_mu);
     messages.emplace_back(m);
@@ -932,13 +933,14 @@ TEST_P(WorkerTest, ASlowJobEndsItsBatchAndTheRestGoBackFirstInLine) {
 TEST_P(WorkerTest, SlowJobsAreWorkedOneAtATimeWhateverTheBatch) {
   std::vector<int64_t> waiting_while_running;
   RegisterFn(registry_, "Slow", [&](const JobContext&) {
-    absl::SleepFor(absl::Milliseconds(15));  // past the 10 ms a batch may take
+    clock().Advance(absl::Milliseconds(15));  // past the 10 ms a batch may take
     waiting_while_running.push_back(Value(backend().Size("q")));
     return absl::OkStatus();
   });
   for (int i = 0; i < 4; ++i) Enqueue("q", "Slow", absl::StrFormat("[%d]", i));
   WorkerOptions options = Options({"q"});
   options.batch = 8;
+  options.timer = &clock();
   RunBurst(options);
   // No job waits in this slot's hands while another runs: every other one is still queued.
   EXPECT_THAT(waiting_while_running, ElementsAre(3, 2, 1, 0));

@@ -1,0 +1,132 @@
+#include "core/recorder.h"
+
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/failure.h"
+#include "core/json.h"
+#include "core/status.h"
+#include "core/worker_id.h"
+
+namespace resque {
+namespace {
+
+// The failure's payload must be JSON: a payload that does not decode is kept as a JSON string.
+std::string PayloadForRecord(std::string_view raw) {
+  return json::Validate(raw).ok() ? std::string(raw) : json::Quote(raw);
+}
+
+// "<class> <id>", for the log.
+std::string What(const FinishedJob& d) {
+  return d.payload != nullptr ? d.payload->class_name + " " + d.payload->id : "payload";
+}
+
+}  // namespace
+
+bool IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
+}
+
+void Recorder::Start(std::string_view worker_id, const ReservedJob& job, const Payload& payload,
+                     std::vector<std::string> others) {
+  const absl::Time now = options_.clock->Now();
+  // "worker" is what node-resque files the record under (allWorkingOn); php-resque and Ruby
+  // read the other three.
+  const std::string working = absl::StrFormat(
+      "{\"queue\":%s,\"run_at\":%s,\"payload\":%s,\"worker\":%s}", json::Quote(job.queue),
+      json::Quote(FormatIsoTime(now)), job.payload, json::Quote(WorkerIdWithoutQueues(worker_id)));
+  absl::Status started =
+      backend_.StartJob({.worker_id = std::string(worker_id),
+                         .working_json = working,
+                         .job_id = payload.id,
+                         .status_json = StatusUpdateJson(JobState::kRunning, now),
+                         .other_job_ids = std::move(others)});
+  if (!started.ok()) {
+    options_.log(LogLevel::kError, absl::StrFormat("worker %s: recording the start of job %s: %s",
+                                                   worker_id, payload.id, started.ToString()));
+  }
+}
+
+FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& job,
+                               const Payload* payload, const JobOutcome& outcome,
+                               bool in_flight) const {
+  const absl::Time now = options_.clock->Now();
+  const bool failed = outcome.kind == JobOutcome::kFailed;
+  FinishedJob d{.finish = {.worker_id = std::string(worker_id),
+                           .job_id = payload != nullptr ? payload->id : IdOfBadPayload(job.payload),
+                           .status_json = StatusUpdateJson(
+                               failed ? JobState::kFailed : JobState::kComplete, now),
+                           .status_ttl = kFinishedStatusTtl,
+                           .failed = failed,
+                           .failure_json = {},
+                           .in_flight = in_flight ? std::optional<ReservedJob>(job) : std::nullopt},
+                .job = &job,
+                .payload = payload,
+                .outcome = outcome};
+  if (failed) {
+    Failure f;
+    f.failed_at = FormatFailedAt(now);
+    f.payload = PayloadForRecord(job.payload);
+    f.exception = outcome.exception;
+    f.error = outcome.error;
+    f.worker = std::string(worker_id);
+    f.queue = job.queue;
+    d.finish.failure_json = EncodeFailure(f);
+  }
+  return d;
+}
+
+bool Recorder::Record(std::string_view worker_id, std::vector<FinishedJob>& done) {
+  if (done.empty()) return true;
+  std::vector<JobFinish> finishes;
+  finishes.reserve(done.size());
+  for (FinishedJob& d : done) finishes.push_back(std::move(d.finish));
+  const auto what = [&] {
+    return done.size() == 1
+               ? absl::StrFormat("%s from %s", What(done[0]), done[0].job->queue)
+               : absl::StrFormat("a batch of %d jobs from %s", done.size(), done[0].job->queue);
+  };
+  // A job that ran is recorded, even across a Redis restart: a server that cannot be reached is
+  // retried until it takes the record or an immediate stop gives up on it. Other errors would
+  // not go away by retrying.
+  const absl::Status s = RetryWhileUnreachable(
+      state_, options_.log, worker_id, [&] { return "recording the end of " + what(); },
+      [&] {
+        return finishes.size() == 1 ? backend_.FinishJob(finishes[0])
+                                    : backend_.FinishJobs(finishes);
+      });
+  const bool recorded = s.ok();
+  if (!recorded) {
+    options_.log(LogLevel::kError,
+                 absl::StrFormat("worker %s: %s was performed but could not be recorded: %s",
+                                 worker_id, what(), s.ToString()));
+  }
+  for (size_t i = 0; i < done.size(); ++i) {
+    const FinishedJob& d = done[i];
+    if (recorded) {
+      processed_.fetch_add(1);
+      if (d.outcome.kind == JobOutcome::kFailed) {
+        failed_.fetch_add(1);
+        options_.log(LogLevel::kInfo,
+                     absl::StrFormat("worker %s: %s failed: %s: %s", worker_id, What(d),
+                                     d.outcome.exception, d.outcome.error));
+      } else {
+        options_.log(
+            LogLevel::kDebug,
+            absl::StrFormat("worker %s: %s %s", worker_id, What(d),
+                            d.outcome.kind == JobOutcome::kSkipped ? "skipped" : "complete"));
+      }
+    }
+    if (options_.on_job_done) {
+      options_.on_job_done({.worker_id = worker_id,
+                            .job = *d.job,
+                            .payload = d.payload,
+                            .outcome = d.outcome,
+                            .finish = finishes[i],
+                            .recorded = recorded});
+    }
+  }
+  return recorded;
+}
+
+}  // namespace resque

@@ -1,0 +1,175 @@
+#include "core/reserver.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "core/recorder.h"
+#include "core/status.h"
+
+namespace resque {
+namespace {
+
+// How long a slot that keeps finding jobs reuses what "*" stood for (a slot that finds none
+// looks again at once): one round trip less per job, a new queue seen within this.
+constexpr absl::Duration kQueueListTtl = absl::Seconds(1);
+
+}  // namespace
+
+absl::StatusOr<Reservation> Reserver::Reserve(absl::Duration wait, bool allow_batch) {
+  absl::StatusOr<Reservation> r = ReserveOnList(wait, allow_batch);
+  if (!r.ok() || r->jobs.empty()) {
+    tickets_.Return(1);
+    // Nothing on this list, or an error: "*" is looked up again at the next reserve.
+    queues_at_ = absl::InfinitePast();
+  }
+  return r;
+}
+
+absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool allow_batch) {
+  if (in_flight_unsure_) RESQUE_RETURN_IF_ERROR(HandBackOrphans());
+  RESQUE_RETURN_IF_ERROR(ResolveQueues());
+  Reservation r;
+  if (queues_.empty()) {
+    r.no_queues = true;
+    return r;
+  }
+  in_flight_ = reliable_.load();
+  if (allow_batch && in_flight_ && batch_size_ > 1) {
+    const int extra = tickets_.TakeMore(batch_size_ - 1);
+    absl::StatusOr<std::vector<ReservedJob>> jobs =
+        backend_.ReserveInFlightMany(queues_, wait, slot_id_, 1 + extra);
+    const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
+    tickets_.Return(extra + 1 - std::max(got, 1));  // the first ticket stays with the caller's
+    if (jobs.ok() && got > 0) {
+      r.jobs = *std::move(jobs);
+      r.batch = true;
+      return r;
+    }
+    if (!absl::IsFailedPrecondition(jobs.status()) || queues_.size() == 1) {
+      if (!jobs.ok()) {
+        in_flight_unsure_ = IsTransient(jobs.status());
+        return jobs.status();
+      }
+      return r;
+    }
+    // A queue key of the wrong type among several: one job at a time, below, goes around it.
+    batch_size_ = 1;
+  }
+  absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne(queues_, wait);
+  if (in_flight_ && absl::IsUnimplemented(job.status())) {
+    Log(LogLevel::kError, "this backend has no in-flight lists: reserving unreliably");
+    reliable_.store(false);
+    in_flight_ = false;
+    job = ReserveOne(queues_, wait);
+  }
+  if (absl::IsFailedPrecondition(job.status()) && queues_.size() > 1) {
+    job = ReserveAroundBrokenQueues(job.status());
+  }
+  if (!job.ok()) {
+    in_flight_unsure_ = in_flight_ && IsTransient(job.status());
+    return job.status();
+  }
+  if (job->has_value()) r.jobs.push_back(**std::move(job));
+  return r;
+}
+
+absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveOne(
+    const std::vector<std::string>& queues, absl::Duration wait) {
+  return in_flight_ ? backend_.ReserveInFlight(queues, wait, slot_id_)
+                    : backend_.Reserve(queues, wait);
+}
+
+// One queue key of the wrong type (someone else's SET on it) fails a reserve over all the
+// queues; the others must still be served. Tries them one by one, in priority order, without
+// waiting; when none has a job the original error stands, so the slot backs off.
+absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveAroundBrokenQueues(
+    const absl::Status& error) {
+  Log(LogLevel::kError,
+      absl::StrFormat("worker %s: %s; trying the queues one by one", slot_id_, error.ToString()));
+  for (const std::string& queue : queues_) {
+    absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne({queue}, absl::ZeroDuration());
+    if (absl::IsFailedPrecondition(job.status())) continue;
+    if (!job.ok() || job->has_value()) return job;
+  }
+  return error;
+}
+
+absl::Status Reserver::HandBackOrphans() {
+  absl::StatusOr<std::vector<ReservedJob>> held = backend_.InFlight(slot_id_);
+  if (!held.ok()) return held.status();
+  if (!held->empty()) {
+    absl::StatusOr<int64_t> back = backend_.Unreserve(slot_id_, *held, {}, "");
+    if (!back.ok()) return back.status();
+    Log(LogLevel::kError,
+        absl::StrFormat("worker %s: %d job(s) reserved while the connection dropped are back on "
+                        "their queues",
+                        slot_id_, *back));
+  }
+  in_flight_unsure_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Reserver::ResolveQueues() {
+  const std::vector<std::string>& wanted = options_.queues;
+  if (std::find(wanted.begin(), wanted.end(), "*") == wanted.end()) {
+    if (queues_.empty()) queues_ = wanted;
+    return absl::OkStatus();
+  }
+  const absl::Time now = options_.timer->MonotonicNow();
+  if (now - queues_at_ < kQueueListTtl) return absl::OkStatus();
+  // "*" stands for every known queue, sorted; named queues around it keep their place.
+  absl::StatusOr<std::vector<std::string>> all = backend_.Queues();
+  if (!all.ok()) return all.status();
+  queues_.clear();
+  for (const std::string& q : wanted) {
+    if (q != "*") {
+      queues_.push_back(q);
+      continue;
+    }
+    for (const std::string& name : *all) {
+      if (std::find(wanted.begin(), wanted.end(), name) == wanted.end()) queues_.push_back(name);
+    }
+  }
+  queues_at_ = now;
+  return absl::OkStatus();
+}
+
+void Reserver::OneJobTook(absl::Duration elapsed) {
+  // One job at a time until one is quick: then batches, if allowed, start to grow.
+  if (options_.max_batch > 1 && elapsed <= kBatchBudget) batch_size_ = 2;
+}
+
+void Reserver::BatchTook(absl::Duration elapsed) {
+  batch_size_ = elapsed <= kBatchBudget ? std::min(batch_size_ * 2, options_.max_batch) : 1;
+}
+
+void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
+                        absl::Span<const absl::StatusOr<Payload>> payloads) {
+  // The batch marked them running; they wait again. The status goes in the same step as the
+  // job, and only for a job still in this slot's list: once back in its queue another worker may
+  // finish it at once, and a "waiting" written after its "complete" would stay.
+  std::vector<std::string> ids;
+  ids.reserve(payloads.size());
+  for (const absl::StatusOr<Payload>& p : payloads) ids.push_back(p.ok() ? p->id : "");
+  const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
+  // Retried while Redis is away, as a record is: left in flight they would wait for this worker
+  // to stop (it keeps beating, so nobody else recovers them).
+  absl::StatusOr<int64_t> back = RetryWhileUnreachable(
+      state_, options_.log, slot_id_,
+      [&] { return absl::StrFormat("handing %d unstarted job(s) back", jobs.size()); },
+      [&] { return backend_.Unreserve(slot_id_, jobs, ids, waiting); });
+  tickets_.Return(static_cast<int>(jobs.size()));
+  if (!back.ok()) {
+    // They stay in flight: this slot hands them back when it stops, or a recovery does if it
+    // dies.
+    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s",
+                                          slot_id_, jobs.size(), back.status().ToString()));
+    return;
+  }
+  Log(LogLevel::kDebug, absl::StrFormat("worker %s: %d unstarted job(s) of a slow batch back on "
+                                        "their queue",
+                                        slot_id_, *back));
+}
+
+}  // namespace resque

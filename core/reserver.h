@@ -1,0 +1,111 @@
+// Reserver: how one slot takes jobs. It resolves "*" to the known queues (kept for a second on
+// the worker's timer, looked up again at once after a reserve that found nothing), reserves in
+// priority order, reliably into the slot's in-flight list unless the backend has none, goes
+// around a queue key of the wrong type, grows batches while jobs are quick, and hands back the
+// jobs a batch did not start or a lost reply left in flight. Used by the slot's thread only.
+//
+//   resque::Reserver reserver(backend, slot_id, options, tickets, state, reliable);
+//   absl::StatusOr<resque::Reservation> r = reserver.Reserve(absl::Seconds(1), /*batch=*/true);
+#ifndef RESQUE_CORE_RESERVER_H_
+#define RESQUE_CORE_RESERVER_H_
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "core/backend.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/payload.h"
+#include "core/run_state.h"
+#include "core/tickets.h"
+
+namespace resque {
+
+// What a reserve took.
+struct Reservation {
+  std::vector<ReservedJob> jobs;  // empty: nothing found
+  bool batch = false;             // taken by ReserveInFlightMany: record them in one step
+  bool no_queues = false;         // "*" stood for no queue at all: nothing to reserve from
+};
+
+struct ReserverOptions {
+  std::vector<std::string> queues = {"*"};  // WorkerOptions::queues
+  int max_batch = 1;                        // WorkerOptions::batch
+  Clock* clock = RealClock();               // dates the statuses of jobs handed back
+  Clock* timer = RealClock();               // the "*" list's TTL
+  LogSink log = nullptr;                    // must be callable
+};
+
+class Reserver {
+ public:
+  // Not owned: `backend`, `tickets` (the reserve holds one ticket per job it asks for), `state`
+  // (an immediate stop ends the retries of a hand-back) and `reliable` (the worker's: cleared
+  // when the backend has no in-flight lists).
+  Reserver(Backend& backend, std::string slot_id, ReserverOptions options, Tickets& tickets,
+           RunState& state, std::atomic<bool>& reliable)
+      : backend_(backend),
+        slot_id_(std::move(slot_id)),
+        options_(std::move(options)),
+        tickets_(tickets),
+        state_(state),
+        reliable_(reliable) {}
+
+  // With one ticket held: reserves, waiting up to `wait`, one job or (`allow_batch`, once jobs
+  // are quick) a batch, for which it takes the extra tickets it can. The tickets of jobs it did
+  // not take go back, on errors too.
+  absl::StatusOr<Reservation> Reserve(absl::Duration wait, bool allow_batch);
+
+  // Whether the queue list is one made at an earlier reserve: finding nothing on it, the caller
+  // may look again on a fresh one (a queue may have appeared since).
+  bool listed_before() const { return queues_at_ != absl::InfinitePast(); }
+  // Whether the jobs taken by the last reserve sit in the slot's in-flight list.
+  bool in_flight() const { return in_flight_; }
+
+  // Batch growth: a quick single job starts batches; a quick batch doubles the next one (up to
+  // max_batch), a slow one makes the next one a single job.
+  void OneJobTook(absl::Duration elapsed);
+  void BatchTook(absl::Duration elapsed);
+
+  // Hands jobs a batch did not start back to the head of their queue (tracked ones waiting
+  // again), retrying while the backend is unreachable, and gives back their tickets.
+  void HandBack(absl::Span<const ReservedJob> jobs,
+                absl::Span<const absl::StatusOr<Payload>> payloads);
+
+  // A batch goes on while it has run for less than this; then its unstarted jobs go back.
+  static constexpr absl::Duration kBatchBudget = absl::Milliseconds(10);
+
+ private:
+  absl::StatusOr<Reservation> ReserveOnList(absl::Duration wait, bool allow_batch);
+  absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const std::vector<std::string>& queues,
+                                                        absl::Duration wait);
+  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(const absl::Status& error);
+  absl::Status HandBackOrphans();
+  absl::Status ResolveQueues();
+  void Log(LogLevel level, const std::string& message) const { options_.log(level, message); }
+
+  Backend& backend_;
+  const std::string slot_id_;
+  const ReserverOptions options_;
+  Tickets& tickets_;
+  RunState& state_;
+  std::atomic<bool>& reliable_;
+
+  bool in_flight_ = false;
+  int batch_size_ = 1;  // how many jobs the next batch reserve asks for
+  // A reserve failed on the way back (the connection dropped): Redis may have moved jobs into
+  // the slot's in-flight list whose reply never came. They are handed back before the next
+  // reserve, since a recovery would not take them from a slot that is alive.
+  bool in_flight_unsure_ = false;
+  // What "*" stood for at the last look, and when (by the timer).
+  std::vector<std::string> queues_;
+  absl::Time queues_at_ = absl::InfinitePast();
+};
+
+}  // namespace resque
+
+#endif  // RESQUE_CORE_RESERVER_H_

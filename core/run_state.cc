@@ -1,0 +1,60 @@
+#include "core/run_state.h"
+
+namespace resque {
+
+void RunState::Stop(bool immediate) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    stop_flag_.store(true);
+    if (immediate) {
+      immediate_ = true;
+      immediate_flag_.store(true);
+    }
+  }
+  changed_.notify_all();
+}
+
+void RunState::Pause() {
+  std::lock_guard lock(mu_);
+  paused_ = true;
+  pause_flag_.store(true);
+}
+
+void RunState::Resume() {
+  {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+    pause_flag_.store(false);
+  }
+  changed_.notify_all();
+}
+
+bool RunState::AwaitRunnable(const std::function<void()>& on_park) {
+  // Told outside the lock: `on_park` may log, and a log sink may call back into the worker.
+  if (pause_flag_.load() && !stop_flag_.load()) on_park();
+  std::unique_lock lock(mu_);
+  if (paused_ && !stopping_) {
+    ++paused_slots_;
+    changed_.wait(lock, [this] { return !paused_ || stopping_; });
+    --paused_slots_;
+  }
+  return !stopping_;
+}
+
+bool RunState::Sleep(absl::Duration d) {
+  std::unique_lock lock(mu_);
+  return !timer_.WaitFor(lock, changed_, d, [this] { return stopping_; });
+}
+
+bool RunState::SleepUnlessImmediate(absl::Duration d) {
+  std::unique_lock lock(mu_);
+  return !timer_.WaitFor(lock, changed_, d, [this] { return immediate_; });
+}
+
+int RunState::paused_slots() const {
+  std::lock_guard lock(mu_);
+  return paused_slots_;
+}
+
+}  // namespace resque

@@ -1,0 +1,59 @@
+// Worker ids: what FormatWorkerId writes ParseWorkerId reads back, peers' ids parse, and ids
+// with no usable pid are refused.
+#include "core/worker_id.h"
+
+#include "gtest/gtest.h"
+
+namespace resque {
+namespace {
+
+TEST(WorkerIdTest, AOneSlotIdReadsBackAsItWasWritten) {
+  const std::string id = FormatWorkerId({.host = "web1", .pid = 4242, .queues = "high,low"});
+  EXPECT_EQ(id, "web1:4242:high,low");
+  absl::StatusOr<WorkerIdParts> parts = ParseWorkerId(id);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->host, "web1");
+  EXPECT_EQ(parts->pid, 4242);
+  EXPECT_EQ(parts->slot, std::nullopt);
+  EXPECT_EQ(parts->queues, "high,low");
+}
+
+TEST(WorkerIdTest, ASlotIdReadsBackWithItsSlot) {
+  const std::string id = FormatWorkerId({.host = "web1", .pid = 7, .slot = 3, .queues = "*"});
+  EXPECT_EQ(id, "web1:7-3:*");
+  absl::StatusOr<WorkerIdParts> parts = ParseWorkerId(id);
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->pid, 7);
+  EXPECT_EQ(parts->slot, 3);
+  EXPECT_EQ(parts->queues, "*");
+}
+
+TEST(WorkerIdTest, QueueNamesMayHoldColons) {
+  absl::StatusOr<WorkerIdParts> parts = ParseWorkerId("host:12:app:mail,app:sms");
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->host, "host");
+  EXPECT_EQ(parts->queues, "app:mail,app:sms");
+}
+
+TEST(WorkerIdTest, OnlyThePidDecidesWhenWhatFollowsTheDashIsNotASlot) {
+  absl::StatusOr<WorkerIdParts> parts = ParseWorkerId("host:12-x:q");
+  ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ(parts->pid, 12);
+  EXPECT_EQ(parts->slot, std::nullopt);
+}
+
+TEST(WorkerIdTest, IdsWithoutAPositivePidOrAQueuePartAreRefused) {
+  for (const char* id : {"host:0:q", "host:-1:q", "host::q", "host:abc:q", "host:12", "host"}) {
+    absl::StatusOr<WorkerIdParts> parts = ParseWorkerId(id);
+    EXPECT_TRUE(absl::IsInvalidArgument(parts.status())) << id;
+  }
+  EXPECT_NE(ParseWorkerId("h:x:q").status().message().find("\"h:x:q\""), std::string::npos);
+}
+
+TEST(WorkerIdTest, WithoutQueuesKeepsHostPidAndSlot) {
+  EXPECT_EQ(WorkerIdWithoutQueues("web1:42:high,low"), "web1:42");
+  EXPECT_EQ(WorkerIdWithoutQueues("web1:42-3:a:b"), "web1:42-3");
+}
+
+}  // namespace
+}  // namespace resque
