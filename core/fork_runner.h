@@ -1,7 +1,8 @@
 // ForkRunner: runs a job in a child process of its own (WorkerOptions::fork), so that a job that
 // crashes or calls exit() is a failure record and the worker goes on. The child reports its
 // outcome on a pipe; the parent reads the report, kills the child at the job timeout or on a
-// cancel, and reaps it. All of the worker's fork, pipe and waitid code is here.
+// cancel, and reaps it, on ChildProcess (core/child_process.h), which several slots may use at
+// once.
 //
 //   resque::ForkRunner forks(absl::Seconds(30), *resque::RealClock());
 //   std::optional<resque::JobOutcome> outcome =
@@ -9,14 +10,12 @@
 #ifndef RESQUE_CORE_FORK_RUNNER_H_
 #define RESQUE_CORE_FORK_RUNNER_H_
 
-#include <sys/types.h>
-
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "absl/time/time.h"
+#include "core/child_process.h"
 #include "core/clock.h"
 #include "core/job_cancel.h"
 #include "core/job_runner.h"
@@ -31,19 +30,16 @@ class ForkRunner {
   // Runs `child` in a forked child process and returns the outcome it reported. A child that
   // ends without a report failed by its signal or exit code, or was cancelled: then nullopt, and
   // cancel.reason() says why. While the child runs, `cancel` kills it; past the job timeout it
-  // is cancelled for kTimeout. Thread-safe: slots fork one at a time.
+  // is cancelled for kTimeout. Thread-safe: several slots may run children at once.
   std::optional<JobOutcome> Run(const std::function<JobOutcome()>& child, JobCancel& cancel);
 
  private:
-  // Reads the child's report until it ends, killing it at the job timeout; reaps it and returns
-  // its wait status.
-  int AwaitChild(JobCancel& cancel, pid_t pid, int report_fd, std::string* report);
+  // Reads the child's report until it ends, killing it at the job timeout; reaps it and says
+  // how it ended.
+  ChildExit AwaitChild(JobCancel& cancel, ChildProcess& process);
 
   const absl::Duration timeout_;
   Clock& timer_;
-  // Serializes pipe+fork among slots: a child forked by one slot must not inherit the write end
-  // of another slot's report pipe, or that slot would not see EOF when its own child is done.
-  std::mutex fork_mu_;
 };
 
 }  // namespace resque

@@ -17,7 +17,7 @@ void JobCancel::Cancel(CancelReason reason) {
   std::lock_guard lock(mu_);
   if (reason_ == CancelReason::kNone) reason_ = reason;
   cancelled_.store(true);
-  if (child_ > 0) kill(child_, SIGKILL);
+  if (child_ > 0) kill(-child_, SIGKILL);  // its group: the commands the job started too
 }
 
 CancelReason JobCancel::reason() const {
@@ -48,7 +48,7 @@ void JobCancel::CancelIfPast(absl::Time now) {
 void JobCancel::AttachChild(pid_t pid) {
   std::lock_guard lock(mu_);
   child_ = pid;
-  if (cancelled_.load()) kill(pid, SIGKILL);
+  if (cancelled_.load()) kill(-pid, SIGKILL);
 }
 
 void JobCancel::DetachChild() {

@@ -41,7 +41,8 @@ class JobCancel {
   // Cancels for kTimeout when `now` is past the deadline.
   void CancelIfPast(absl::Time now);
 
-  // The job's child process (fork mode): a cancel kills it. A cancel that came before the child
+  // The job's child process (fork mode), the leader of its own process group: a cancel kills
+  // the group. A cancel that came before the child
   // existed kills it at once.
   void AttachChild(pid_t pid);
   void DetachChild();  // before the child is reaped
