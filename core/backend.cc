@@ -3,6 +3,7 @@
 #include "core/backend.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
@@ -23,11 +24,16 @@ absl::Status QueueName(std::string_view queue) { return NotEmpty(queue, "queue n
 absl::Status WorkerId(std::string_view id) { return NotEmpty(id, "worker id"); }
 absl::Status StatName(std::string_view name) { return NotEmpty(name, "stat name"); }
 
-// A list range: neither `start` nor `count` may be negative.
-absl::Status Range(int64_t start, int64_t count) {
-  if (start >= 0 && count >= 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrFormat("start (%d) and count (%d) must not be negative", start, count));
+// A list range: neither `start` nor `count` may be negative. Past the checks, `count` is cut so
+// that start + count fits 64 bits: a storage verb may compute the end index (Redis's LRANGE
+// wants the last one) without overflowing.
+absl::Status Range(int64_t start, int64_t& count) {
+  if (start < 0 || count < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("start (%d) and count (%d) must not be negative", start, count));
+  }
+  count = std::min(count, std::numeric_limits<int64_t>::max() - start);
+  return absl::OkStatus();
 }
 
 // An index into a list: not negative.

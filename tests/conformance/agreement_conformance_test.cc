@@ -138,5 +138,16 @@ TEST_P(BackendConformance, UnreserveRequestHandsEachJobBackWithItsOwnStatus) {
   EXPECT_CODE(backend().Unreserve({.jobs = back}), kInvalidArgument);
 }
 
+// Redis computed the last index as start + count - 1, which overflows for a count near 2^63.
+TEST_P(BackendConformance, ARangeWithAHugeCountReturnsEverythingFromItsStart) {
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("mail", Job(n)));
+  EXPECT_THAT(Value(backend().Peek("mail", 1, huge)), ElementsAre(Job(2), Job(3)));
+  EXPECT_THAT(Value(backend().Peek("mail", 0, huge)), ElementsAre(Job(1), Job(2), Job(3)));
+  for (int n : {1, 2}) ASSERT_OK(backend().PushFailure(Job(n)));
+  EXPECT_THAT(Value(backend().Failures(1, huge)), ElementsAre(Job(2)));
+  EXPECT_THAT(Value(backend().Failures(huge, huge)), IsEmpty());
+}
+
 }  // namespace
 }  // namespace resque::testing
