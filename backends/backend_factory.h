@@ -1,9 +1,11 @@
 // OpenBackend: the one place that turns a URL into a Backend, so that programs (the `resque`
 // command, a user's embedded worker) pick storage by configuration.
 //
-//   memory://                               the in-memory backend (this process only)
-//   redis://[:password@]host[:port][/db]    Redis; also unix:///path/to.sock[?db=N]
-//   host:port                               php-resque's REDIS_BACKEND form
+// It dispatches on the URL's scheme:
+//   memory://  (or memory)                  the in-memory backend (this process only)
+//   redis://[:password@]host[:port][/db]    Redis over TCP
+//   unix:///path/to.sock[?db=N]             Redis over a Unix socket
+//   host:port  (or host)                    Redis: php-resque's REDIS_BACKEND form, no scheme
 //
 //   absl::StatusOr<std::unique_ptr<resque::Backend>> backend =
 //       resque::OpenBackend("redis://127.0.0.1:6379", {.ns = "resque"});
@@ -26,8 +28,9 @@ struct BackendOptions {
   Clock* clock = RealClock();  // TTL clock (memory only; Redis keeps its own time)
 };
 
-// InvalidArgument for a URL it cannot read; Unavailable when the server cannot be reached
-// (the message names the address, never the password).
+// InvalidArgument for a URL it cannot read, and for a scheme it does not know (naming the
+// scheme, never the rest of the URL); Unavailable when the server cannot be reached (the message
+// names the address, never the password).
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
                                                      const BackendOptions& options = {});
 

@@ -11,7 +11,14 @@
 //   absl::StatusOr<std::optional<resque::ReservedJob>> job =
 //       backend->Reserve({"high", "mail"}, absl::Seconds(5));
 //
-// Every method is thread-safe. Every method that talks to a server returns Unavailable when the
+// Two layers, as the non-virtual-interface pattern has them. The public verbs (Push, Reserve,
+// Finish, ...) are what callers use: they check their arguments, all in one place (backend.cc),
+// and decide Resque's own rules (the stat names, what a finish writes, the order jobs go back
+// in) before calling the private storage verbs (DoPush, DoReserve, DoFinish, ...), which are all
+// a backend implements: they apply what core decided, and check nothing core already checked.
+// See "The Backend" in docs/architecture.md for how to add one.
+//
+// Every verb is thread-safe. Every verb that talks to a server returns Unavailable when the
 // server cannot be reached, and never blocks much longer than its wait or the backend's timeout.
 // A key of the wrong type (written by someone else) is FailedPrecondition. Bad arguments (an
 // empty queue name, a negative index) are InvalidArgument.
@@ -19,20 +26,24 @@
 #define RESQUE_CORE_BACKEND_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "core/status_macros.h"
 
 namespace resque {
+
+// The most jobs one reserve may take (ReserveRequest::max, WorkerOptions::batch).
+inline constexpr int kMaxBatch = 1000;
 
 // A payload taken off a queue by Reserve.
 struct ReservedJob {
@@ -40,8 +51,28 @@ struct ReservedJob {
   std::string payload;  // the raw JSON item, exactly as it was stored
 };
 
+// What one reserve took: most often one job, kept inline so that taking it allocates no list.
+using ReservedJobs = absl::InlinedVector<ReservedJob, 1>;
+
 // (Every member of these structs has an initializer so that designated initializers may leave
 // any of them out under -Wextra.)
+
+// What Reserve takes. Borrows its queues and owner for the length of the call.
+struct ReserveRequest {
+  // In priority order: the jobs come from the first of them that has any. At least one, none
+  // empty.
+  absl::Span<const std::string> queues = {};
+  // Zero returns at once; otherwise parks until a job is pushed to one of the queues or `wait`
+  // passes. Not negative; InfiniteDuration waits for ever.
+  absl::Duration wait = absl::ZeroDuration();
+  // The worker slot whose in-flight list the jobs go to in the same atomic step, where they stay
+  // until Finish or RecoverWorker takes them out. Empty: the jobs are not in flight (they exist
+  // only in the caller's memory until Finish).
+  std::string_view owner = {};
+  // The most jobs to take (1..kMaxBatch), all from one queue, oldest first. More than one needs
+  // an owner. A wait waits for one job.
+  int max = 1;
+};
 
 // Which jobs RemoveJobs removes: php-resque's Resque::dequeue. A job matches when its class is
 // `class_name` and, when given, its id is `id` and its args are `args` (JSON, compared as
@@ -52,153 +83,214 @@ struct JobFilter {
   std::optional<std::string> args = std::nullopt;
 };
 
+class JobMatcher;  // a JobFilter checked once (core/job_filter.h)
+
 // What a worker records as it begins a job: one call, one round trip.
 struct JobStart {
   std::string worker_id = {};
   std::string working_json = {};  // {"queue":..,"run_at":..,"payload":{..}}
   std::string job_id = {};        // empty when the job has no id: then no status is touched
   std::string status_json = {};   // written only if the job's status key exists (a tracked job)
-  // The other jobs of a batch (ReserveInFlightMany), marked running with status_json as well.
+  // The other jobs of a batch, marked running with status_json as well.
   std::vector<std::string> other_job_ids = {};
 };
 
-// What a worker records as it ends a job: one call, one round trip.
+// What a worker records as it ends one job. Finish takes one or several, all of one worker.
 struct JobFinish {
   std::string worker_id = {};
   std::string job_id = {};       // empty when the job has no id: then no status is touched
   std::string status_json = {};  // written only if the status key exists, then expires after...
-  absl::Duration status_ttl = absl::Hours(24);
+  absl::Duration status_ttl = absl::Hours(24);  // positive or infinite; ignored without job_id
   bool failed = false;
   std::string failure_json = {};  // appended to the failure list when `failed`
-  // The job as ReserveInFlight returned it: its payload leaves the worker's in-flight list in
-  // the same step. nullopt for a job taken by Reserve.
+  // The job as an in-flight Reserve returned it: its payload leaves the worker's in-flight list
+  // in the same step. nullopt for a job reserved without an owner.
   std::optional<ReservedJob> in_flight = std::nullopt;
 };
 
+// One job that Unreserve hands back, with the id of its status ("" for an untracked job).
+struct UnreserveJob {
+  ReservedJob job = {};
+  std::string job_id = {};
+};
+
+// What Unreserve takes. Borrows everything for the length of the call.
+struct UnreserveRequest {
+  std::string_view owner = {};  // whose in-flight list the jobs leave
+  absl::Span<const UnreserveJob> jobs = {};
+  std::string_view status_json = {};  // the tracked jobs' new status (written only if it exists)
+};
+
+// ---- Resque's rules, decided here once and handed to the storage verbs ----
+
+// The stat counters Resque keeps ("stat:processed", "stat:failed" on Redis).
+inline constexpr std::string_view kProcessedStat = "processed";
+inline constexpr std::string_view kFailedStat = "failed";
+
+// The names of one worker's own counters: "processed:<worker id>" and "failed:<worker id>".
+struct WorkerStats {
+  std::string processed;
+  std::string failed;
+};
+WorkerStats WorkerStatNames(std::string_view worker_id);
+
+// Everything a finish writes, as core decided it; DoFinish applies all of it or none of it:
+// - each job in `jobs`, in order: its status (when it has a job id, only if the status exists,
+//   expiring after status_ttl unless infinite), the oldest equal payload out of `worker_id`'s
+//   in-flight list (when in_flight), its failure record appended (when failed);
+// - the counters: kProcessedStat and stats.processed grow by jobs.size(), kFailedStat and
+//   stats.failed by `failures` (not touched when it is 0);
+// - `worker_id`'s working-on record (JobStart::working_json) is deleted.
+struct FinishWrite {
+  std::string_view worker_id = {};
+  absl::Span<const JobFinish> jobs = {};  // at least one, all of worker_id
+  int64_t failures = 0;                   // how many of `jobs` failed
+  WorkerStats stats = {};
+};
+
+// Resque's hand-back order, for jobs of several queues going back to the heads of their queues:
+// queue by queue, the queues in the order they first appear, each queue's jobs in their own
+// order. Returns the indexes 0..n-1 in that order; `queue_of(i)` names job i's queue.
+std::vector<size_t> QueueOrder(size_t n, absl::FunctionRef<std::string_view(size_t)> queue_of);
+
+class BackendWrapper;
+
 class Backend {
  public:
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
   virtual ~Backend() = default;
+
+  // ---- Sessions ----
+
+  // A Backend for one caller (one thread at a time), which a worker slot owns for its life: the
+  // owner of whatever a backend keeps per caller, such as the connection a StartJob's reply is
+  // still due on. It stores where this backend stores, and must not outlive it. By default it
+  // forwards every verb to this backend (and owns nothing); a Redis backend may pin one
+  // connection to it.
+  std::unique_ptr<Backend> OpenSession() { return DoOpenSession(); }
 
   // ---- Queues ----
 
   // Appends `payload` to the tail of `queue` and adds the queue to the set of known queues.
-  virtual absl::Status Push(std::string_view queue, std::string_view payload) = 0;
+  absl::Status Push(std::string_view queue, std::string_view payload);
 
   // Appends every payload, in order, as one operation (one round trip on Redis).
-  virtual absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) = 0;
+  absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads);
 
-  // Takes the oldest payload of the first non-empty queue of `queues` (priority order). With a
-  // zero `wait` it returns at once; otherwise it parks until a payload is pushed to any of the
-  // queues or `wait` passes. Returns nullopt when nothing was found in time. An empty `queues`
-  // is InvalidArgument.
-  virtual absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
-                                                             absl::Duration wait) = 0;
+  // Takes up to `request.max` of the oldest payloads of the first non-empty queue of
+  // `request.queues` (priority order), into `request.owner`'s in-flight list when it is given
+  // (see ReserveRequest). Empty when nothing was found in time.
+  absl::StatusOr<ReservedJobs> Reserve(const ReserveRequest& request);
+
+  // Reserve of one job without an owner: nullopt when nothing was found in time.
+  absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
+                                                     absl::Duration wait);
+
+  // Reserve of one job into `owner`'s in-flight list. An empty `owner` is InvalidArgument.
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
+                                                             absl::Duration wait,
+                                                             std::string_view owner);
+
+  // Reserve of up to `max` jobs into `owner`'s in-flight list.
+  absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(absl::Span<const std::string> queues,
+                                                               absl::Duration wait,
+                                                               std::string_view owner, int max);
 
   // Number of payloads in `queue`; 0 for a queue that does not exist.
-  virtual absl::StatusOr<int64_t> Size(std::string_view queue) = 0;
+  absl::StatusOr<int64_t> Size(std::string_view queue);
 
   // Up to `count` payloads from position `start` (0 = the head, the next to be reserved).
   // Empty past the end or for an unknown queue. Negative `start` or `count` is InvalidArgument.
-  virtual absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
-                                                        int64_t count) = 0;
+  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
+                                                int64_t count);
 
   // Names of every queue ever pushed to and not removed, sorted.
-  virtual absl::StatusOr<std::vector<std::string>> Queues() = 0;
+  absl::StatusOr<std::vector<std::string>> Queues();
 
   // Deletes `queue` with its payloads and forgets its name. Removing an unknown queue is OK.
-  virtual absl::Status RemoveQueue(std::string_view queue) = 0;
+  absl::Status RemoveQueue(std::string_view queue);
 
   // Removes every payload of `queue` that matches `filter`, wherever it stands in the queue;
   // keeps the order of the rest. Returns how many were removed. Payloads that do not decode
   // never match.
-  virtual absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) = 0;
+  absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter);
 
   // ---- Statuses ----
 
   // The status JSON of job `id`; NotFound when it was never tracked or has expired.
-  virtual absl::StatusOr<std::string> GetStatus(std::string_view id) = 0;
+  absl::StatusOr<std::string> GetStatus(std::string_view id);
 
   // Writes the status JSON of job `id`. With `only_if_exists`, does nothing (and returns OK)
   // when there is no status for `id`. A finite `ttl` makes it expire; InfiniteDuration keeps it.
-  virtual absl::Status SetStatus(std::string_view id, std::string_view status_json,
-                                 absl::Duration ttl, bool only_if_exists) = 0;
+  absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                         bool only_if_exists);
 
   // ---- Workers ----
 
   // Adds `worker_id` to the set of workers and records when it started (a date string).
-  virtual absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) = 0;
+  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started);
 
   // Removes the worker with its current job, its start date, its own stats and its heartbeat.
   // Its in-flight jobs stay (RecoverWorker hands them back). Removing an unknown worker is OK.
-  virtual absl::Status UnregisterWorker(std::string_view worker_id) = 0;
+  absl::Status UnregisterWorker(std::string_view worker_id);
 
   // Every registered worker id, sorted.
-  virtual absl::StatusOr<std::vector<std::string>> Workers() = 0;
+  absl::StatusOr<std::vector<std::string>> Workers();
 
   // The worker's current job JSON (JobStart::working_json); nullopt when it is idle or unknown.
-  virtual absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) = 0;
+  absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id);
 
   // When the worker started, as registered; nullopt when unknown.
-  virtual absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) = 0;
+  absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id);
 
   // Marks the worker busy with a job and, for a tracked job, sets its status. A backend may apply
   // it after returning (Redis does not wait for the reply), but always before any later call made
   // from the same thread; a failure to apply it then goes unreported.
-  virtual absl::Status StartJob(const JobStart& start) = 0;
+  absl::Status StartJob(const JobStart& start);
 
-  // Ends a job: sets its status (tracked jobs only) with a TTL, counts it in "processed" (and
-  // "failed" when it failed) both in total and for the worker, appends the failure record when
-  // it failed, and marks the worker idle. All of it or none of it is applied.
-  virtual absl::Status FinishJob(const JobFinish& finish) = 0;
+  // Ends jobs of one worker: sets their statuses (tracked jobs only) with a TTL, counts them in
+  // "processed" (and the failed ones in "failed") both in total and for the worker, appends the
+  // failure records, takes in-flight jobs out of the worker's list, and marks the worker idle
+  // (see FinishWrite). All of it or none of it is applied; on Redis in one round trip. Jobs of
+  // two workers in one call are InvalidArgument. Nothing to finish is OK.
+  absl::Status Finish(absl::Span<const JobFinish> finishes);
+  absl::Status FinishJob(const JobFinish& finish) {
+    return Finish(absl::MakeConstSpan(&finish, 1));
+  }
+  absl::Status FinishJobs(absl::Span<const JobFinish> finishes) { return Finish(finishes); }
 
   // ---- Reliable reserve and liveness ----
   //
-  // A job taken by Reserve exists only in its worker's memory until FinishJob records it: a
-  // worker killed in between loses it. ReserveInFlight moves the payload instead into an
-  // in-flight list of its owner (a worker slot id) in the same atomic step, FinishJob takes it
-  // out, and RecoverWorker hands the jobs of a worker found dead back to their queues. Each
-  // worker refreshes a heartbeat so that others can tell it is dead. Backends written before
-  // these verbs return Unimplemented; the worker then reserves as before.
-
-  // As Reserve, but the payload also goes, atomically, to the tail of `owner`'s in-flight list,
-  // where it stays until FinishJob (with `in_flight` set) or RecoverWorker takes it out. An empty
-  // `owner` is InvalidArgument.
-  virtual absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(
-      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner);
-
-  // ---- Batches: several jobs per round trip, for workers whose jobs are short ----
-
-  // As ReserveInFlight, but takes up to `max` jobs (max >= 1), all from the first non-empty
-  // queue in `queues`' order, oldest first, into `owner`'s in-flight list. Waits, when it waits,
-  // for one job. The default reserves one.
-  virtual absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(
-      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max);
-
-  // Ends several jobs of one worker as FinishJob ends each; on Redis in one round trip, all of it
-  // or none of it. The default calls FinishJob for each in turn.
-  virtual absl::Status FinishJobs(absl::Span<const JobFinish> finishes);
+  // A job reserved without an owner exists only in its worker's memory until Finish records it:
+  // a worker killed in between loses it. With an owner (a worker slot id) the payload moves
+  // instead into the owner's in-flight list in the same atomic step, Finish takes it out, and
+  // RecoverWorker hands the jobs of a worker found dead back to their queues. Each worker
+  // refreshes a heartbeat so that others can tell it is dead.
 
   // Hands jobs that `owner` reserved in flight but will not perform back to the head of their
   // queues, in `jobs`' order (the first first in line), out of the in-flight list, and gives the
-  // tracked ones `status_json` (`job_ids`: empty, or one id per job, "" for none; the status is
-  // written only if it exists, with no TTL), all in one step. A job no longer in flight
-  // (recovered by someone else meanwhile) is left alone, its status too, so nothing is queued
-  // twice and no later status is overwritten. Returns how many went back.
-  virtual absl::StatusOr<int64_t> Unreserve(std::string_view owner,
-                                            absl::Span<const ReservedJob> jobs,
-                                            absl::Span<const std::string> job_ids,
-                                            std::string_view status_json);
+  // tracked ones `status_json` (written only if it exists, with no TTL), all in one step. A job
+  // no longer in flight (recovered by someone else meanwhile) is left alone, its status too, so
+  // nothing is queued twice and no later status is overwritten. Returns how many went back.
+  absl::StatusOr<int64_t> Unreserve(const UnreserveRequest& request);
+
+  // As above, with `job_ids` empty or one id per job ("" for none).
+  absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
+                                    absl::Span<const std::string> job_ids,
+                                    std::string_view status_json);
 
   // The payloads of `owner`'s in-flight list with their queues, oldest first; empty for an
   // unknown owner. Within one queue the order is exact; across queues it is not kept.
-  virtual absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner);
+  absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner);
 
   // Records `beat` (a time, as core/heartbeat.h writes it) as the last sign of life of each of
   // `worker_ids`, in one step.
-  virtual absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat);
+  absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat);
 
   // Every worker's last heartbeat, as stored, sorted by worker id.
-  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats();
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats();
 
   // Declares `worker_id` dead, in one atomic step: unregisters it as UnregisterWorker does,
   // forgets its heartbeat, and pushes its in-flight payloads back to the head of their queues
@@ -207,86 +299,115 @@ class Backend {
   // worker, one does it and the other finds nothing to do, and a worker that beat again
   // meanwhile is left alone. Returns how many payloads went back, or nullopt when the heartbeat
   // did not match.
-  virtual absl::StatusOr<std::optional<int64_t>> RecoverWorker(
-      std::string_view worker_id, std::optional<std::string> if_heartbeat);
+  absl::StatusOr<std::optional<int64_t>> RecoverWorker(std::string_view worker_id,
+                                                       std::optional<std::string> if_heartbeat);
 
   // ---- Stats ----
 
   // Adds `by` to counter `name` ("processed", "failed", "processed:<worker id>", ...) and
-  // returns the new value.
-  virtual absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) = 0;
+  // returns the new value. OutOfRange, changing nothing, when the sum would not fit 64 bits.
+  absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by);
 
   // The counter's value; 0 when it does not exist.
-  virtual absl::StatusOr<int64_t> GetStat(std::string_view name) = 0;
+  absl::StatusOr<int64_t> GetStat(std::string_view name);
 
   // Deletes the counter.
-  virtual absl::Status ClearStat(std::string_view name) = 0;
+  absl::Status ClearStat(std::string_view name);
 
   // ---- Failures ----
 
   // Appends a failure record (JSON) to the failure list, the newest last.
-  virtual absl::Status PushFailure(std::string_view failure_json) = 0;
+  absl::Status PushFailure(std::string_view failure_json);
 
-  virtual absl::StatusOr<int64_t> FailureCount() = 0;
+  absl::StatusOr<int64_t> FailureCount();
 
   // Up to `count` failure records from index `start` (0 = the oldest). Negative arguments are
   // InvalidArgument.
-  virtual absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) = 0;
+  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count);
 
   // Replaces the record at `index` (after a retry, with its retried_at set). NotFound when
   // there is no record at `index`.
-  virtual absl::Status UpdateFailure(int64_t index, std::string_view failure_json) = 0;
+  absl::Status UpdateFailure(int64_t index, std::string_view failure_json);
 
   // Removes the record at `index`; the later ones move up by one. NotFound when there is none.
-  virtual absl::Status RemoveFailure(int64_t index) = 0;
+  absl::Status RemoveFailure(int64_t index);
 
   // Removes every failure record.
-  virtual absl::Status ClearFailures() = 0;
+  absl::Status ClearFailures();
+
+ private:
+  // Reserve of one job, written in place into the result.
+  absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const ReserveRequest& request);
+
+  friend class BackendWrapper;  // forwards the storage verbs of the backend it wraps
+
+  // ---- The storage verbs: what a backend implements ----
+  //
+  // Each is called by the public verb of the same name, after it checked the arguments (names
+  // not empty, ranges and indexes not negative, TTLs positive or infinite, a reserve's queues,
+  // wait, owner and max, a finish's single worker). They return the errors of the store itself:
+  // Unavailable, FailedPrecondition for a key of the wrong type, and the few results named below.
+
+  // A session for one caller (OpenSession); the default forwards to *this.
+  virtual std::unique_ptr<Backend> DoOpenSession();
+
+  // Appends `payloads` (at least one) to `queue`, contiguously, and lists the queue.
+  virtual absl::Status DoPush(std::string_view queue,
+                              absl::Span<const std::string_view> payloads) = 0;
+  // Fills the first n of `out` (request.max empty jobs, the caller's storage, so that one job is
+  // written once, in place) and returns n: 0 when nothing came in time.
+  virtual absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                           absl::Span<ReservedJob> out) = 0;
+  virtual absl::StatusOr<int64_t> DoSize(std::string_view queue) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
+                                                          int64_t count) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoQueues() = 0;
+  virtual absl::Status DoRemoveQueue(std::string_view queue) = 0;
+  virtual absl::StatusOr<int64_t> DoRemoveJobs(std::string_view queue,
+                                               const JobMatcher& matcher) = 0;
+
+  // nullopt when there is no live status for `id`.
+  virtual absl::StatusOr<std::optional<std::string>> DoGetStatus(std::string_view id) = 0;
+  virtual absl::Status DoSetStatus(std::string_view id, std::string_view status_json,
+                                   absl::Duration ttl, bool only_if_exists) = 0;
+
+  virtual absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) = 0;
+  // Also deletes `stats`, the worker's own counters.
+  virtual absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoWorkers() = 0;
+  virtual absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> DoWorkerStarted(
+      std::string_view worker_id) = 0;
+  virtual absl::Status DoStartJob(const JobStart& start) = 0;
+  virtual absl::Status DoFinish(const FinishWrite& write) = 0;
+
+  // `request.jobs` come in QueueOrder already (at least one); a job is handed back only when an
+  // equal payload is in the owner's list (the newest such is taken out).
+  virtual absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) = 0;
+  virtual absl::StatusOr<std::vector<ReservedJob>> DoInFlight(std::string_view owner) = 0;
+  // `worker_ids` holds at least one.
+  virtual absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
+                                   std::string_view beat) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() = 0;
+  // Hands the jobs back in QueueOrder; `stats` as in DoUnregisterWorker.
+  virtual absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
+      std::string_view worker_id, const WorkerStats& stats,
+      const std::optional<std::string>& if_heartbeat) = 0;
+
+  // nullopt, changing nothing, when the sum would not fit 64 bits.
+  virtual absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
+                                                                 int64_t by) = 0;
+  virtual absl::StatusOr<int64_t> DoGetStat(std::string_view name) = 0;
+  virtual absl::Status DoClearStat(std::string_view name) = 0;
+
+  virtual absl::Status DoPushFailure(std::string_view failure_json) = 0;
+  virtual absl::StatusOr<int64_t> DoFailureCount() = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) = 0;
+  // false, changing nothing, when there is no record at `index`.
+  virtual absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) = 0;
+  virtual absl::StatusOr<bool> DoRemoveFailure(int64_t index) = 0;
+  virtual absl::Status DoClearFailures() = 0;
 };
-
-inline absl::StatusOr<std::optional<ReservedJob>> Backend::ReserveInFlight(
-    absl::Span<const std::string>, absl::Duration, std::string_view) {
-  return absl::UnimplementedError("this backend has no in-flight lists");
-}
-
-inline absl::StatusOr<std::vector<ReservedJob>> Backend::ReserveInFlightMany(
-    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
-  if (max < 1) return absl::InvalidArgumentError(absl::StrFormat("reserve: max %d < 1", max));
-  absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlight(queues, wait, owner);
-  if (!job.ok()) return job.status();
-  std::vector<ReservedJob> out;
-  if (job->has_value()) out.push_back(**std::move(job));
-  return out;
-}
-
-inline absl::Status Backend::FinishJobs(absl::Span<const JobFinish> finishes) {
-  for (const JobFinish& finish : finishes) {
-    RESQUE_RETURN_IF_ERROR(FinishJob(finish));
-  }
-  return absl::OkStatus();
-}
-
-inline absl::StatusOr<int64_t> Backend::Unreserve(std::string_view, absl::Span<const ReservedJob>,
-                                                  absl::Span<const std::string>, std::string_view) {
-  return absl::UnimplementedError("this backend has no in-flight lists");
-}
-
-inline absl::StatusOr<std::vector<ReservedJob>> Backend::InFlight(std::string_view) {
-  return absl::UnimplementedError("this backend has no in-flight lists");
-}
-
-inline absl::Status Backend::Heartbeat(absl::Span<const std::string>, std::string_view) {
-  return absl::UnimplementedError("this backend keeps no heartbeats");
-}
-
-inline absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Backend::Heartbeats() {
-  return absl::UnimplementedError("this backend keeps no heartbeats");
-}
-
-inline absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(std::string_view,
-                                                                     std::optional<std::string>) {
-  return absl::UnimplementedError("this backend cannot recover workers");
-}
 
 }  // namespace resque
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "core/recorder.h"
 #include "core/status.h"
+#include "core/status_macros.h"
 
 namespace resque {
 namespace {

@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "core/backend_args.h"
 #include "core/backoff.h"
 #include "core/failure.h"
 #include "core/fork_runner.h"
@@ -17,6 +16,7 @@
 #include "core/recorder.h"
 #include "core/reserver.h"
 #include "core/run_state.h"
+#include "core/status_macros.h"
 #include "core/tickets.h"
 #include "core/worker_id.h"
 
@@ -128,9 +128,9 @@ absl::Status Worker::CheckOptions() const {
     return absl::InvalidArgumentError("job timeout must not be negative");
   }
   if (options_.max_jobs < 0) return absl::InvalidArgumentError("max jobs must not be negative");
-  if (options_.batch < 1 || options_.batch > backend_args::kMaxBatch) {
+  if (options_.batch < 1 || options_.batch > kMaxBatch) {
     return absl::InvalidArgumentError(absl::StrFormat("batch must be within 1..%d, not %d",
-                                                      backend_args::kMaxBatch, options_.batch));
+                                                      kMaxBatch, options_.batch));
   }
   if (options_.batch > 1 && !options_.reliable) {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "backends/backend_factory.h"
 #include "backends/redis/redis_backend.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -561,6 +562,45 @@ TEST_F(RedisFaultTest, AServerThatStopsAnsweringTimesOut) {
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
   EXPECT_LT(took, absl::Seconds(1));
   EXPECT_TRUE((*b)->Size("q").ok());  // and it recovers once the server answers again
+}
+
+// ---- OpenBackend: one URL, dispatched on its scheme ----
+
+TEST_F(RedisBackendTest, OpenBackendDispatchesOnTheUrlsScheme) {
+  const int port = redis().Options().port;
+  for (const std::string& url :
+       {absl::StrFormat("redis://127.0.0.1:%d", port), absl::StrFormat("127.0.0.1:%d", port)}) {
+    absl::StatusOr<std::unique_ptr<Backend>> b = OpenBackend(url, {.ns = "factory"});
+    ASSERT_TRUE(b.ok()) << url << ": " << b.status();
+    ASSERT_TRUE((*b)->Push("q", url).ok());
+    EXPECT_EQ(Raw({"LINDEX", "factory:queue:q", "-1"}), url);  // Redis, under the namespace
+  }
+  for (const char* url : {"memory://", "memory"}) {
+    absl::StatusOr<std::unique_ptr<Backend>> b = OpenBackend(url);
+    ASSERT_TRUE(b.ok()) << url << ": " << b.status();
+    ASSERT_TRUE((*b)->Push("memory-only", "{}").ok());
+    EXPECT_EQ(Raw({"EXISTS", "resque:queue:memory-only"}), "0");  // not on the server
+  }
+}
+
+TEST_F(RedisBackendTest, OpenBackendOfAnUnknownSchemeIsInvalidArgumentNamingOnlyTheScheme) {
+  absl::StatusOr<std::unique_ptr<Backend>> b = OpenBackend("postgres://:hunter2@127.0.0.1:5432");
+  ASSERT_FALSE(b.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(b.status())) << b.status();
+  EXPECT_THAT(b.status().message(), AllOf(HasSubstr("\"postgres\""), Not(HasSubstr("hunter2"))));
+  // Formerly read as a Redis URL and refused in Redis's words; now core's factory says it.
+  for (const char* url : {"memory://somewhere", "rediss://127.0.0.1:6380"}) {
+    absl::StatusOr<std::unique_ptr<Backend>> bad = OpenBackend(url);
+    EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << url << ": " << bad.status();
+  }
+}
+
+TEST_F(RedisBackendTest, OpenBackendReachesRedisOverAUnixSocket) {
+  absl::StatusOr<std::unique_ptr<Backend>> b =
+      OpenBackend(absl::StrFormat("unix://%s", redis().socket_path()), {.ns = "factory"});
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE((*b)->Push("q", "over the socket").ok());
+  EXPECT_EQ(Raw({"LINDEX", "factory:queue:q", "0"}), "over the socket");
 }
 
 }  // namespace

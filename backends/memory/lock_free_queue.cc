@@ -5,6 +5,8 @@
 #include <new>
 #include <string>
 
+#include "absl/container/inlined_vector.h"
+
 namespace resque::memory {
 
 // Memory orders: sequentially consistent throughout, but for the stores to a node that no other
@@ -109,6 +111,11 @@ void LockFreeQueue::Push(std::string_view payload) {
 }
 
 void LockFreeQueue::PushMany(absl::Span<const std::string> payloads) {
+  absl::InlinedVector<std::string_view, 16> views(payloads.begin(), payloads.end());
+  PushMany(absl::MakeConstSpan(views));
+}
+
+void LockFreeQueue::PushMany(absl::Span<const std::string_view> payloads) {
   if (payloads.empty()) return;
   EpochDomain::Guard guard = epochs_->Pin();
   // Chained privately first, then linked with one compare-and-swap.

@@ -37,6 +37,7 @@ class LockFreeQueue {
   void Push(std::string_view payload);
   // Appends every payload, in order and contiguously: a concurrent Peek sees all or none of them.
   void PushMany(absl::Span<const std::string> payloads);
+  void PushMany(absl::Span<const std::string_view> payloads);
 
   // Puts every payload, in order, in front of the queue's head (the first of them becomes the
   // next to be taken), as one step: a recovered job goes back to where it was taken from.

@@ -20,7 +20,6 @@
 #include "backends/memory/futex.h"
 #include "backends/memory/queue_table.h"
 #include "core/absl_view.h"
-#include "core/backend_args.h"
 #include "core/job_filter.h"
 #include "core/status_macros.h"
 
@@ -31,69 +30,57 @@ namespace {
 // from overflow).
 constexpr absl::Duration kForever = absl::Hours(24 * 365 * 100);
 
-std::string WorkerStat(std::string_view counter, std::string_view worker_id) {
-  return absl::StrFormat("%s:%s", counter, worker_id);
-}
-
 class MemoryBackend final : public Backend {
  public:
   explicit MemoryBackend(Clock* clock) : clock_(clock) {}
   ~MemoryBackend() override;
 
-  absl::Status Push(std::string_view queue, std::string_view payload) override;
-  absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override;
-  absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
-                                                     absl::Duration wait) override;
-  absl::StatusOr<int64_t> Size(std::string_view queue) override;
-  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
-                                                int64_t count) override;
-  absl::StatusOr<std::vector<std::string>> Queues() override;
-  absl::Status RemoveQueue(std::string_view queue) override;
-  absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override;
-
-  absl::StatusOr<std::string> GetStatus(std::string_view id) override;
-  absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
-                         bool only_if_exists) override;
-
-  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override;
-  absl::Status UnregisterWorker(std::string_view worker_id) override;
-  absl::StatusOr<std::vector<std::string>> Workers() override;
-  absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override;
-  absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override;
-  absl::Status StartJob(const JobStart& start) override;
-  absl::Status FinishJob(const JobFinish& finish) override;
-
-  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
-                                                             absl::Duration wait,
-                                                             std::string_view owner) override;
-  absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(absl::Span<const std::string> queues,
-                                                               absl::Duration wait,
-                                                               std::string_view owner,
-                                                               int max) override;
-  absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override;
-  absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
-                                    absl::Span<const std::string> job_ids,
-                                    std::string_view status_json) override;
-  absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override;
-  absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override;
-  absl::StatusOr<std::optional<int64_t>> RecoverWorker(
-      std::string_view worker_id, std::optional<std::string> if_heartbeat) override;
-
-  absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override;
-  absl::StatusOr<int64_t> GetStat(std::string_view name) override;
-  absl::Status ClearStat(std::string_view name) override;
-
-  absl::Status PushFailure(std::string_view failure_json) override;
-  absl::StatusOr<int64_t> FailureCount() override;
-  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override;
-  absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override;
-  absl::Status RemoveFailure(int64_t index) override;
-  absl::Status ClearFailures() override;
-
   int WaitingReservers() const { return static_cast<int>(waiting_reservers_.load()); }
 
  private:
+  absl::Status DoPush(std::string_view queue, absl::Span<const std::string_view> payloads) override;
+  absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                   absl::Span<ReservedJob> out) override;
+  absl::StatusOr<int64_t> DoSize(std::string_view queue) override;
+  absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
+                                                  int64_t count) override;
+  absl::StatusOr<std::vector<std::string>> DoQueues() override;
+  absl::Status DoRemoveQueue(std::string_view queue) override;
+  absl::StatusOr<int64_t> DoRemoveJobs(std::string_view queue, const JobMatcher& matcher) override;
+
+  absl::StatusOr<std::optional<std::string>> DoGetStatus(std::string_view id) override;
+  absl::Status DoSetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                           bool only_if_exists) override;
+
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override;
+  absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override;
+  absl::StatusOr<std::vector<std::string>> DoWorkers() override;
+  absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) override;
+  absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override;
+  absl::Status DoStartJob(const JobStart& start) override;
+  absl::Status DoFinish(const FinishWrite& write) override;
+
+  absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override;
+  absl::StatusOr<std::vector<ReservedJob>> DoInFlight(std::string_view owner) override;
+  absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
+                           std::string_view beat) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() override;
+  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
+      std::string_view worker_id, const WorkerStats& stats,
+      const std::optional<std::string>& if_heartbeat) override;
+
+  absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
+                                                         int64_t by) override;
+  absl::StatusOr<int64_t> DoGetStat(std::string_view name) override;
+  absl::Status DoClearStat(std::string_view name) override;
+
+  absl::Status DoPushFailure(std::string_view failure_json) override;
+  absl::StatusOr<int64_t> DoFailureCount() override;
+  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override;
+  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override;
+  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override;
+  absl::Status DoClearFailures() override;
+
   struct Status {
     std::string json;
     absl::Time expires = absl::InfiniteFuture();
@@ -103,13 +90,19 @@ class MemoryBackend final : public Backend {
   static void MarkListed(QueueEntry& entry);
   // Wakes the parked reservers if any of them waits on `entry`.
   void WakeWaiters(const QueueEntry& entry);
-  // Pops from the first of `queues` that has a payload (looking them up, creating none); holds
-  // nullopt when all are empty.
-  absl::StatusOr<std::optional<ReservedJob>> TryReserve(absl::Span<const std::string> queues);
+  // Pops into `job` from the first of `queues` that has a payload (looking them up, creating
+  // none); false when all are empty.
+  bool TryReserve(absl::Span<const std::string> queues, ReservedJob& job);
   // Pops into `*job` from the first of `entries` that has a payload; false when all are empty.
   static bool PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob* job);
-  absl::StatusOr<std::optional<ReservedJob>> ReserveWaiting(absl::Span<const std::string> queues,
-                                                            absl::Duration wait);
+  // Parks until one of `queues` has a payload for `job` (true) or `wait` passes (false).
+  absl::StatusOr<bool> ReserveWaiting(absl::Span<const std::string> queues, absl::Duration wait,
+                                      ReservedJob& job);
+  // One job of `queues` into `job`, waiting up to `wait`; false when none came.
+  absl::StatusOr<bool> ReserveOne(absl::Span<const std::string> queues, absl::Duration wait,
+                                  ReservedJob& job);
+  // Puts `payloads` back at the head of `queue`, the first first in line.
+  void PushFront(const std::string& queue, absl::Span<const std::string> payloads);
 
   // The live status of `id`, erasing it if it has expired; nullptr when there is none.
   Status* LiveStatus(std::string_view id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -118,13 +111,13 @@ class MemoryBackend final : public Backend {
   // Drops expired statuses once the map has doubled since the last sweep, so that statuses
   // nobody reads again do not pile up.
   void MaybeSweepStatuses() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  int64_t AddToStat(const std::string& name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishJobLocked(const JobFinish& finish) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddToStat(std::string_view name, int64_t by) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes the newest (or the oldest) in-flight entry of `owner` equal to `job` out; whether
   // there was one.
   bool TakeInFlightLocked(std::string_view owner, const ReservedJob& job, bool newest)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void UnregisterWorkerLocked(std::string_view worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnregisterWorkerLocked(std::string_view worker_id, const WorkerStats& stats)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
 
@@ -184,41 +177,28 @@ void MemoryBackend::WakeWaiters(const QueueEntry& entry) {
   FutexWakeAll(&wake_seq_);
 }
 
-absl::Status MemoryBackend::Push(std::string_view queue, std::string_view payload) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+absl::Status MemoryBackend::DoPush(std::string_view queue,
+                                   absl::Span<const std::string_view> payloads) {
   QueueEntry* entry = queues_.FindOrCreate(queue);
-  entry->queue.Push(payload);
+  if (payloads.size() == 1) {
+    entry->queue.Push(payloads[0]);
+  } else {
+    entry->queue.PushMany(payloads);
+  }
   MarkListed(*entry);
   WakeWaiters(*entry);
   return absl::OkStatus();
 }
 
-absl::Status MemoryBackend::PushMany(std::string_view queue,
-                                     absl::Span<const std::string> payloads) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-  if (payloads.empty()) return absl::OkStatus();
-  QueueEntry* entry = queues_.FindOrCreate(queue);
-  entry->queue.PushMany(payloads);
-  MarkListed(*entry);
-  WakeWaiters(*entry);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::TryReserve(
-    absl::Span<const std::string> queues) {
-  // Made in place and returned by name on every path: the job's strings are written once and
-  // never moved on the way out.
-  absl::StatusOr<std::optional<ReservedJob>> result(absl::in_place, std::in_place);
-  ReservedJob& job = **result;
+bool MemoryBackend::TryReserve(absl::Span<const std::string> queues, ReservedJob& job) {
   for (const std::string& queue : queues) {
     QueueEntry* entry = queues_.Find(queue);
     if (entry != nullptr && entry->queue.Pop(&job.payload)) {
       job.queue = entry->name;
-      return result;
+      return true;
     }
   }
-  result->reset();
-  return result;
+  return false;
 }
 
 bool MemoryBackend::PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob* job) {
@@ -231,18 +211,36 @@ bool MemoryBackend::PopFirst(absl::Span<QueueEntry* const> entries, ReservedJob*
   return false;
 }
 
-absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::Reserve(
-    absl::Span<const std::string> queues, absl::Duration wait) {
-  RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
+absl::StatusOr<bool> MemoryBackend::ReserveOne(absl::Span<const std::string> queues,
+                                               absl::Duration wait, ReservedJob& job) {
   // The fast path only looks queues up: reserving from a queue never pushed to creates nothing.
-  if (wait == absl::ZeroDuration()) return TryReserve(queues);
-  absl::StatusOr<std::optional<ReservedJob>> job = TryReserve(queues);
-  if (job->has_value()) return job;
-  return ReserveWaiting(queues, wait);
+  if (TryReserve(queues, job)) return true;
+  if (wait == absl::ZeroDuration()) return false;
+  return ReserveWaiting(queues, wait, job);
 }
 
-absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
-    absl::Span<const std::string> queues, absl::Duration wait) {
+absl::StatusOr<size_t> MemoryBackend::DoReserve(const ReserveRequest& request,
+                                                absl::Span<ReservedJob> out) {
+  // Popped straight into the caller's job: its strings are written once and never moved.
+  RESQUE_ASSIGN_OR_RETURN(const bool got, ReserveOne(request.queues, request.wait, out[0]));
+  if (!got) return 0;
+  if (request.owner.empty()) return 1;
+  // The rest from the same queue, as the Redis script takes them.
+  size_t n = 1;
+  if (QueueEntry* entry = queues_.Find(out[0].queue); entry != nullptr) {
+    for (; n < out.size() && entry->queue.Pop(&out[n].payload); ++n) out[n].queue = entry->name;
+  }
+  // Between the pops and this line the jobs are in neither place; in one process nothing can die
+  // in between without taking the whole backend with it. A RecoverWorker of the owner running
+  // meanwhile does not see them: they stay in flight for the owner, who is alive.
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ReservedJob>& in_flight = in_flight_[AbslView(request.owner)];
+  in_flight.insert(in_flight.end(), out.begin(), out.begin() + n);
+  return n;
+}
+
+absl::StatusOr<bool> MemoryBackend::ReserveWaiting(absl::Span<const std::string> queues,
+                                                   absl::Duration wait, ReservedJob& job) {
   using SteadyClock = std::chrono::steady_clock;
   const bool forever = wait >= kForever;
   const SteadyClock::time_point deadline =
@@ -258,7 +256,7 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
   for (QueueEntry* entry : entries) entry->waiters.fetch_add(1);
   // From here on a push to any of `entries` bumps wake_seq_ (the waiter count and the pushed
   // node are both seq_cst: either the push sees the count, or the pop below sees the node).
-  absl::StatusOr<std::optional<ReservedJob>> result = std::nullopt;
+  absl::StatusOr<bool> result = false;
   for (;;) {
     // Read before the closing flag and before looking, so that a wake-up that comes after
     // either makes FutexWait return at once.
@@ -267,8 +265,8 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
       result = absl::CancelledError("reserve: the memory backend is being destroyed");
       break;
     }
-    if (ReservedJob job; PopFirst(entries, &job)) {
-      result = std::optional<ReservedJob>(std::move(job));
+    if (PopFirst(entries, &job)) {
+      result = true;
       break;
     }
     absl::Duration remaining = absl::InfiniteDuration();
@@ -286,22 +284,19 @@ absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveWaiting(
   return result;
 }
 
-absl::StatusOr<int64_t> MemoryBackend::Size(std::string_view queue) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+absl::StatusOr<int64_t> MemoryBackend::DoSize(std::string_view queue) {
   const QueueEntry* entry = queues_.Find(queue);
   return entry == nullptr ? 0 : entry->queue.Size();
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryBackend::Peek(std::string_view queue, int64_t start,
-                                                             int64_t count) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-  RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoPeek(std::string_view queue,
+                                                               int64_t start, int64_t count) {
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return std::vector<std::string>();
   return entry->queue.Peek(start, count);
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryBackend::Queues() {
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoQueues() {
   std::vector<std::string> names;
   queues_.ForEach([&names](QueueEntry& entry) {
     if (entry.listed.load()) names.push_back(entry.name);
@@ -310,8 +305,7 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Queues() {
   return names;
 }
 
-absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+absl::Status MemoryBackend::DoRemoveQueue(std::string_view queue) {
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return absl::OkStatus();
   // The entry itself stays: other threads may hold it, and it is small.
@@ -320,14 +314,19 @@ absl::Status MemoryBackend::RemoveQueue(std::string_view queue) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> MemoryBackend::RemoveJobs(std::string_view queue, const JobFilter& filter) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-  absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
-  if (!matcher.ok()) return matcher.status();
+absl::StatusOr<int64_t> MemoryBackend::DoRemoveJobs(std::string_view queue,
+                                                    const JobMatcher& matcher) {
   QueueEntry* entry = queues_.Find(queue);
   if (entry == nullptr) return 0;
   return entry->queue.RemoveIf(
-      [&matcher](std::string_view payload) { return matcher->Matches(payload); });
+      [&matcher](std::string_view payload) { return matcher.Matches(payload); });
+}
+
+void MemoryBackend::PushFront(const std::string& queue, absl::Span<const std::string> payloads) {
+  QueueEntry* entry = queues_.FindOrCreate(queue);
+  entry->queue.PushFrontMany(payloads);
+  entry->listed.store(true);
+  WakeWaiters(*entry);
 }
 
 // ---- Statuses ----
@@ -362,20 +361,15 @@ void MemoryBackend::MaybeSweepStatuses() {
   sweep_statuses_at_ = std::max<size_t>(1024, 2 * statuses_.size());
 }
 
-absl::StatusOr<std::string> MemoryBackend::GetStatus(std::string_view id) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
+absl::StatusOr<std::optional<std::string>> MemoryBackend::DoGetStatus(std::string_view id) {
   std::lock_guard<std::mutex> lock(mu_);
   const Status* status = LiveStatus(id);
-  if (status == nullptr) {
-    return absl::NotFoundError(absl::StrFormat("job %s: no status (untracked or expired)", id));
-  }
+  if (status == nullptr) return std::nullopt;
   return status->json;
 }
 
-absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view status_json,
-                                      absl::Duration ttl, bool only_if_exists) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
-  RESQUE_RETURN_IF_ERROR(backend_args::Ttl(ttl));
+absl::Status MemoryBackend::DoSetStatus(std::string_view id, std::string_view status_json,
+                                        absl::Duration ttl, bool only_if_exists) {
   std::lock_guard<std::mutex> lock(mu_);
   SetStatusLocked(id, status_json, ttl, only_if_exists);
   return absl::OkStatus();
@@ -383,54 +377,50 @@ absl::Status MemoryBackend::SetStatus(std::string_view id, std::string_view stat
 
 // ---- Workers ----
 
-absl::Status MemoryBackend::RegisterWorker(std::string_view worker_id, std::string_view started) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+absl::Status MemoryBackend::DoRegisterWorker(std::string_view worker_id, std::string_view started) {
   std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
   worker_started_[AbslView(worker_id)] = std::string(started);
   return absl::OkStatus();
 }
 
-absl::Status MemoryBackend::UnregisterWorker(std::string_view worker_id) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+absl::Status MemoryBackend::DoUnregisterWorker(std::string_view worker_id,
+                                               const WorkerStats& stats) {
   std::lock_guard<std::mutex> lock(mu_);
-  UnregisterWorkerLocked(worker_id);
+  UnregisterWorkerLocked(worker_id, stats);
   return absl::OkStatus();
 }
 
-void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id) {
+void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id, const WorkerStats& stats) {
   if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
   worker_jobs_.erase(AbslView(worker_id));
   worker_started_.erase(AbslView(worker_id));
-  stats_.erase(WorkerStat("processed", worker_id));
-  stats_.erase(WorkerStat("failed", worker_id));
+  stats_.erase(stats.processed);
+  stats_.erase(stats.failed);
   heartbeats_.erase(AbslView(worker_id));
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryBackend::Workers() {
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoWorkers() {
   std::lock_guard<std::mutex> lock(mu_);
   return std::vector<std::string>(workers_.begin(), workers_.end());
 }
 
-absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerJob(std::string_view worker_id) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+absl::StatusOr<std::optional<std::string>> MemoryBackend::DoWorkerJob(std::string_view worker_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_jobs_.find(AbslView(worker_id));
   if (it == worker_jobs_.end()) return std::nullopt;
   return it->second;
 }
 
-absl::StatusOr<std::optional<std::string>> MemoryBackend::WorkerStarted(
+absl::StatusOr<std::optional<std::string>> MemoryBackend::DoWorkerStarted(
     std::string_view worker_id) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
   std::lock_guard<std::mutex> lock(mu_);
   auto it = worker_started_.find(AbslView(worker_id));
   if (it == worker_started_.end()) return std::nullopt;
   return it->second;
 }
 
-absl::Status MemoryBackend::StartJob(const JobStart& start) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(start.worker_id, "worker id"));
+absl::Status MemoryBackend::DoStartJob(const JobStart& start) {
   std::lock_guard<std::mutex> lock(mu_);
   worker_jobs_[AbslView(start.worker_id)] = start.working_json;
   if (!start.job_id.empty()) {
@@ -445,41 +435,29 @@ absl::Status MemoryBackend::StartJob(const JobStart& start) {
   return absl::OkStatus();
 }
 
-absl::Status MemoryBackend::FinishJob(const JobFinish& finish) {
-  return FinishJobs(absl::MakeConstSpan(&finish, 1));
-}
-
-absl::Status MemoryBackend::FinishJobs(absl::Span<const JobFinish> finishes) {
-  // Everything that can fail is checked before anything is applied.
-  for (const JobFinish& finish : finishes) {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(finish.worker_id, "worker id"));
-    if (!finish.job_id.empty()) {
-      RESQUE_RETURN_IF_ERROR(backend_args::Ttl(finish.status_ttl));
-    }
-  }
+absl::Status MemoryBackend::DoFinish(const FinishWrite& write) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const JobFinish& finish : finishes) FinishJobLocked(finish);
+  for (const JobFinish& finish : write.jobs) {
+    if (!finish.job_id.empty()) {
+      SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
+                      /*only_if_exists=*/true);
+    }
+    if (finish.in_flight.has_value()) {
+      // The oldest match, as the Redis script's LREM with a count of 1: jobs finish in the order
+      // they were reserved.
+      TakeInFlightLocked(write.worker_id, *finish.in_flight, /*newest=*/false);
+    }
+    if (finish.failed) failures_.push_back(finish.failure_json);
+  }
+  const auto jobs = static_cast<int64_t>(write.jobs.size());
+  AddToStat(kProcessedStat, jobs);
+  AddToStat(write.stats.processed, jobs);
+  if (write.failures > 0) {
+    AddToStat(kFailedStat, write.failures);
+    AddToStat(write.stats.failed, write.failures);
+  }
+  worker_jobs_.erase(AbslView(write.worker_id));
   return absl::OkStatus();
-}
-
-void MemoryBackend::FinishJobLocked(const JobFinish& finish) {
-  if (!finish.job_id.empty()) {
-    SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
-                    /*only_if_exists=*/true);
-  }
-  AddToStat("processed", 1);
-  AddToStat(WorkerStat("processed", finish.worker_id), 1);
-  if (finish.failed) {
-    AddToStat("failed", 1);
-    AddToStat(WorkerStat("failed", finish.worker_id), 1);
-    failures_.push_back(finish.failure_json);
-  }
-  worker_jobs_.erase(AbslView(finish.worker_id));
-  if (finish.in_flight.has_value()) {
-    // The oldest match, as the Redis script's LREM with a count of 1: jobs finish in the order
-    // they were reserved.
-    TakeInFlightLocked(finish.worker_id, *finish.in_flight, /*newest=*/false);
-  }
 }
 
 bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob& job,
@@ -510,80 +488,35 @@ bool MemoryBackend::TakeInFlightLocked(std::string_view owner, const ReservedJob
 
 // ---- Reliable reserve and liveness ----
 
-absl::StatusOr<std::optional<ReservedJob>> MemoryBackend::ReserveInFlight(
-    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
-  absl::StatusOr<std::optional<ReservedJob>> job = Reserve(queues, wait);
-  if (!job.ok() || !job->has_value()) return job;
-  // Between the pop and this line the job is in neither place; in one process nothing can die
-  // in between without taking the whole backend with it. A RecoverWorker of `owner` running
-  // meanwhile does not see it: the job stays in flight for the owner, who is alive.
-  std::lock_guard<std::mutex> lock(mu_);
-  in_flight_[AbslView(owner)].push_back(**job);
-  return job;
-}
-
-absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::ReserveInFlightMany(
-    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
-  RESQUE_RETURN_IF_ERROR(backend_args::BatchMax(max));
-  absl::StatusOr<std::optional<ReservedJob>> first = ReserveInFlight(queues, wait, owner);
-  if (!first.ok()) return first.status();
-  std::vector<ReservedJob> out;
-  if (!first->has_value()) return out;
-  out.push_back(**std::move(first));
-  // The rest from the same queue, as the Redis script takes them; they are in flight already,
-  // so an error past the first job ends the batch rather than dropping what it holds.
-  const std::vector<std::string> queue = {out[0].queue};
-  while (static_cast<int>(out.size()) < max) {
-    absl::StatusOr<std::optional<ReservedJob>> next =
-        ReserveInFlight(queue, absl::ZeroDuration(), owner);
-    if (!next.ok() || !next->has_value()) break;
-    out.push_back(**std::move(next));
-  }
-  return out;
-}
-
-absl::StatusOr<int64_t> MemoryBackend::Unreserve(std::string_view owner,
-                                                 absl::Span<const ReservedJob> jobs,
-                                                 absl::Span<const std::string> job_ids,
-                                                 std::string_view status_json) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
-  RESQUE_RETURN_IF_ERROR(backend_args::UnreserveIds(jobs, job_ids));
-  for (const ReservedJob& job : jobs) {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(job.queue, "queue name"));
-  }
+absl::StatusOr<int64_t> MemoryBackend::DoUnreserve(const UnreserveRequest& request) {
+  const absl::Span<const UnreserveJob> jobs = request.jobs;
   std::lock_guard<std::mutex> lock(mu_);
   // Taken out newest first, as the Redis script does, so that of two equal payloads the one
   // reserved last goes back.
   std::vector<bool> found(jobs.size());
   for (size_t i = jobs.size(); i-- > 0;) {
-    found[i] = TakeInFlightLocked(owner, jobs[i], /*newest=*/true);
-    if (found[i] && !job_ids.empty() && !job_ids[i].empty()) {
-      SetStatusLocked(job_ids[i], status_json, absl::InfiniteDuration(), /*only_if_exists=*/true);
+    found[i] = TakeInFlightLocked(request.owner, jobs[i].job, /*newest=*/true);
+    if (found[i] && !jobs[i].job_id.empty()) {
+      SetStatusLocked(jobs[i].job_id, request.status_json, absl::InfiniteDuration(),
+                      /*only_if_exists=*/true);
     }
   }
+  // Core hands them in QueueOrder: each queue's jobs are one run.
   int64_t moved = 0;
-  std::vector<std::string> done_queues;
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const std::string& queue = jobs[i].queue;
-    if (std::find(done_queues.begin(), done_queues.end(), queue) != done_queues.end()) continue;
-    done_queues.push_back(queue);
+  for (size_t i = 0; i < jobs.size();) {
+    const std::string& queue = jobs[i].job.queue;
     std::vector<std::string> payloads;
-    for (size_t j = i; j < jobs.size(); ++j) {
-      if (found[j] && jobs[j].queue == queue) payloads.push_back(jobs[j].payload);
+    for (; i < jobs.size() && jobs[i].job.queue == queue; ++i) {
+      if (found[i]) payloads.push_back(jobs[i].job.payload);
     }
     if (payloads.empty()) continue;
-    QueueEntry* entry = queues_.FindOrCreate(queue);
-    entry->queue.PushFrontMany(payloads);
-    entry->listed.store(true);
-    WakeWaiters(*entry);
+    PushFront(queue, payloads);
     moved += static_cast<int64_t>(payloads.size());
   }
   return moved;
 }
 
-absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_view owner) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::DoInFlight(std::string_view owner) {
   std::vector<ReservedJob> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -596,17 +529,14 @@ absl::StatusOr<std::vector<ReservedJob>> MemoryBackend::InFlight(std::string_vie
   return out;
 }
 
-absl::Status MemoryBackend::Heartbeat(absl::Span<const std::string> worker_ids,
-                                      std::string_view beat) {
-  for (const std::string& id : worker_ids) {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "worker id"));
-  }
+absl::Status MemoryBackend::DoHeartbeat(absl::Span<const std::string> worker_ids,
+                                        std::string_view beat) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const std::string& id : worker_ids) heartbeats_[id] = std::string(beat);
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::Heartbeats() {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::DoHeartbeats() {
   std::vector<std::pair<std::string, std::string>> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -616,73 +546,56 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::
   return out;
 }
 
-absl::StatusOr<std::optional<int64_t>> MemoryBackend::RecoverWorker(
-    std::string_view worker_id, std::optional<std::string> if_heartbeat) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+absl::StatusOr<std::optional<int64_t>> MemoryBackend::DoRecoverWorker(
+    std::string_view worker_id, const WorkerStats& stats,
+    const std::optional<std::string>& if_heartbeat) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (if_heartbeat.has_value()) {
+    auto beat = heartbeats_.find(AbslView(worker_id));
+    if (beat == heartbeats_.end() || beat->second != *if_heartbeat) return std::nullopt;
+  }
+  UnregisterWorkerLocked(worker_id, stats);
   std::vector<ReservedJob> jobs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (if_heartbeat.has_value()) {
-      auto beat = heartbeats_.find(AbslView(worker_id));
-      if (beat == heartbeats_.end() || beat->second != *if_heartbeat) return std::nullopt;
+  if (auto it = in_flight_.find(AbslView(worker_id)); it != in_flight_.end()) {
+    jobs = std::move(it->second);
+    in_flight_.erase(it);
+  }
+  // Still under the lock, so that a second recovery cannot overtake this one; the queues' own
+  // operations take no lock, so there is no lock order to keep.
+  const std::vector<size_t> order =
+      QueueOrder(jobs.size(), [&jobs](size_t i) -> std::string_view { return jobs[i].queue; });
+  for (size_t k = 0; k < order.size();) {
+    const std::string& queue = jobs[order[k]].queue;
+    std::vector<std::string> payloads;
+    for (; k < order.size() && jobs[order[k]].queue == queue; ++k) {
+      payloads.push_back(std::move(jobs[order[k]].payload));
     }
-    UnregisterWorkerLocked(worker_id);
-    if (auto it = in_flight_.find(AbslView(worker_id)); it != in_flight_.end()) {
-      jobs = std::move(it->second);
-      in_flight_.erase(it);
-    }
-    // Still under the lock, so that a second recovery cannot overtake this one; the queues'
-    // own operations take no lock, so there is no lock order to keep.
-    std::vector<std::string> queue_order;
-    for (const ReservedJob& job : jobs) {
-      if (std::find(queue_order.begin(), queue_order.end(), job.queue) == queue_order.end()) {
-        queue_order.push_back(job.queue);
-      }
-    }
-    for (const std::string& queue : queue_order) {
-      std::vector<std::string> payloads;
-      for (const ReservedJob& job : jobs) {
-        if (job.queue == queue) payloads.push_back(job.payload);
-      }
-      QueueEntry* entry = queues_.FindOrCreate(queue);
-      entry->queue.PushFrontMany(payloads);
-      entry->listed.store(true);
-      WakeWaiters(*entry);
-    }
+    PushFront(queue, payloads);
   }
   return std::optional<int64_t>(static_cast<int64_t>(jobs.size()));
 }
 
 // ---- Stats ----
 
-int64_t MemoryBackend::AddToStat(const std::string& name, int64_t by) {
-  int64_t& value = stats_[name];
-  value += by;
-  return value;
-}
+void MemoryBackend::AddToStat(std::string_view name, int64_t by) { stats_[AbslView(name)] += by; }
 
-absl::StatusOr<int64_t> MemoryBackend::IncrementStat(std::string_view name, int64_t by) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
+absl::StatusOr<std::optional<int64_t>> MemoryBackend::DoIncrementStat(std::string_view name,
+                                                                      int64_t by) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t& value = stats_[AbslView(name)];
   int64_t sum;
-  if (__builtin_add_overflow(value, by, &sum)) {
-    return absl::OutOfRangeError(
-        absl::StrFormat("stat %s: %d + %d overflows 64 bits", name, value, by));
-  }
+  if (__builtin_add_overflow(value, by, &sum)) return std::nullopt;
   value = sum;
   return value;
 }
 
-absl::StatusOr<int64_t> MemoryBackend::GetStat(std::string_view name) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
+absl::StatusOr<int64_t> MemoryBackend::DoGetStat(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = stats_.find(AbslView(name));
   return it == stats_.end() ? 0 : it->second;
 }
 
-absl::Status MemoryBackend::ClearStat(std::string_view name) {
-  RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
+absl::Status MemoryBackend::DoClearStat(std::string_view name) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.erase(AbslView(name));
   return absl::OkStatus();
@@ -690,19 +603,18 @@ absl::Status MemoryBackend::ClearStat(std::string_view name) {
 
 // ---- Failures ----
 
-absl::Status MemoryBackend::PushFailure(std::string_view failure_json) {
+absl::Status MemoryBackend::DoPushFailure(std::string_view failure_json) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.emplace_back(failure_json);
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> MemoryBackend::FailureCount() {
+absl::StatusOr<int64_t> MemoryBackend::DoFailureCount() {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int64_t>(failures_.size());
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, int64_t count) {
-  RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoFailures(int64_t start, int64_t count) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto size = static_cast<int64_t>(failures_.size());
   if (start >= size) return std::vector<std::string>();
@@ -710,27 +622,21 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::Failures(int64_t start, 
   return std::vector<std::string>(failures_.begin() + start, failures_.begin() + end);
 }
 
-absl::Status MemoryBackend::UpdateFailure(int64_t index, std::string_view failure_json) {
-  RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
+absl::StatusOr<bool> MemoryBackend::DoUpdateFailure(int64_t index, std::string_view failure_json) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (index >= static_cast<int64_t>(failures_.size())) {
-    return absl::NotFoundError(absl::StrCat("no failure at index ", index));
-  }
+  if (index >= static_cast<int64_t>(failures_.size())) return false;
   failures_[index] = std::string(failure_json);
-  return absl::OkStatus();
+  return true;
 }
 
-absl::Status MemoryBackend::RemoveFailure(int64_t index) {
-  RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
+absl::StatusOr<bool> MemoryBackend::DoRemoveFailure(int64_t index) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (index >= static_cast<int64_t>(failures_.size())) {
-    return absl::NotFoundError(absl::StrCat("no failure at index ", index));
-  }
+  if (index >= static_cast<int64_t>(failures_.size())) return false;
   failures_.erase(failures_.begin() + index);
-  return absl::OkStatus();
+  return true;
 }
 
-absl::Status MemoryBackend::ClearFailures() {
+absl::Status MemoryBackend::DoClearFailures() {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.clear();
   return absl::OkStatus();

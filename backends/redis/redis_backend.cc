@@ -14,7 +14,6 @@
 #include "backends/redis/reply.h"
 #include "backends/redis/scripts.h"
 #include "core/absl_view.h"
-#include "core/backend_args.h"
 #include "core/job_filter.h"
 #include "core/payload.h"
 #include "core/status_macros.h"
@@ -55,26 +54,40 @@ class RedisBackend : public Backend {
 
   absl::Status Ping() { return pool_->Ping(); }
 
+ private:
   // ---- Queues ----
 
-  absl::Status Push(std::string_view queue, std::string_view payload) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-    return Pipeline(
-               {{"SADD", keys_.Queues(), Str(queue)}, {"RPUSH", keys_.Queue(queue), Str(payload)}})
-        .status();
-  }
-
-  absl::Status PushMany(std::string_view queue, absl::Span<const std::string> payloads) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-    if (payloads.empty()) return absl::OkStatus();
+  absl::Status DoPush(std::string_view queue,
+                      absl::Span<const std::string_view> payloads) override {
     Command rpush = {"RPUSH", keys_.Queue(queue)};
     rpush.insert(rpush.end(), payloads.begin(), payloads.end());
     return Pipeline({{"SADD", keys_.Queues(), Str(queue)}, std::move(rpush)}).status();
   }
 
-  absl::StatusOr<std::optional<ReservedJob>> Reserve(absl::Span<const std::string> queues,
-                                                     absl::Duration wait) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
+  absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                   absl::Span<ReservedJob> out) override {
+    absl::StatusOr<std::optional<ReservedJob>> one;
+    if (request.owner.empty()) {
+      one = ReserveUnowned(request.queues, request.wait);
+    } else if (request.max == 1) {
+      one = ReserveInFlightOne(request.queues, request.wait, request.owner);
+    } else {
+      absl::StatusOr<std::vector<ReservedJob>> jobs =
+          ReserveManyNow(request.queues, request.owner, request.max);
+      if (!jobs.ok()) return jobs.status();
+      std::move(jobs->begin(), jobs->end(), out.begin());
+      if (!jobs->empty() || request.wait <= absl::ZeroDuration()) return jobs->size();
+      // Nothing now: wait for one job the way a single reserve does.
+      one = ReserveInFlightOne(request.queues, request.wait, request.owner);
+    }
+    if (!one.ok()) return one.status();
+    if (!one->has_value()) return 0;
+    out[0] = **std::move(one);
+    return 1;
+  }
+
+  absl::StatusOr<std::optional<ReservedJob>> ReserveUnowned(absl::Span<const std::string> queues,
+                                                            absl::Duration wait) {
     std::vector<std::string> keys;
     keys.reserve(queues.size());
     for (const std::string& q : queues) keys.push_back(keys_.Queue(q));
@@ -82,34 +95,27 @@ class RedisBackend : public Backend {
     return ReserveBlocking(queues, std::move(keys), wait);
   }
 
-  absl::StatusOr<int64_t> Size(std::string_view queue) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+  absl::StatusOr<int64_t> DoSize(std::string_view queue) override {
     return RunInteger({"LLEN", keys_.Queue(queue)});
   }
 
-  absl::StatusOr<std::vector<std::string>> Peek(std::string_view queue, int64_t start,
-                                                int64_t count) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-    RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
+  absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
+                                                  int64_t count) override {
     return Range(keys_.Queue(queue), start, count);
   }
 
-  absl::StatusOr<std::vector<std::string>> Queues() override {
+  absl::StatusOr<std::vector<std::string>> DoQueues() override {
     return SortedMembers(keys_.Queues());
   }
 
-  absl::Status RemoveQueue(std::string_view queue) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
+  absl::Status DoRemoveQueue(std::string_view queue) override {
     return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
         .status();
   }
 
   // Two round trips however many match: read the queue, then LREM each match by value (one
   // pipeline). Removing by value, not by index, keeps pushes and pops made in between.
-  absl::StatusOr<int64_t> RemoveJobs(std::string_view queue, const JobFilter& filter) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(queue, "queue name"));
-    absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
-    if (!matcher.ok()) return matcher.status();
+  absl::StatusOr<int64_t> DoRemoveJobs(std::string_view queue, const JobMatcher& matcher) override {
     const std::string key = keys_.Queue(queue);
     absl::StatusOr<Reply> items = RunOne({"LRANGE", key, "0", "-1"});
     if (!items.ok()) return items.status();
@@ -117,7 +123,7 @@ class RedisBackend : public Backend {
     const redisReply& list = **items;
     for (size_t i = 0; i < list.elements; ++i) {
       const std::string_view item(list.element[i]->str, list.element[i]->len);
-      if (matcher->Matches(item)) removals.push_back({"LREM", key, "1", std::string(item)});
+      if (matcher.Matches(item)) removals.push_back({"LREM", key, "1", std::string(item)});
     }
     if (removals.empty()) return 0;
     absl::StatusOr<Replies> removed = Pipeline(std::move(removals));
@@ -133,20 +139,12 @@ class RedisBackend : public Backend {
 
   // ---- Statuses ----
 
-  absl::StatusOr<std::string> GetStatus(std::string_view id) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
-    absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", keys_.Status(id)});
-    if (!v.ok()) return v.status();
-    if (!v->has_value()) {
-      return absl::NotFoundError(absl::StrFormat("job %s has no status", AbslView(id)));
-    }
-    return **std::move(v);
+  absl::StatusOr<std::optional<std::string>> DoGetStatus(std::string_view id) override {
+    return RunOptionalString({"GET", keys_.Status(id)});
   }
 
-  absl::Status SetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
-                         bool only_if_exists) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "job id"));
-    RESQUE_RETURN_IF_ERROR(backend_args::Ttl(ttl));
+  absl::Status DoSetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                           bool only_if_exists) override {
     // Without PX, SET also drops an earlier TTL: "no TTL" means the status never expires.
     Command set = {"SET", keys_.Status(id), Str(status_json)};
     if (ttl != absl::InfiniteDuration()) {
@@ -159,39 +157,33 @@ class RedisBackend : public Backend {
 
   // ---- Workers ----
 
-  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override {
     return Transaction({{"SADD", keys_.Workers(), Str(worker_id)},
                         {"SET", keys_.WorkerStarted(worker_id), Str(started)}})
         .status();
   }
 
-  absl::Status UnregisterWorker(std::string_view worker_id) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+  absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override {
     return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
-                         keys_.Stat(absl::StrFormat("processed:%s", AbslView(worker_id))),
-                         keys_.Stat(absl::StrFormat("failed:%s", AbslView(worker_id)))},
+                         keys_.Stat(stats.processed), keys_.Stat(stats.failed)},
                         {"HDEL", keys_.Heartbeats(), Str(worker_id)}})
         .status();
   }
 
-  absl::StatusOr<std::vector<std::string>> Workers() override {
+  absl::StatusOr<std::vector<std::string>> DoWorkers() override {
     return SortedMembers(keys_.Workers());
   }
 
-  absl::StatusOr<std::optional<std::string>> WorkerJob(std::string_view worker_id) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+  absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) override {
     return RunOptionalString({"GET", keys_.Worker(worker_id)});
   }
 
-  absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
+  absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override {
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
   }
 
-  absl::Status StartJob(const JobStart& start) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(start.worker_id, "worker id"));
+  absl::Status DoStartJob(const JobStart& start) override {
     // SET replaces a value of any type, so none of these can fail on what the keys hold. They go
     // without waiting for the reply: the job is performed whatever it says, and the connection's
     // next command (this thread's FinishJob) is applied after them.
@@ -205,17 +197,10 @@ class RedisBackend : public Backend {
     return Send(commands);
   }
 
-  absl::Status FinishJob(const JobFinish& finish) override {
-    return FinishJobs(absl::MakeConstSpan(&finish, 1));
-  }
-
   // ---- Reliable reserve and liveness ----
 
-  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlight(absl::Span<const std::string> queues,
-                                                             absl::Duration wait,
-                                                             std::string_view owner) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
-    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
+  absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightOne(
+      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
     if (wait > absl::ZeroDuration() && queues.size() == 1) {
       return ReserveInFlightBlocking(queues[0], owner, wait);
     }
@@ -234,53 +219,17 @@ class RedisBackend : public Backend {
     }
   }
 
-  absl::StatusOr<std::vector<ReservedJob>> ReserveInFlightMany(absl::Span<const std::string> queues,
-                                                               absl::Duration wait,
-                                                               std::string_view owner,
-                                                               int max) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::BatchMax(max));
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
-    RESQUE_RETURN_IF_ERROR(backend_args::Reserve(queues, wait));
-    absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, max);
-    if (!jobs.ok() || !jobs->empty() || wait <= absl::ZeroDuration()) return jobs;
-    // Nothing now: wait for one job the way a single reserve does.
-    return Backend::ReserveInFlightMany(queues, wait, owner, 1);
+  absl::Status DoFinish(const FinishWrite& write) override {
+    return RunScript(FinishManyCall(keys_, write)).status();
   }
 
-  absl::Status FinishJobs(absl::Span<const JobFinish> finishes) override {
-    if (finishes.empty()) return absl::OkStatus();
-    const std::string_view wid = finishes[0].worker_id;
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(wid, "worker id"));
-    for (const JobFinish& f : finishes) {
-      if (f.worker_id != wid) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("finish: jobs of workers \"%s\" and \"%s\" in one batch", AbslView(wid),
-                            AbslView(f.worker_id)));
-      }
-      RESQUE_RETURN_IF_ERROR(backend_args::Ttl(f.status_ttl));
-      if (f.in_flight.has_value()) {
-        RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(f.in_flight->queue, "queue name"));
-      }
-    }
-    return RunScript(FinishManyCall(keys_, finishes)).status();
-  }
-
-  absl::StatusOr<int64_t> Unreserve(std::string_view owner, absl::Span<const ReservedJob> jobs,
-                                    absl::Span<const std::string> job_ids,
-                                    std::string_view status_json) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
-    RESQUE_RETURN_IF_ERROR(backend_args::UnreserveIds(jobs, job_ids));
-    if (jobs.empty()) return 0;
-    for (const ReservedJob& job : jobs) {
-      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(job.queue, "queue name"));
-    }
-    absl::StatusOr<Reply> r = RunScript(UnreserveCall(keys_, owner, jobs, job_ids, status_json));
+  absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override {
+    absl::StatusOr<Reply> r = RunScript(UnreserveCall(keys_, request));
     if (!r.ok()) return r.status();
     return IntegerOf(**r, "the unreserve script");
   }
 
-  absl::StatusOr<std::vector<ReservedJob>> InFlight(std::string_view owner) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(owner, "worker id"));
+  absl::StatusOr<std::vector<ReservedJob>> DoInFlight(std::string_view owner) override {
     absl::StatusOr<std::vector<std::string>> queues = SortedMembers(keys_.InFlightQueues(owner));
     if (!queues.ok()) return queues.status();
     std::vector<ReservedJob> out;
@@ -298,18 +247,17 @@ class RedisBackend : public Backend {
     return out;
   }
 
-  absl::Status Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) override {
-    if (worker_ids.empty()) return absl::OkStatus();
+  absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
+                           std::string_view beat) override {
     Command hset = {"HSET", keys_.Heartbeats()};
     for (const std::string& id : worker_ids) {
-      RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(id, "worker id"));
       hset.push_back(id);
       hset.push_back(Str(beat));
     }
     return Pipeline({std::move(hset)}).status();
   }
 
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Heartbeats() override {
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() override {
     absl::StatusOr<Reply> r = RunOne({"HGETALL", keys_.Heartbeats()});
     if (!r.ok()) return r.status();
     absl::StatusOr<std::vector<std::string>> flat = StringsOf(**r, "HGETALL");
@@ -322,10 +270,10 @@ class RedisBackend : public Backend {
     return out;
   }
 
-  absl::StatusOr<std::optional<int64_t>> RecoverWorker(
-      std::string_view worker_id, std::optional<std::string> if_heartbeat) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(worker_id, "worker id"));
-    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, worker_id, if_heartbeat));
+  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
+      std::string_view worker_id, const WorkerStats& stats,
+      const std::optional<std::string>& if_heartbeat) override {
+    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, worker_id, stats, if_heartbeat));
     if (!r.ok()) return r.status();
     if ((*r)->type == REDIS_REPLY_NIL) return std::nullopt;
     absl::StatusOr<int64_t> moved = IntegerOf(**r, "the recover script");
@@ -335,13 +283,25 @@ class RedisBackend : public Backend {
 
   // ---- Stats ----
 
-  absl::StatusOr<int64_t> IncrementStat(std::string_view name, int64_t by) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
-    return RunInteger({"INCRBY", keys_.Stat(name), Int(by)});
+  absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
+                                                         int64_t by) override {
+    const std::string key = keys_.Stat(name);
+    absl::StatusOr<Replies> r = Run({{"INCRBY", key, Int(by)}});
+    if (!r.ok()) return r.status();
+    const redisReply& reply = *(*r)[0];
+    // INCRBY refuses a sum past 64 bits, changing nothing: "ERR increment or decrement would
+    // overflow".
+    if (reply.type == REDIS_REPLY_ERROR &&
+        absl::StrContains(absl::string_view(reply.str, reply.len), "would overflow")) {
+      return std::nullopt;
+    }
+    RESQUE_RETURN_IF_ERROR(ReplyStatus(reply, key));
+    absl::StatusOr<int64_t> value = IntegerOf(reply, "INCRBY");
+    if (!value.ok()) return value.status();
+    return std::optional<int64_t>(*value);
   }
 
-  absl::StatusOr<int64_t> GetStat(std::string_view name) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
+  absl::StatusOr<int64_t> DoGetStat(std::string_view name) override {
     const std::string key = keys_.Stat(name);
     absl::StatusOr<std::optional<std::string>> v = RunOptionalString({"GET", key});
     if (!v.ok()) return v.status();
@@ -354,33 +314,29 @@ class RedisBackend : public Backend {
     return n;
   }
 
-  absl::Status ClearStat(std::string_view name) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::NotEmpty(name, "stat name"));
+  absl::Status DoClearStat(std::string_view name) override {
     return Pipeline({{"DEL", keys_.Stat(name)}}).status();
   }
 
   // ---- Failures ----
 
-  absl::Status PushFailure(std::string_view failure_json) override {
+  absl::Status DoPushFailure(std::string_view failure_json) override {
     return Pipeline({{"RPUSH", keys_.Failed(), Str(failure_json)}}).status();
   }
 
-  absl::StatusOr<int64_t> FailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
+  absl::StatusOr<int64_t> DoFailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
 
-  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::Range(start, count));
+  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override {
     return Range(keys_.Failed(), start, count);
   }
 
-  absl::Status UpdateFailure(int64_t index, std::string_view failure_json) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
+  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override {
     absl::StatusOr<Replies> r = Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
-    return LsetStatus(*(*r)[0], index);
+    return LsetFound(*(*r)[0]);
   }
 
-  absl::Status RemoveFailure(int64_t index) override {
-    RESQUE_RETURN_IF_ERROR(backend_args::Index(index));
+  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override {
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
@@ -391,12 +347,11 @@ class RedisBackend : public Backend {
     if (!r.ok()) return r.status();
     const redisReply& exec = *r->back();
     if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) return Unexpected(exec, "EXEC");
-    return LsetStatus(*exec.element[0], index);
+    return LsetFound(*exec.element[0]);
   }
 
-  absl::Status ClearFailures() override { return Pipeline({{"DEL", keys_.Failed()}}).status(); }
+  absl::Status DoClearFailures() override { return Pipeline({{"DEL", keys_.Failed()}}).status(); }
 
- private:
   // The longest pause between two tries of a reserve over several queues: how late a job pushed
   // to a waiting reliable worker may be noticed.
   static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
@@ -484,17 +439,15 @@ class RedisBackend : public Backend {
     return members;
   }
 
-  static absl::Status NoFailureAt(int64_t index) {
-    return absl::NotFoundError(absl::StrFormat("no failure record at index %d", index));
-  }
-
-  absl::Status LsetStatus(const redisReply& reply, int64_t index) {
-    if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
+  // Whether an LSET found its index: false for Redis's "no such key" / "index out of range".
+  absl::StatusOr<bool> LsetFound(const redisReply& reply) {
+    if (reply.type != REDIS_REPLY_ERROR) return true;
     const absl::string_view message(reply.str, reply.len);
     if (absl::StrContains(message, "no such key") || absl::StrContains(message, "out of range")) {
-      return NoFailureAt(index);
+      return false;
     }
-    return ReplyStatus(reply, keys_.Failed());
+    RESQUE_RETURN_IF_ERROR(ReplyStatus(reply, keys_.Failed()));
+    return true;
   }
 
   // Runs `commands` in one round trip; the first error reply becomes the status.

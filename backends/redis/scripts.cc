@@ -7,15 +7,6 @@
 #include "core/absl_view.h"
 
 namespace resque::redis {
-namespace {
-
-// "processed:<worker id>": a worker's own counter, as Resque names it.
-std::string WorkerStat(std::string_view stat, std::string_view worker_id) {
-  return absl::StrFormat("%s:%s", AbslView(stat), AbslView(worker_id));
-}
-
-}  // namespace
-
 std::vector<std::string> ScriptSources() {
   return std::vector<std::string>(std::begin(lua::kSources), std::end(lua::kSources));
 }
@@ -55,15 +46,15 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys) {
   return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {});
 }
 
-ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id,
+ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const WorkerStats& stats,
                        const std::optional<std::string>& if_heartbeat) {
   return ScriptCall(lua::Script::kRecover,
                     {
                         keys.Workers(),
                         keys.Worker(worker_id),
                         keys.WorkerStarted(worker_id),
-                        keys.Stat(WorkerStat("processed", worker_id)),
-                        keys.Stat(WorkerStat("failed", worker_id)),
+                        keys.Stat(stats.processed),
+                        keys.Stat(stats.failed),
                         keys.Heartbeats(),
                         keys.InFlightQueues(worker_id),
                         keys.Queues(),
@@ -107,37 +98,34 @@ std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const Jo
   return group;
 }
 
-ScriptCall FinishManyCall(const Keys& keys, absl::Span<const JobFinish> finishes) {
-  const std::string_view wid = finishes.empty() ? std::string_view() : finishes[0].worker_id;
+ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write) {
   std::vector<std::string> args;
-  args.reserve(finishes.size() * kFinishArgsPerJob);
-  for (const JobFinish& f : finishes) {
+  args.reserve(write.jobs.size() * kFinishArgsPerJob);
+  for (const JobFinish& f : write.jobs) {
     std::array<std::string, kFinishArgsPerJob> group = FinishArgs(keys, f);
     args.insert(args.end(), std::make_move_iterator(group.begin()),
                 std::make_move_iterator(group.end()));
   }
   return ScriptCall(lua::Script::kFinishMany,
                     {
-                        keys.Worker(wid),
-                        keys.Stat("processed"),
-                        keys.Stat(WorkerStat("processed", wid)),
-                        keys.Stat("failed"),
-                        keys.Stat(WorkerStat("failed", wid)),
+                        keys.Worker(write.worker_id),
+                        keys.Stat(kProcessedStat),
+                        keys.Stat(write.stats.processed),
+                        keys.Stat(kFailedStat),
+                        keys.Stat(write.stats.failed),
                         keys.Failed(),
                     },
                     std::move(args));
 }
 
-ScriptCall UnreserveCall(const Keys& keys, std::string_view owner,
-                         absl::Span<const ReservedJob> jobs, absl::Span<const std::string> job_ids,
-                         std::string_view status_json) {
-  std::vector<std::string> args = {keys.InFlightPrefix(owner), keys.QueuePrefix(),
-                                   std::string(status_json)};
-  args.reserve(3 + 3 * jobs.size());
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    args.push_back(jobs[i].queue);
-    args.push_back(jobs[i].payload);
-    args.push_back(job_ids.empty() || job_ids[i].empty() ? "" : keys.Status(job_ids[i]));
+ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request) {
+  std::vector<std::string> args = {keys.InFlightPrefix(request.owner), keys.QueuePrefix(),
+                                   std::string(request.status_json)};
+  args.reserve(3 + 3 * request.jobs.size());
+  for (const UnreserveJob& j : request.jobs) {
+    args.push_back(j.job.queue);
+    args.push_back(j.job.payload);
+    args.push_back(j.job_id.empty() ? "" : keys.Status(j.job_id));
   }
   return ScriptCall(lua::Script::kUnreserve, {keys.Queues()}, std::move(args));
 }

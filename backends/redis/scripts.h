@@ -66,7 +66,7 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys);
 // recover.lua: hands worker `worker_id`'s in-flight payloads back to their queues and forgets the
 // worker, only if its heartbeat is still `if_heartbeat` when that is set. Replies how many went
 // back, or nil when the heartbeat did not match.
-ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id,
+ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const WorkerStats& stats,
                        const std::optional<std::string>& if_heartbeat);
 
 // reserve_many.lua: up to `max` payloads of the first non-empty of `queues` (names, priority
@@ -90,16 +90,14 @@ enum FinishArg : size_t {
 // One job's group of finish_many.lua's ARGV. The only place the group is built.
 std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const JobFinish& finish);
 
-// finish_many.lua: records `finishes`, jobs of one worker (finishes[0].worker_id; the caller has
-// checked that they share it), in one step. Replies how many jobs were recorded.
-ScriptCall FinishManyCall(const Keys& keys, absl::Span<const JobFinish> finishes);
+// finish_many.lua: records what `write` says (jobs of one worker, checked by core), in one step.
+// Replies how many jobs were recorded.
+ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write);
 
-// unreserve.lua: hands `jobs` of `owner` back to the head of their queues, last first, each with
-// its status (job_ids[i], when `job_ids` is not empty and it is not "") set to `status_json` if
-// it exists. Replies how many went back.
-ScriptCall UnreserveCall(const Keys& keys, std::string_view owner,
-                         absl::Span<const ReservedJob> jobs, absl::Span<const std::string> job_ids,
-                         std::string_view status_json);
+// unreserve.lua: hands the request's jobs back to the head of their queues, last first, each
+// with its status (when it has a job id) set to the request's status_json if it exists. Replies
+// how many went back.
+ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request);
 
 }  // namespace resque::redis
 

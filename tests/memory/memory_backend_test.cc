@@ -1,5 +1,6 @@
-// What the memory backend does beyond the conformance suite: behaviour a Redis backend
-// reaches differently (overflow), and its own housekeeping (the sweep of expired statuses).
+// What the memory backend does beyond the conformance suite: its own housekeeping (the sweep of
+// expired statuses). Overflow was here while Redis answered it differently; the suite's
+// IncrementStatPastSixtyFourBitsIsOutOfRangeAndChangesNothing now holds both to core's rule.
 #include <cstdint>
 #include <limits>
 #include <memory>

@@ -72,14 +72,14 @@ TEST(RedisScriptsTest, EvalshaAndEvalCarryTheKeyCountKeysAndArgs) {
 
 TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
   const Keys keys("ns");
-  ScriptCall call = RecoverCall(keys, "h:1-0:q", std::string("beat"));
+  ScriptCall call = RecoverCall(keys, "h:1-0:q", WorkerStatNames("h:1-0:q"), std::string("beat"));
   EXPECT_THAT(call.keys(),
               ElementsAre("ns:workers", "ns:worker:h:1-0:q", "ns:worker:h:1-0:q:started",
                           "ns:stat:processed:h:1-0:q", "ns:stat:failed:h:1-0:q",
                           "ns:workers:heartbeat", "ns:inflight:h:1-0:q", "ns:queues"));
   EXPECT_THAT(call.args(),
               ElementsAre("h:1-0:q", "ns:inflight:h:1-0:q:queue:", "ns:queue:", "1", "beat"));
-  EXPECT_THAT(RecoverCall(keys, "w", std::nullopt).args(),
+  EXPECT_THAT(RecoverCall(keys, "w", WorkerStatNames("w"), std::nullopt).args(),
               ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", ""));
 }
 
@@ -114,7 +114,8 @@ TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
   const Keys keys("resque");
   const std::vector<JobFinish> jobs = {{.worker_id = "w", .job_id = "a"},
                                        {.worker_id = "w", .job_id = "b", .failed = true}};
-  ScriptCall call = FinishManyCall(keys, jobs);
+  ScriptCall call = FinishManyCall(
+      keys, {.worker_id = "w", .jobs = jobs, .failures = 1, .stats = WorkerStatNames("w")});
   EXPECT_THAT(call.keys(),
               ElementsAre("resque:worker:w", "resque:stat:processed", "resque:stat:processed:w",
                           "resque:stat:failed", "resque:stat:failed:w", "resque:failed"));
@@ -126,12 +127,14 @@ TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
 
 TEST(RedisScriptsTest, UnreserveCallGivesEveryJobATriple) {
   const Keys keys("resque");
-  const std::vector<ReservedJob> jobs = {{"mail", "{a}"}, {"high", "{b}"}};
-  ScriptCall call = UnreserveCall(keys, "w", jobs, {"id1", ""}, "{queued}");
+  const std::vector<UnreserveJob> jobs = {{{"mail", "{a}"}, "id1"}, {{"high", "{b}"}, ""}};
+  ScriptCall call = UnreserveCall(keys, {.owner = "w", .jobs = jobs, .status_json = "{queued}"});
   EXPECT_THAT(call.keys(), ElementsAre("resque:queues"));
   EXPECT_THAT(call.args(), ElementsAre("resque:inflight:w:queue:", "resque:queue:", "{queued}",
                                        "mail", "{a}", "resque:job:id1:status", "high", "{b}", ""));
-  EXPECT_THAT(UnreserveCall(keys, "w", jobs, {}, "{q}").args()[5], "");
+  const std::vector<UnreserveJob> untracked = {{{"mail", "{a}"}, ""}};
+  EXPECT_THAT(
+      UnreserveCall(keys, {.owner = "w", .jobs = untracked, .status_json = "{q}"}).args()[5], "");
 }
 
 }  // namespace

@@ -1,0 +1,372 @@
+// The public verbs of Backend: every argument check, and Resque's rules (stat names, what a
+// finish writes, the hand-back order), made here once for every backend.
+#include "core/backend.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_format.h"
+#include "core/absl_view.h"
+#include "core/backend_wrapper.h"
+#include "core/job_filter.h"
+#include "core/status_macros.h"
+
+namespace resque {
+namespace {
+
+// "<what> is empty" for an empty name (queue, worker id, job id).
+absl::Status NotEmpty(std::string_view value, std::string_view what) {
+  if (!value.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat("%s is empty", AbslView(what)));
+}
+
+absl::Status QueueName(std::string_view queue) { return NotEmpty(queue, "queue name"); }
+absl::Status WorkerId(std::string_view id) { return NotEmpty(id, "worker id"); }
+absl::Status StatName(std::string_view name) { return NotEmpty(name, "stat name"); }
+
+// A list range: neither `start` nor `count` may be negative. Past the checks, `count` is cut so
+// that start + count fits 64 bits: a storage verb may compute the end index (Redis's LRANGE
+// wants the last one) without overflowing.
+absl::Status Range(int64_t start, int64_t& count) {
+  if (start < 0 || count < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("start (%d) and count (%d) must not be negative", start, count));
+  }
+  count = std::min(count, std::numeric_limits<int64_t>::max() - start);
+  return absl::OkStatus();
+}
+
+// An index into a list: not negative.
+absl::Status Index(int64_t index) {
+  if (index >= 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat("index %d is negative", index));
+}
+
+// A status TTL: positive, or InfiniteDuration for none.
+absl::Status Ttl(absl::Duration ttl) {
+  if (ttl > absl::ZeroDuration()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "status TTL must be positive or infinite, got %s", absl::FormatDuration(ttl)));
+}
+
+absl::Status CheckReserveSlowly(const ReserveRequest& request) {
+  if (request.max < 1 || request.max > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("reserve: max %d is not within 1..%d", request.max, kMaxBatch));
+  }
+  if (request.max > 1 && request.owner.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("reserve: a batch (max %d) needs an owner", request.max));
+  }
+  if (request.queues.empty()) return absl::InvalidArgumentError("reserve: no queue given");
+  for (const std::string& queue : request.queues) RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  if (request.wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("reserve: negative wait %s", absl::FormatDuration(request.wait)));
+  }
+  return absl::OkStatus();
+}
+
+// The checks above, without a call for the arguments every reserve of a worker has.
+inline absl::Status CheckReserve(const ReserveRequest& request) {
+  bool fine = request.max == 1 && !request.queues.empty() && request.wait >= absl::ZeroDuration();
+  for (const std::string& queue : request.queues) fine = fine && !queue.empty();
+  return fine ? absl::OkStatus() : CheckReserveSlowly(request);
+}
+
+}  // namespace
+
+WorkerStats WorkerStatNames(std::string_view worker_id) {
+  return {absl::StrFormat("%s:%s", AbslView(kProcessedStat), AbslView(worker_id)),
+          absl::StrFormat("%s:%s", AbslView(kFailedStat), AbslView(worker_id))};
+}
+
+std::vector<size_t> QueueOrder(size_t n, absl::FunctionRef<std::string_view(size_t)> queue_of) {
+  std::vector<size_t> order;
+  order.reserve(n);
+  std::vector<bool> placed(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (placed[i]) continue;
+    const std::string_view queue = queue_of(i);
+    for (size_t j = i; j < n; ++j) {
+      if (!placed[j] && queue_of(j) == queue) {
+        placed[j] = true;
+        order.push_back(j);
+      }
+    }
+  }
+  return order;
+}
+
+std::unique_ptr<Backend> Backend::DoOpenSession() { return std::make_unique<BackendWrapper>(this); }
+
+// ---- Queues ----
+
+absl::Status Backend::Push(std::string_view queue, std::string_view payload) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  return DoPush(queue, absl::MakeConstSpan(&payload, 1));
+}
+
+absl::Status Backend::PushMany(std::string_view queue, absl::Span<const std::string> payloads) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  if (payloads.empty()) return absl::OkStatus();
+  absl::InlinedVector<std::string_view, 16> views(payloads.begin(), payloads.end());
+  return DoPush(queue, views);
+}
+
+// Reserve into a list of `request.max` jobs, `Jobs` being ReservedJobs or std::vector.
+template <typename Jobs>
+absl::StatusOr<Jobs> ReserveInto(
+    const ReserveRequest& request,
+    absl::FunctionRef<absl::StatusOr<size_t>(absl::Span<ReservedJob>)> do_reserve) {
+  RESQUE_RETURN_IF_ERROR(CheckReserve(request));
+  absl::StatusOr<Jobs> jobs(absl::in_place, static_cast<size_t>(request.max));
+  RESQUE_ASSIGN_OR_RETURN(const size_t n, do_reserve(absl::MakeSpan(*jobs)));
+  jobs->resize(n);
+  return jobs;
+}
+
+absl::StatusOr<ReservedJobs> Backend::Reserve(const ReserveRequest& request) {
+  return ReserveInto<ReservedJobs>(
+      request, [&](absl::Span<ReservedJob> out) { return DoReserve(request, out); });
+}
+
+absl::StatusOr<std::optional<ReservedJob>> Backend::ReserveOne(const ReserveRequest& request) {
+  // The job is written where the caller gets it (no list, no move), and `result` is returned by
+  // name on every path, so that it is built once: this is the memory backend's hot path.
+  absl::StatusOr<std::optional<ReservedJob>> result(absl::in_place, std::in_place);
+  if (absl::Status s = CheckReserve(request); !s.ok()) {
+    result = std::move(s);
+    return result;
+  }
+  absl::StatusOr<size_t> n = DoReserve(request, absl::MakeSpan(&**result, 1));
+  if (!n.ok()) {
+    result = n.status();
+  } else if (*n == 0) {
+    result->reset();
+  }
+  return result;
+}
+
+absl::StatusOr<std::optional<ReservedJob>> Backend::Reserve(absl::Span<const std::string> queues,
+                                                            absl::Duration wait) {
+  return ReserveOne({.queues = queues, .wait = wait});
+}
+
+absl::StatusOr<std::optional<ReservedJob>> Backend::ReserveInFlight(
+    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(owner));
+  return ReserveOne({.queues = queues, .wait = wait, .owner = owner});
+}
+
+absl::StatusOr<std::vector<ReservedJob>> Backend::ReserveInFlightMany(
+    absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner, int max) {
+  if (max >= 1 && max <= kMaxBatch) RESQUE_RETURN_IF_ERROR(WorkerId(owner));
+  const ReserveRequest request = {.queues = queues, .wait = wait, .owner = owner, .max = max};
+  return ReserveInto<std::vector<ReservedJob>>(
+      request, [&](absl::Span<ReservedJob> out) { return DoReserve(request, out); });
+}
+
+absl::StatusOr<int64_t> Backend::Size(std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  return DoSize(queue);
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::Peek(std::string_view queue, int64_t start,
+                                                       int64_t count) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  RESQUE_RETURN_IF_ERROR(Range(start, count));
+  return DoPeek(queue, start, count);
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::Queues() { return DoQueues(); }
+
+absl::Status Backend::RemoveQueue(std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  return DoRemoveQueue(queue);
+}
+
+absl::StatusOr<int64_t> Backend::RemoveJobs(std::string_view queue, const JobFilter& filter) {
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  RESQUE_ASSIGN_OR_RETURN(const JobMatcher matcher, JobMatcher::Create(filter));
+  return DoRemoveJobs(queue, matcher);
+}
+
+// ---- Statuses ----
+
+absl::StatusOr<std::string> Backend::GetStatus(std::string_view id) {
+  RESQUE_RETURN_IF_ERROR(NotEmpty(id, "job id"));
+  RESQUE_ASSIGN_OR_RETURN(std::optional<std::string> status, DoGetStatus(id));
+  if (!status.has_value()) {
+    return absl::NotFoundError(
+        absl::StrFormat("job %s: no status (untracked or expired)", AbslView(id)));
+  }
+  return *std::move(status);
+}
+
+absl::Status Backend::SetStatus(std::string_view id, std::string_view status_json,
+                                absl::Duration ttl, bool only_if_exists) {
+  RESQUE_RETURN_IF_ERROR(NotEmpty(id, "job id"));
+  RESQUE_RETURN_IF_ERROR(Ttl(ttl));
+  return DoSetStatus(id, status_json, ttl, only_if_exists);
+}
+
+// ---- Workers ----
+
+absl::Status Backend::RegisterWorker(std::string_view worker_id, std::string_view started) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoRegisterWorker(worker_id, started);
+}
+
+absl::Status Backend::UnregisterWorker(std::string_view worker_id) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoUnregisterWorker(worker_id, WorkerStatNames(worker_id));
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::Workers() { return DoWorkers(); }
+
+absl::StatusOr<std::optional<std::string>> Backend::WorkerJob(std::string_view worker_id) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoWorkerJob(worker_id);
+}
+
+absl::StatusOr<std::optional<std::string>> Backend::WorkerStarted(std::string_view worker_id) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoWorkerStarted(worker_id);
+}
+
+absl::Status Backend::StartJob(const JobStart& start) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(start.worker_id));
+  return DoStartJob(start);
+}
+
+absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
+  if (finishes.empty()) return absl::OkStatus();
+  const std::string_view worker_id = finishes[0].worker_id;
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  int64_t failures = 0;
+  for (const JobFinish& finish : finishes) {
+    if (finish.worker_id != worker_id) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("finish: jobs of workers \"%s\" and \"%s\" in one batch",
+                          AbslView(worker_id), AbslView(finish.worker_id)));
+    }
+    if (!finish.job_id.empty()) RESQUE_RETURN_IF_ERROR(Ttl(finish.status_ttl));
+    if (finish.in_flight.has_value()) RESQUE_RETURN_IF_ERROR(QueueName(finish.in_flight->queue));
+    if (finish.failed) ++failures;
+  }
+  return DoFinish({.worker_id = worker_id,
+                   .jobs = finishes,
+                   .failures = failures,
+                   .stats = WorkerStatNames(worker_id)});
+}
+
+// ---- Reliable reserve and liveness ----
+
+absl::StatusOr<int64_t> Backend::Unreserve(const UnreserveRequest& request) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(request.owner));
+  for (const UnreserveJob& job : request.jobs) RESQUE_RETURN_IF_ERROR(QueueName(job.job.queue));
+  if (request.jobs.empty()) return 0;
+  const std::vector<size_t> order =
+      QueueOrder(request.jobs.size(),
+                 [&request](size_t i) -> std::string_view { return request.jobs[i].job.queue; });
+  std::vector<UnreserveJob> grouped;
+  grouped.reserve(order.size());
+  for (size_t i : order) grouped.push_back(request.jobs[i]);
+  return DoUnreserve({.owner = request.owner, .jobs = grouped, .status_json = request.status_json});
+}
+
+absl::StatusOr<int64_t> Backend::Unreserve(std::string_view owner,
+                                           absl::Span<const ReservedJob> jobs,
+                                           absl::Span<const std::string> job_ids,
+                                           std::string_view status_json) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(owner));
+  if (!job_ids.empty() && job_ids.size() != jobs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("unreserve: %d job ids for %d jobs", job_ids.size(), jobs.size()));
+  }
+  std::vector<UnreserveJob> paired;
+  paired.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    paired.push_back({.job = jobs[i], .job_id = job_ids.empty() ? "" : job_ids[i]});
+  }
+  return Unreserve({.owner = owner, .jobs = paired, .status_json = status_json});
+}
+
+absl::StatusOr<std::vector<ReservedJob>> Backend::InFlight(std::string_view owner) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(owner));
+  return DoInFlight(owner);
+}
+
+absl::Status Backend::Heartbeat(absl::Span<const std::string> worker_ids, std::string_view beat) {
+  for (const std::string& id : worker_ids) RESQUE_RETURN_IF_ERROR(WorkerId(id));
+  if (worker_ids.empty()) return absl::OkStatus();
+  return DoHeartbeat(worker_ids, beat);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Backend::Heartbeats() {
+  return DoHeartbeats();
+}
+
+absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(
+    std::string_view worker_id, std::optional<std::string> if_heartbeat) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoRecoverWorker(worker_id, WorkerStatNames(worker_id), if_heartbeat);
+}
+
+// ---- Stats ----
+
+absl::StatusOr<int64_t> Backend::IncrementStat(std::string_view name, int64_t by) {
+  RESQUE_RETURN_IF_ERROR(StatName(name));
+  RESQUE_ASSIGN_OR_RETURN(std::optional<int64_t> value, DoIncrementStat(name, by));
+  if (!value.has_value()) {
+    return absl::OutOfRangeError(
+        absl::StrFormat("stat %s: adding %d overflows 64 bits", AbslView(name), by));
+  }
+  return *value;
+}
+
+absl::StatusOr<int64_t> Backend::GetStat(std::string_view name) {
+  RESQUE_RETURN_IF_ERROR(StatName(name));
+  return DoGetStat(name);
+}
+
+absl::Status Backend::ClearStat(std::string_view name) {
+  RESQUE_RETURN_IF_ERROR(StatName(name));
+  return DoClearStat(name);
+}
+
+// ---- Failures ----
+
+absl::Status Backend::PushFailure(std::string_view failure_json) {
+  return DoPushFailure(failure_json);
+}
+
+absl::StatusOr<int64_t> Backend::FailureCount() { return DoFailureCount(); }
+
+absl::StatusOr<std::vector<std::string>> Backend::Failures(int64_t start, int64_t count) {
+  RESQUE_RETURN_IF_ERROR(Range(start, count));
+  return DoFailures(start, count);
+}
+
+namespace {
+absl::Status FoundFailure(const absl::StatusOr<bool>& found, int64_t index) {
+  if (!found.ok()) return found.status();
+  if (*found) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrFormat("no failure record at index %d", index));
+}
+}  // namespace
+
+absl::Status Backend::UpdateFailure(int64_t index, std::string_view failure_json) {
+  RESQUE_RETURN_IF_ERROR(Index(index));
+  return FoundFailure(DoUpdateFailure(index, failure_json), index);
+}
+
+absl::Status Backend::RemoveFailure(int64_t index) {
+  RESQUE_RETURN_IF_ERROR(Index(index));
+  return FoundFailure(DoRemoveFailure(index), index);
+}
+
+absl::Status Backend::ClearFailures() { return DoClearFailures(); }
+
+}  // namespace resque

@@ -1,0 +1,134 @@
+// BackendWrapper: a Backend that forwards every storage verb to another one, as leveldb's
+// EnvWrapper does for Env. A test derives from it and overrides only the verbs it wants to break
+// (fail the third Finish, lose a reserve's reply), keeping the wrapped backend's behaviour for
+// the rest; the public verbs still check their arguments first, as on any Backend.
+//
+//   class LosesFinishes : public resque::BackendWrapper {
+//    public:
+//     using BackendWrapper::BackendWrapper;
+//    private:
+//     absl::Status DoFinish(const resque::FinishWrite&) override {
+//       return absl::UnavailableError("injected");
+//     }
+//   };
+//   LosesFinishes backend(real.get());
+//
+// A session opened on a wrapper is a forwarding session over the wrapper itself (so the faults
+// stay), not the wrapped backend's own session.
+#ifndef RESQUE_CORE_BACKEND_WRAPPER_H_
+#define RESQUE_CORE_BACKEND_WRAPPER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace resque {
+
+class BackendWrapper : public Backend {
+ public:
+  // Not owned; must outlive the wrapper.
+  explicit BackendWrapper(Backend* target) : target_(target) {}
+
+  Backend* target() const { return target_; }
+
+ protected:
+  absl::Status DoPush(std::string_view queue,
+                      absl::Span<const std::string_view> payloads) override {
+    return target_->DoPush(queue, payloads);
+  }
+  absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                   absl::Span<ReservedJob> out) override {
+    return target_->DoReserve(request, out);
+  }
+  absl::StatusOr<int64_t> DoSize(std::string_view queue) override { return target_->DoSize(queue); }
+  absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
+                                                  int64_t count) override {
+    return target_->DoPeek(queue, start, count);
+  }
+  absl::StatusOr<std::vector<std::string>> DoQueues() override { return target_->DoQueues(); }
+  absl::Status DoRemoveQueue(std::string_view queue) override {
+    return target_->DoRemoveQueue(queue);
+  }
+  absl::StatusOr<int64_t> DoRemoveJobs(std::string_view queue, const JobMatcher& matcher) override {
+    return target_->DoRemoveJobs(queue, matcher);
+  }
+
+  absl::StatusOr<std::optional<std::string>> DoGetStatus(std::string_view id) override {
+    return target_->DoGetStatus(id);
+  }
+  absl::Status DoSetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
+                           bool only_if_exists) override {
+    return target_->DoSetStatus(id, status_json, ttl, only_if_exists);
+  }
+
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override {
+    return target_->DoRegisterWorker(worker_id, started);
+  }
+  absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override {
+    return target_->DoUnregisterWorker(worker_id, stats);
+  }
+  absl::StatusOr<std::vector<std::string>> DoWorkers() override { return target_->DoWorkers(); }
+  absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) override {
+    return target_->DoWorkerJob(worker_id);
+  }
+  absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override {
+    return target_->DoWorkerStarted(worker_id);
+  }
+  absl::Status DoStartJob(const JobStart& start) override { return target_->DoStartJob(start); }
+  absl::Status DoFinish(const FinishWrite& write) override { return target_->DoFinish(write); }
+
+  absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override {
+    return target_->DoUnreserve(request);
+  }
+  absl::StatusOr<std::vector<ReservedJob>> DoInFlight(std::string_view owner) override {
+    return target_->DoInFlight(owner);
+  }
+  absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
+                           std::string_view beat) override {
+    return target_->DoHeartbeat(worker_ids, beat);
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() override {
+    return target_->DoHeartbeats();
+  }
+  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
+      std::string_view worker_id, const WorkerStats& stats,
+      const std::optional<std::string>& if_heartbeat) override {
+    return target_->DoRecoverWorker(worker_id, stats, if_heartbeat);
+  }
+
+  absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
+                                                         int64_t by) override {
+    return target_->DoIncrementStat(name, by);
+  }
+  absl::StatusOr<int64_t> DoGetStat(std::string_view name) override {
+    return target_->DoGetStat(name);
+  }
+  absl::Status DoClearStat(std::string_view name) override { return target_->DoClearStat(name); }
+
+  absl::Status DoPushFailure(std::string_view failure_json) override {
+    return target_->DoPushFailure(failure_json);
+  }
+  absl::StatusOr<int64_t> DoFailureCount() override { return target_->DoFailureCount(); }
+  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override {
+    return target_->DoFailures(start, count);
+  }
+  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override {
+    return target_->DoUpdateFailure(index, failure_json);
+  }
+  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override {
+    return target_->DoRemoveFailure(index);
+  }
+  absl::Status DoClearFailures() override { return target_->DoClearFailures(); }
+
+ private:
+  Backend* const target_;
+};
+
+}  // namespace resque
+
+#endif  // RESQUE_CORE_BACKEND_WRAPPER_H_

@@ -1,0 +1,153 @@
+// The conformance suite, continued: the places where the backends used to answer differently
+// (each decided once in core/backend.cc now), and the one reserve and unreserve verbs with their
+// request structs. Compiled into every backend's binary with the rest of the suite.
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "core/backend.h"
+#include "gmock/gmock.h"
+#include "tests/conformance/backend_conformance.h"
+#include "tests/status_testing.h"
+
+namespace resque::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr char kOwner[] = "host:300:mail";
+
+std::string Job(int n) { return absl::StrFormat(R"({"class":"J","args":[%d],"id":"j%d"})", n, n); }
+
+// Memory accepted jobs of two workers in one finish and Redis rejected them: one worker it is.
+TEST_P(BackendConformance, FinishOfJobsOfTwoWorkersIsInvalidArgumentAndAppliesNothing) {
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = "{}"}));
+  std::vector<JobFinish> finishes = {{.worker_id = kOwner}, {.worker_id = "host:301:mail"}};
+  EXPECT_CODE(backend().FinishJobs(finishes), kInvalidArgument);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 0);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::optional<std::string>("{}"));
+}
+
+// Memory said OutOfRange, Redis Internal.
+TEST_P(BackendConformance, IncrementStatPastSixtyFourBitsIsOutOfRangeAndChangesNothing) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  ASSERT_EQ(Value(backend().IncrementStat("big", max)), max);
+  EXPECT_CODE(backend().IncrementStat("big", 1), kOutOfRange);
+  EXPECT_EQ(Value(backend().GetStat("big")), max);
+  const int64_t min = std::numeric_limits<int64_t>::min();
+  ASSERT_EQ(Value(backend().IncrementStat("small", min)), min);
+  EXPECT_CODE(backend().IncrementStat("small", -1), kOutOfRange);
+  EXPECT_EQ(Value(backend().GetStat("small")), min);
+}
+
+// The NotFound messages were worded differently on each backend.
+TEST_P(BackendConformance, NotFoundSaysTheSameOnEveryBackend) {
+  absl::StatusOr<std::string> status = backend().GetStatus("nope");
+  EXPECT_CODE(status, kNotFound);
+  EXPECT_EQ(status.status().message(), "job nope: no status (untracked or expired)");
+  ASSERT_OK(backend().PushFailure("{}"));
+  absl::Status update = backend().UpdateFailure(1, "{}");
+  EXPECT_TRUE(absl::IsNotFound(update)) << update;
+  EXPECT_EQ(update.message(), "no failure record at index 1");
+  absl::Status remove = backend().RemoveFailure(5);
+  EXPECT_TRUE(absl::IsNotFound(remove)) << remove;
+  EXPECT_EQ(remove.message(), "no failure record at index 5");
+  EXPECT_EQ(Value(backend().FailureCount()), 1);
+}
+
+// Redis checked the status TTL of a job without an id (where it is unused), memory did not.
+TEST_P(BackendConformance, FinishIgnoresTheStatusTtlOfAJobWithoutAnId) {
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .status_ttl = absl::ZeroDuration()}));
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+  EXPECT_CODE(backend().FinishJob(
+                  {.worker_id = kOwner, .job_id = "tracked", .status_ttl = absl::ZeroDuration()}),
+              kInvalidArgument);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+}
+
+// Redis rejected an in-flight job with an empty queue name, memory finished it (and found
+// nothing to take out).
+TEST_P(BackendConformance, FinishOfAnInFlightJobWithoutAQueueIsInvalidArgument) {
+  EXPECT_CODE(backend().FinishJob({.worker_id = kOwner, .in_flight = ReservedJob{"", Job(1)}}),
+              kInvalidArgument);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 0);
+}
+
+TEST_P(BackendConformance, ReserveRequestTakesUpToMaxJobsOfOneQueueIntoTheOwnersList) {
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("low", Job(n)));
+  ASSERT_OK(backend().Push("high", Job(9)));
+  const std::vector<std::string> queues = {"high", "low"};
+  ReservedJobs first = Value(backend().Reserve({.queues = queues, .owner = kOwner, .max = 5}));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].payload, Job(9));
+  ReservedJobs rest = Value(backend().Reserve({.queues = queues, .owner = kOwner, .max = 2}));
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].queue, "low");
+  EXPECT_EQ(rest[0].payload, Job(1));
+  EXPECT_EQ(rest[1].payload, Job(2));
+  EXPECT_EQ(Value(backend().InFlight(kOwner)).size(), 3u);
+  ReservedJobs unowned = Value(backend().Reserve({.queues = queues}));
+  ASSERT_EQ(unowned.size(), 1u);
+  EXPECT_EQ(unowned[0].payload, Job(3));
+  EXPECT_EQ(Value(backend().InFlight(kOwner)).size(), 3u);
+  EXPECT_THAT(Value(backend().Reserve({.queues = queues, .owner = kOwner, .max = 3})), IsEmpty());
+}
+
+TEST_P(BackendConformance, ReserveRequestOfABatchWithoutAnOwnerIsInvalidArgument) {
+  ASSERT_OK(backend().Push("low", Job(1)));
+  const std::vector<std::string> queues = {"low"};
+  EXPECT_CODE(backend().Reserve({.queues = queues, .max = 2}), kInvalidArgument);
+  EXPECT_CODE(backend().Reserve({.queues = queues, .owner = kOwner, .max = 0}), kInvalidArgument);
+  EXPECT_CODE(backend().Reserve({.queues = queues, .owner = kOwner, .max = kMaxBatch + 1}),
+              kInvalidArgument);
+  EXPECT_CODE(backend().Reserve({.queues = queues, .wait = absl::Seconds(-1)}), kInvalidArgument);
+  EXPECT_CODE(backend().Reserve({}), kInvalidArgument);
+  EXPECT_EQ(Value(backend().Size("low")), 1);
+}
+
+TEST_P(BackendConformance, UnreserveRequestHandsEachJobBackWithItsOwnStatus) {
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("mail", Job(n)));
+  ASSERT_OK(backend().Push("sms", Job(4)));
+  ASSERT_OK(backend().SetStatus("j2", R"({"status":2})", absl::InfiniteDuration(), false));
+  const std::vector<std::string> mail = {"mail"};
+  const std::vector<std::string> sms = {"sms"};
+  ReservedJobs jobs = Value(backend().Reserve({.queues = mail, .owner = kOwner, .max = 3}));
+  ReservedJobs text = Value(backend().Reserve({.queues = sms, .owner = kOwner}));
+  ASSERT_EQ(jobs.size(), 3u);
+  ASSERT_EQ(text.size(), 1u);
+  // Mixed queues: each queue gets its own jobs back, in the order given.
+  const std::vector<UnreserveJob> back = {
+      {.job = jobs[1], .job_id = "j2"}, {.job = text[0]}, {.job = jobs[2], .job_id = "j3"}};
+  EXPECT_EQ(
+      Value(backend().Unreserve({.owner = kOwner, .jobs = back, .status_json = R"({"status":1})"})),
+      3);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(2), Job(3)));
+  EXPECT_THAT(Value(backend().Peek("sms", 0, 10)), ElementsAre(Job(4)));
+  EXPECT_EQ(Value(backend().GetStatus("j2")), R"({"status":1})");
+  EXPECT_CODE(backend().GetStatus("j3"), kNotFound);  // untracked: not created
+  std::vector<ReservedJob> still = Value(backend().InFlight(kOwner));
+  ASSERT_EQ(still.size(), 1u);
+  EXPECT_EQ(still[0].payload, Job(1));
+  // Handed back already: nothing moves twice.
+  EXPECT_EQ(Value(backend().Unreserve({.owner = kOwner, .jobs = back})), 0);
+  EXPECT_CODE(backend().Unreserve({.jobs = back}), kInvalidArgument);
+}
+
+// Redis computed the last index as start + count - 1, which overflows for a count near 2^63.
+TEST_P(BackendConformance, ARangeWithAHugeCountReturnsEverythingFromItsStart) {
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("mail", Job(n)));
+  EXPECT_THAT(Value(backend().Peek("mail", 1, huge)), ElementsAre(Job(2), Job(3)));
+  EXPECT_THAT(Value(backend().Peek("mail", 0, huge)), ElementsAre(Job(1), Job(2), Job(3)));
+  for (int n : {1, 2}) ASSERT_OK(backend().PushFailure(Job(n)));
+  EXPECT_THAT(Value(backend().Failures(1, huge)), ElementsAre(Job(2)));
+  EXPECT_THAT(Value(backend().Failures(huge, huge)), IsEmpty());
+}
+
+}  // namespace
+}  // namespace resque::testing
