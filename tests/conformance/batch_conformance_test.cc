@@ -55,7 +55,9 @@ TEST_P(BackendConformance, ReserveInFlightManyTakesUpToMaxFromTheFirstNonEmptyQu
 
 TEST_P(BackendConformance, ReserveInFlightManyWaitsForAPush) {
   std::thread pusher([this] {
-    absl::SleepFor(absl::Milliseconds(50));
+    // Pushed once the reserve is parked (where the backend can tell), so that the wake-up, not
+    // the first look, finds the job.
+    AwaitWaitingReservers(1, absl::Seconds(5));
     ASSERT_OK(backend().Push("mail", Job(7)));
   });
   std::vector<ReservedJob> batch =
