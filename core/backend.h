@@ -245,9 +245,9 @@ class Backend {
   // When the worker started, as registered; nullopt when unknown.
   absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id);
 
-  // Marks the worker busy with a job and, for a tracked job, sets its status. A backend may apply
-  // it after returning (Redis does not wait for the reply), but always before any later call made
-  // from the same thread; a failure to apply it then goes unreported.
+  // Marks the worker busy with a job and, for a tracked job, sets its status. On a session
+  // (OpenSession) a backend may apply it after returning (Redis does not wait for the reply), but
+  // always before that session's next call; a failure to apply it then goes unreported.
   absl::Status StartJob(const JobStart& start);
 
   // Ends jobs of one worker: sets their statuses (tracked jobs only) with a TTL, counts them in

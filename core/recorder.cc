@@ -27,20 +27,19 @@ bool IsTransient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s);
 }
 
-void Recorder::Start(std::string_view worker_id, const ReservedJob& job, const Payload& payload,
-                     std::vector<std::string> others) {
+void Recorder::Start(Backend& backend, std::string_view worker_id, const ReservedJob& job,
+                     const Payload& payload, std::vector<std::string> others) {
   const absl::Time now = options_.clock->Now();
   // "worker" is what node-resque files the record under (allWorkingOn); php-resque and Ruby
   // read the other three.
   const std::string working = absl::StrFormat(
       "{\"queue\":%s,\"run_at\":%s,\"payload\":%s,\"worker\":%s}", json::Quote(job.queue),
       json::Quote(FormatIsoTime(now)), job.payload, json::Quote(WorkerIdWithoutQueues(worker_id)));
-  absl::Status started =
-      backend_.StartJob({.worker_id = std::string(worker_id),
-                         .working_json = working,
-                         .job_id = payload.id,
-                         .status_json = StatusUpdateJson(JobState::kRunning, now),
-                         .other_job_ids = std::move(others)});
+  absl::Status started = backend.StartJob({.worker_id = std::string(worker_id),
+                                           .working_json = working,
+                                           .job_id = payload.id,
+                                           .status_json = StatusUpdateJson(JobState::kRunning, now),
+                                           .other_job_ids = std::move(others)});
   if (!started.ok()) {
     options_.log(LogLevel::kError, absl::StrFormat("worker %s: recording the start of job %s: %s",
                                                    worker_id, payload.id, started.ToString()));
@@ -76,7 +75,8 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
   return d;
 }
 
-bool Recorder::Record(std::string_view worker_id, std::vector<FinishedJob>& done) {
+bool Recorder::Record(Backend& backend, std::string_view worker_id,
+                      std::vector<FinishedJob>& done) {
   if (done.empty()) return true;
   std::vector<JobFinish> finishes;
   finishes.reserve(done.size());
@@ -91,10 +91,7 @@ bool Recorder::Record(std::string_view worker_id, std::vector<FinishedJob>& done
   // not go away by retrying.
   const absl::Status s = RetryWhileUnreachable(
       state_, options_.log, worker_id, [&] { return "recording the end of " + what(); },
-      [&] {
-        return finishes.size() == 1 ? backend_.FinishJob(finishes[0])
-                                    : backend_.FinishJobs(finishes);
-      });
+      [&] { return backend.Finish(finishes); });
   const bool recorded = s.ok();
   if (!recorded) {
     options_.log(LogLevel::kError,

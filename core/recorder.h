@@ -1,11 +1,11 @@
 // Recorder: what the worker writes of a job it took. Its start: the slot's working-on record and
 // the running status (one StartJob). Its finish: the status with its 24 h TTL, the processed and
-// failed stats, the failure record, the job out of the in-flight list (one FinishJob, or one
-// FinishJobs for a batch), retried while the backend is unreachable. It counts what it recorded.
+// failed stats, the failure record, the job out of the in-flight list (one Finish, for one job
+// or a batch), retried while the backend is unreachable. It counts what it recorded.
 //
 //   resque::FinishedJob done = recorder.Finished(slot_id, job, &payload, outcome, in_flight);
 //   std::vector<resque::FinishedJob> batch = {std::move(done)};
-//   recorder.Record(slot_id, batch);
+//   recorder.Record(*slot_session, slot_id, batch);
 #ifndef RESQUE_CORE_RECORDER_H_
 #define RESQUE_CORE_RECORDER_H_
 
@@ -44,15 +44,18 @@ struct RecorderOptions {
 
 class Recorder {
  public:
-  // `backend` is not owned. `state`: an immediate stop ends the retries of a record.
-  Recorder(Backend& backend, RunState& state, RecorderOptions options)
-      : backend_(backend), state_(state), options_(std::move(options)) {}
+  // `state`: an immediate stop ends the retries of a record.
+  Recorder(RunState& state, RecorderOptions options)
+      : state_(state), options_(std::move(options)) {}
+
+  // Start and Record write on `backend`, the slot's session (Backend::OpenSession): a start may
+  // be applied after it returns, and the same session's next call (the record) comes after it.
 
   // Marks `worker_id` busy with `job` (its working-on record) and the job's status running, and
   // every id of `others` (the rest of a batch) running too. An error is logged: the job is taken
   // already, and performing it is better than losing it.
-  void Start(std::string_view worker_id, const ReservedJob& job, const Payload& payload,
-             std::vector<std::string> others);
+  void Start(Backend& backend, std::string_view worker_id, const ReservedJob& job,
+             const Payload& payload, std::vector<std::string> others);
 
   // What the finish of `job` writes. `in_flight`: the job leaves the slot's in-flight list.
   FinishedJob Finished(std::string_view worker_id, const ReservedJob& job, const Payload* payload,
@@ -61,13 +64,12 @@ class Recorder {
   // Writes the finishes of `done` in one step (retrying while the backend is unreachable, until
   // an immediate stop), then counts, logs and reports them (on_job_done). Returns whether they
   // were written.
-  bool Record(std::string_view worker_id, std::vector<FinishedJob>& done);
+  bool Record(Backend& backend, std::string_view worker_id, std::vector<FinishedJob>& done);
 
   int64_t processed() const { return processed_.load(); }
   int64_t failed() const { return failed_.load(); }
 
  private:
-  Backend& backend_;
   RunState& state_;
   const RecorderOptions options_;
   std::atomic<int64_t> processed_{0};

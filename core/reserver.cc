@@ -38,12 +38,12 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
   in_flight_ = reliable_.load();
   if (allow_batch && in_flight_ && batch_size_ > 1) {
     const int extra = tickets_.TakeMore(batch_size_ - 1);
-    absl::StatusOr<std::vector<ReservedJob>> jobs =
-        backend_.ReserveInFlightMany(queues_, wait, slot_id_, 1 + extra);
+    absl::StatusOr<ReservedJobs> jobs =
+        backend_.Reserve({.queues = queues_, .wait = wait, .owner = slot_id_, .max = 1 + extra});
     const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
     tickets_.Return(extra + 1 - std::max(got, 1));  // the first ticket stays with the caller's
     if (jobs.ok() && got > 0) {
-      r.jobs = *std::move(jobs);
+      r.jobs.assign(std::make_move_iterator(jobs->begin()), std::make_move_iterator(jobs->end()));
       r.batch = true;
       return r;
     }
@@ -77,8 +77,11 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
 
 absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveOne(
     const std::vector<std::string>& queues, absl::Duration wait) {
-  return in_flight_ ? backend_.ReserveInFlight(queues, wait, slot_id_)
-                    : backend_.Reserve(queues, wait);
+  absl::StatusOr<ReservedJobs> jobs = backend_.Reserve(
+      {.queues = queues, .wait = wait, .owner = in_flight_ ? slot_id_ : std::string_view()});
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) return std::nullopt;
+  return std::move(jobs->front());
 }
 
 // One queue key of the wrong type (someone else's SET on it) fails a reserve over all the
@@ -100,7 +103,10 @@ absl::Status Reserver::HandBackOrphans() {
   absl::StatusOr<std::vector<ReservedJob>> held = backend_.InFlight(slot_id_);
   if (!held.ok()) return held.status();
   if (!held->empty()) {
-    absl::StatusOr<int64_t> back = backend_.Unreserve(slot_id_, *held, {}, "");
+    std::vector<UnreserveJob> orphans;
+    orphans.reserve(held->size());
+    for (ReservedJob& job : *held) orphans.push_back({.job = std::move(job), .job_id = {}});
+    absl::StatusOr<int64_t> back = backend_.Unreserve({.owner = slot_id_, .jobs = orphans});
     if (!back.ok()) return back.status();
     Log(LogLevel::kError,
         absl::StrFormat("worker %s: %d job(s) reserved while the connection dropped are back on "
@@ -150,16 +156,20 @@ void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
   // The batch marked them running; they wait again. The status goes in the same step as the
   // job, and only for a job still in this slot's list: once back in its queue another worker may
   // finish it at once, and a "waiting" written after its "complete" would stay.
-  std::vector<std::string> ids;
-  ids.reserve(payloads.size());
-  for (const absl::StatusOr<Payload>& p : payloads) ids.push_back(p.ok() ? p->id : "");
+  std::vector<UnreserveJob> back_jobs;
+  back_jobs.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    back_jobs.push_back({.job = jobs[i], .job_id = payloads[i].ok() ? payloads[i]->id : ""});
+  }
   const std::string waiting = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
   // Retried while Redis is away, as a record is: left in flight they would wait for this worker
   // to stop (it keeps beating, so nobody else recovers them).
   absl::StatusOr<int64_t> back = RetryWhileUnreachable(
       state_, options_.log, slot_id_,
       [&] { return absl::StrFormat("handing %d unstarted job(s) back", jobs.size()); },
-      [&] { return backend_.Unreserve(slot_id_, jobs, ids, waiting); });
+      [&] {
+        return backend_.Unreserve({.owner = slot_id_, .jobs = back_jobs, .status_json = waiting});
+      });
   tickets_.Return(static_cast<int>(jobs.size()));
   if (!back.ok()) {
     // They stay in flight: this slot hands them back when it stops, or a recovery does if it

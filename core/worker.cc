@@ -26,9 +26,14 @@ struct Worker::Slot {
   Slot(std::string slot_id, Backend& backend, ReserverOptions options, Tickets& tickets,
        RunState& state, std::atomic<bool>& reliable)
       : id(slot_id),
-        reserver(backend, std::move(slot_id), std::move(options), tickets, state, reliable) {}
+        session(backend.OpenSession()),
+        reserver(*session, std::move(slot_id), std::move(options), tickets, state, reliable) {}
   const std::string id;
-  JobCancel cancel;   // the running job's
+  JobCancel cancel;  // the running job's
+  // The slot's own way to the backend, which its reserves, starts and records take in turn: a
+  // start that a backend applies after returning (Redis does not await its reply) is then
+  // always before the same slot's next call.
+  const std::unique_ptr<Backend> session;
   Reserver reserver;  // only the slot's thread touches it
 };
 
@@ -64,7 +69,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
       state_(std::make_unique<RunState>(*options_.timer)),
       tickets_(std::make_unique<Tickets>(options_.max_jobs)),
       recorder_(std::make_unique<Recorder>(
-          backend, *state_,
+          *state_,
           RecorderOptions{
               .clock = options_.clock, .log = options_.log, .on_job_done = options_.on_job_done})),
       forks_(options_.fork ? std::make_unique<ForkRunner>(options_.job_timeout, *options_.timer)
@@ -129,8 +134,8 @@ absl::Status Worker::CheckOptions() const {
   }
   if (options_.max_jobs < 0) return absl::InvalidArgumentError("max jobs must not be negative");
   if (options_.batch < 1 || options_.batch > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrFormat("batch must be within 1..%d, not %d",
-                                                      kMaxBatch, options_.batch));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("batch must be within 1..%d, not %d", kMaxBatch, options_.batch));
   }
   if (options_.batch > 1 && !options_.reliable) {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.
@@ -258,7 +263,7 @@ JobOutcome Worker::RunOne(Slot& slot, const ReservedJob& job,
     return {JobOutcome::kFailed, "resque::JobKilled",
             "the worker was stopping at once when it took the job: not performed"};
   }
-  if (announce) recorder_->Start(slot.id, job, *payload, {});
+  if (announce) recorder_->Start(*slot.session, slot.id, job, *payload, {});
   Log(LogLevel::kDebug, absl::StrFormat("worker %s: performing %s %s from %s", slot.id,
                                         payload->class_name, payload->id, job.queue));
   return runner_->Perform(slot.id, job, *payload, slot.cancel);
@@ -276,7 +281,7 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
     for (size_t j = i + 1; j < jobs.size(); ++j) {
       if (payloads[j].ok() && !payloads[j]->id.empty()) others.push_back(payloads[j]->id);
     }
-    recorder_->Start(slot.id, jobs[i], *payloads[i], std::move(others));
+    recorder_->Start(*slot.session, slot.id, jobs[i], *payloads[i], std::move(others));
     break;
   }
   std::vector<FinishedJob> done;
@@ -287,7 +292,7 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
       const absl::Duration elapsed = options_.timer->MonotonicNow() - start;
       if (elapsed > Reserver::kBatchBudget || state_->stopping() || state_->paused()) break;
       if (elapsed > kBatchQuiet && payloads[next].ok()) {
-        recorder_->Start(slot.id, jobs[next], *payloads[next], {});
+        recorder_->Start(*slot.session, slot.id, jobs[next], *payloads[next], {});
       }
     }
     const JobOutcome outcome = RunOne(slot, jobs[next], payloads[next], /*announce=*/false);
@@ -304,7 +309,7 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
 }
 
 void Worker::Record(Slot& slot, std::vector<FinishedJob>& done) {
-  recorder_->Record(slot.id, done);
+  recorder_->Record(*slot.session, slot.id, done);
   for (size_t i = 0; i < done.size(); ++i) {
     if (!tickets_->Done()) continue;
     Log(LogLevel::kInfo, absl::StrFormat("%d jobs done: stopping", options_.max_jobs));

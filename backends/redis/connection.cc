@@ -170,10 +170,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   return c;
 }
 
-ConnectionPool::~ConnectionPool() {
-  // Closed unread: nothing after this waits for what they sent, and reading could block.
-  for (auto& [thread, session] : parked_) session.context_.reset();
-}
+ConnectionPool::~ConnectionPool() = default;
 
 ConnectionPool::Session ConnectionPool::OpenSession() { return Session(this); }
 
@@ -229,30 +226,10 @@ void ConnectionPool::Release(Context context) {
   idle_.push_back(std::move(context));
 }
 
-ConnectionPool::Session ConnectionPool::TakeParked() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (parked_.empty()) return Session(this);
-  auto it = parked_.find(std::this_thread::get_id());
-  if (it == parked_.end()) return Session(this);
-  Session session = std::move(it->second);
-  parked_.erase(it);  // a moved-from session: destroying it touches nothing
-  return session;
-}
-
 absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
                                             absl::Duration extra_timeout) {
   // The session ends with this call, handing its connection back to the pool.
-  return TakeParked().Run(commands, extra_timeout);
-}
-
-absl::Status ConnectionPool::Send(absl::Span<const Command> commands) {
-  Session session = TakeParked();
-  RESQUE_RETURN_IF_ERROR(session.Send(commands));
-  std::lock_guard<std::mutex> lock(mu_);
-  // None is there: TakeParked took this thread's, and only this thread parks under its id. (So
-  // no session ends under the lock, which its Close would take again.)
-  parked_.try_emplace(std::this_thread::get_id(), std::move(session));
-  return absl::OkStatus();
+  return Session(this).Run(commands, extra_timeout);
 }
 
 // ---- Session ----

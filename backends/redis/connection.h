@@ -19,8 +19,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -59,7 +57,7 @@ class ConnectionPool {
   ConnectionPool(RedisOptions options, std::vector<std::string> scripts);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
-  // Sessions must be gone by then; connections parked by Send are closed unread.
+  // Sessions must be gone by then.
   ~ConnectionPool();
 
   // A session of this pool (see Session): it takes a connection on its first call.
@@ -71,17 +69,6 @@ class ConnectionPool {
   // `extra_timeout` extends the read timeout (a BLPOP's wait); InfiniteDuration waits forever.
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
                               absl::Duration extra_timeout = absl::ZeroDuration());
-
-  // Sends `commands` without waiting for their replies, on a session then kept for the calling
-  // thread: its next call on this pool goes on through that session (so the server applies these
-  // commands before anything that call sends), which reads the replies first. The replies are
-  // dropped, error replies included; an I/O error is Unavailable, as in Run. Saves a round trip
-  // where nothing depends on the outcome (a worker marking itself busy before it performs a job).
-  //
-  // Kept by thread id until every caller that sends holds a Session of its own: correct only
-  // while a caller keeps to one thread, and a thread that exits after Send leaves its session
-  // parked until the pool is destroyed. Prefer Session::Send.
-  absl::Status Send(absl::Span<const Command> commands);
 
   // Checks that the server can be reached now (connecting if no connection is idle).
   absl::Status Ping();
@@ -153,8 +140,6 @@ class ConnectionPool {
   absl::StatusOr<Context> ConnectWithBackoff();
   absl::StatusOr<Context> Connect(absl::Duration timeout);
   void Release(Context context);
-  // The calling thread's session left by Send, or a new session.
-  Session TakeParked();
 
   const RedisOptions options_;
   const std::vector<std::string> scripts_;
@@ -164,8 +149,6 @@ class ConnectionPool {
   // so TSan would not see absl::Mutex order the accesses. Guards everything below.
   std::mutex mu_;
   std::vector<Context> idle_;
-  // Sessions that Send left with replies to read, by the thread that sent.
-  std::unordered_map<std::thread::id, Session> parked_;
   std::vector<std::string> shas_;
   // Reconnection backoff: no connection attempt starts before next_attempt_.
   absl::Duration backoff_ = absl::ZeroDuration();

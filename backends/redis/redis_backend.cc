@@ -47,14 +47,14 @@ class RedisBackend : public Backend {
   RedisBackend(const RedisBackend& parent, ConnectionPool::Session session)
       : keys_(parent.keys_), pool_(parent.pool_), session_(std::move(session)) {}
 
-  // A backend of its own session (see above): what Backend::OpenSession() is to return.
-  std::unique_ptr<Backend> NewSession() const {
-    return std::make_unique<RedisBackend>(*this, pool_->OpenSession());
-  }
-
   absl::Status Ping() { return pool_->Ping(); }
 
  private:
+  // A backend of its own session (see above), for a worker slot.
+  std::unique_ptr<Backend> DoOpenSession() override {
+    return std::make_unique<RedisBackend>(*this, pool_->OpenSession());
+  }
+
   // ---- Queues ----
 
   absl::Status DoPush(std::string_view queue,
@@ -184,9 +184,10 @@ class RedisBackend : public Backend {
   }
 
   absl::Status DoStartJob(const JobStart& start) override {
-    // SET replaces a value of any type, so none of these can fail on what the keys hold. They go
-    // without waiting for the reply: the job is performed whatever it says, and the connection's
-    // next command (this thread's FinishJob) is applied after them.
+    // SET replaces a value of any type, so none of these can fail on what the keys hold. On a
+    // session they go without waiting for the reply: the job is performed whatever it says, and
+    // the session's next command (the slot's Finish) is applied after them. Without a session
+    // there is no owner for a reply left unread, so the call waits for it.
     std::vector<Command> commands = {{"SET", keys_.Worker(start.worker_id), start.working_json}};
     if (!start.job_id.empty()) {
       commands.push_back({"SET", keys_.Status(start.job_id), start.status_json, "XX"});
@@ -523,8 +524,8 @@ class RedisBackend : public Backend {
     return std::move((*r)[0]);
   }
 
-  // Where every command goes: this backend's session if it has one, else any connection of the
-  // pool (ConnectionPool::Send then parks one by thread id).
+  // Where every command goes: this backend's session if it has one, else any idle connection of
+  // the pool.
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
                               absl::Duration extra_timeout = absl::ZeroDuration()) {
     return session_.has_value() ? session_->Run(commands, extra_timeout)
@@ -532,7 +533,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status Send(absl::Span<const Command> commands) {
-    return session_.has_value() ? session_->Send(commands) : pool_->Send(commands);
+    return session_.has_value() ? session_->Send(commands) : Run(commands).status();
   }
 
   const Keys keys_;

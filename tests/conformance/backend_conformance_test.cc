@@ -137,14 +137,16 @@ TEST_P(BackendConformance, ReserveWithAWaitReturnsAJobAlreadyThereAtOnce) {
 
 // Calls Reserve(queues, wait) in another thread and, once it waits (when the backend can tell;
 // else perhaps before), pushes `payload` to `push_to`. Returns what Reserve returned.
+// `backend` is called in each thread for the Backend it is to use (a session is for one thread).
 absl::StatusOr<std::optional<ReservedJob>> ReserveThenPush(
-    Backend& backend, const std::function<bool(int, absl::Duration)>& await_waiting,
+    const std::function<Backend&()>& backend,
+    const std::function<bool(int, absl::Duration)>& await_waiting,
     const std::vector<std::string>& queues, absl::Duration wait, const std::string& push_to,
     const std::string& payload) {
   absl::StatusOr<std::optional<ReservedJob>> result = absl::UnknownError("Reserve did not return");
-  std::thread reserver([&] { result = backend.Reserve(queues, wait); });
+  std::thread reserver([&] { result = backend().Reserve(queues, wait); });
   await_waiting(1, absl::Seconds(10));
-  EXPECT_OK(backend.Push(push_to, payload));
+  EXPECT_OK(backend().Push(push_to, payload));
   reserver.join();
   return result;
 }
@@ -152,9 +154,10 @@ absl::StatusOr<std::optional<ReservedJob>> ReserveThenPush(
 TEST_P(BackendConformance, ReserveWithAWaitWakesOnAPushToTheSecondQueue) {
   const absl::Duration wait = absl::Seconds(30);
   const SteadyClock::time_point start = SteadyClock::now();
-  std::optional<ReservedJob> job = Value(ReserveThenPush(
-      backend(), [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
-      Queues({"first", "second"}), wait, "second", Job("Wake")));
+  std::optional<ReservedJob> job =
+      Value(ReserveThenPush([this]() -> Backend& { return backend(); },
+                            [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
+                            Queues({"first", "second"}), wait, "second", Job("Wake")));
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ(job->queue, "second");
   EXPECT_EQ(job->payload, Job("Wake"));
@@ -164,9 +167,10 @@ TEST_P(BackendConformance, ReserveWithAWaitWakesOnAPushToTheSecondQueue) {
 TEST_P(BackendConformance, ReserveWithAWaitIgnoresPushesToOtherQueues) {
   const absl::Duration wait = absl::Milliseconds(500);
   const SteadyClock::time_point start = SteadyClock::now();
-  std::optional<ReservedJob> job = Value(ReserveThenPush(
-      backend(), [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
-      Queues({"mine"}), wait, "other", Job("NotForMe")));
+  std::optional<ReservedJob> job =
+      Value(ReserveThenPush([this]() -> Backend& { return backend(); },
+                            [this](int n, absl::Duration t) { return AwaitWaitingReservers(n, t); },
+                            Queues({"mine"}), wait, "other", Job("NotForMe")));
   EXPECT_FALSE(job.has_value());
   EXPECT_GE(Since(start), wait);
   EXPECT_EQ(Value(backend().Size("other")), 1);

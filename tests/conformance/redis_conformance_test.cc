@@ -1,7 +1,10 @@
 // The conformance suite on the Redis backend, against a real redis-server (one per test binary,
 // flushed before each test). Time passes for TTLs by lowering every key's PTTL on the server.
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -51,13 +54,39 @@ class RedisUnderTest : public BackendUnderTest {
   }
 
   RedisServer& redis_ = RedisServer::Shared();
+
+ protected:
   std::unique_ptr<Backend> backend_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Redis, BackendConformance,
-                         ::testing::Values(BackendFactory{
-                             "Redis", [] { return std::make_unique<RedisUnderTest>(); }}),
-                         FactoryName);
+// The suite again, each thread of a test on a session of its own (Backend::OpenSession), as each
+// worker slot is: a session's deferred StartJob and its pinned connection must keep every
+// contract of the backend.
+class RedisSessionsUnderTest : public RedisUnderTest {
+ public:
+  Backend& backend() override {
+    std::lock_guard lock(mu_);
+    std::unique_ptr<Backend>& session = sessions_[std::this_thread::get_id()];
+    if (session == nullptr) session = backend_->OpenSession();
+    return *session;
+  }
+
+  ~RedisSessionsUnderTest() override {
+    std::lock_guard lock(mu_);
+    sessions_.clear();  // before the backend whose pool they hold connections of
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::thread::id, std::unique_ptr<Backend>> sessions_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Redis, BackendConformance,
+    ::testing::Values(BackendFactory{"Redis", [] { return std::make_unique<RedisUnderTest>(); }},
+                      BackendFactory{"RedisSessions",
+                                     [] { return std::make_unique<RedisSessionsUnderTest>(); }}),
+    FactoryName);
 
 }  // namespace
 }  // namespace resque::testing

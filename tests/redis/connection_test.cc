@@ -141,22 +141,6 @@ TEST_F(ConnectionTest, ASessionUsedFromTwoThreadsOneAfterTheOtherWorks) {
   EXPECT_EQ(session.pending(), 0u);
 }
 
-TEST_F(ConnectionTest, PoolSendIsAppliedBeforeTheSameThreadsNextCall) {
-  ASSERT_TRUE(pool_.Send({{"SET", "k", "1"}, {"APPEND", "k", "2"}}).ok());
-  EXPECT_EQ(RunOne(pool_, {"GET", "k"}), std::vector<std::string>{"12"});
-  ASSERT_TRUE(pool_.Send({{"APPEND", "k", "3"}}).ok());
-  ASSERT_TRUE(pool_.Send({{"APPEND", "k", "4"}}).ok());
-  EXPECT_EQ(RunOne(pool_, {"GET", "k"}), std::vector<std::string>{"1234"});
-}
-
-TEST_F(ConnectionTest, APoolDestroyedWithASendParkedDoesNotWaitForIt) {
-  auto pool =
-      std::make_unique<ConnectionPool>(RedisServer::Shared().Options(), std::vector<std::string>());
-  ASSERT_TRUE(pool->Send({{"SET", "k", "v"}}).ok());
-  pool.reset();
-  EXPECT_EQ(RunOne(pool_, {"GET", "k"}), std::vector<std::string>{"v"});
-}
-
 // A server of its own, so that stopping it disturbs no other test.
 class ConnectionFaultTest : public ::testing::Test {
  protected:
