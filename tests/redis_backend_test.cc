@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "backends/backend_factory.h"
 #include "backends/redis/redis_backend.h"
+#include "core/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/redis_server.h"
@@ -448,6 +449,50 @@ TEST_F(RedisAuthTest, AWrongPasswordIsRefusedWithoutShowingIt) {
 // ---- Faults ----
 
 // A server of its own, so that stopping it disturbs no other test.
+// Waits (a bounded real time) until `n` threads sleep or wait on `timer`.
+bool AwaitSleepers(const ManualClock& timer, int n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (timer.waiters() < n) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+// Redis cannot block on several lists and move atomically, so such a reserve looks again and
+// again, sleeping between looks on RedisOptions::timer.
+TEST_F(RedisBackendTest, AWaitOnSeveralQueuesSleepsOnTheBackendsTimerBetweenLooks) {
+  ManualClock timer;
+  RedisOptions options = redis().Options();
+  options.timer = &timer;
+  std::unique_ptr<Backend> b = Make(options);
+  ASSERT_NE(b, nullptr);
+  absl::StatusOr<std::optional<ReservedJob>> got = absl::UnknownError("did not return");
+  std::thread reserver([&] { got = b->ReserveInFlight({"a", "b"}, absl::Hours(1), kWorker); });
+  ASSERT_TRUE(AwaitSleepers(timer, 1));
+  ASSERT_TRUE(b->Push("b", R"({"class":"X","args":[]})").ok());
+  timer.Advance(absl::Milliseconds(5));  // the first pause: the next look finds the job
+  reserver.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->queue, "b");
+}
+
+TEST_F(RedisBackendTest, AWaitOnSeveralQueuesEndsWhenTheTimerPassesIt) {
+  ManualClock timer;
+  RedisOptions options = redis().Options();
+  options.timer = &timer;
+  std::unique_ptr<Backend> b = Make(options);
+  ASSERT_NE(b, nullptr);
+  absl::StatusOr<std::optional<ReservedJob>> got = absl::UnknownError("did not return");
+  std::thread reserver([&] { got = b->ReserveInFlight({"a", "b"}, absl::Hours(1), kWorker); });
+  ASSERT_TRUE(AwaitSleepers(timer, 1));
+  timer.Advance(absl::Hours(1));
+  reserver.join();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_FALSE(got->has_value());
+}
+
 class RedisFaultTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }

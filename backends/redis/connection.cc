@@ -58,8 +58,17 @@ std::string RedisAddress(const RedisOptions& options) {
   return absl::StrFormat("%s:%d", options.host, options.port);
 }
 
+namespace {
+
+RedisOptions WithTimer(RedisOptions options) {
+  if (options.timer == nullptr) options.timer = RealClock();
+  return options;
+}
+
+}  // namespace
+
 ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> scripts)
-    : options_(std::move(options)),
+    : options_(WithTimer(std::move(options))),
       scripts_(std::move(scripts)),
       address_(RedisAddress(options_)),
       shas_(scripts_.size()) {}
@@ -187,21 +196,21 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
 }
 
 absl::StatusOr<Context> ConnectionPool::ConnectWithBackoff() {
-  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  const absl::Time deadline = options_.timer->MonotonicNow() + options_.connect_timeout;
   while (true) {
     absl::Time start;
     {
       std::lock_guard<std::mutex> lock(mu_);
       start = next_attempt_;
       if (start > deadline) {
-        return absl::UnavailableError(
-            absl::StrFormat("redis %s: cannot connect (%s); next attempt in %s", address_,
-                            last_error_, absl::FormatDuration(start - absl::Now())));
+        return absl::UnavailableError(absl::StrFormat(
+            "redis %s: cannot connect (%s); next attempt in %s", address_, last_error_,
+            absl::FormatDuration(start - options_.timer->MonotonicNow())));
       }
     }
-    const absl::Time now = absl::Now();
-    if (start > now) absl::SleepFor(start - now);
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Time now = options_.timer->MonotonicNow();
+    if (start > now) options_.timer->SleepFor(start - now);
+    const absl::Duration left = deadline - options_.timer->MonotonicNow();
     absl::StatusOr<Context> c = Connect(std::max(left, absl::Milliseconds(1)));
     std::lock_guard<std::mutex> lock(mu_);
     if (c.ok()) {
@@ -212,7 +221,7 @@ absl::StatusOr<Context> ConnectionPool::ConnectWithBackoff() {
     // Capped by connect_timeout too, so that a call made once the server is back always gets
     // to try within its own deadline.
     backoff_ = NextBackoff(backoff_, std::min(kMaxBackoff, options_.connect_timeout));
-    next_attempt_ = absl::Now() + backoff_;
+    next_attempt_ = options_.timer->MonotonicNow() + backoff_;
     last_error_ = std::string(c.status().message());
     // A refused AUTH or SELECT will not get better by retrying within this call.
     if (!absl::IsUnavailable(c.status()) || next_attempt_ >= deadline) return c.status();

@@ -1,5 +1,5 @@
-// RedisBackend: every Backend verb as one round trip to Redis (a pipeline, MULTI/EXEC or a Lua
-// script), with the keys of keys.h and the values handed in by core, written byte for byte.
+// RedisBackend: the storage verbs on Redis, each one round trip (a pipeline, MULTI/EXEC or a Lua
+// script) but RemoveJobs and InFlight (two), with the keys of keys.h and the values core hands in.
 #include "backends/redis/redis_backend.h"
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 #include "backends/redis/reply.h"
 #include "backends/redis/scripts.h"
 #include "core/absl_view.h"
+#include "core/backoff.h"
 #include "core/job_filter.h"
 #include "core/payload.h"
 #include "core/status_macros.h"
@@ -38,14 +39,19 @@ std::string BlockSeconds(absl::Duration wait) {
 class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
-      : keys_(options.ns), pool_(std::make_shared<ConnectionPool>(options, ScriptSources())) {}
+      : keys_(options.ns),
+        timer_(options.timer != nullptr ? options.timer : RealClock()),
+        pool_(std::make_shared<ConnectionPool>(options, ScriptSources())) {}
 
   // A backend over one session of `parent`'s pool (ConnectionPool::Session): every command goes
   // over that session's connection, so a StartJob's unawaited writes are owned by the session,
   // not parked by thread id. For one caller at a time (a worker slot), which may move between
   // threads. It shares the pool (and keeps it alive) with `parent`.
   RedisBackend(const RedisBackend& parent, ConnectionPool::Session session)
-      : keys_(parent.keys_), pool_(parent.pool_), session_(std::move(session)) {}
+      : keys_(parent.keys_),
+        timer_(parent.timer_),
+        pool_(parent.pool_),
+        session_(std::move(session)) {}
 
   absl::Status Ping() { return pool_->Ping(); }
 
@@ -208,15 +214,17 @@ class RedisBackend : public Backend {
     // Several queues: Redis has no blocking move from several lists, and BLPOP then a push would
     // lose the job if the worker died in between. So the reserve script (atomic, in priority
     // order) is tried again at growing intervals until the wait is over.
-    const absl::Time deadline = absl::Now() + wait;
-    absl::Duration pause = absl::Milliseconds(5);
+    Clock& timer = *timer_;
+    const absl::Time deadline = timer.MonotonicNow() + wait;
+    Backoff pause(absl::Milliseconds(5), kMaxReservePollPause, [&](absl::Duration d) {
+      timer.SleepFor(std::min(d, deadline - timer.MonotonicNow()));
+      return true;
+    });
     for (;;) {
       absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlightNow(queues, owner);
       if (!job.ok() || job->has_value()) return job;
-      const absl::Duration left = deadline - absl::Now();
-      if (left <= absl::ZeroDuration()) return std::nullopt;
-      absl::SleepFor(std::min(pause, left));
-      pause = std::min(pause * 2, kMaxReservePollPause);
+      if (timer.MonotonicNow() >= deadline) return std::nullopt;
+      pause.Wait();
     }
   }
 
@@ -537,6 +545,7 @@ class RedisBackend : public Backend {
   }
 
   const Keys keys_;
+  Clock* const timer_;  // RedisOptions::timer
   const std::shared_ptr<ConnectionPool> pool_;
   // Declared after pool_, so that it ends first (a session must not outlive its pool).
   std::optional<ConnectionPool::Session> session_;

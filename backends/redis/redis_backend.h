@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "core/clock.h"
 
 namespace resque::redis {
 
@@ -28,6 +29,10 @@ struct RedisOptions {
   std::string ns = "resque";  // key prefix: "<ns>:queue:<q>"
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);  // on top of a Reserve's wait
+  // Times the backend's own waits: the reconnect backoff and a reserve that waits on several
+  // queues (polled, see docs/reliability.md). Not owned; a test may pass a ManualClock. The
+  // socket timeouts above are the kernel's, on the real clock.
+  Clock* timer = RealClock();
 };
 
 // Parses redis://[[user]:password@]host[:port][/db], unix:///path/to/sock[?db=N&password=P],
