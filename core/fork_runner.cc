@@ -62,7 +62,7 @@ std::optional<JobOutcome> ForkRunner::Run(const std::function<JobOutcome()>& chi
                       std::string(forked.status().message())};
   }
   ChildProcess& process = **forked;
-  cancel.AttachChild(process.pid());  // a kill that came between the fork and here is honoured now
+  cancel.AttachChild(&process);  // a kill that came between the fork and here is honoured now
   const ChildExit exit = AwaitChild(cancel, process);
   cancel.DetachChild();
 

@@ -1,7 +1,5 @@
 #include "core/job_cancel.h"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <utility>
 
@@ -17,7 +15,7 @@ void JobCancel::Cancel(CancelReason reason) {
   std::lock_guard lock(mu_);
   if (reason_ == CancelReason::kNone) reason_ = reason;
   cancelled_.store(true);
-  if (child_ > 0) kill(-child_, SIGKILL);  // its group: the commands the job started too
+  if (child_ != nullptr) (void)child_->Kill();  // its group: the commands the job started too
 }
 
 CancelReason JobCancel::reason() const {
@@ -45,15 +43,15 @@ void JobCancel::CancelIfPast(absl::Time now) {
   cancelled_.store(true);
 }
 
-void JobCancel::AttachChild(pid_t pid) {
+void JobCancel::AttachChild(ChildProcess* child) {
   std::lock_guard lock(mu_);
-  child_ = pid;
-  if (cancelled_.load()) kill(-pid, SIGKILL);
+  child_ = child;
+  if (cancelled_.load()) (void)child->Kill();
 }
 
 void JobCancel::DetachChild() {
   std::lock_guard lock(mu_);
-  child_ = 0;
+  child_ = nullptr;
 }
 
 Watchdog::Watchdog(Clock& timer, absl::Duration timeout, std::vector<JobCancel*> jobs)

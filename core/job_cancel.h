@@ -7,13 +7,12 @@
 #ifndef RESQUE_CORE_JOB_CANCEL_H_
 #define RESQUE_CORE_JOB_CANCEL_H_
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <mutex>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/child_process.h"
 #include "core/clock.h"
 #include "core/periodic.h"
 
@@ -41,18 +40,18 @@ class JobCancel {
   // Cancels for kTimeout when `now` is past the deadline.
   void CancelIfPast(absl::Time now);
 
-  // The job's child process (fork mode), the leader of its own process group: a cancel kills
-  // the group. A cancel that came before the child
-  // existed kills it at once.
-  void AttachChild(pid_t pid);
-  void DetachChild();  // before the child is reaped
+  // The job's child process (fork mode): a cancel kills its process group (through
+  // ChildProcess::Signal, which never reaches a reaped pid). A cancel that came before the child
+  // was attached kills it at once. Detach before the ChildProcess is destroyed.
+  void AttachChild(ChildProcess* child);
+  void DetachChild();
 
  private:
   std::atomic<bool> cancelled_{false};
   mutable std::mutex mu_;
   CancelReason reason_ = CancelReason::kNone;     // guarded by mu_
   absl::Time deadline_ = absl::InfiniteFuture();  // guarded by mu_
-  pid_t child_ = 0;                               // guarded by mu_
+  ChildProcess* child_ = nullptr;                 // guarded by mu_
 };
 
 // A thread that cancels in-process jobs past their deadline (a busy slot cannot notice its own),
