@@ -4,7 +4,7 @@
 //   resque::Backoff backoff(absl::Milliseconds(50), absl::Seconds(2),
 //                           [&](absl::Duration d) { return SleepUnlessStopped(d); });
 //   absl::Status s = resque::RetryWithBackoff(
-//       backoff, [&] { return backend.FinishJob(finish); },
+//       backoff, [&] { return backend.Finish(finishes); },
 //       [](const absl::Status& error) { return absl::IsUnavailable(error); });
 #ifndef RESQUE_CORE_BACKOFF_H_
 #define RESQUE_CORE_BACKOFF_H_

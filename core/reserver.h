@@ -29,7 +29,7 @@ namespace resque {
 // What a reserve took.
 struct Reservation {
   std::vector<ReservedJob> jobs;  // empty: nothing found
-  bool batch = false;             // taken by ReserveInFlightMany: record them in one step
+  bool batch = false;             // a batch (Reserve with max > 1): record them in one step
   bool no_queues = false;         // "*" stood for no queue at all: nothing to reserve from
 };
 

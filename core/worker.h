@@ -158,7 +158,7 @@ class Worker {
   absl::StatusOr<bool> WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch);
   absl::Duration ReserveWait() const;
   void Process(Slot& slot, const ReservedJob& job);
-  // Performs a batch from ReserveInFlightMany: announces it, performs its jobs in order while it
+  // Performs a batch (Reserve with max > 1): announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
   void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);
   // Runs one decoded (or undecodable) job: the outcome to record. `announce`: StartJob first.

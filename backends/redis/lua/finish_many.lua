@@ -1,4 +1,4 @@
--- finish_many.lua: records finished jobs of one worker (FinishJob, FinishJobs).
+-- finish_many.lua: records finished jobs of one worker (Backend::Finish).
 -- KEYS: 1 worker:<wid>, 2 stat:processed, 3 stat:processed:<wid>, 4 stat:failed,
 --       5 stat:failed:<wid>, 6 failed.
 -- ARGV: seven per job (kFinishArgsPerJob in scripts.h), in this order:

@@ -1,4 +1,4 @@
--- reserve_many.lua: reliable reserve without waiting (ReserveInFlight, ReserveInFlightMany).
+-- reserve_many.lua: reliable reserve without waiting (Backend::Reserve with an owner).
 -- KEYS: the queues' keys in priority order, then inflight:<wid> (the worker's set of queues).
 -- ARGV: 1 the in-flight lists' prefix, 2 the most payloads to take, then the queue names, in
 --       KEYS' order.
