@@ -460,19 +460,48 @@ bool AwaitSleepers(const ManualClock& timer, int n) {
 }
 
 // Redis cannot block on several lists and move atomically, so such a reserve looks again and
-// again, sleeping between looks on RedisOptions::timer.
+// again, sleeping between looks on RedisOptions::timer. This one waits up to an hour on queues
+// "a" and "b", in a thread, on a backend whose timer is `timer`.
+class SeveralQueuesReserve {
+ public:
+  explicit SeveralQueuesReserve(ManualClock& timer) : timer_(timer) {
+    RedisOptions options = RedisServer::Shared().Options();
+    options.timer = &timer;
+    absl::StatusOr<std::unique_ptr<Backend>> b = NewRedisBackend(options);
+    EXPECT_TRUE(b.ok()) << b.status();
+    if (b.ok()) backend_ = *std::move(b);
+    reserver_ = std::thread([this] {
+      if (backend_ != nullptr)
+        got_ = backend_->ReserveInFlight({"a", "b"}, absl::Hours(1), kWorker);
+    });
+  }
+  // A test that failed midway: the wait ends by the timer.
+  ~SeveralQueuesReserve() {
+    if (!reserver_.joinable()) return;
+    timer_.Advance(absl::Hours(2));
+    reserver_.join();
+  }
+  Backend& backend() { return *backend_; }
+  // Joins the reserving thread and returns what it took.
+  absl::StatusOr<std::optional<ReservedJob>> Join() {
+    reserver_.join();
+    return got_;
+  }
+
+ private:
+  ManualClock& timer_;
+  std::unique_ptr<Backend> backend_;
+  absl::StatusOr<std::optional<ReservedJob>> got_ = absl::UnknownError("did not return");
+  std::thread reserver_;
+};
+
 TEST_F(RedisBackendTest, AWaitOnSeveralQueuesSleepsOnTheBackendsTimerBetweenLooks) {
   ManualClock timer;
-  RedisOptions options = redis().Options();
-  options.timer = &timer;
-  std::unique_ptr<Backend> b = Make(options);
-  ASSERT_NE(b, nullptr);
-  absl::StatusOr<std::optional<ReservedJob>> got = absl::UnknownError("did not return");
-  std::thread reserver([&] { got = b->ReserveInFlight({"a", "b"}, absl::Hours(1), kWorker); });
+  SeveralQueuesReserve reserve(timer);
   ASSERT_TRUE(AwaitSleepers(timer, 1));
-  ASSERT_TRUE(b->Push("b", R"({"class":"X","args":[]})").ok());
+  ASSERT_TRUE(reserve.backend().Push("b", R"({"class":"X","args":[]})").ok());
   timer.Advance(absl::Milliseconds(5));  // the first pause: the next look finds the job
-  reserver.join();
+  absl::StatusOr<std::optional<ReservedJob>> got = reserve.Join();
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ((*got)->queue, "b");
@@ -480,15 +509,10 @@ TEST_F(RedisBackendTest, AWaitOnSeveralQueuesSleepsOnTheBackendsTimerBetweenLook
 
 TEST_F(RedisBackendTest, AWaitOnSeveralQueuesEndsWhenTheTimerPassesIt) {
   ManualClock timer;
-  RedisOptions options = redis().Options();
-  options.timer = &timer;
-  std::unique_ptr<Backend> b = Make(options);
-  ASSERT_NE(b, nullptr);
-  absl::StatusOr<std::optional<ReservedJob>> got = absl::UnknownError("did not return");
-  std::thread reserver([&] { got = b->ReserveInFlight({"a", "b"}, absl::Hours(1), kWorker); });
+  SeveralQueuesReserve reserve(timer);
   ASSERT_TRUE(AwaitSleepers(timer, 1));
   timer.Advance(absl::Hours(1));
-  reserver.join();
+  absl::StatusOr<std::optional<ReservedJob>> got = reserve.Join();
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_FALSE(got->has_value());
 }
