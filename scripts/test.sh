@@ -17,7 +17,8 @@ export RESQUE_REQUIRE_PEERS=1
 
 build_dir=${BUILD_DIR:-$RESQUE_ROOT/build}
 # shellcheck disable=SC2086
-resque_build "$build_dir" ${CMAKE_ARGS:-}
+# Development and CI build with warnings as errors (a user's cmake build does not).
+resque_build "$build_dir" -DRESQUE_WERROR=ON ${CMAKE_ARGS:-}
 cd "$build_dir"
 # shellcheck disable=SC2086
 ctest --output-on-failure -j "$(nproc)" --timeout 300 ${CTEST_ARGS:-}
