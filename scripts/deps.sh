@@ -29,10 +29,14 @@ resque_install_deps() {
   fi
 }
 
-# resque_build DIR [cmake args...]: configures (once) and builds into DIR.
+# resque_build DIR [cmake args...]: configures (once) and builds into DIR: every target, or only
+# those named in BUILD_TARGETS (space-separated).
 resque_build() {
   local dir=$1
   shift
   cmake -S "$RESQUE_ROOT" -B "$dir" -G Ninja "$@" >/dev/null
-  cmake --build "$dir" --parallel "$(nproc)"
+  local targets=()
+  # shellcheck disable=SC2206
+  [ -z "${BUILD_TARGETS:-}" ] || targets=(--target ${BUILD_TARGETS})
+  cmake --build "$dir" --parallel "$(nproc)" "${targets[@]}"
 }
