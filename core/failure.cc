@@ -1,11 +1,18 @@
 #include "core/failure.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 
 namespace resque {
 namespace {
+
+// The status payload WithBacktrace sets: the lines, each followed by a newline (a line holds
+// none: BacktraceOf splits at them).
+constexpr absl::string_view kBacktraceUrl = "resque/backtrace";
 
 void AppendField(std::string* out, std::string_view key, std::string_view value) {
   out->push_back(',');
@@ -21,6 +28,31 @@ std::string StringOrEmpty(const json::Field& f) {
 }
 
 }  // namespace
+
+absl::Status WithBacktrace(absl::Status error, const std::vector<std::string>& lines) {
+  if (error.ok() || lines.empty()) return error;
+  absl::Cord joined;
+  for (const std::string& line : lines) {
+    // A newline inside a line would split it in two on the way back.
+    joined.Append(absl::StrReplaceAll(line, {{"\n", " "}}));
+    joined.Append("\n");
+  }
+  error.SetPayload(kBacktraceUrl, std::move(joined));
+  return error;
+}
+
+std::vector<std::string> BacktraceOf(const absl::Status& status) {
+  const absl::optional<absl::Cord> joined = status.GetPayload(kBacktraceUrl);
+  if (!joined.has_value()) return {};
+  std::vector<std::string> lines = absl::StrSplit(std::string(*joined), '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // after the last newline
+  return lines;
+}
+
+absl::Status WithoutBacktrace(absl::Status status) {
+  status.ErasePayload(kBacktraceUrl);
+  return status;
+}
 
 std::string FormatFailedAt(absl::Time t) {
   return absl::FormatTime("%Y/%m/%d %H:%M:%S UTC", t, absl::UTCTimeZone());

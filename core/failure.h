@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
@@ -36,6 +37,15 @@ std::string EncodeFailure(const Failure& failure);
 
 // InvalidArgument when `json` is not an object. Missing fields read as empty.
 absl::StatusOr<Failure> DecodeFailure(std::string_view json);
+
+// A job's error status that carries backtrace lines: returned from Job::Perform, it becomes a
+// failure record whose `backtrace` holds `lines` (resque-web shows them under the error) and
+// whose `error` is the status as usual, without the lines.
+absl::Status WithBacktrace(absl::Status error, const std::vector<std::string>& lines);
+// The lines WithBacktrace attached to `status`; empty when none.
+std::vector<std::string> BacktraceOf(const absl::Status& status);
+// `status` without the lines WithBacktrace attached, for its message.
+absl::Status WithoutBacktrace(absl::Status status);
 
 // "2026/11/24 10:00:00 UTC": the form Ruby resque writes and resque-web parses.
 std::string FormatFailedAt(absl::Time t);

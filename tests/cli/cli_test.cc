@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "backends/redis/redis_backend.h"
+#include "core/failure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/redis_server.h"
@@ -134,6 +137,36 @@ TEST_F(CliTest, ExecJobGetsArgsOnStdinAndJobEnvironment) {
                       out_file_, out_file_);
   ASSERT_EQ(Resque({"work", "-q", "q", "--burst", "--exec", exec}).exit_code, 0);
   EXPECT_EQ(ReadOut(), absl::StrCat(R"js(["x; rm -rf /", {"y":"$(id)"}])js", " ", id, " q Env\n"));
+}
+
+// resque-web shows a record's backtrace under its error: an --exec failure's is the stderr tail.
+TEST_F(CliTest, ExecFailureKeepsTheStderrTailAsBoundedBacktraceLines) {
+  // 25 short lines, one of 2000 bytes, "the end", an empty line: the last 20 are kept, the long
+  // one cut to 500 bytes, and the error names the exit and the last line that is not empty.
+  const std::string exec =
+      "Noisy=seq 1 25 >&2; head -c 2000 /dev/zero | tr '\\0' y >&2; echo >&2; "
+      "echo 'the end' >&2; echo >&2; exit 4";
+  for (const bool fork : {false, true}) {
+    SCOPED_TRACE(fork ? "--fork" : "in process");
+    ASSERT_TRUE(redis().Flush().ok());
+    Enqueue("q", "Noisy", "");
+    std::vector<std::string> args = {"work", "-q", "q", "--burst", "--exec", exec};
+    if (fork) args.push_back("--fork");
+    ASSERT_EQ(Resque(args).exit_code, 0);
+    absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(redis().Options());
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    absl::StatusOr<std::vector<std::string>> records = (*backend)->Failures(0, 10);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), 1u);
+    absl::StatusOr<Failure> f = DecodeFailure(records->front());
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->error, "UNKNOWN: command exited with 4: the end");
+    std::vector<std::string> want;
+    for (int i = 9; i <= 25; ++i) want.push_back(absl::StrCat(i));
+    want.push_back(std::string(497, 'y') + "...");
+    want.insert(want.end(), {"the end", ""});
+    EXPECT_EQ(f->backtrace, want);
+  }
 }
 
 TEST_F(CliTest, ThrowingAndUnknownJobsBecomeFailureRecords) {
