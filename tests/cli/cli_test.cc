@@ -139,6 +139,20 @@ TEST_F(CliTest, ExecJobGetsArgsOnStdinAndJobEnvironment) {
   EXPECT_EQ(ReadOut(), absl::StrCat(R"js(["x; rm -rf /", {"y":"$(id)"}])js", " ", id, " q Env\n"));
 }
 
+TEST_F(CliTest, EnqueueInRubyFormWritesRubysBytesWithoutAnId) {
+  RunResult r =
+      Resque({"enqueue", "q", "Archive", R"([35, "a\/b", 1e2, {"k": "\u00e9"}])", "--ruby-form"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // no id to print
+  EXPECT_EQ(redis().Command({"LRANGE", "resque:queue:q", "0", "-1"}).value_or(""),
+            R"({"class":"Archive","args":[35,"a/b",100.0,{"k":"é"}]})");
+  r = Resque({"enqueue", "q", "Archive", "[]", "--ruby-form", "--track"});
+  EXPECT_NE(r.exit_code, 0);
+  r = Resque({"enqueue", "q", "Archive", "[1e400]", "--ruby-form"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Infinity"));
+}
+
 // resque-web shows a record's backtrace under its error: an --exec failure's is the stderr tail.
 TEST_F(CliTest, ExecFailureKeepsTheStderrTailAsBoundedBacktraceLines) {
   // 25 short lines, one of 2000 bytes, "the end", an empty line: the last 20 are kept, the long
