@@ -72,6 +72,7 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
     f.worker = std::string(worker_id);
     f.queue = job.queue;
     d.finish.failure_json = EncodeFailure(f);
+    d.finish.failure_queue = job.queue;
   }
   return d;
 }

@@ -183,6 +183,56 @@ TEST_F(CliTest, ExecFailureKeepsTheStderrTailAsBoundedBacktraceLines) {
   }
 }
 
+// FAILURE_BACKEND=redis_multi_queue, as Ruby resque reads it: the worker's failures go to
+// <ns>:<queue>_failed, named in <ns>:failed_queues, and `failed` works queue by queue.
+TEST_F(CliTest, MultiQueueFailureBackendKeepsFailuresPerQueue) {
+  Enqueue("mail", "Fail", "[1]");
+  Enqueue("high", "Fail", "[2]");
+  Enqueue("high", "Fail", "[3]");
+  const std::vector<std::string> multi = {"--failure-backend", "redis_multi_queue"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), multi.begin(), multi.end());
+    return Resque(args);
+  };
+  RunResult work = with({"work", "-q", "high,mail", "--burst", "--exec", "Fail=exit 1"});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_THAT(redis().Command({"SMEMBERS", "resque:failed_queues"}).value_or(""),
+              HasSubstr("high_failed"));
+  EXPECT_EQ(redis().Command({"LLEN", "resque:high_failed"}).value_or(""), "2");
+  EXPECT_EQ(redis().Command({"LLEN", "resque:mail_failed"}).value_or(""), "1");
+  EXPECT_EQ(redis().Command({"EXISTS", "resque:failed"}).value_or(""), "0");
+
+  EXPECT_EQ(with({"failed", "queues"}).out, "high\t2\nmail\t1\n");
+  EXPECT_EQ(with({"failed", "count"}).out, "3\n");
+  EXPECT_EQ(with({"failed", "count", "--queue", "mail"}).out, "1\n");
+  EXPECT_THAT(with({"failed", "list"}).out, HasSubstr("\tmail\t"));
+  RunResult retry = with({"failed", "retry", "0"});
+  EXPECT_NE(retry.exit_code, 0);
+  EXPECT_THAT(retry.err, HasSubstr("name the queue"));
+  ASSERT_EQ(with({"failed", "retry", "1", "--queue", "high"}).exit_code, 0);
+  EXPECT_THAT(redis().Command({"LRANGE", "resque:queue:high", "0", "-1"}).value_or(""),
+              HasSubstr("[3]"));
+  ASSERT_EQ(with({"failed", "remove", "0", "--queue", "high"}).exit_code, 0);
+  EXPECT_EQ(with({"failed", "count", "--queue", "high"}).out, "1\n");
+  ASSERT_EQ(with({"failed", "clear", "--queue", "mail"}).exit_code, 0);
+  EXPECT_EQ(with({"failed", "queues"}).out, "high\t1\n");
+  // The environment variable Ruby reads works too; the default layout sees none of it.
+  RunResult env =
+      ::resque::testing::Run(Argv({"failed", "count"}), {"FAILURE_BACKEND=redis_multi_queue"});
+  EXPECT_EQ(env.out, "1\n");
+  EXPECT_EQ(Resque({"failed", "count"}).out, "0\n");
+  RunResult one = Resque({"failed", "queues"});
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_THAT(one.err, HasSubstr("one list"));
+  RunResult memory =
+      ::resque::testing::Run({RESQUE_BINARY, "--redis", "memory://", "--failure-backend",
+                              "redis_multi_queue", "failed", "count"});
+  EXPECT_NE(memory.exit_code, 0);
+  EXPECT_THAT(memory.err, HasSubstr("needs a Redis URL"));
+  RunResult bad = Resque({"--failure-backend", "airbrake", "failed", "count"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
 TEST_F(CliTest, ThrowingAndUnknownJobsBecomeFailureRecords) {
   Enqueue("q", "Throw", "");
   Enqueue("q", "Nobody", "");
