@@ -14,7 +14,17 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenRedis(std::string_view url,
   if (!redis_options.ok()) return redis_options.status();
   redis_options->ns = options.ns;
   if (options.db >= 0) redis_options->db = options.db;
+  redis_options->failures = options.failures;
   return redis::NewRedisBackend(*redis_options);
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> OpenMemory(const BackendOptions& options) {
+  if (options.failures != FailureLayout::kOneList) {
+    return absl::InvalidArgumentError(
+        "the memory backend keeps failures in one list: the redis_multi_queue failure backend "
+        "needs a Redis URL");
+  }
+  return memory::NewMemoryBackend({.clock = options.clock});
 }
 
 }  // namespace
@@ -24,7 +34,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
   const std::string_view::size_type colon_slashes = url.find("://");
   // No scheme: "memory", or php-resque's REDIS_BACKEND (host:port, or a host alone).
   if (colon_slashes == std::string_view::npos) {
-    if (url == "memory") return memory::NewMemoryBackend({.clock = options.clock});
+    if (url == "memory") return OpenMemory(options);
     return OpenRedis(url, options);
   }
   const std::string_view scheme = url.substr(0, colon_slashes);
@@ -32,7 +42,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
     if (url.size() != colon_slashes + 3) {
       return absl::InvalidArgumentError("backend URL memory:// takes nothing after the scheme");
     }
-    return memory::NewMemoryBackend({.clock = options.clock});
+    return OpenMemory(options);
   }
   // rediss:// too, so that the Redis parser says why it is refused (no TLS).
   if (scheme == "redis" || scheme == "rediss" || scheme == "unix") return OpenRedis(url, options);

@@ -26,6 +26,9 @@ struct BackendOptions {
   std::string ns = "resque";   // key namespace (Redis only)
   int db = -1;                 // overrides the URL's db when >= 0 (php-resque's REDIS_BACKEND_DB)
   Clock* clock = RealClock();  // TTL clock (memory only; Redis keeps its own time)
+  // Where failure records go (Redis only; see RedisOptions::failures). The memory backend keeps
+  // one list: kPerQueue with memory:// is InvalidArgument.
+  FailureLayout failures = FailureLayout::kOneList;
 };
 
 // InvalidArgument for a URL it cannot read, and for a scheme it does not know (naming the

@@ -18,7 +18,11 @@ absl::StatusOr<std::unique_ptr<Backend>> Open(const GlobalOptions& global,
   }
   std::string ns = global.ns;  // php-resque users write PREFIX as "resque:" too
   if (!ns.empty() && ns.back() == ':') ns.pop_back();
-  return OpenBackend(url, {.ns = ns, .db = global.db, .clock = RealClock()});
+  // The option's check admits these two names only.
+  const FailureLayout failures = global.failure_backend == "redis_multi_queue"
+                                     ? FailureLayout::kPerQueue
+                                     : FailureLayout::kOneList;
+  return OpenBackend(url, {.ns = ns, .db = global.db, .clock = RealClock(), .failures = failures});
 }
 
 int WithBackend(const GlobalOptions& global, const std::function<int(Backend&)>& body) {
@@ -46,6 +50,12 @@ int Main(int argc, char** argv, JobRegistry& registry) {
       ->capture_default_str();
   app.add_option("--db", global.db, "Redis database, overriding the URL's")
       ->envname("REDIS_BACKEND_DB");
+  app.add_option("--failure-backend", global.failure_backend,
+                 "Where failure records go, as Ruby resque's FAILURE_BACKEND: redis (the list "
+                 "<ns>:failed) or redis_multi_queue (one list <ns>:<queue>_failed per queue)")
+      ->envname("FAILURE_BACKEND")
+      ->check(CLI::IsMember({"redis", "redis_multi_queue"}))
+      ->capture_default_str();
   app.add_flag("-v,--verbose", global.verbosity, "More logging (-vv: debug)");
 
   // php-resque's VERBOSE / VVERBOSE.

@@ -20,6 +20,8 @@ struct GlobalOptions {
   std::string ns = "resque";
   int db = -1;
   int verbosity = 0;  // -v 1, -vv 2
+  // Ruby's FAILURE_BACKEND: "redis" (one failure list) or "redis_multi_queue" (one per queue).
+  std::string failure_backend = "redis";
   bool json = false;
 
   LogLevel log_level() const {

@@ -2,35 +2,53 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/absl_view.h"
 #include "core/child_process.h"
+#include "core/failure.h"
 
 namespace resque::cli {
 namespace {
 
+// A failure's backtrace holds the last kStderrLinesKept lines of the command's stderr, each cut to
+// kStderrLineBytes; its error names how the command ended and the last of those lines that is
+// not empty.
 constexpr size_t kStderrLinesKept = 20;
+constexpr size_t kStderrLineBytes = 500;
 // The stderr a job's failure may carry comes from this much of its end (and its start).
 constexpr size_t kStderrBytesKept = 64 * 1024;
 // How often a running command looks whether the worker cancelled its job.
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
 
-// The last kStderrLinesKept lines of `err` (a last line without its newline counts).
-std::string LastLines(std::string_view err) {
-  std::deque<std::string> lines;
+// `line` cut to kStderrLineBytes, at the start of a UTF-8 character, with "..." where it was cut.
+std::string Bounded(absl::string_view line) {
+  if (line.size() <= kStderrLineBytes) return std::string(line);
+  size_t end = kStderrLineBytes - 3;
+  while (end > 0 && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) --end;
+  return absl::StrCat(line.substr(0, end), "...");
+}
+
+// The last kStderrLinesKept lines of `err`, bounded (a last line without its newline counts).
+std::vector<std::string> LastLines(std::string_view err) {
+  std::deque<absl::string_view> lines;
   for (absl::string_view line : absl::StrSplit(AbslView(err), '\n')) {
-    lines.emplace_back(line);
+    lines.push_back(line);
     if (lines.size() > kStderrLinesKept + 1) lines.pop_front();
   }
   if (!lines.empty() && lines.back().empty()) lines.pop_back();  // after the final newline
   if (lines.size() > kStderrLinesKept) lines.pop_front();
-  return absl::StrJoin(lines, "\n");
+  std::vector<std::string> out;
+  out.reserve(lines.size());
+  for (absl::string_view line : lines) out.push_back(Bounded(line));
+  return out;
 }
 
 class ExecJob : public Job {
@@ -60,11 +78,14 @@ class ExecJob : public Job {
     }
     if (!exit.ok()) return exit.status();
     if (exit->Succeeded()) return absl::OkStatus();
-    const std::string stderr_tail = LastLines((*child)->err());
-    const std::string how = exit->signal > 0 ? absl::StrFormat("killed by signal %d", exit->signal)
-                                             : absl::StrFormat("exited with %d", exit->exit_code);
-    return absl::UnknownError(
-        absl::StrFormat("command %s%s%s", how, stderr_tail.empty() ? "" : ": ", stderr_tail));
+    const std::vector<std::string> stderr_tail = LastLines((*child)->err());
+    std::string summary = exit->signal > 0
+                              ? absl::StrFormat("command killed by signal %d", exit->signal)
+                              : absl::StrFormat("command exited with %d", exit->exit_code);
+    const auto last = std::find_if(stderr_tail.rbegin(), stderr_tail.rend(),
+                                   [](const std::string& line) { return !line.empty(); });
+    if (last != stderr_tail.rend()) absl::StrAppend(&summary, ": ", *last);
+    return WithBacktrace(absl::UnknownError(summary), stderr_tail);
   }
 
  private:

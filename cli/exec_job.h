@@ -2,7 +2,8 @@
 // jobs can be written in any language. The command runs under /bin/sh -c with the payload's args
 // (JSON) on stdin and RESQUE_JOB_ID, RESQUE_QUEUE, RESQUE_CLASS in its environment; the payload
 // never becomes part of a command line. Exit status 0 is complete; anything else is a failure
-// carrying the last lines of the command's stderr. The command runs in a process group of its
+// whose record carries the last lines of the command's stderr as its backtrace, and how the
+// command ended with its last stderr line as its error. The command runs in a process group of its
 // own, which a cancel (TERM, USR1, --timeout) kills whole: the shell and what it started.
 #ifndef RESQUE_CLI_EXEC_JOB_H_
 #define RESQUE_CLI_EXEC_JOB_H_

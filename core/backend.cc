@@ -254,6 +254,11 @@ absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
     if (!finish.job_id.empty()) RESQUE_RETURN_IF_ERROR(Ttl(finish.status_ttl));
     if (finish.in_flight.has_value()) RESQUE_RETURN_IF_ERROR(QueueName(finish.in_flight->queue));
     if (finish.failed) ++failures;
+    if (finish.failed && finish.failure_queue.empty() &&
+        DoFailureLayout() == FailureLayout::kPerQueue) {
+      return absl::InvalidArgumentError(
+          "finish: a failed job without its queue, where failures are kept by queue");
+    }
   }
   return DoFinish({.worker_id = worker_id,
                    .jobs = finishes,
@@ -338,35 +343,73 @@ absl::Status Backend::ClearStat(std::string_view name) {
 
 // ---- Failures ----
 
-absl::Status Backend::PushFailure(std::string_view failure_json) {
-  return DoPushFailure(failure_json);
-}
-
-absl::StatusOr<int64_t> Backend::FailureCount() { return DoFailureCount(); }
-
-absl::StatusOr<std::vector<std::string>> Backend::Failures(int64_t start, int64_t count) {
-  RESQUE_RETURN_IF_ERROR(Range(start, count));
-  return DoFailures(start, count);
-}
-
 namespace {
+
 absl::Status FoundFailure(const absl::StatusOr<bool>& found, int64_t index) {
   if (!found.ok()) return found.status();
   if (*found) return absl::OkStatus();
   return absl::NotFoundError(absl::StrFormat("no failure record at index %d", index));
 }
+
+// Checks `queue` against the layout (see "Failures" in backend.h); `needed` when a per-queue
+// layout cannot do without one.
+absl::Status FailureQueue(FailureLayout layout, std::string_view queue, bool needed) {
+  if (layout == FailureLayout::kOneList) {
+    if (queue.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "failures are kept in one list, not by queue: no failure list of queue \"%s\" (Ruby's "
+        "redis_multi_queue failure backend keeps one per queue)",
+        AbslView(queue)));
+  }
+  if (queue.empty() && needed) {
+    return absl::InvalidArgumentError(
+        "failures are kept in one list per queue (redis_multi_queue): name the queue");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status Backend::UpdateFailure(int64_t index, std::string_view failure_json) {
-  RESQUE_RETURN_IF_ERROR(Index(index));
-  return FoundFailure(DoUpdateFailure(index, failure_json), index);
+absl::Status Backend::PushFailure(std::string_view failure_json, std::string_view queue) {
+  const FailureLayout layout = DoFailureLayout();
+  if (layout == FailureLayout::kOneList) return DoPushFailure("", failure_json);
+  RESQUE_RETURN_IF_ERROR(FailureQueue(layout, queue, /*needed=*/true));
+  return DoPushFailure(queue, failure_json);
 }
 
-absl::Status Backend::RemoveFailure(int64_t index) {
-  RESQUE_RETURN_IF_ERROR(Index(index));
-  return FoundFailure(DoRemoveFailure(index), index);
+absl::StatusOr<int64_t> Backend::FailureCount(std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/false));
+  return DoFailureCount(queue);
 }
 
-absl::Status Backend::ClearFailures() { return DoClearFailures(); }
+absl::StatusOr<std::vector<std::string>> Backend::Failures(int64_t start, int64_t count,
+                                                           std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(Range(start, count));
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/true));
+  return DoFailures(queue, start, count);
+}
+
+absl::Status Backend::UpdateFailure(int64_t index, std::string_view failure_json,
+                                    std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(Index(index));
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/true));
+  return FoundFailure(DoUpdateFailure(queue, index, failure_json), index);
+}
+
+absl::Status Backend::RemoveFailure(int64_t index, std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(Index(index));
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/true));
+  return FoundFailure(DoRemoveFailure(queue, index), index);
+}
+
+absl::Status Backend::ClearFailures(std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/false));
+  return DoClearFailures(queue);
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::FailureQueues() {
+  if (DoFailureLayout() == FailureLayout::kOneList) return std::vector<std::string>();
+  return DoFailureQueues();
+}
 
 }  // namespace resque

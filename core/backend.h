@@ -103,6 +103,9 @@ struct JobFinish {
   absl::Duration status_ttl = absl::Hours(24);  // positive or infinite; ignored without job_id
   bool failed = false;
   std::string failure_json = {};  // appended to the failure list when `failed`
+  // The queue the job came from: in the per-queue failure layout, whose list the record goes to
+  // (needed when `failed`); ignored with one list.
+  std::string failure_queue = {};
   // The job as an in-flight Reserve returned it: its payload leaves the worker's in-flight list
   // in the same step. nullopt for a job reserved without an owner.
   std::optional<ReservedJob> in_flight = std::nullopt;
@@ -137,7 +140,8 @@ WorkerStats WorkerStatNames(std::string_view worker_id);
 // Everything a finish writes, as core decided it; DoFinish applies all of it or none of it:
 // - each job in `jobs`, in order: its status (when it has a job id, only if the status exists,
 //   expiring after status_ttl unless infinite), the oldest equal payload out of `worker_id`'s
-//   in-flight list (when in_flight), its failure record appended (when failed);
+//   in-flight list (when in_flight), its failure record appended (when failed) to the failure
+//   list, or in FailureLayout::kPerQueue to its failure_queue's list;
 // - the counters: kProcessedStat and stats.processed grow by jobs.size(), kFailedStat and
 //   stats.failed by `failures` (not touched when it is 0);
 // - `worker_id`'s working-on record (JobStart::working_json) is deleted.
@@ -152,6 +156,11 @@ struct FinishWrite {
 // queue by queue, the queues in the order they first appear, each queue's jobs in their own
 // order. Returns the indexes 0..n-1 in that order; `queue_of(i)` names job i's queue.
 std::vector<size_t> QueueOrder(size_t n, absl::FunctionRef<std::string_view(size_t)> queue_of);
+
+// How a backend keeps failure records: in Resque's one list (the default), or in one list per
+// job queue, as Ruby resque's redis_multi_queue failure backend does (resque-web then shows the
+// failures queue by queue).
+enum class FailureLayout { kOneList, kPerQueue };
 
 class BackendWrapper;
 
@@ -315,25 +324,38 @@ class Backend {
   absl::Status ClearStat(std::string_view name);
 
   // ---- Failures ----
+  //
+  // A `queue` names the job queue whose failure list is meant. With FailureLayout::kOneList it
+  // is ignored by PushFailure and must be empty elsewhere (InvalidArgument); in kPerQueue,
+  // PushFailure, Failures, UpdateFailure and RemoveFailure need one (InvalidArgument without),
+  // and FailureCount and ClearFailures without one count or clear every queue's list.
 
-  // Appends a failure record (JSON) to the failure list, the newest last.
-  absl::Status PushFailure(std::string_view failure_json);
+  FailureLayout failure_layout() { return DoFailureLayout(); }
 
-  absl::StatusOr<int64_t> FailureCount();
+  // Appends a failure record (JSON) to the failure list of `queue` (the failed job's queue), the
+  // newest last.
+  absl::Status PushFailure(std::string_view failure_json, std::string_view queue = {});
+
+  absl::StatusOr<int64_t> FailureCount(std::string_view queue = {});
 
   // Up to `count` failure records from index `start` (0 = the oldest). Negative arguments are
   // InvalidArgument.
-  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count);
+  absl::StatusOr<std::vector<std::string>> Failures(int64_t start, int64_t count,
+                                                    std::string_view queue = {});
 
   // Replaces the record at `index` (after a retry, with its retried_at set). NotFound when
   // there is no record at `index`.
-  absl::Status UpdateFailure(int64_t index, std::string_view failure_json);
+  absl::Status UpdateFailure(int64_t index, std::string_view failure_json,
+                             std::string_view queue = {});
 
   // Removes the record at `index`; the later ones move up by one. NotFound when there is none.
-  absl::Status RemoveFailure(int64_t index);
+  absl::Status RemoveFailure(int64_t index, std::string_view queue = {});
 
-  // Removes every failure record.
-  absl::Status ClearFailures();
+  // Removes every failure record (of `queue`).
+  absl::Status ClearFailures(std::string_view queue = {});
+
+  // The job queues that have a failure list (kPerQueue), sorted; empty with one list.
+  absl::StatusOr<std::vector<std::string>> FailureQueues();
 
  private:
   // Reserve of one job, written in place into the result.
@@ -400,13 +422,23 @@ class Backend {
   virtual absl::StatusOr<int64_t> DoGetStat(std::string_view name) = 0;
   virtual absl::Status DoClearStat(std::string_view name) = 0;
 
-  virtual absl::Status DoPushFailure(std::string_view failure_json) = 0;
-  virtual absl::StatusOr<int64_t> DoFailureCount() = 0;
-  virtual absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) = 0;
+  // The failure verbs get `queue` checked against the layout: always "" with kOneList.
+  virtual FailureLayout DoFailureLayout() { return FailureLayout::kOneList; }
+  virtual absl::Status DoPushFailure(std::string_view queue, std::string_view failure_json) = 0;
+  // `queue` "" (kPerQueue): the sum over every queue's list.
+  virtual absl::StatusOr<int64_t> DoFailureCount(std::string_view queue) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> DoFailures(std::string_view queue, int64_t start,
+                                                              int64_t count) = 0;
   // false, changing nothing, when there is no record at `index`.
-  virtual absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) = 0;
-  virtual absl::StatusOr<bool> DoRemoveFailure(int64_t index) = 0;
-  virtual absl::Status DoClearFailures() = 0;
+  virtual absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
+                                               std::string_view failure_json) = 0;
+  virtual absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) = 0;
+  // `queue` "" (kPerQueue): every queue's list, their names leaving the set of lists too.
+  virtual absl::Status DoClearFailures(std::string_view queue) = 0;
+  // Called in kPerQueue only.
+  virtual absl::StatusOr<std::vector<std::string>> DoFailureQueues() {
+    return std::vector<std::string>();
+  }
 };
 
 }  // namespace resque

@@ -110,20 +110,30 @@ class BackendWrapper : public Backend {
   }
   absl::Status DoClearStat(std::string_view name) override { return target_->DoClearStat(name); }
 
-  absl::Status DoPushFailure(std::string_view failure_json) override {
-    return target_->DoPushFailure(failure_json);
+  FailureLayout DoFailureLayout() override { return target_->DoFailureLayout(); }
+  absl::Status DoPushFailure(std::string_view queue, std::string_view failure_json) override {
+    return target_->DoPushFailure(queue, failure_json);
   }
-  absl::StatusOr<int64_t> DoFailureCount() override { return target_->DoFailureCount(); }
-  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override {
-    return target_->DoFailures(start, count);
+  absl::StatusOr<int64_t> DoFailureCount(std::string_view queue) override {
+    return target_->DoFailureCount(queue);
   }
-  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override {
-    return target_->DoUpdateFailure(index, failure_json);
+  absl::StatusOr<std::vector<std::string>> DoFailures(std::string_view queue, int64_t start,
+                                                      int64_t count) override {
+    return target_->DoFailures(queue, start, count);
   }
-  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override {
-    return target_->DoRemoveFailure(index);
+  absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
+                                       std::string_view failure_json) override {
+    return target_->DoUpdateFailure(queue, index, failure_json);
   }
-  absl::Status DoClearFailures() override { return target_->DoClearFailures(); }
+  absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) override {
+    return target_->DoRemoveFailure(queue, index);
+  }
+  absl::Status DoClearFailures(std::string_view queue) override {
+    return target_->DoClearFailures(queue);
+  }
+  absl::StatusOr<std::vector<std::string>> DoFailureQueues() override {
+    return target_->DoFailureQueues();
+  }
 
  private:
   Backend* const target_;

@@ -1,11 +1,18 @@
 #include "core/failure.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 
 namespace resque {
 namespace {
+
+// The status payload WithBacktrace sets: the lines, each followed by a newline (a line holds
+// none: BacktraceOf splits at them).
+constexpr absl::string_view kBacktraceUrl = "resque/backtrace";
 
 void AppendField(std::string* out, std::string_view key, std::string_view value) {
   out->push_back(',');
@@ -21,6 +28,31 @@ std::string StringOrEmpty(const json::Field& f) {
 }
 
 }  // namespace
+
+absl::Status WithBacktrace(absl::Status error, const std::vector<std::string>& lines) {
+  if (error.ok() || lines.empty()) return error;
+  absl::Cord joined;
+  for (const std::string& line : lines) {
+    // A newline inside a line would split it in two on the way back.
+    joined.Append(absl::StrReplaceAll(line, {{"\n", " "}}));
+    joined.Append("\n");
+  }
+  error.SetPayload(kBacktraceUrl, std::move(joined));
+  return error;
+}
+
+std::vector<std::string> BacktraceOf(const absl::Status& status) {
+  const absl::optional<absl::Cord> joined = status.GetPayload(kBacktraceUrl);
+  if (!joined.has_value()) return {};
+  std::vector<std::string> lines = absl::StrSplit(std::string(*joined), '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // after the last newline
+  return lines;
+}
+
+absl::Status WithoutBacktrace(absl::Status status) {
+  status.ErasePayload(kBacktraceUrl);
+  return status;
+}
 
 std::string FormatFailedAt(absl::Time t) {
   return absl::FormatTime("%Y/%m/%d %H:%M:%S UTC", t, absl::UTCTimeZone());
@@ -88,10 +120,13 @@ absl::StatusOr<Failure> DecodeFailure(std::string_view text) {
   return f;
 }
 
-absl::StatusOr<int64_t> FailureStore::Count() { return backend_.FailureCount(); }
+absl::StatusOr<int64_t> FailureStore::Count(std::string_view queue) {
+  return backend_.FailureCount(queue);
+}
 
-absl::StatusOr<std::vector<Failure>> FailureStore::List(int64_t start, int64_t count) {
-  absl::StatusOr<std::vector<std::string>> raw = backend_.Failures(start, count);
+absl::StatusOr<std::vector<Failure>> FailureStore::List(int64_t start, int64_t count,
+                                                        std::string_view queue) {
+  absl::StatusOr<std::vector<std::string>> raw = backend_.Failures(start, count, queue);
   if (!raw.ok()) return raw.status();
   std::vector<Failure> out;
   out.reserve(raw->size());
@@ -106,8 +141,8 @@ absl::StatusOr<std::vector<Failure>> FailureStore::List(int64_t start, int64_t c
   return out;
 }
 
-absl::Status FailureStore::Retry(int64_t index) {
-  absl::StatusOr<std::vector<Failure>> one = List(index, 1);
+absl::Status FailureStore::Retry(int64_t index, std::string_view queue) {
+  absl::StatusOr<std::vector<Failure>> one = List(index, 1, queue);
   if (!one.ok()) return one.status();
   if (one->empty()) return absl::NotFoundError(absl::StrFormat("no failure at index %d", index));
   Failure& f = one->front();
@@ -117,15 +152,26 @@ absl::Status FailureStore::Retry(int64_t index) {
   }
   RESQUE_RETURN_IF_ERROR(backend_.Push(f.queue, f.payload));
   f.retried_at = FormatFailedAt(clock_->Now());
-  return backend_.UpdateFailure(index, EncodeFailure(f));
+  return backend_.UpdateFailure(index, EncodeFailure(f), queue);
 }
 
-absl::StatusOr<int64_t> FailureStore::RetryAll() {
-  absl::StatusOr<int64_t> count = Count();
+absl::StatusOr<int64_t> FailureStore::RetryAll(std::string_view queue) {
+  if (queue.empty() && layout() == FailureLayout::kPerQueue) {
+    absl::StatusOr<std::vector<std::string>> queues = Queues();
+    if (!queues.ok()) return queues.status();
+    int64_t retried = 0;
+    for (const std::string& q : *queues) {
+      absl::StatusOr<int64_t> n = RetryAll(q);
+      if (!n.ok()) return n.status();
+      retried += *n;
+    }
+    return retried;
+  }
+  absl::StatusOr<int64_t> count = Count(queue);
   if (!count.ok()) return count.status();
   int64_t retried = 0;
   for (int64_t i = 0; i < *count; ++i) {
-    absl::Status s = Retry(i);
+    absl::Status s = Retry(i, queue);
     if (absl::IsFailedPrecondition(s)) continue;
     if (!s.ok()) return s;
     ++retried;
@@ -133,8 +179,10 @@ absl::StatusOr<int64_t> FailureStore::RetryAll() {
   return retried;
 }
 
-absl::Status FailureStore::Remove(int64_t index) { return backend_.RemoveFailure(index); }
+absl::Status FailureStore::Remove(int64_t index, std::string_view queue) {
+  return backend_.RemoveFailure(index, queue);
+}
 
-absl::Status FailureStore::Clear() { return backend_.ClearFailures(); }
+absl::Status FailureStore::Clear(std::string_view queue) { return backend_.ClearFailures(queue); }
 
 }  // namespace resque

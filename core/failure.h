@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
@@ -37,26 +38,44 @@ std::string EncodeFailure(const Failure& failure);
 // InvalidArgument when `json` is not an object. Missing fields read as empty.
 absl::StatusOr<Failure> DecodeFailure(std::string_view json);
 
+// A job's error status that carries backtrace lines: returned from Job::Perform, it becomes a
+// failure record whose `backtrace` holds `lines` (resque-web shows them under the error) and
+// whose `error` is the status as usual, without the lines.
+absl::Status WithBacktrace(absl::Status error, const std::vector<std::string>& lines);
+// The lines WithBacktrace attached to `status`; empty when none.
+std::vector<std::string> BacktraceOf(const absl::Status& status);
+// `status` without the lines WithBacktrace attached, for its message.
+absl::Status WithoutBacktrace(absl::Status status);
+
 // "2026/11/24 10:00:00 UTC": the form Ruby resque writes and resque-web parses.
 std::string FormatFailedAt(absl::Time t);
 // ISO 8601 in UTC, "2026-11-24T10:00:00Z": for run_at and started, which every peer parses.
 std::string FormatIsoTime(absl::Time t);
 
+// The failure verbs of a Backend as resque-web offers them. Each takes a `queue`: the job queue
+// whose failure list is meant where the backend keeps one per queue (FailureLayout::kPerQueue,
+// Ruby's redis_multi_queue), "" with one list. In kPerQueue, Count, RetryAll and Clear without a
+// queue work on every queue's list; List, Retry and Remove need one.
 class FailureStore {
  public:
   explicit FailureStore(Backend& backend, Clock* clock = RealClock())
       : backend_(backend), clock_(clock) {}
 
-  absl::StatusOr<int64_t> Count();
+  FailureLayout layout() { return backend_.failure_layout(); }
+  // The queues that have a failure list (kPerQueue), sorted; empty with one list.
+  absl::StatusOr<std::vector<std::string>> Queues() { return backend_.FailureQueues(); }
+
+  absl::StatusOr<int64_t> Count(std::string_view queue = {});
   // Records from `start`, oldest first; a record that does not decode is an error naming its index.
-  absl::StatusOr<std::vector<Failure>> List(int64_t start, int64_t count);
+  absl::StatusOr<std::vector<Failure>> List(int64_t start, int64_t count,
+                                            std::string_view queue = {});
   // Pushes the payload of record `index` back on its queue and stamps the record's retried_at.
   // NotFound when there is no such record; FailedPrecondition when it has no payload or queue.
-  absl::Status Retry(int64_t index);
+  absl::Status Retry(int64_t index, std::string_view queue = {});
   // Retries every record; returns how many were re-enqueued.
-  absl::StatusOr<int64_t> RetryAll();
-  absl::Status Remove(int64_t index);
-  absl::Status Clear();
+  absl::StatusOr<int64_t> RetryAll(std::string_view queue = {});
+  absl::Status Remove(int64_t index, std::string_view queue = {});
+  absl::Status Clear(std::string_view queue = {});
 
  private:
   Backend& backend_;

@@ -8,7 +8,10 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace resque {
 namespace {
@@ -27,7 +30,9 @@ bool WriteAll(int fd, std::string_view data) {
   return true;
 }
 
-// The report: "O" complete, "S<reason>" skipped, "F<exception>\n<error>" failed.
+// The report: "O" complete, "S<reason>" skipped, "F<exception>\n<error>" failed, where a failure
+// with a backtrace is "B<exception>\n<error length>\n<error><line>\n<line>\n...": the error may
+// hold newlines, a backtrace line holds none.
 std::string EncodeReport(const JobOutcome& outcome) {
   switch (outcome.kind) {
     case JobOutcome::kComplete:
@@ -37,7 +42,11 @@ std::string EncodeReport(const JobOutcome& outcome) {
     case JobOutcome::kFailed:
       break;
   }
-  return "F" + outcome.exception + "\n" + outcome.error;
+  if (outcome.backtrace.empty()) return "F" + outcome.exception + "\n" + outcome.error;
+  std::string report =
+      absl::StrFormat("B%s\n%d\n%s", outcome.exception, outcome.error.size(), outcome.error);
+  for (const std::string& line : outcome.backtrace) absl::StrAppend(&report, line, "\n");
+  return report;
 }
 
 JobOutcome DecodeReport(const std::string& report) {
@@ -45,7 +54,20 @@ JobOutcome DecodeReport(const std::string& report) {
   if (report[0] == 'S') return {JobOutcome::kSkipped, "", report.substr(1)};
   const size_t nl = report.find('\n');
   if (nl == std::string::npos) return {JobOutcome::kFailed, report.substr(1), ""};
-  return {JobOutcome::kFailed, report.substr(1, nl - 1), report.substr(nl + 1)};
+  JobOutcome failed{JobOutcome::kFailed, report.substr(1, nl - 1), report.substr(nl + 1)};
+  if (report[0] != 'B') return failed;
+  // The child wrote the report itself: a length that does not fit is a report cut short.
+  const size_t length_end = report.find('\n', nl + 1);
+  size_t length = 0;
+  if (length_end == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(report).substr(nl + 1, length_end - nl - 1), &length) ||
+      length > report.size() - length_end - 1) {
+    return failed;
+  }
+  failed.error = report.substr(length_end + 1, length);
+  failed.backtrace = absl::StrSplit(report.substr(length_end + 1 + length), '\n');
+  if (!failed.backtrace.empty() && failed.backtrace.back().empty()) failed.backtrace.pop_back();
+  return failed;
 }
 
 }  // namespace

@@ -9,18 +9,20 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/backend.h"
 #include "core/payload.h"
 
 namespace resque {
 
-// Complete, failed (with the exception class and message of its failure record) or skipped
-// (SkipJob, with its reason in `error`).
+// Complete, failed (with the exception class, message and backtrace of its failure record) or
+// skipped (SkipJob, with its reason in `error`).
 struct JobOutcome {
   enum Kind { kComplete, kFailed, kSkipped } kind = kComplete;
   std::string exception = {};
   std::string error = {};
+  std::vector<std::string> backtrace = {};  // see WithBacktrace (core/failure.h)
 };
 
 // Everything here is borrowed for the call only.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "core/failure.h"
 #include "core/fork_runner.h"
 
 namespace resque {
@@ -81,7 +82,8 @@ JobOutcome JobRunner::RunJob(Job& job, const JobContext& ctx) {
     if (IsSkipJob(s)) {
       outcome = {JobOutcome::kSkipped, "", std::string(s.message())};
     } else if (!s.ok()) {
-      outcome = {JobOutcome::kFailed, "resque::JobError", s.ToString()};
+      outcome = {JobOutcome::kFailed, "resque::JobError", WithoutBacktrace(s).ToString(),
+                 BacktraceOf(s)};
     }
   } catch (const std::exception& e) {
     outcome = {JobOutcome::kFailed, Demangle(typeid(e).name()), e.what()};

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/json.h"
+#include "core/ruby_json.h"
 
 namespace resque {
 namespace {
@@ -111,6 +112,25 @@ std::string EncodePayload(const Payload& payload) {
     absl::StrAppend(&out, ":", raw);
   }
   out.push_back('}');
+  return out;
+}
+
+absl::StatusOr<std::string> EncodeRubyPayload(std::string_view class_name,
+                                              std::string_view args_json) {
+  absl::StatusOr<std::string> args = RubyJson(args_json);
+  if (!args.ok())
+    return absl::InvalidArgumentError(absl::StrCat("args: ", args.status().message()));
+  if (args->empty() || args->front() != '[') {
+    return absl::InvalidArgumentError("args must be a JSON array");
+  }
+  // Ruby refuses to write a string that is not UTF-8.
+  if (absl::StatusOr<std::string> back = json::StringValue(json::Quote(class_name));
+      !back.ok() || *back != class_name) {
+    return absl::InvalidArgumentError("job class name is not valid UTF-8");
+  }
+  std::string out = "{\"class\":";
+  AppendRubyQuoted(&out, class_name);
+  absl::StrAppend(&out, ",\"args\":", *args, "}");
   return out;
 }
 

@@ -35,6 +35,14 @@ absl::StatusOr<Payload> DecodePayload(std::string_view json);
 
 std::string EncodePayload(const Payload& payload);
 
+// The payload Ruby resque writes for `Resque.enqueue(klass, *args)`: {"class","args"} only, in
+// Ruby's JSON bytes (core/ruby_json.h), where `args_json` is a payload's "args" (a JSON array).
+// Ruby's `Resque.dequeue(klass, *args)` removes a payload only when it is byte for byte what Ruby
+// would write for those args, and ours carry "id" and "queue_time": this one it finds.
+// InvalidArgument when the args are not a JSON array or hold what Ruby cannot write (1e400).
+absl::StatusOr<std::string> EncodeRubyPayload(std::string_view class_name,
+                                              std::string_view args_json);
+
 // The string "id" of a payload that DecodePayload refuses but that is still a JSON object (no
 // "class", "args" not an array, ...), so that a tracked job's status can say it failed; empty
 // when there is none.

@@ -17,8 +17,19 @@ absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_v
   Payload payload;
   payload.class_name = std::string(class_name);
   payload.args = *std::move(args);
-  payload.id = options.id.empty() ? NewJobId() : options.id;
-  payload.queue_time = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
+  std::string encoded;
+  if (options.ruby_form) {
+    if (options.track || !options.id.empty()) {
+      return absl::InvalidArgumentError(
+          "a job in Ruby's form has no id: it cannot be tracked or given an id");
+    }
+    absl::StatusOr<std::string> ruby = EncodeRubyPayload(payload.class_name, payload.args);
+    if (!ruby.ok()) return ruby.status();
+    encoded = *std::move(ruby);
+  } else {
+    payload.id = options.id.empty() ? NewJobId() : options.id;
+    payload.queue_time = absl::ToDoubleSeconds(clock_->Now() - absl::UnixEpoch());
+  }
 
   if (hooks_ != nullptr) {
     const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
@@ -29,7 +40,8 @@ absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_v
   if (options.track) {
     RESQUE_RETURN_IF_ERROR(StatusTracker(backend_, clock_).Create(payload.id));
   }
-  RESQUE_RETURN_IF_ERROR(backend_.Push(queue, EncodePayload(payload)));
+  RESQUE_RETURN_IF_ERROR(
+      backend_.Push(queue, options.ruby_form ? encoded : EncodePayload(payload)));
   if (hooks_ != nullptr) {
     const JobEvent event{.queue = queue, .payload = payload, .worker_id = {}};
     // The job is queued by now: an after_enqueue error cannot take it back.

@@ -21,8 +21,13 @@
 namespace resque {
 
 struct EnqueueOptions {
-  bool track = false;  // create a "waiting" status that the worker moves along
-  std::string id;      // the job id; a fresh one when empty
+  bool track = false;   // create a "waiting" status that the worker moves along
+  std::string id = {};  // the job id; a fresh one when empty
+  // Write the payload as Ruby resque's Resque.enqueue does: {"class","args"} in Ruby's JSON bytes,
+  // with no id and no queue_time (see EncodeRubyPayload), so that Ruby's
+  // Resque.dequeue(klass, *args) can remove it. Such a job has no id: it cannot be tracked, and
+  // Enqueue returns "".
+  bool ruby_form = false;
 };
 
 class Queue {
@@ -33,7 +38,8 @@ class Queue {
 
   // Pushes a job of `class_name` on `queue` and returns its id. `args_json` is a JSON array (the
   // positional args), a JSON object (wrapped as php-resque does: [ {...} ]) or empty ([]).
-  // InvalidArgument for an empty queue or class name, or args that are not an array or object.
+  // InvalidArgument for an empty queue or class name, or args that are not an array or object;
+  // with ruby_form, also for args Ruby cannot write and for track or an id asked for too.
   absl::StatusOr<std::string> Enqueue(std::string_view queue, std::string_view class_name,
                                       std::string_view args_json = "",
                                       const EnqueueOptions& options = {});

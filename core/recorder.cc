@@ -68,9 +68,11 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
     f.payload = PayloadForRecord(job.payload);
     f.exception = outcome.exception;
     f.error = outcome.error;
+    f.backtrace = outcome.backtrace;
     f.worker = std::string(worker_id);
     f.queue = job.queue;
     d.finish.failure_json = EncodeFailure(f);
+    d.finish.failure_queue = job.queue;
   }
   return d;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
   libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
-  lua-check)
+  lua-check ruby ruby-redis)
 
 resque_install_deps() {
   local missing=()

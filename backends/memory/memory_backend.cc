@@ -74,12 +74,15 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<int64_t> DoGetStat(std::string_view name) override;
   absl::Status DoClearStat(std::string_view name) override;
 
-  absl::Status DoPushFailure(std::string_view failure_json) override;
-  absl::StatusOr<int64_t> DoFailureCount() override;
-  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override;
-  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override;
-  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override;
-  absl::Status DoClearFailures() override;
+  // One list (FailureLayout::kOneList): `queue` is always "".
+  absl::Status DoPushFailure(std::string_view queue, std::string_view failure_json) override;
+  absl::StatusOr<int64_t> DoFailureCount(std::string_view queue) override;
+  absl::StatusOr<std::vector<std::string>> DoFailures(std::string_view queue, int64_t start,
+                                                      int64_t count) override;
+  absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
+                                       std::string_view failure_json) override;
+  absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) override;
+  absl::Status DoClearFailures(std::string_view queue) override;
 
   struct Status {
     std::string json;
@@ -603,18 +606,19 @@ absl::Status MemoryBackend::DoClearStat(std::string_view name) {
 
 // ---- Failures ----
 
-absl::Status MemoryBackend::DoPushFailure(std::string_view failure_json) {
+absl::Status MemoryBackend::DoPushFailure(std::string_view, std::string_view failure_json) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.emplace_back(failure_json);
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> MemoryBackend::DoFailureCount() {
+absl::StatusOr<int64_t> MemoryBackend::DoFailureCount(std::string_view) {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int64_t>(failures_.size());
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryBackend::DoFailures(int64_t start, int64_t count) {
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoFailures(std::string_view, int64_t start,
+                                                                   int64_t count) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto size = static_cast<int64_t>(failures_.size());
   if (start >= size) return std::vector<std::string>();
@@ -622,21 +626,22 @@ absl::StatusOr<std::vector<std::string>> MemoryBackend::DoFailures(int64_t start
   return std::vector<std::string>(failures_.begin() + start, failures_.begin() + end);
 }
 
-absl::StatusOr<bool> MemoryBackend::DoUpdateFailure(int64_t index, std::string_view failure_json) {
+absl::StatusOr<bool> MemoryBackend::DoUpdateFailure(std::string_view, int64_t index,
+                                                    std::string_view failure_json) {
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) return false;
   failures_[index] = std::string(failure_json);
   return true;
 }
 
-absl::StatusOr<bool> MemoryBackend::DoRemoveFailure(int64_t index) {
+absl::StatusOr<bool> MemoryBackend::DoRemoveFailure(std::string_view, int64_t index) {
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) return false;
   failures_.erase(failures_.begin() + index);
   return true;
 }
 
-absl::Status MemoryBackend::DoClearFailures() {
+absl::Status MemoryBackend::DoClearFailures(std::string_view) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.clear();
   return absl::OkStatus();

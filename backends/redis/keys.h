@@ -41,6 +41,15 @@ class Keys {
   std::string Stat(std::string_view name) const { return Join("stat:", name); }
   // List of failure records, oldest first.
   std::string Failed() const { return Join("failed"); }
+  // Ruby's redis_multi_queue failure backend: one list of failure records per job queue,
+  // "<ns>:<queue>_failed", whose name ("<queue>_failed") is a member of the set
+  // "<ns>:failed_queues".
+  std::string FailedQueue(std::string_view queue) const { return Join(FailedQueueName(queue)); }
+  static std::string FailedQueueName(std::string_view queue) {
+    return std::string(queue).append(kFailedSuffix);
+  }
+  std::string FailedQueues() const { return Join("failed_queues"); }
+  static constexpr std::string_view kFailedSuffix = "_failed";
   // Hash: worker id -> its last heartbeat (ISO 8601), as resque 2.x keeps it.
   std::string Heartbeats() const { return Join("workers:heartbeat"); }
   // Set: the queues from which worker `worker_id` has payloads in flight (resque-cpp's own).

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "backends/redis/connection.h"
 #include "backends/redis/keys.h"
@@ -40,6 +41,7 @@ class RedisBackend : public Backend {
  public:
   explicit RedisBackend(const RedisOptions& options)
       : keys_(options.ns),
+        failures_(options.failures),
         timer_(options.timer != nullptr ? options.timer : RealClock()),
         pool_(std::make_shared<ConnectionPool>(options, ScriptSources())) {}
 
@@ -49,6 +51,7 @@ class RedisBackend : public Backend {
   // threads. It shares the pool (and keeps it alive) with `parent`.
   RedisBackend(const RedisBackend& parent, ConnectionPool::Session session)
       : keys_(parent.keys_),
+        failures_(parent.failures_),
         timer_(parent.timer_),
         pool_(parent.pool_),
         session_(std::move(session)) {}
@@ -131,16 +134,7 @@ class RedisBackend : public Backend {
       const std::string_view item(list.element[i]->str, list.element[i]->len);
       if (matcher.Matches(item)) removals.push_back({"LREM", key, "1", std::string(item)});
     }
-    if (removals.empty()) return 0;
-    absl::StatusOr<Replies> removed = Pipeline(std::move(removals));
-    if (!removed.ok()) return removed.status();
-    int64_t total = 0;
-    for (const Reply& r : *removed) {
-      absl::StatusOr<int64_t> n = IntegerOf(*r, "LREM");
-      if (!n.ok()) return n.status();
-      total += *n;
-    }
-    return total;
+    return SumOfIntegers(std::move(removals));
   }
 
   // ---- Statuses ----
@@ -229,7 +223,7 @@ class RedisBackend : public Backend {
   }
 
   absl::Status DoFinish(const FinishWrite& write) override {
-    return RunScript(FinishManyCall(keys_, write)).status();
+    return RunScript(FinishManyCall(keys_, write, failures_)).status();
   }
 
   absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override {
@@ -328,38 +322,94 @@ class RedisBackend : public Backend {
   }
 
   // ---- Failures ----
+  //
+  // Core hands in `queue` "" with one list; in the per-queue layout, a queue's list, or ""
+  // (count, clear) for every list named in failed_queues.
 
-  absl::Status DoPushFailure(std::string_view failure_json) override {
-    return Pipeline({{"RPUSH", keys_.Failed(), Str(failure_json)}}).status();
+  FailureLayout DoFailureLayout() override { return failures_; }
+
+  std::string FailedKey(std::string_view queue) const {
+    return queue.empty() ? keys_.Failed() : keys_.FailedQueue(queue);
   }
 
-  absl::StatusOr<int64_t> DoFailureCount() override { return RunInteger({"LLEN", keys_.Failed()}); }
-
-  absl::StatusOr<std::vector<std::string>> DoFailures(int64_t start, int64_t count) override {
-    return Range(keys_.Failed(), start, count);
+  absl::Status DoPushFailure(std::string_view queue, std::string_view failure_json) override {
+    if (queue.empty()) return Pipeline({{"RPUSH", keys_.Failed(), Str(failure_json)}}).status();
+    // In one transaction, so that a clear of every list never sees the name without the record.
+    return Transaction({{"SADD", keys_.FailedQueues(), Keys::FailedQueueName(queue)},
+                        {"RPUSH", keys_.FailedQueue(queue), Str(failure_json)}})
+        .status();
   }
 
-  absl::StatusOr<bool> DoUpdateFailure(int64_t index, std::string_view failure_json) override {
-    absl::StatusOr<Replies> r = Run({{"LSET", keys_.Failed(), Int(index), Str(failure_json)}});
+  absl::StatusOr<int64_t> DoFailureCount(std::string_view queue) override {
+    if (failures_ == FailureLayout::kOneList || !queue.empty()) {
+      return RunInteger({"LLEN", FailedKey(queue)});
+    }
+    absl::StatusOr<std::vector<std::string>> queues = DoFailureQueues();
+    if (!queues.ok()) return queues.status();
+    std::vector<Command> lengths;
+    for (const std::string& q : *queues) lengths.push_back({"LLEN", keys_.FailedQueue(q)});
+    return SumOfIntegers(std::move(lengths));
+  }
+
+  absl::StatusOr<std::vector<std::string>> DoFailures(std::string_view queue, int64_t start,
+                                                      int64_t count) override {
+    return Range(FailedKey(queue), start, count);
+  }
+
+  absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
+                                       std::string_view failure_json) override {
+    const std::string key = FailedKey(queue);
+    absl::StatusOr<Replies> r = Run({{"LSET", key, Int(index), Str(failure_json)}});
     if (!r.ok()) return r.status();
-    return LsetFound(*(*r)[0]);
+    return LsetFound(*(*r)[0], key);
   }
 
-  absl::StatusOr<bool> DoRemoveFailure(int64_t index) override {
+  absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) override {
     // Lists have no remove-by-index: mark the record with a value no one else writes, then
     // remove that value. In one transaction, so no reader ever sees the mark.
+    const std::string key = FailedKey(queue);
     const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
-    absl::StatusOr<Replies> r = Run({{"MULTI"},
-                                     {"LSET", keys_.Failed(), Int(index), mark},
-                                     {"LREM", keys_.Failed(), "1", mark},
-                                     {"EXEC"}});
+    absl::StatusOr<Replies> r =
+        Run({{"MULTI"}, {"LSET", key, Int(index), mark}, {"LREM", key, "1", mark}, {"EXEC"}});
     if (!r.ok()) return r.status();
     const redisReply& exec = *r->back();
     if (exec.type != REDIS_REPLY_ARRAY || exec.elements != 2) return Unexpected(exec, "EXEC");
-    return LsetFound(*exec.element[0]);
+    return LsetFound(*exec.element[0], key);
   }
 
-  absl::Status DoClearFailures() override { return Pipeline({{"DEL", keys_.Failed()}}).status(); }
+  absl::Status DoClearFailures(std::string_view queue) override {
+    if (failures_ == FailureLayout::kOneList) return Pipeline({{"DEL", keys_.Failed()}}).status();
+    std::vector<std::string> queues = {std::string(queue)};
+    if (queue.empty()) {
+      absl::StatusOr<std::vector<std::string>> all = DoFailureQueues();
+      if (!all.ok()) return all.status();
+      queues = *std::move(all);
+      if (queues.empty()) return absl::OkStatus();
+    }
+    // The names leave failed_queues with their lists (Ruby keeps them, showing empty queues);
+    // a name added meanwhile stays, with the record that came with it.
+    Command del = {"DEL"};
+    Command srem = {"SREM", keys_.FailedQueues()};
+    for (const std::string& q : queues) {
+      del.push_back(keys_.FailedQueue(q));
+      srem.push_back(Keys::FailedQueueName(q));
+    }
+    return Transaction({std::move(del), std::move(srem)}).status();
+  }
+
+  // The members of failed_queues that name a "<queue>_failed" list, as queue names, sorted.
+  absl::StatusOr<std::vector<std::string>> DoFailureQueues() override {
+    absl::StatusOr<std::vector<std::string>> names = SortedMembers(keys_.FailedQueues());
+    if (!names.ok()) return names.status();
+    std::vector<std::string> queues;
+    for (std::string& name : *names) {
+      absl::string_view q = name;
+      if (absl::ConsumeSuffix(&q, AbslView(Keys::kFailedSuffix)) && !q.empty())
+        queues.emplace_back(q);
+    }
+    std::sort(queues.begin(), queues.end());
+    return queues;
+  }
 
   // The longest pause between two tries of a reserve over several queues: how late a job pushed
   // to a waiting reliable worker may be noticed.
@@ -448,14 +498,15 @@ class RedisBackend : public Backend {
     return members;
   }
 
-  // Whether an LSET found its index: false for Redis's "no such key" / "index out of range".
-  absl::StatusOr<bool> LsetFound(const redisReply& reply) {
+  // Whether an LSET of `key` found its index: false for Redis's "no such key" / "index out of
+  // range".
+  absl::StatusOr<bool> LsetFound(const redisReply& reply, const std::string& key) {
     if (reply.type != REDIS_REPLY_ERROR) return true;
     const absl::string_view message(reply.str, reply.len);
     if (absl::StrContains(message, "no such key") || absl::StrContains(message, "out of range")) {
       return false;
     }
-    RESQUE_RETURN_IF_ERROR(ReplyStatus(reply, keys_.Failed()));
+    RESQUE_RETURN_IF_ERROR(ReplyStatus(reply, key));
     return true;
   }
 
@@ -473,6 +524,22 @@ class RedisBackend : public Backend {
     absl::StatusOr<Replies> r = Pipeline({std::move(command)});
     if (!r.ok()) return r.status();
     return std::move((*r)[0]);
+  }
+
+  // Runs `commands` (each answering an integer) in one pipeline; the sum of their replies. 0 for
+  // no commands, without a round trip.
+  absl::StatusOr<int64_t> SumOfIntegers(std::vector<Command> commands) {
+    if (commands.empty()) return 0;
+    const std::string what = commands[0][0];
+    absl::StatusOr<Replies> replies = Pipeline(std::move(commands));
+    if (!replies.ok()) return replies.status();
+    int64_t total = 0;
+    for (const Reply& r : *replies) {
+      absl::StatusOr<int64_t> n = IntegerOf(*r, what);
+      if (!n.ok()) return n.status();
+      total += *n;
+    }
+    return total;
   }
 
   absl::StatusOr<int64_t> RunInteger(Command command) {
@@ -545,7 +612,8 @@ class RedisBackend : public Backend {
   }
 
   const Keys keys_;
-  Clock* const timer_;  // RedisOptions::timer
+  const FailureLayout failures_;  // RedisOptions::failures
+  Clock* const timer_;            // RedisOptions::timer
   const std::shared_ptr<ConnectionPool> pool_;
   // Declared after pool_, so that it ends first (a session must not outlive its pool).
   std::optional<ConnectionPool::Session> session_;

@@ -29,6 +29,10 @@ struct RedisOptions {
   std::string ns = "resque";  // key prefix: "<ns>:queue:<q>"
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);  // on top of a Reserve's wait
+  // Where failure records go: "<ns>:failed" (kOneList, Ruby's and php-resque's default), or one
+  // list per job queue, "<ns>:<queue>_failed", listed in the set "<ns>:failed_queues"
+  // (kPerQueue: Ruby's redis_multi_queue failure backend, FAILURE_BACKEND=redis_multi_queue).
+  FailureLayout failures = FailureLayout::kOneList;
   // Times the backend's own waits: the reconnect backoff and a reserve that waits on several
   // queues (polled, see docs/reliability.md). Not owned; a test may pass a ManualClock. The
   // socket timeouts above are the kernel's, on the real clock.

@@ -82,7 +82,8 @@ ScriptCall ReserveManyCall(const Keys& keys, absl::Span<const std::string> queue
   return ScriptCall(lua::Script::kReserveMany, std::move(queue_keys), std::move(args));
 }
 
-std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const JobFinish& finish) {
+std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const JobFinish& finish,
+                                                      FailureLayout layout) {
   std::array<std::string, kFinishArgsPerJob> group;
   if (!finish.job_id.empty()) group[kFinishStatusKey] = keys.Status(finish.job_id);
   group[kFinishStatusJson] = finish.status_json;
@@ -94,15 +95,23 @@ std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const Jo
     group[kFinishInFlightPayload] = finish.in_flight->payload;
   }
   group[kFinishFailed] = finish.failed ? "1" : "0";
-  if (finish.failed) group[kFinishFailureJson] = finish.failure_json;
+  if (finish.failed) {
+    group[kFinishFailureJson] = finish.failure_json;
+    if (layout == FailureLayout::kPerQueue) {
+      group[kFinishFailureList] = keys.FailedQueue(finish.failure_queue);
+      group[kFinishFailedQueueName] = Keys::FailedQueueName(finish.failure_queue);
+    } else {
+      group[kFinishFailureList] = keys.Failed();
+    }
+  }
   return group;
 }
 
-ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write) {
+ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLayout layout) {
   std::vector<std::string> args;
   args.reserve(write.jobs.size() * kFinishArgsPerJob);
   for (const JobFinish& f : write.jobs) {
-    std::array<std::string, kFinishArgsPerJob> group = FinishArgs(keys, f);
+    std::array<std::string, kFinishArgsPerJob> group = FinishArgs(keys, f, layout);
     args.insert(args.end(), std::make_move_iterator(group.begin()),
                 std::make_move_iterator(group.end()));
   }
@@ -113,7 +122,7 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write) {
                         keys.Stat(write.stats.processed),
                         keys.Stat(kFailedStat),
                         keys.Stat(write.stats.failed),
-                        keys.Failed(),
+                        keys.FailedQueues(),
                     },
                     std::move(args));
 }

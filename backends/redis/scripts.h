@@ -84,15 +84,19 @@ enum FinishArg : size_t {
   kFinishInFlightPayload,  // the payload to take out of that list
   kFinishFailed,           // "1" or "0"
   kFinishFailureJson,      // appended to the failure list when the job failed, else ""
+  kFinishFailureList,      // that list: "failed", or "<queue>_failed" (kPerQueue)
+  kFinishFailedQueueName,  // "<queue>_failed" to add to "failed_queues" (kPerQueue), else ""
   kFinishArgsPerJob,       // the width of one group: not a word
 };
 
-// One job's group of finish_many.lua's ARGV. The only place the group is built.
-std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const JobFinish& finish);
+// One job's group of finish_many.lua's ARGV. The only place the group is built. `layout` says
+// where failure records go.
+std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const JobFinish& finish,
+                                                      FailureLayout layout);
 
 // finish_many.lua: records what `write` says (jobs of one worker, checked by core), in one step.
 // Replies how many jobs were recorded.
-ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write);
+ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLayout layout);
 
 // unreserve.lua: hands the request's jobs back to the head of their queues, last first, each
 // with its status (when it has a job id) set to the request's status_json if it exists. Replies

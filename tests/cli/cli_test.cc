@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "backends/redis/redis_backend.h"
+#include "core/failure.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/redis_server.h"
@@ -134,6 +137,100 @@ TEST_F(CliTest, ExecJobGetsArgsOnStdinAndJobEnvironment) {
                       out_file_, out_file_);
   ASSERT_EQ(Resque({"work", "-q", "q", "--burst", "--exec", exec}).exit_code, 0);
   EXPECT_EQ(ReadOut(), absl::StrCat(R"js(["x; rm -rf /", {"y":"$(id)"}])js", " ", id, " q Env\n"));
+}
+
+TEST_F(CliTest, EnqueueInRubyFormWritesRubysBytesWithoutAnId) {
+  RunResult r =
+      Resque({"enqueue", "q", "Archive", R"([35, "a\/b", 1e2, {"k": "\u00e9"}])", "--ruby-form"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");  // no id to print
+  EXPECT_EQ(redis().Command({"LRANGE", "resque:queue:q", "0", "-1"}).value_or(""),
+            R"({"class":"Archive","args":[35,"a/b",100.0,{"k":"é"}]})");
+  r = Resque({"enqueue", "q", "Archive", "[]", "--ruby-form", "--track"});
+  EXPECT_NE(r.exit_code, 0);
+  r = Resque({"enqueue", "q", "Archive", "[1e400]", "--ruby-form"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Infinity"));
+}
+
+// resque-web shows a record's backtrace under its error: an --exec failure's is the stderr tail.
+TEST_F(CliTest, ExecFailureKeepsTheStderrTailAsBoundedBacktraceLines) {
+  // 25 short lines, one of 2000 bytes, "the end", an empty line: the last 20 are kept, the long
+  // one cut to 500 bytes, and the error names the exit and the last line that is not empty.
+  const std::string exec =
+      "Noisy=seq 1 25 >&2; head -c 2000 /dev/zero | tr '\\0' y >&2; echo >&2; "
+      "echo 'the end' >&2; echo >&2; exit 4";
+  for (const bool fork : {false, true}) {
+    SCOPED_TRACE(fork ? "--fork" : "in process");
+    ASSERT_TRUE(redis().Flush().ok());
+    Enqueue("q", "Noisy", "");
+    std::vector<std::string> args = {"work", "-q", "q", "--burst", "--exec", exec};
+    if (fork) args.push_back("--fork");
+    ASSERT_EQ(Resque(args).exit_code, 0);
+    absl::StatusOr<std::unique_ptr<Backend>> backend = redis::NewRedisBackend(redis().Options());
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    absl::StatusOr<std::vector<std::string>> records = (*backend)->Failures(0, 10);
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), 1u);
+    absl::StatusOr<Failure> f = DecodeFailure(records->front());
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->error, "UNKNOWN: command exited with 4: the end");
+    std::vector<std::string> want;
+    for (int i = 9; i <= 25; ++i) want.push_back(absl::StrCat(i));
+    want.push_back(std::string(497, 'y') + "...");
+    want.insert(want.end(), {"the end", ""});
+    EXPECT_EQ(f->backtrace, want);
+  }
+}
+
+// FAILURE_BACKEND=redis_multi_queue, as Ruby resque reads it: the worker's failures go to
+// <ns>:<queue>_failed, named in <ns>:failed_queues, and `failed` works queue by queue.
+TEST_F(CliTest, MultiQueueFailureBackendKeepsFailuresPerQueue) {
+  Enqueue("mail", "Fail", "[1]");
+  Enqueue("high", "Fail", "[2]");
+  Enqueue("high", "Fail", "[3]");
+  const std::vector<std::string> multi = {"--failure-backend", "redis_multi_queue"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), multi.begin(), multi.end());
+    return Resque(args);
+  };
+  RunResult work = with({"work", "-q", "high,mail", "--burst", "--exec", "Fail=exit 1"});
+  ASSERT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_THAT(redis().Command({"SMEMBERS", "resque:failed_queues"}).value_or(""),
+              HasSubstr("high_failed"));
+  EXPECT_EQ(redis().Command({"LLEN", "resque:high_failed"}).value_or(""), "2");
+  EXPECT_EQ(redis().Command({"LLEN", "resque:mail_failed"}).value_or(""), "1");
+  EXPECT_EQ(redis().Command({"EXISTS", "resque:failed"}).value_or(""), "0");
+
+  EXPECT_EQ(with({"failed", "queues"}).out, "high\t2\nmail\t1\n");
+  EXPECT_EQ(with({"failed", "count"}).out, "3\n");
+  EXPECT_EQ(with({"failed", "count", "--queue", "mail"}).out, "1\n");
+  EXPECT_THAT(with({"failed", "list"}).out, HasSubstr("\tmail\t"));
+  RunResult retry = with({"failed", "retry", "0"});
+  EXPECT_NE(retry.exit_code, 0);
+  EXPECT_THAT(retry.err, HasSubstr("name the queue"));
+  ASSERT_EQ(with({"failed", "retry", "1", "--queue", "high"}).exit_code, 0);
+  EXPECT_THAT(redis().Command({"LRANGE", "resque:queue:high", "0", "-1"}).value_or(""),
+              HasSubstr("[3]"));
+  ASSERT_EQ(with({"failed", "remove", "0", "--queue", "high"}).exit_code, 0);
+  EXPECT_EQ(with({"failed", "count", "--queue", "high"}).out, "1\n");
+  ASSERT_EQ(with({"failed", "clear", "--queue", "mail"}).exit_code, 0);
+  EXPECT_EQ(with({"failed", "queues"}).out, "high\t1\n");
+  // The environment variable Ruby reads works too; the default layout sees none of it.
+  RunResult env =
+      ::resque::testing::Run(Argv({"failed", "count"}), {"FAILURE_BACKEND=redis_multi_queue"});
+  EXPECT_EQ(env.out, "1\n");
+  EXPECT_EQ(Resque({"failed", "count"}).out, "0\n");
+  RunResult one = Resque({"failed", "queues"});
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_THAT(one.err, HasSubstr("one list"));
+  RunResult memory =
+      ::resque::testing::Run({RESQUE_BINARY, "--redis", "memory://", "--failure-backend",
+                              "redis_multi_queue", "failed", "count"});
+  EXPECT_NE(memory.exit_code, 0);
+  EXPECT_THAT(memory.err, HasSubstr("needs a Redis URL"));
+  RunResult bad = Resque({"--failure-backend", "airbrake", "failed", "count"});
+  EXPECT_NE(bad.exit_code, 0);
 }
 
 TEST_F(CliTest, ThrowingAndUnknownJobsBecomeFailureRecords) {

@@ -100,14 +100,20 @@ TEST(RedisScriptsTest, FinishArgsPutsEachWordAtItsPosition) {
                             .failed = true,
                             .failure_json = "{f}",
                             .in_flight = ReservedJob{"mail", "{p}"}};
-  EXPECT_THAT(FinishArgs(keys, failed),
+  EXPECT_THAT(FinishArgs(keys, failed, FailureLayout::kOneList),
               ElementsAre("resque:job:id1:status", "{s}", "2000", "resque:inflight:w:queue:mail",
-                          "{p}", "1", "{f}"));
+                          "{p}", "1", "{f}", "resque:failed", ""));
+  JobFinish by_queue = failed;
+  by_queue.failure_queue = "mail";
+  EXPECT_THAT(FinishArgs(keys, by_queue, FailureLayout::kPerQueue),
+              ElementsAre("resque:job:id1:status", "{s}", "2000", "resque:inflight:w:queue:mail",
+                          "{p}", "1", "{f}", "resque:mail_failed", "mail_failed"));
   const JobFinish plain = {.worker_id = "w",
                            .status_json = "{s}",
                            .status_ttl = absl::InfiniteDuration(),
                            .failure_json = "{ignored}"};
-  EXPECT_THAT(FinishArgs(keys, plain), ElementsAre("", "{s}", "", "", "", "0", ""));
+  EXPECT_THAT(FinishArgs(keys, plain, FailureLayout::kPerQueue),
+              ElementsAre("", "{s}", "", "", "", "0", "", "", ""));
 }
 
 TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
@@ -115,10 +121,11 @@ TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
   const std::vector<JobFinish> jobs = {{.worker_id = "w", .job_id = "a"},
                                        {.worker_id = "w", .job_id = "b", .failed = true}};
   ScriptCall call = FinishManyCall(
-      keys, {.worker_id = "w", .jobs = jobs, .failures = 1, .stats = WorkerStatNames("w")});
+      keys, {.worker_id = "w", .jobs = jobs, .failures = 1, .stats = WorkerStatNames("w")},
+      FailureLayout::kOneList);
   EXPECT_THAT(call.keys(),
               ElementsAre("resque:worker:w", "resque:stat:processed", "resque:stat:processed:w",
-                          "resque:stat:failed", "resque:stat:failed:w", "resque:failed"));
+                          "resque:stat:failed", "resque:stat:failed:w", "resque:failed_queues"));
   ASSERT_EQ(call.args().size(), 2 * kFinishArgsPerJob);
   EXPECT_EQ(call.args()[kFinishStatusKey], "resque:job:a:status");
   EXPECT_EQ(call.args()[kFinishArgsPerJob + kFinishStatusKey], "resque:job:b:status");

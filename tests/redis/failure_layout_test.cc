@@ -1,0 +1,159 @@
+// Ruby resque's redis_multi_queue failure backend (lib/resque/failure/redis_multi_queue.rb) on a
+// real redis-server: failure records in "<ns>:<queue>_failed", each list's name in the set
+// "<ns>:failed_queues", which resque-web's failed pages read. Records are written here as Ruby
+// writes them, and ours are read back where Ruby and resque-web look.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "backends/backend_factory.h"
+#include "backends/redis/redis_backend.h"
+#include "core/failure.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_testing.h"
+#include "tests/support/redis_server.h"
+
+namespace resque::redis {
+namespace {
+
+using ::resque::testing::RedisServer;
+using ::resque::testing::Value;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kWorker[] = "host1:4242:mail";
+
+// A record as Ruby's RedisMultiQueue#save writes it (Resque.encode of its hash, in this order).
+std::string RubyRecord(const std::string& queue, const std::string& error) {
+  return absl::StrFormat(
+      R"({"failed_at":"2026/11/25 14:00:00 UTC","payload":{"class":"Archive","args":[35,"tar"]},)"
+      R"("exception":"RuntimeError","error":"%s","backtrace":["/app/jobs/archive.rb:3:in `perform'"],)"
+      R"("worker":"web1:77:%s","queue":"%s"})",
+      error, queue, queue);
+}
+
+class FailureLayoutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(redis().Flush());
+    RedisOptions options = redis().Options();
+    options.failures = FailureLayout::kPerQueue;
+    absl::StatusOr<std::unique_ptr<Backend>> b = NewRedisBackend(options);
+    ASSERT_OK(b);
+    backend_ = *std::move(b);
+  }
+
+  static RedisServer& redis() { return RedisServer::Shared(); }
+  static std::string Raw(const std::vector<std::string>& argv) {
+    absl::StatusOr<std::string> r = redis().Command(argv);
+    EXPECT_OK(r);
+    return r.ok() ? *r : "";
+  }
+  // What Ruby's failure_queue_name and push_to_failed_queue do for one failure.
+  static void RubyFails(const std::string& queue, const std::string& error) {
+    Raw({"SADD", "resque:failed_queues", queue + "_failed"});
+    Raw({"RPUSH", "resque:" + queue + "_failed", RubyRecord(queue, error)});
+  }
+
+  Backend& backend() { return *backend_; }
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_F(FailureLayoutTest, ReadsRubysPerQueueListsAndTheirSet) {
+  RubyFails("mail", "one");
+  RubyFails("mail", "two");
+  RubyFails("high", "three");
+  Raw({"SADD", "resque:failed_queues", "stray"});  // not a "<queue>_failed" name: not a queue
+  EXPECT_EQ(backend().failure_layout(), FailureLayout::kPerQueue);
+  EXPECT_THAT(Value(backend().FailureQueues()), ElementsAre("high", "mail"));
+  EXPECT_EQ(Value(backend().FailureCount()), 3);
+  EXPECT_EQ(Value(backend().FailureCount("mail")), 2);
+  EXPECT_EQ(Value(backend().FailureCount("none")), 0);
+  FailureStore store(backend());
+  const std::vector<Failure> mail = Value(store.List(0, 10, "mail"));
+  ASSERT_EQ(mail.size(), 2u);
+  EXPECT_EQ(mail[1].error, "two");
+  EXPECT_EQ(mail[1].queue, "mail");
+  EXPECT_THAT(mail[1].backtrace, ElementsAre("/app/jobs/archive.rb:3:in `perform'"));
+}
+
+TEST_F(FailureLayoutTest, AFailedJobGoesToItsQueuesListInTheFinishStep) {
+  const std::string record = RubyRecord("mail", "boom");
+  ASSERT_OK(backend().FinishJob(
+      {.worker_id = kWorker, .failed = true, .failure_json = record, .failure_queue = "mail"}));
+  ASSERT_OK(backend().FinishJob({.worker_id = kWorker}));  // a success writes no record
+  EXPECT_EQ(Raw({"LRANGE", "resque:mail_failed", "0", "-1"}), record);
+  EXPECT_EQ(Raw({"SMEMBERS", "resque:failed_queues"}), "mail_failed");
+  EXPECT_EQ(Raw({"EXISTS", "resque:failed"}), "0");
+  EXPECT_EQ(Raw({"GET", "resque:stat:failed"}), "1");
+  EXPECT_EQ(Raw({"GET", "resque:stat:processed"}), "2");
+  // Without its queue a failure has no list to go to: refused before anything is written.
+  EXPECT_CODE(backend().FinishJob({.worker_id = kWorker, .failed = true, .failure_json = "{}"}),
+              kInvalidArgument);
+  EXPECT_EQ(Raw({"GET", "resque:stat:processed"}), "2");
+}
+
+TEST_F(FailureLayoutTest, AWrongTypeAtAQueuesListFailsTheWholeFinish) {
+  ASSERT_EQ(Raw({"SET", "resque:mail_failed", "oops"}), "OK");
+  absl::Status s = backend().FinishJob(
+      {.worker_id = kWorker, .failed = true, .failure_json = "{}", .failure_queue = "mail"});
+  EXPECT_CODE(s, kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("\"resque:mail_failed\""));
+  EXPECT_EQ(Raw({"EXISTS", "resque:stat:processed"}), "0");
+  EXPECT_EQ(Raw({"EXISTS", "resque:failed_queues"}), "0");
+}
+
+TEST_F(FailureLayoutTest, RetryRemoveAndClearWorkOnOneQueuesList) {
+  RubyFails("mail", "one");
+  RubyFails("mail", "two");
+  RubyFails("high", "three");
+  FailureStore store(backend());
+  ASSERT_OK(store.Retry(1, "mail"));
+  EXPECT_EQ(Raw({"LRANGE", "resque:queue:mail", "0", "-1"}),
+            R"({"class":"Archive","args":[35,"tar"]})");
+  EXPECT_TRUE(Value(store.List(1, 1, "mail"))[0].retried_at.has_value());
+  ASSERT_OK(store.Remove(0, "mail"));
+  EXPECT_EQ(Value(store.List(0, 10, "mail"))[0].error, "two");
+  EXPECT_CODE(store.Remove(5, "mail"), kNotFound);
+  ASSERT_OK(store.Clear("mail"));
+  EXPECT_EQ(Raw({"EXISTS", "resque:mail_failed"}), "0");
+  EXPECT_THAT(Value(store.Queues()), ElementsAre("high"));
+  EXPECT_EQ(Value(store.RetryAll()), 1);  // every queue's list
+  EXPECT_EQ(Raw({"LLEN", "resque:queue:high"}), "1");
+  ASSERT_OK(store.Clear());
+  EXPECT_EQ(Raw({"EXISTS", "resque:high_failed"}), "0");
+  EXPECT_THAT(Value(store.Queues()), IsEmpty());
+  EXPECT_EQ(Value(store.Count()), 0);
+}
+
+TEST_F(FailureLayoutTest, EachLayoutRefusesTheOthersArguments) {
+  // Per queue: the indexed verbs need a queue.
+  EXPECT_CODE(backend().Failures(0, 1), kInvalidArgument);
+  EXPECT_CODE(backend().RemoveFailure(0), kInvalidArgument);
+  EXPECT_CODE(backend().UpdateFailure(0, "{}"), kInvalidArgument);
+  EXPECT_CODE(backend().PushFailure("{}"), kInvalidArgument);
+  ASSERT_OK(backend().PushFailure("{}", "mail"));
+  EXPECT_EQ(Raw({"LRANGE", "resque:mail_failed", "0", "-1"}), "{}");
+  // One list: a queue is refused where it would mean a list there is none of.
+  absl::StatusOr<std::unique_ptr<Backend>> one = NewRedisBackend(redis().Options());
+  ASSERT_OK(one);
+  EXPECT_EQ((*one)->failure_layout(), FailureLayout::kOneList);
+  EXPECT_CODE((*one)->FailureCount("mail"), kInvalidArgument);
+  EXPECT_CODE((*one)->Failures(0, 1, "mail"), kInvalidArgument);
+  EXPECT_THAT(Value((*one)->FailureQueues()), IsEmpty());
+  ASSERT_OK((*one)->PushFailure("{}", "mail"));  // the record's queue; the one list takes it
+  EXPECT_EQ(Raw({"LRANGE", "resque:failed", "0", "-1"}), "{}");
+}
+
+TEST_F(FailureLayoutTest, TheMemoryBackendRefusesThePerQueueLayout) {
+  absl::StatusOr<std::unique_ptr<Backend>> memory =
+      OpenBackend("memory://", {.failures = FailureLayout::kPerQueue});
+  EXPECT_CODE(memory, kInvalidArgument);
+  EXPECT_THAT(memory.status().message(), HasSubstr("redis_multi_queue"));
+}
+
+}  // namespace
+}  // namespace resque::redis
