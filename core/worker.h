@@ -140,7 +140,7 @@ class Worker {
   // public for embedding and tests.
   int64_t BeatAndRecover();
 
-  // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>-<slot>:<queues>" for more.
+  // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>:<queues>:<slot>" for more.
   const std::vector<std::string>& worker_ids() const { return worker_ids_; }
   WorkerCounts counts() const;
   // How many slots are parked by Pause() right now (they reserve nothing until Resume()).
