@@ -64,6 +64,7 @@ int Main(int argc, char** argv, JobRegistry& registry) {
   AddInspect(app, global, &exit_code);
   AddFailed(app, global, &exit_code);
   AddDemo(app, global, &exit_code);
+  AddPause(app, global, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

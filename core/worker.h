@@ -157,6 +157,9 @@ class Worker {
   // One reserve and what it took, on the slot's current list of queues.
   absl::StatusOr<bool> WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch);
   absl::Duration ReserveWait() const;
+  // After a reserve found the fleet-wide pause flag set: waits, reading the flag once per poll,
+  // until it is cleared (true) or a stop comes, or a burst worker's queues are empty (false).
+  bool WaitOutFleetPause(Slot& slot);
   void Process(Slot& slot, const ReservedJob& job);
   // Performs a batch (Reserve with max > 1): announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
