@@ -185,10 +185,10 @@ TEST_P(WorkerTest, EachSlotIsARegisteredWorkerAndEveryJobIsPerformedOnce) {
   options.blocking = true;
   options.interval = absl::Milliseconds(100);
   Worker worker(backend(), registry_, options);
-  const std::string prefix = absl::StrFormat("%s:%d-", kHost, getpid());
   ASSERT_EQ(worker.worker_ids().size(), static_cast<size_t>(kSlots));
   for (int i = 0; i < kSlots; ++i) {
-    EXPECT_EQ(worker.worker_ids()[i], absl::StrFormat("%s%d:q", prefix, i));
+    // The slot last: the second field stays the pid, as peers' pruning reads it.
+    EXPECT_EQ(worker.worker_ids()[i], absl::StrFormat("%s:%d:q:%d", kHost, getpid(), i));
   }
 
   RunningWorker running(worker);
