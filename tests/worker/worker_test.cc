@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -670,6 +671,46 @@ TEST_P(WorkerTest, PausedWorkerTakesNoJobsUntilResumed) {
   EXPECT_TRUE(Eventually([&] { return worker.paused_slots() == 0; }));
   worker.RequestStop(StopMode::kGraceful);
   ASSERT_TRUE(running.AwaitReturn());
+}
+
+// Ruby's pause-all-workers: the slots take nothing while it is set (polling or blocking), the
+// worker logs the pause and the resume once each, and takes the job once it is cleared.
+TEST_P(WorkerTest, PauseAllWorkersHoldsEverySlotUntilCleared) {
+  for (const bool blocking : {false, true}) {
+    std::mutex log_mu;
+    std::vector<std::string> messages;
+    WorkerOptions options = Options({"q"});
+    options.concurrency = 2;
+    options.blocking = blocking;
+    options.log = [&](LogLevel, std::string_view m) {
+      std::lock_guard lock(log_mu);
+      messages.emplace_back(m);
+    };
+    const auto logged = [&](std::string_view what) {
+      std::lock_guard lock(log_mu);
+      return std::count_if(messages.begin(), messages.end(),
+                           [&](const std::string& m) { return m.find(what) != std::string::npos; });
+    };
+    ASSERT_OK(backend().PauseAllWorkers(true));
+    Worker worker(backend(), registry_, options);
+    RunningWorker running(worker);
+    ASSERT_TRUE(Eventually([&] { return logged("all workers paused") == 1; })) << blocking;
+    Enqueue("q", "Record", "[1]");
+    // A bounded look (many polls at 5 ms): the job stays queued.
+    const absl::Time end = absl::Now() + absl::Milliseconds(300);
+    while (absl::Now() < end) {
+      ASSERT_EQ(Value(backend().Size("q")), 1) << blocking;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(journal_.size(), 0u);
+    ASSERT_OK(backend().PauseAllWorkers(false));
+    ASSERT_TRUE(journal_.AwaitSize(1));
+    EXPECT_TRUE(Eventually([&] { return logged("pause-all-workers cleared") == 1; }));
+    worker.RequestStop(StopMode::kGraceful);
+    ASSERT_TRUE(running.AwaitReturn());
+    EXPECT_EQ(logged("all workers paused"), 1) << blocking;
+    journal_.Clear();
+  }
 }
 
 TEST_P(WorkerTest, StopWhilePausedReturns) {
