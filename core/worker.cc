@@ -13,6 +13,7 @@
 #include "core/job_cancel.h"
 #include "core/job_runner.h"
 #include "core/liveness.h"
+#include "core/process_title.h"
 #include "core/recorder.h"
 #include "core/reserver.h"
 #include "core/run_state.h"
@@ -202,6 +203,7 @@ void Worker::SlotLoop(Slot& slot) {
 bool Worker::WaitOutFleetPause(Slot& slot) {
   if (state_->NoteFleetPaused(true)) {
     Log(LogLevel::kInfo, "all workers paused (pause-all-workers is set): taking no new jobs");
+    SetProcessTitle("Paused");  // as Ruby's procline says; a no-op unless main() set it up
   }
   // Within one poll (or one blocking wait) of its clearing, and one read of the flag per poll.
   const absl::Duration poll = options_.interval > absl::ZeroDuration()
@@ -224,6 +226,7 @@ bool Worker::WaitOutFleetPause(Slot& slot) {
   }
   if (state_->NoteFleetPaused(false)) {
     Log(LogLevel::kInfo, "pause-all-workers cleared: taking jobs again");
+    SetProcessTitle("Waiting for " + absl::StrJoin(options_.queues, ","));
   }
   return true;
 }

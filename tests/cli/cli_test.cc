@@ -119,7 +119,9 @@ TEST_F(CliTest, PauseHoldsABurstWorkerUntilResume) {
     ASSERT_EQ(*redis().Command({"LLEN", "resque:queue:mail"}), "1");
     absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_FALSE(Resque({"workers"}).out.empty());
+  RunResult listed = Resque({"workers"});
+  EXPECT_FALSE(listed.out.empty());
+  EXPECT_THAT(listed.err, HasSubstr("all workers are paused"));
   RunResult resumed = Resque({"resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_EQ(*redis().Command({"EXISTS", "resque:pause-all-workers"}), "0");
