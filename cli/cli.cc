@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "backends/backend_factory.h"
 #include "cli/commands.h"
+#include "core/process_title.h"
 
 namespace resque::cli {
 
@@ -38,6 +39,8 @@ int Fail(const absl::Status& status, int code) {
 }
 
 int Main(int argc, char** argv, JobRegistry& registry) {
+  // Before anything keeps a pointer into environ: `work` writes its title over argv and environ.
+  InitProcessTitle(argc, argv);
   CLI::App app{"resque: a background-job engine that speaks the Resque protocol", "resque"};
   app.require_subcommand(1);
   GlobalOptions global;
@@ -71,6 +74,7 @@ int Main(int argc, char** argv, JobRegistry& registry) {
   AddInspect(app, global, &exit_code);
   AddFailed(app, global, &exit_code);
   AddDemo(app, global, &exit_code);
+  AddPause(app, global, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -47,6 +47,7 @@ void AddStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddInspect(CLI::App& app, GlobalOptions& global, int* exit_code);  // queues, workers, stats
 void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code);
+void AddPause(CLI::App& app, GlobalOptions& global, int* exit_code);  // pause, resume
 
 }  // namespace resque::cli
 

@@ -47,6 +47,12 @@ absl::Status Workers(Backend& backend, bool json) {
   }
   if (json) out += "]\n";
   std::fputs(out.c_str(), stdout);
+  // On stderr, so that the list itself keeps its form for scripts.
+  absl::StatusOr<bool> paused = backend.AllWorkersPaused();
+  if (!json && paused.ok() && *paused) {
+    std::fputs("all workers are paused (pause-all-workers is set; `resque resume` clears it)\n",
+               stderr);
+  }
   return absl::OkStatus();
 }
 

@@ -16,10 +16,12 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/exec_job.h"
 #include "core/child_process.h"
+#include "core/process_title.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
 
@@ -117,25 +119,33 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.dead_after = absl::Seconds(args.dead_after);
   options.log = StderrLogSink(global.log_level());
   Worker worker(**backend, registry, options);
+  // In the peers' form, so that their pruning counts this process (and a forked job's, which
+  // keeps the title) as a live worker of this host; docs/wire-format.md, "Worker ids".
+  const std::string waiting = "Waiting for " + absl::StrJoin(options.queues, ",");
+  SetProcessTitle(waiting);
 
   std::atomic<bool> done{false};
   std::thread signals([&] {
     SignalLoop(done, [&](int sig) {
       switch (sig) {
         case SIGQUIT:
+          SetProcessTitle("Finishing its jobs, then exiting");
           worker.RequestStop(StopMode::kGraceful);
           break;
         case SIGTERM:
         case SIGINT:
+          SetProcessTitle("Exiting");
           worker.RequestStop(StopMode::kImmediate);
           break;
         case SIGUSR1:
           worker.KillRunningJobs();
           break;
         case SIGUSR2:
+          SetProcessTitle("Paused");
           worker.Pause();
           break;
         case SIGCONT:
+          SetProcessTitle(waiting);
           worker.Resume();
           break;
       }
@@ -150,6 +160,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
 
 // COUNT > 1: one worker process per count, as php-resque forks; signals are passed on.
 int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+  SetProcessTitle(absl::StrFormat("Supervising %d workers for %s", args.count, args.queue));
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int i = 0; i < args.count; ++i) {
     // The child keeps the blocked control signals (its own SignalLoop takes them), and its

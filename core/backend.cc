@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
 #include "core/backend_wrapper.h"
@@ -79,6 +81,16 @@ inline absl::Status CheckReserve(const ReserveRequest& request) {
 WorkerStats WorkerStatNames(std::string_view worker_id) {
   return {absl::StrFormat("%s:%s", AbslView(kProcessedStat), AbslView(worker_id)),
           absl::StrFormat("%s:%s", AbslView(kFailedStat), AbslView(worker_id))};
+}
+
+bool PauseFlagSet(std::string_view value) {
+  // Ruby's String#strip also drops NULs.
+  const auto blank = [](char c) {
+    return c == '\0' || absl::ascii_isspace(static_cast<unsigned char>(c));
+  };
+  while (!value.empty() && blank(value.front())) value.remove_prefix(1);
+  while (!value.empty() && blank(value.back())) value.remove_suffix(1);
+  return absl::EqualsIgnoreCase(AbslView(value), "true");
 }
 
 std::vector<size_t> QueueOrder(size_t n, absl::FunctionRef<std::string_view(size_t)> queue_of) {
@@ -318,6 +330,12 @@ absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(
   RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
   return DoRecoverWorker(worker_id, WorkerStatNames(worker_id), if_heartbeat);
 }
+
+// ---- Pausing every worker ----
+
+absl::StatusOr<bool> Backend::AllWorkersPaused() { return DoAllWorkersPaused(); }
+
+absl::Status Backend::PauseAllWorkers(bool paused) { return DoPauseAllWorkers(paused); }
 
 // ---- Stats ----
 

@@ -72,6 +72,11 @@ struct ReserveRequest {
   // The most jobs to take (1..kMaxBatch), all from one queue, oldest first. More than one needs
   // an owner. A wait waits for one job.
   int max = 1;
+  // Not null: the reserve honours the fleet-wide pause flag (AllWorkersPaused). When the flag is
+  // set it takes nothing and sets *paused to true, in the same step as the look at the queues,
+  // so no round trip is added. Left alone otherwise. A job that arrives during a wait while the
+  // flag is set stays first in its queue.
+  bool* paused = nullptr;
 };
 
 // Which jobs RemoveJobs removes: php-resque's Resque::dequeue. A job matches when its class is
@@ -136,6 +141,10 @@ struct WorkerStats {
   std::string failed;
 };
 WorkerStats WorkerStatNames(std::string_view worker_id);
+
+// Whether a stored value of the fleet-wide pause flag ("<ns>:pause-all-workers" on Redis) means
+// paused: Ruby resque's rule, "true" once surrounding whitespace is stripped, in any case.
+bool PauseFlagSet(std::string_view value);
 
 // Everything a finish writes, as core decided it; DoFinish applies all of it or none of it:
 // - each job in `jobs`, in order: its status (when it has a job id, only if the status exists,
@@ -311,6 +320,16 @@ class Backend {
   absl::StatusOr<std::optional<int64_t>> RecoverWorker(std::string_view worker_id,
                                                        std::optional<std::string> if_heartbeat);
 
+  // ---- Pausing every worker ----
+  //
+  // Ruby resque's fleet-wide pause (2.3+): while the flag is set no worker takes a job (each
+  // reserve given a ReserveRequest::paused sees it); the running jobs go on.
+
+  // Whether the flag is set (see PauseFlagSet).
+  absl::StatusOr<bool> AllWorkersPaused();
+  // Sets the flag (true) or clears it (false).
+  absl::Status PauseAllWorkers(bool paused);
+
   // ---- Stats ----
 
   // Adds `by` to counter `name` ("processed", "failed", "processed:<worker id>", ...) and
@@ -415,6 +434,9 @@ class Backend {
   virtual absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
       std::string_view worker_id, const WorkerStats& stats,
       const std::optional<std::string>& if_heartbeat) = 0;
+
+  virtual absl::StatusOr<bool> DoAllWorkersPaused() = 0;
+  virtual absl::Status DoPauseAllWorkers(bool paused) = 0;
 
   // nullopt, changing nothing, when the sum would not fit 64 bits.
   virtual absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,

@@ -46,6 +46,10 @@ class BackendWrapper : public Backend {
     return target_->DoReserve(request, out);
   }
   absl::StatusOr<int64_t> DoSize(std::string_view queue) override { return target_->DoSize(queue); }
+  absl::StatusOr<bool> DoAllWorkersPaused() override { return target_->DoAllWorkersPaused(); }
+  absl::Status DoPauseAllWorkers(bool paused) override {
+    return target_->DoPauseAllWorkers(paused);
+  }
   absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
                                                   int64_t count) override {
     return target_->DoPeek(queue, start, count);

@@ -19,6 +19,7 @@ constexpr absl::Duration kQueueListTtl = absl::Seconds(1);
 
 absl::StatusOr<Reservation> Reserver::Reserve(absl::Duration wait, bool allow_batch) {
   absl::StatusOr<Reservation> r = ReserveOnList(wait, allow_batch);
+  paused_ = r.ok() && r->paused;
   if (!r.ok() || r->jobs.empty()) {
     tickets_.Return(1);
     // Nothing on this list, or an error: "*" is looked up again at the next reserve.
@@ -36,12 +37,15 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
     return r;
   }
   in_flight_ = reliable_.load();
+  // Every reserve honours the fleet-wide pause flag, in the same round trip.
+  bool* const paused = &r.paused;
   if (allow_batch && in_flight_ && batch_size_ > 1) {
     const int extra = tickets_.TakeMore(batch_size_ - 1);
-    absl::StatusOr<ReservedJobs> jobs =
-        backend_.Reserve({.queues = queues_, .wait = wait, .owner = slot_id_, .max = 1 + extra});
+    absl::StatusOr<ReservedJobs> jobs = backend_.Reserve(
+        {.queues = queues_, .wait = wait, .owner = slot_id_, .max = 1 + extra, .paused = paused});
     const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
     tickets_.Return(extra + 1 - std::max(got, 1));  // the first ticket stays with the caller's
+    if (r.paused) return r;
     if (jobs.ok() && got > 0) {
       r.jobs.assign(std::make_move_iterator(jobs->begin()), std::make_move_iterator(jobs->end()));
       r.batch = true;
@@ -57,15 +61,15 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
     // A queue key of the wrong type among several: one job at a time, below, goes around it.
     batch_size_ = 1;
   }
-  absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne(queues_, wait);
+  absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne(queues_, wait, paused);
   if (in_flight_ && absl::IsUnimplemented(job.status())) {
     Log(LogLevel::kError, "this backend has no in-flight lists: reserving unreliably");
     reliable_.store(false);
     in_flight_ = false;
-    job = ReserveOne(queues_, wait);
+    job = ReserveOne(queues_, wait, paused);
   }
   if (absl::IsFailedPrecondition(job.status()) && queues_.size() > 1) {
-    job = ReserveAroundBrokenQueues(job.status());
+    job = ReserveAroundBrokenQueues(job.status(), paused);
   }
   if (!job.ok()) {
     in_flight_unsure_ = in_flight_ && IsTransient(job.status());
@@ -76,9 +80,12 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
 }
 
 absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveOne(
-    const std::vector<std::string>& queues, absl::Duration wait) {
-  absl::StatusOr<ReservedJobs> jobs = backend_.Reserve(
-      {.queues = queues, .wait = wait, .owner = in_flight_ ? slot_id_ : std::string_view()});
+    const std::vector<std::string>& queues, absl::Duration wait, bool* paused) {
+  absl::StatusOr<ReservedJobs> jobs =
+      backend_.Reserve({.queues = queues,
+                        .wait = wait,
+                        .owner = in_flight_ ? slot_id_ : std::string_view(),
+                        .paused = paused});
   if (!jobs.ok()) return jobs.status();
   if (jobs->empty()) return std::nullopt;
   return std::move(jobs->front());
@@ -88,13 +95,14 @@ absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveOne(
 // queues; the others must still be served. Tries them one by one, in priority order, without
 // waiting; when none has a job the original error stands, so the slot backs off.
 absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveAroundBrokenQueues(
-    const absl::Status& error) {
+    const absl::Status& error, bool* paused) {
   Log(LogLevel::kError,
       absl::StrFormat("worker %s: %s; trying the queues one by one", slot_id_, error.ToString()));
   for (const std::string& queue : queues_) {
-    absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne({queue}, absl::ZeroDuration());
+    absl::StatusOr<std::optional<ReservedJob>> job =
+        ReserveOne({queue}, absl::ZeroDuration(), paused);
     if (absl::IsFailedPrecondition(job.status())) continue;
-    if (!job.ok() || job->has_value()) return job;
+    if (!job.ok() || job->has_value() || *paused) return job;
   }
   return error;
 }
@@ -115,6 +123,15 @@ absl::Status Reserver::HandBackOrphans() {
   }
   in_flight_unsure_ = false;
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Reserver::AnyQueued() {
+  RESQUE_RETURN_IF_ERROR(ResolveQueues());
+  for (const std::string& queue : queues_) {
+    RESQUE_ASSIGN_OR_RETURN(const int64_t n, backend_.Size(queue));
+    if (n > 0) return true;
+  }
+  return false;
 }
 
 absl::Status Reserver::ResolveQueues() {

@@ -31,6 +31,7 @@ struct Reservation {
   std::vector<ReservedJob> jobs;  // empty: nothing found
   bool batch = false;             // a batch (Reserve with max > 1): record them in one step
   bool no_queues = false;         // "*" stood for no queue at all: nothing to reserve from
+  bool paused = false;            // the fleet-wide pause flag is set: nothing was taken
 };
 
 struct ReserverOptions {
@@ -63,8 +64,15 @@ class Reserver {
   // Whether the queue list is one made at an earlier reserve: finding nothing on it, the caller
   // may look again on a fresh one (a queue may have appeared since).
   bool listed_before() const { return queues_at_ != absl::InfinitePast(); }
+  // Whether the last reserve found the fleet-wide pause flag set (and took nothing).
+  bool paused() const { return paused_; }
   // Whether the jobs taken by the last reserve sit in the slot's in-flight list.
   bool in_flight() const { return in_flight_; }
+
+  // While the last reserve found the fleet-wide pause flag set: whether it still is (one read of
+  // the flag, no reserve), and whether any of the slot's queues holds a job (for --burst).
+  absl::StatusOr<bool> FleetPaused() { return backend_.AllWorkersPaused(); }
+  absl::StatusOr<bool> AnyQueued();
 
   // Batch growth: a quick single job starts batches; a quick batch doubles the next one (up to
   // max_batch), a slow one makes the next one a single job.
@@ -82,8 +90,9 @@ class Reserver {
  private:
   absl::StatusOr<Reservation> ReserveOnList(absl::Duration wait, bool allow_batch);
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const std::vector<std::string>& queues,
-                                                        absl::Duration wait);
-  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(const absl::Status& error);
+                                                        absl::Duration wait, bool* paused);
+  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(const absl::Status& error,
+                                                                       bool* paused);
   absl::Status HandBackOrphans();
   absl::Status ResolveQueues();
   void Log(LogLevel level, const std::string& message) const { options_.log(level, message); }
@@ -96,6 +105,7 @@ class Reserver {
   std::atomic<bool>& reliable_;
 
   bool in_flight_ = false;
+  bool paused_ = false;
   int batch_size_ = 1;  // how many jobs the next batch reserve asks for
   // A reserve failed on the way back (the connection dropped): Redis may have moved jobs into
   // the slot's in-flight list whose reply never came. They are handed back before the next

@@ -41,6 +41,10 @@ class RunState {
   // How many slots AwaitRunnable holds parked right now.
   int paused_slots() const;
 
+  // The fleet-wide pause flag (Backend::AllWorkersPaused) as the worker's slots last saw it.
+  // True when this call changed it: of several slots that see the change, one logs it.
+  bool NoteFleetPaused(bool paused) { return fleet_paused_.exchange(paused) != paused; }
+
  private:
   Clock& timer_;
   // std::mutex rather than absl::Mutex: the sanitizers see through it.
@@ -54,6 +58,7 @@ class RunState {
   std::atomic<bool> stop_flag_{false};
   std::atomic<bool> immediate_flag_{false};
   std::atomic<bool> pause_flag_{false};
+  std::atomic<bool> fleet_paused_{false};
 };
 
 }  // namespace resque

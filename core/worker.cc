@@ -13,6 +13,7 @@
 #include "core/job_cancel.h"
 #include "core/job_runner.h"
 #include "core/liveness.h"
+#include "core/process_title.h"
 #include "core/recorder.h"
 #include "core/reserver.h"
 #include "core/run_state.h"
@@ -41,6 +42,8 @@ namespace {
 
 // The longest a blocking reserve waits, so that a stop is seen in time.
 constexpr absl::Duration kMaxReserveWait = absl::Seconds(1);
+// The longest sleep between two reads of the fleet-wide pause flag while it is set.
+constexpr absl::Duration kMaxPausePoll = absl::Seconds(5);
 // Past this, each job of a batch updates the slot's working-on record as it starts, so that a
 // batch that turns out slow shows what it is doing.
 constexpr absl::Duration kBatchQuiet = absl::Milliseconds(1);
@@ -188,9 +191,44 @@ void Worker::SlotLoop(Slot& slot) {
     }
     backoff.Reset();
     if (*worked) continue;
+    if (slot.reserver.paused()) {
+      if (!WaitOutFleetPause(slot)) break;
+      continue;
+    }
     if (options_.burst) break;
     if (!options_.blocking && !state_->Sleep(options_.interval)) break;
   }
+}
+
+bool Worker::WaitOutFleetPause(Slot& slot) {
+  if (state_->NoteFleetPaused(true)) {
+    Log(LogLevel::kInfo, "all workers paused (pause-all-workers is set): taking no new jobs");
+    SetProcessTitle("Paused");  // as Ruby's procline says; a no-op unless main() set it up
+  }
+  // Within one poll (or one blocking wait) of its clearing, and one read of the flag per poll.
+  const absl::Duration poll = options_.interval > absl::ZeroDuration()
+                                  ? std::min(options_.interval, kMaxPausePoll)
+                                  : kMaxReserveWait;
+  for (;;) {
+    // A burst waits for the pause to end only while there is something to do after it.
+    if (options_.burst) {
+      absl::StatusOr<bool> queued = slot.reserver.AnyQueued();
+      if (queued.ok() && !*queued) return false;
+    }
+    if (!state_->Sleep(poll)) return false;
+    absl::StatusOr<bool> still = slot.reserver.FleetPaused();
+    if (!still.ok()) {
+      Log(LogLevel::kError, absl::StrFormat("worker %s: reading pause-all-workers: %s", slot.id,
+                                            still.status().ToString()));
+      continue;
+    }
+    if (!*still) break;
+  }
+  if (state_->NoteFleetPaused(false)) {
+    Log(LogLevel::kInfo, "pause-all-workers cleared: taking jobs again");
+    SetProcessTitle("Waiting for " + absl::StrJoin(options_.queues, ","));
+  }
+  return true;
 }
 
 absl::Duration Worker::ReserveWait() const {

@@ -140,7 +140,7 @@ class Worker {
   // public for embedding and tests.
   int64_t BeatAndRecover();
 
-  // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>-<slot>:<queues>" for more.
+  // Slot ids: "<host>:<pid>:<queues>" for one slot, "<host>:<pid>:<queues>:<slot>" for more.
   const std::vector<std::string>& worker_ids() const { return worker_ids_; }
   WorkerCounts counts() const;
   // How many slots are parked by Pause() right now (they reserve nothing until Resume()).
@@ -157,6 +157,9 @@ class Worker {
   // One reserve and what it took, on the slot's current list of queues.
   absl::StatusOr<bool> WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch);
   absl::Duration ReserveWait() const;
+  // After a reserve found the fleet-wide pause flag set: waits, reading the flag once per poll,
+  // until it is cleared (true) or a stop comes, or a burst worker's queues are empty (false).
+  bool WaitOutFleetPause(Slot& slot);
   void Process(Slot& slot, const ReservedJob& job);
   // Performs a batch (Reserve with max > 1): announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.

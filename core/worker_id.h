@@ -1,6 +1,7 @@
-// Worker ids: how a slot names itself in Redis, "<host>:<pid>:<queues>" for a worker of one slot
-// and "<host>:<pid>-<slot>:<queues>" for more, as php-resque and Ruby resque name theirs, and how
-// another worker reads one back (to prune the dead workers of its own host).
+// Worker ids: how a slot names itself in Redis, and how another worker reads one back (to prune
+// the dead workers of its own host). One slot: "<host>:<pid>:<queues>", Ruby resque's own form.
+// Several slots of one process: "<host>:<pid>:<queues>:<slot>", so that every peer which splits
+// at ':' finds the real pid in the second field (docs/wire-format.md, "Worker ids").
 //
 //   std::string id = resque::FormatWorkerId({.host = "web1", .pid = 42, .queues = "high,low"});
 //   absl::StatusOr<resque::WorkerIdParts> parts = resque::ParseWorkerId(id);  // web1, 42
@@ -26,11 +27,14 @@ struct WorkerIdParts {
 
 std::string FormatWorkerId(const WorkerIdParts& parts);
 
-// InvalidArgument, quoting the id, unless it has a host, a positive pid (with an optional
-// "-<slot>", read when it is a number) and a queue part: peers' ids, with no slot, parse too.
+// InvalidArgument, quoting the id, unless it has a host, a positive pid and a queue part. Reads
+// our ids, peers' ids (no slot) and the "<host>:<pid>-<slot>:<queues>" form of older versions of
+// ours. A last ":<digits>" after the queues is read as the slot: a peer's queue named "jobs:2"
+// therefore shows as queue "jobs", slot 2, which leaves host and pid (all pruning reads) right.
 absl::StatusOr<WorkerIdParts> ParseWorkerId(std::string_view id);
 
-// "<host>:<pid>" or "<host>:<pid>-<slot>": what node-resque files a working-on record under.
+// "<host>:<pid>" (or "<host>:<pid>-<slot>" for an older id): the name node-resque's
+// Queue.workers() gives the id, under which its allWorkingOn files a working-on record.
 std::string_view WorkerIdWithoutQueues(std::string_view id);
 
 }  // namespace resque

@@ -69,6 +69,12 @@ class MemoryBackend final : public Backend {
       std::string_view worker_id, const WorkerStats& stats,
       const std::optional<std::string>& if_heartbeat) override;
 
+  absl::StatusOr<bool> DoAllWorkersPaused() override { return paused_all_.load(); }
+  absl::Status DoPauseAllWorkers(bool paused) override {
+    paused_all_.store(paused);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
                                                          int64_t by) override;
   absl::StatusOr<int64_t> DoGetStat(std::string_view name) override;
@@ -134,6 +140,8 @@ class MemoryBackend final : public Backend {
   // Reserve calls in their waiting phase; the destructor waits for it to drop to zero.
   std::atomic<uint32_t> waiting_reservers_{0};
   std::atomic<bool> closing_{false};
+  // The fleet-wide pause flag: read by every reserve that honours it, so lock-free.
+  std::atomic<bool> paused_all_{false};
 
   // ---- Everything else: one mutex, so that StartJob and FinishJob apply as a whole ----
   // A std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer
@@ -224,9 +232,19 @@ absl::StatusOr<bool> MemoryBackend::ReserveOne(absl::Span<const std::string> que
 
 absl::StatusOr<size_t> MemoryBackend::DoReserve(const ReserveRequest& request,
                                                 absl::Span<ReservedJob> out) {
+  if (request.paused != nullptr && paused_all_.load()) {
+    *request.paused = true;
+    return 0;
+  }
   // Popped straight into the caller's job: its strings are written once and never moved.
   RESQUE_ASSIGN_OR_RETURN(const bool got, ReserveOne(request.queues, request.wait, out[0]));
   if (!got) return 0;
+  if (request.paused != nullptr && paused_all_.load()) {
+    // The pause came during the wait: the job goes back to where it was, first in line.
+    PushFront(out[0].queue, absl::MakeConstSpan(&out[0].payload, 1));
+    *request.paused = true;
+    return 0;
+  }
   if (request.owner.empty()) return 1;
   // The rest from the same queue, as the Redis script takes them.
   size_t n = 1;

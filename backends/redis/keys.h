@@ -31,6 +31,8 @@ class Keys {
   std::string Status(std::string_view job_id) const { return Join("job:", job_id, ":status"); }
   // Set of registered worker ids.
   std::string Workers() const { return Join("workers"); }
+  // String: "true" (Ruby's rule, backend.h PauseFlagSet) while no worker may take a job.
+  std::string PauseAllWorkers() const { return Join("pause-all-workers"); }
   // String: the JSON of the job a worker is performing; absent while it is idle.
   std::string Worker(std::string_view worker_id) const { return Join("worker:", worker_id); }
   // String: when a worker started (a date string).

@@ -76,18 +76,22 @@ class RedisBackend : public Backend {
   absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
                                    absl::Span<ReservedJob> out) override {
     absl::StatusOr<std::optional<ReservedJob>> one;
+    bool* const paused = request.paused;
     if (request.owner.empty()) {
-      one = ReserveUnowned(request.queues, request.wait);
+      one = ReserveUnowned(request.queues, request.wait, paused);
     } else if (request.max == 1) {
-      one = ReserveInFlightOne(request.queues, request.wait, request.owner);
+      one = ReserveInFlightOne(request.queues, request.wait, request.owner, paused);
     } else {
       absl::StatusOr<std::vector<ReservedJob>> jobs =
-          ReserveManyNow(request.queues, request.owner, request.max);
+          ReserveManyNow(request.queues, request.owner, request.max, paused);
       if (!jobs.ok()) return jobs.status();
       std::move(jobs->begin(), jobs->end(), out.begin());
-      if (!jobs->empty() || request.wait <= absl::ZeroDuration()) return jobs->size();
+      if (!jobs->empty() || request.wait <= absl::ZeroDuration() ||
+          (paused != nullptr && *paused)) {
+        return jobs->size();
+      }
       // Nothing now: wait for one job the way a single reserve does.
-      one = ReserveInFlightOne(request.queues, request.wait, request.owner);
+      one = ReserveInFlightOne(request.queues, request.wait, request.owner, paused);
     }
     if (!one.ok()) return one.status();
     if (!one->has_value()) return 0;
@@ -96,12 +100,12 @@ class RedisBackend : public Backend {
   }
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveUnowned(absl::Span<const std::string> queues,
-                                                            absl::Duration wait) {
+                                                            absl::Duration wait, bool* paused) {
     std::vector<std::string> keys;
     keys.reserve(queues.size());
     for (const std::string& q : queues) keys.push_back(keys_.Queue(q));
-    if (wait == absl::ZeroDuration()) return ReserveNow(queues, std::move(keys));
-    return ReserveBlocking(queues, std::move(keys), wait);
+    if (wait == absl::ZeroDuration()) return ReserveNow(queues, std::move(keys), paused);
+    return ReserveBlocking(queues, std::move(keys), wait, paused);
   }
 
   absl::StatusOr<int64_t> DoSize(std::string_view queue) override {
@@ -201,9 +205,10 @@ class RedisBackend : public Backend {
   // ---- Reliable reserve and liveness ----
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightOne(
-      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner) {
+      absl::Span<const std::string> queues, absl::Duration wait, std::string_view owner,
+      bool* paused) {
     if (wait > absl::ZeroDuration() && queues.size() == 1) {
-      return ReserveInFlightBlocking(queues[0], owner, wait);
+      return ReserveInFlightBlocking(queues[0], owner, wait, paused);
     }
     // Several queues: Redis has no blocking move from several lists, and BLPOP then a push would
     // lose the job if the worker died in between. So the reserve script (atomic, in priority
@@ -215,8 +220,8 @@ class RedisBackend : public Backend {
       return true;
     });
     for (;;) {
-      absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlightNow(queues, owner);
-      if (!job.ok() || job->has_value()) return job;
+      absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlightNow(queues, owner, paused);
+      if (!job.ok() || job->has_value() || (paused != nullptr && *paused)) return job;
       if (timer.MonotonicNow() >= deadline) return std::nullopt;
       pause.Wait();
     }
@@ -411,13 +416,29 @@ class RedisBackend : public Backend {
     return queues;
   }
 
+  // ---- Pausing every worker ----
+
+  absl::StatusOr<bool> DoAllWorkersPaused() override {
+    absl::StatusOr<Reply> r = RunOne({"GET", keys_.PauseAllWorkers()});
+    if (!r.ok()) return r.status();
+    const redisReply& flag = **r;
+    if (flag.type == REDIS_REPLY_ERROR) return ReplyStatus(flag, keys_.PauseAllWorkers());
+    return flag.type == REDIS_REPLY_STRING && PauseFlagSet(std::string_view(flag.str, flag.len));
+  }
+
+  absl::Status DoPauseAllWorkers(bool paused) override {
+    // As Ruby's Resque.redis.set('pause-all-workers', 'true') and its del.
+    if (paused) return Pipeline({{"SET", keys_.PauseAllWorkers(), "true"}}).status();
+    return Pipeline({{"DEL", keys_.PauseAllWorkers()}}).status();
+  }
+
   // The longest pause between two tries of a reserve over several queues: how late a job pushed
   // to a waiting reliable worker may be noticed.
   static constexpr absl::Duration kMaxReservePollPause = absl::Milliseconds(100);
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightNow(
-      absl::Span<const std::string> queues, std::string_view owner) {
-    absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, 1);
+      absl::Span<const std::string> queues, std::string_view owner, bool* paused) {
+    absl::StatusOr<std::vector<ReservedJob>> jobs = ReserveManyNow(queues, owner, 1, paused);
     if (!jobs.ok()) return jobs.status();
     if (jobs->empty()) return std::nullopt;
     return std::move(jobs->front());
@@ -425,10 +446,37 @@ class RedisBackend : public Backend {
 
   // Up to `max` jobs of the first non-empty queue into `owner`'s in-flight list, without waiting.
   absl::StatusOr<std::vector<ReservedJob>> ReserveManyNow(absl::Span<const std::string> queues,
-                                                          std::string_view owner, int max) {
-    absl::StatusOr<Reply> r = RunScript(ReserveManyCall(keys_, queues, owner, max));
+                                                          std::string_view owner, int max,
+                                                          bool* paused) {
+    absl::StatusOr<Reply> r =
+        RunScript(ReserveManyCall(keys_, queues, owner, max, /*honour_pause=*/paused != nullptr));
     if (!r.ok()) return r.status();
+    if (PausedReply(**r, paused)) return std::vector<ReservedJob>();
     return ReservationsOf(**r, queues);
+  }
+
+  // The reserve scripts reply -1 while the fleet-wide pause flag is set.
+  static bool PausedReply(const redisReply& reply, bool* paused) {
+    if (paused == nullptr || reply.type != REDIS_REPLY_INTEGER || reply.integer != -1) return false;
+    *paused = true;
+    return true;
+  }
+
+  // The blocking reserves cannot look at the pause flag before they wait (a blocking command
+  // cannot be made conditional), so they GET it in the same round trip, right after: the server
+  // runs the GET once the wait is over, so it reads the flag as it was when the job came (or the
+  // wait ended). A job that came while the flag was set is handed back to the head of its queue,
+  // first in line as it was, before anyone could have started it (a worker that honours the flag
+  // takes none meanwhile). A worker told "paused" stops reserving and reads the flag alone until
+  // it is cleared, so this happens at most once per pause, not per job.
+  bool PauseFlagReply(const Replies& replies, bool* paused) const {
+    if (paused == nullptr) return false;
+    const redisReply& flag = *replies.back();
+    if (flag.type != REDIS_REPLY_STRING || !PauseFlagSet(std::string_view(flag.str, flag.len))) {
+      return false;
+    }
+    *paused = true;
+    return true;
   }
 
   // One queue, waiting: BLMOVE into the in-flight list, with the queue noted in the worker's set
@@ -436,36 +484,52 @@ class RedisBackend : public Backend {
   // worker dies right after sending them).
   absl::StatusOr<std::optional<ReservedJob>> ReserveInFlightBlocking(const std::string& queue,
                                                                      std::string_view owner,
-                                                                     absl::Duration wait) {
+                                                                     absl::Duration wait,
+                                                                     bool* paused) {
     const std::string key = keys_.Queue(queue);
     const std::string dest = keys_.InFlight(owner, queue);
-    absl::StatusOr<Replies> r = Run({{"SADD", keys_.InFlightQueues(owner), queue},
-                                     {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}},
-                                    wait);
+    std::vector<Command> commands = {{"SADD", keys_.InFlightQueues(owner), queue},
+                                     {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}};
+    if (paused != nullptr) commands.push_back({"GET", keys_.PauseAllWorkers()});
+    absl::StatusOr<Replies> r = Run(std::move(commands), wait);
     if (!r.ok()) return r.status();
     RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)));
     const redisReply& reply = *(*r)[1];
     if (reply.type == REDIS_REPLY_ERROR) return ReplyStatus(reply, key);
     absl::StatusOr<std::optional<std::string>> payload = OptionalStringOf(reply, "BLMOVE");
     if (!payload.ok()) return payload.status();
+    const bool now_paused = PauseFlagReply(*r, paused);
     if (!payload->has_value()) return std::nullopt;
-    return ReservedJob{queue, **std::move(payload)};
+    ReservedJob job{queue, **std::move(payload)};
+    if (!now_paused) return job;
+    // Safe to hand back: the job sits in this slot's in-flight list until the unreserve takes it
+    // out, so a failure here leaves it for the reserver's hand-back of orphans (or a recovery).
+    const UnreserveJob back[] = {{.job = job, .job_id = {}}};
+    absl::StatusOr<Reply> unreserved =
+        RunScript(UnreserveCall(keys_, {.owner = owner, .jobs = back}));
+    if (!unreserved.ok()) return unreserved.status();
+    return std::nullopt;
   }
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveNow(absl::Span<const std::string> queues,
-                                                        std::vector<std::string> keys) {
-    absl::StatusOr<Reply> r = RunScript(ReserveCall(std::move(keys)));
+                                                        std::vector<std::string> keys,
+                                                        bool* paused) {
+    absl::StatusOr<Reply> r =
+        RunScript(ReserveCall(std::move(keys), paused != nullptr ? keys_.PauseAllWorkers() : ""));
     if (!r.ok()) return r.status();
+    if (PausedReply(**r, paused)) return std::nullopt;
     return ReservationOf(**r, queues);
   }
 
   absl::StatusOr<std::optional<ReservedJob>> ReserveBlocking(absl::Span<const std::string> queues,
                                                              std::vector<std::string> keys,
-                                                             absl::Duration wait) {
+                                                             absl::Duration wait, bool* paused) {
     Command blpop = {"BLPOP"};
     blpop.insert(blpop.end(), keys.begin(), keys.end());
     blpop.push_back(BlockSeconds(wait));
-    absl::StatusOr<Replies> r = Run({std::move(blpop)}, wait);
+    std::vector<Command> commands = {std::move(blpop)};
+    if (paused != nullptr) commands.push_back({"GET", keys_.PauseAllWorkers()});
+    absl::StatusOr<Replies> r = Run(std::move(commands), wait);
     if (!r.ok()) return r.status();
     const redisReply& reply = *(*r)[0];
     if (reply.type == REDIS_REPLY_ERROR) {
@@ -476,7 +540,16 @@ class RedisBackend : public Backend {
     if (!pair.ok()) return pair.status();
     if (pair->size() != 2) return Unexpected(reply, "BLPOP");
     for (size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i] == (*pair)[0]) return ReservedJob{queues[i], std::move((*pair)[1])};
+      if (keys[i] != (*pair)[0]) continue;
+      ReservedJob job{queues[i], std::move((*pair)[1])};
+      if (!PauseFlagReply(*r, paused)) return job;
+      // Paused while it came (see PauseFlagReply): back to the head of its queue. Should the push
+      // fail, the job exists only here, so it is performed rather than lost.
+      if (!RunOne({"LPUSH", keys[i], job.payload}).ok()) {
+        *paused = false;
+        return job;
+      }
+      return std::nullopt;
     }
     return absl::InternalError(
         absl::StrFormat("redis: BLPOP answered from key \"%s\", not asked for", (*pair)[0]));

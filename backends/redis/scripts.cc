@@ -42,8 +42,10 @@ absl::Span<const std::string> ScriptCall::args() const {
   return absl::MakeConstSpan(command_).subspan(3 + key_count_);
 }
 
-ScriptCall ReserveCall(std::vector<std::string> queue_keys) {
-  return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {});
+ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_key) {
+  if (pause_key.empty()) return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {});
+  queue_keys.push_back(std::move(pause_key));
+  return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {"1"});
 }
 
 ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const WorkerStats& stats,
@@ -69,7 +71,7 @@ ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const Worke
 }
 
 ScriptCall ReserveManyCall(const Keys& keys, absl::Span<const std::string> queues,
-                           std::string_view owner, int max) {
+                           std::string_view owner, int max, bool honour_pause) {
   std::vector<std::string> queue_keys;
   std::vector<std::string> args = {keys.InFlightPrefix(owner), Int(max)};
   queue_keys.reserve(queues.size() + 1);
@@ -79,6 +81,7 @@ ScriptCall ReserveManyCall(const Keys& keys, absl::Span<const std::string> queue
     args.push_back(q);
   }
   queue_keys.push_back(keys.InFlightQueues(owner));
+  if (honour_pause) queue_keys.push_back(keys.PauseAllWorkers());
   return ScriptCall(lua::Script::kReserveMany, std::move(queue_keys), std::move(args));
 }
 

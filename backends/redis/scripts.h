@@ -60,8 +60,8 @@ class ScriptCall {
 };
 
 // reserve.lua: LPOP of the first non-empty queue of `queue_keys` (priority order). Replies
-// {index (1-based), payload} or nil.
-ScriptCall ReserveCall(std::vector<std::string> queue_keys);
+// {index (1-based), payload} or nil; -1 while the flag at `pause_key` (when not empty) is set.
+ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_key = "");
 
 // recover.lua: hands worker `worker_id`'s in-flight payloads back to their queues and forgets the
 // worker, only if its heartbeat is still `if_heartbeat` when that is set. Replies how many went
@@ -70,9 +70,10 @@ ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const Worke
                        const std::optional<std::string>& if_heartbeat);
 
 // reserve_many.lua: up to `max` payloads of the first non-empty of `queues` (names, priority
-// order) into `owner`'s in-flight list. Replies {index (1-based), {payloads}} or nil.
+// order) into `owner`'s in-flight list. Replies {index (1-based), {payloads}} or nil; -1 while
+// the fleet-wide pause flag is set, when `honour_pause`.
 ScriptCall ReserveManyCall(const Keys& keys, absl::Span<const std::string> queues,
-                           std::string_view owner, int max);
+                           std::string_view owner, int max, bool honour_pause = false);
 
 // finish_many.lua reads its ARGV as one group per job, each word at one of these positions
 // (ARGV[job * kFinishArgsPerJob + position + 1]); the script's header comment names them too.

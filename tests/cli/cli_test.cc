@@ -105,6 +105,42 @@ TEST_F(CliTest, EnqueuedJobIsPerformedByBurstWorkerAndReachesStatusFour) {
   EXPECT_EQ(Resque({"workers"}).out, "");  // unregistered on exit
 }
 
+// `resque pause` sets Ruby's fleet-wide flag; a burst worker started meanwhile takes nothing
+// and does not exit while the job is queued; `resque resume` clears it and the job runs.
+TEST_F(CliTest, PauseHoldsABurstWorkerUntilResume) {
+  RunResult paused = Resque({"pause"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.err;
+  EXPECT_EQ(*redis().Command({"GET", "resque:pause-all-workers"}), "true");
+  Enqueue("mail", "Record", R"(["held"])");
+  Subprocess worker(Argv({"work", "--queue", "mail", "--burst", "--interval", "0.1", "--load",
+                          TEST_JOBS_LIBRARY}),
+                    Env());
+  ASSERT_TRUE(Eventually({"workers"}, [](const RunResult& r) { return !r.out.empty(); }));
+  // A second of polls (ten at --interval 0.1): the job stays queued, the worker stays up.
+  const absl::Time end = absl::Now() + absl::Seconds(1);
+  while (absl::Now() < end) {
+    ASSERT_EQ(*redis().Command({"LLEN", "resque:queue:mail"}), "1");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  RunResult listed = Resque({"workers"});
+  EXPECT_FALSE(listed.out.empty());
+  EXPECT_THAT(listed.err, HasSubstr("all workers are paused"));
+  RunResult resumed = Resque({"resume"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(*redis().Command({"EXISTS", "resque:pause-all-workers"}), "0");
+  RunResult done = worker.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(ReadOut(), "[\"held\"]\n");
+}
+
+// A burst worker paused with nothing queued has nothing to hold: it exits as it would unpaused.
+TEST_F(CliTest, PausedBurstWorkerWithEmptyQueuesExits) {
+  ASSERT_EQ(Resque({"pause"}).exit_code, 0);
+  RunResult work = Resque({"work", "--queue", "mail", "--burst", "--load", TEST_JOBS_LIBRARY});
+  EXPECT_EQ(work.exit_code, 0) << work.err;
+  EXPECT_FALSE(work.timed_out);
+}
+
 TEST_F(CliTest, FailedJobIsListedRetriedAndThenPerformed) {
   // The command fails while the marker file is missing, and creates it: the retry succeeds.
   const std::string marker = dir_ + "/marker";

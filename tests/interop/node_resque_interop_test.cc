@@ -123,14 +123,16 @@ class RecordingJob : public Job {
 // Asks node-resque what it sees while this job runs: our worker is registered and busy.
 class ProbeJob : public Job {
  public:
-  explicit ProbeJob(std::string* out) : out_(out) {}
-  absl::Status Perform(const JobContext&) override {
+  ProbeJob(std::string* out, std::string* worker_id) : out_(out), worker_id_(worker_id) {}
+  absl::Status Perform(const JobContext& ctx) override {
+    *worker_id_ = std::string(ctx.worker_id());
     *out_ = Node("inspect.js", {});
     return absl::OkStatus();
   }
 
  private:
   std::string* out_;
+  std::string* worker_id_;
 };
 
 class NodeResqueInterop : public ::testing::Test {
@@ -158,12 +160,13 @@ class NodeResqueInterop : public ::testing::Test {
     }
     ASSERT_OK(registry_.Register(
         "Fail", [this] { return std::make_unique<RecordingJob>(&recorder_, true); }));
-    ASSERT_OK(registry_.Register("Probe", [this] { return std::make_unique<ProbeJob>(&probe_); }));
+    ASSERT_OK(registry_.Register(
+        "Probe", [this] { return std::make_unique<ProbeJob>(&probe_, &probe_worker_); }));
   }
 
   static RedisServer& redis() { return RedisServer::Shared(); }
 
-  // Our Worker, two slots (ids "<host>:<pid>-<slot>:q1,q2"), until the queues are empty.
+  // Our Worker, two slots (ids "<host>:<pid>:q1,q2:<slot>"), until the queues are empty.
   void WorkUntilEmpty() {
     WorkerOptions options;
     options.queues = {"q1", "q2"};
@@ -179,6 +182,7 @@ class NodeResqueInterop : public ::testing::Test {
   JobRegistry registry_;
   Recorder recorder_;
   std::string probe_;
+  std::string probe_worker_;  // the id of the slot that ran the Probe
 };
 
 TEST_F(NodeResqueInterop, JobsEnqueuedByNodeResqueArePerformedByOurWorkerWithTheirArgsIntact) {
@@ -250,24 +254,20 @@ TEST_F(NodeResqueInterop, NodeResqueReadsOurWorkersStatsAndFailures) {
   ASSERT_OK(queue.Enqueue("q2", "Probe", "[]"));
   WorkUntilEmpty();
 
-  // While the Probe ran: node-resque lists our two slots with their queues (it splits ids at
-  // ':' into "<host>:<pid>-<slot>" and the queues) and sees what one of them works on.
+  // While the Probe ran: node-resque splits ids at ':' into a name, "<host>:<pid>", and the
+  // rest as queues, so its map of workers holds one entry for the process, one slot's id.
   ASSERT_FALSE(probe_.empty());
   const int pid = getpid();
-  for (int slot : {0, 1}) {
-    EXPECT_EQ(At(probe_, {"workers", absl::StrFormat("interop-host:%d-%d", pid, slot)}),
-              R"("q1,q2")")
-        << probe_;
-  }
-  EXPECT_EQ(
-      At(probe_, {"workers"}).size(),
-      absl::StrFormat(R"({"interop-host:%d-0":"q1,q2","interop-host:%d-1":"q1,q2"})", pid, pid)
-          .size());  // and nothing else
-  // allWorkingOn files each record under its "worker" field, which we write beside WIRE.md's
-  // {"queue","run_at","payload"}: the name node-resque itself gave the slot.
-  EXPECT_THAT(WorkingOnUnder(probe_, "Probe"),
-              ::testing::AnyOf(absl::StrFormat("interop-host:%d-0", pid),
-                               absl::StrFormat("interop-host:%d-1", pid)))
+  const std::string name = absl::StrFormat("interop-host:%d", pid);
+  const std::string listed = At(probe_, {"workers", name});
+  EXPECT_THAT(listed, ::testing::AnyOf(R"("q1,q2:0")", R"("q1,q2:1")")) << probe_;
+  EXPECT_EQ(At(probe_, {"workers"}), absl::StrFormat(R"({"%s":%s})", name, listed));
+  // allWorkingOn reads the working-on record of the id its map holds, and files it under the
+  // record's "worker" field, which we write beside WIRE.md's {"queue","run_at","payload"}: the
+  // name node-resque itself gave the slot.
+  const std::string listed_id = absl::StrFormat("%s:%s", name, listed.substr(1, listed.size() - 2));
+  EXPECT_EQ(WorkingOnUnder(probe_, "Probe"), probe_worker_ == listed_id ? name : "")
+      << probe_worker_ << "\n"
       << probe_;
 
   // After the run: stats, failures and (no) workers, through node-resque's Queue API.
@@ -281,7 +281,7 @@ TEST_F(NodeResqueInterop, NodeResqueReadsOurWorkersStatsAndFailures) {
   EXPECT_EQ(At(after, {"failed", "0", "payload", "args"}), R"(["bad input"])");
   EXPECT_THAT(At(after, {"failed", "0", "error"}), HasSubstr("deliberate failure"));
   EXPECT_THAT(At(after, {"failed", "0", "worker"}),
-              HasSubstr(absl::StrFormat("interop-host:%d-", pid)));
+              HasSubstr(absl::StrFormat("interop-host:%d:q1,q2:", pid)));
 
   // node-resque retries by LREM of its own JSON.stringify of the record: that finds ours only
   // if we wrote it byte for byte as JavaScript would.

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -185,10 +186,10 @@ TEST_P(WorkerTest, EachSlotIsARegisteredWorkerAndEveryJobIsPerformedOnce) {
   options.blocking = true;
   options.interval = absl::Milliseconds(100);
   Worker worker(backend(), registry_, options);
-  const std::string prefix = absl::StrFormat("%s:%d-", kHost, getpid());
   ASSERT_EQ(worker.worker_ids().size(), static_cast<size_t>(kSlots));
   for (int i = 0; i < kSlots; ++i) {
-    EXPECT_EQ(worker.worker_ids()[i], absl::StrFormat("%s%d:q", prefix, i));
+    // The slot last: the second field stays the pid, as peers' pruning reads it.
+    EXPECT_EQ(worker.worker_ids()[i], absl::StrFormat("%s:%d:q:%d", kHost, getpid(), i));
   }
 
   RunningWorker running(worker);
@@ -670,6 +671,46 @@ TEST_P(WorkerTest, PausedWorkerTakesNoJobsUntilResumed) {
   EXPECT_TRUE(Eventually([&] { return worker.paused_slots() == 0; }));
   worker.RequestStop(StopMode::kGraceful);
   ASSERT_TRUE(running.AwaitReturn());
+}
+
+// Ruby's pause-all-workers: the slots take nothing while it is set (polling or blocking), the
+// worker logs the pause and the resume once each, and takes the job once it is cleared.
+TEST_P(WorkerTest, PauseAllWorkersHoldsEverySlotUntilCleared) {
+  for (const bool blocking : {false, true}) {
+    std::mutex log_mu;
+    std::vector<std::string> messages;
+    WorkerOptions options = Options({"q"});
+    options.concurrency = 2;
+    options.blocking = blocking;
+    options.log = [&](LogLevel, std::string_view m) {
+      std::lock_guard lock(log_mu);
+      messages.emplace_back(m);
+    };
+    const auto logged = [&](std::string_view what) {
+      std::lock_guard lock(log_mu);
+      return std::count_if(messages.begin(), messages.end(),
+                           [&](const std::string& m) { return m.find(what) != std::string::npos; });
+    };
+    ASSERT_OK(backend().PauseAllWorkers(true));
+    Worker worker(backend(), registry_, options);
+    RunningWorker running(worker);
+    ASSERT_TRUE(Eventually([&] { return logged("all workers paused") == 1; })) << blocking;
+    Enqueue("q", "Record", "[1]");
+    // A bounded look (many polls at 5 ms): the job stays queued.
+    const absl::Time end = absl::Now() + absl::Milliseconds(300);
+    while (absl::Now() < end) {
+      ASSERT_EQ(Value(backend().Size("q")), 1) << blocking;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(journal_.size(), 0u);
+    ASSERT_OK(backend().PauseAllWorkers(false));
+    ASSERT_TRUE(journal_.AwaitSize(1));
+    EXPECT_TRUE(Eventually([&] { return logged("pause-all-workers cleared") == 1; }));
+    worker.RequestStop(StopMode::kGraceful);
+    ASSERT_TRUE(running.AwaitReturn());
+    EXPECT_EQ(logged("all workers paused"), 1) << blocking;
+    journal_.Clear();
+  }
 }
 
 TEST_P(WorkerTest, StopWhilePausedReturns) {
