@@ -69,6 +69,16 @@ class WorkerReliabilityTest : public ::testing::Test {
     return options;
   }
 
+  // One of ours (it declared the 60 s it is judged by, and keeps jobs in flight), beating now,
+  // and jobs 1 and 2 on "mail".
+  void RegisterOursBeatingWithTwoJobs(const std::string& id) {
+    ASSERT_OK(
+        backend_->RegisterWorker(id, "then", {.dead_after = absl::Seconds(60), .in_flight = true}));
+    ASSERT_OK(backend_->Heartbeat({id}, FormatHeartbeat(clock_.Now())));
+    ASSERT_OK(backend_->Push("mail", Payload(1)));
+    ASSERT_OK(backend_->Push("mail", Payload(2)));
+  }
+
   ManualClock clock_{absl::FromUnixSeconds(1764000000)};
   std::unique_ptr<Backend> backend_ = memory::NewMemoryBackend({.clock = &clock_});
   JobRegistry registry_;
@@ -103,12 +113,7 @@ TEST_F(WorkerReliabilityTest, BeatAndRecoverWritesOurHeartbeatAsIso8601) {
 
 TEST_F(WorkerReliabilityTest, AWorkerSilentForLongerThanTheThresholdIsRecoveredOnce) {
   const std::string dead = "elsewhere:4242:mail";
-  // One of ours: it declared the 60 s it is judged by.
-  ASSERT_OK(
-      backend_->RegisterWorker(dead, "then", {.dead_after = absl::Seconds(60), .in_flight = true}));
-  ASSERT_OK(backend_->Heartbeat({dead}, FormatHeartbeat(clock_.Now())));
-  ASSERT_OK(backend_->Push("mail", Payload(1)));
-  ASSERT_OK(backend_->Push("mail", Payload(2)));
+  RegisterOursBeatingWithTwoJobs(dead);
   ASSERT_TRUE(Value(backend_->ReserveInFlight({"mail"}, absl::ZeroDuration(), dead)).has_value());
 
   WorkerOptions options = Options();
@@ -291,11 +296,7 @@ TEST_F(WorkerReliabilityTest, ADeadAfterBelowThreeHeartbeatsAndASecondIsRefused)
 TEST_F(WorkerReliabilityTest, OurWorkerPrunedByAPeerHasItsOtherJobsRecoveredOnce) {
   // One of ours, dead with two jobs in flight, the first of them running.
   const std::string dead = "elsewhere:4242:mail";
-  ASSERT_OK(
-      backend_->RegisterWorker(dead, "then", {.dead_after = absl::Seconds(60), .in_flight = true}));
-  ASSERT_OK(backend_->Heartbeat({dead}, FormatHeartbeat(clock_.Now())));
-  ASSERT_OK(backend_->Push("mail", Payload(1)));
-  ASSERT_OK(backend_->Push("mail", Payload(2)));
+  RegisterOursBeatingWithTwoJobs(dead);
   ASSERT_EQ(Value(backend_->ReserveInFlightMany({"mail"}, absl::ZeroDuration(), dead, 2)).size(),
             2u);
   ASSERT_OK(backend_->StartJob({.worker_id = dead, .working_json = RubyWorking(Payload(1))}));
