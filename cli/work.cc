@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/exec_job.h"
 #include "core/child_process.h"
+#include "core/liveness.h"
 #include "core/process_title.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
@@ -44,6 +45,7 @@ struct WorkArgs {
   int64_t max_jobs = 0;
   bool unreliable = false;
   double dead_after = 60;
+  double peer_dead_after = 300;
 };
 
 sigset_t ControlSignals() {
@@ -117,6 +119,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.max_jobs = args.max_jobs;
   options.reliable = !args.unreliable;
   options.dead_after = absl::Seconds(args.dead_after);
+  options.peer_dead_after = absl::Seconds(args.peer_dead_after);
   options.log = StderrLogSink(global.log_level());
   Worker worker(**backend, registry, options);
   // In the peers' form, so that their pruning counts this process (and a forked job's, which
@@ -195,6 +198,14 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
   if (args.queue.empty()) {
     return Fail(absl::InvalidArgumentError("work needs --queue (or QUEUE): q1,q2 or '*'"));
   }
+  // Checked before anything starts, once for every process of --count.
+  if (absl::Status s =
+          CheckLivenessOptions({.heartbeat_interval = WorkerOptions().heartbeat_interval,
+                                .dead_after = absl::Seconds(args.dead_after),
+                                .peer_dead_after = absl::Seconds(args.peer_dead_after)});
+      !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = LoadJobs(args, registry); !s.ok()) return Fail(s);
   if (registry.ClassNames().empty()) {
     return Fail(absl::FailedPreconditionError(
@@ -250,8 +261,14 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
                 "Take jobs with LPOP/BLPOP as php-resque does (no in-flight list: a worker "
                 "killed mid-job loses its job)");
   cmd->add_option("--dead-after", args->dead_after,
-                  "Seconds without a heartbeat after which a worker counts as dead and its "
-                  "jobs are recovered")
+                  "Seconds without a heartbeat after which this worker's slots count as dead "
+                  "and their jobs are recovered (declared to every worker; at least 16)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option(
+         "--peer-dead-after", args->peer_dead_after,
+         "Seconds a heartbeat with no declared dead-after (a Ruby resque worker's) may "
+         "age before its worker counts as dead: Ruby's Resque.prune_interval (at least 60)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->callback(

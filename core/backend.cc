@@ -227,7 +227,19 @@ absl::Status Backend::SetStatus(std::string_view id, std::string_view status_jso
 
 absl::Status Backend::RegisterWorker(std::string_view worker_id, std::string_view started) {
   RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
-  return DoRegisterWorker(worker_id, started);
+  return DoRegisterWorker(worker_id, started, std::nullopt);
+}
+
+absl::Status Backend::RegisterWorker(std::string_view worker_id, std::string_view started,
+                                     const WorkerLiveness& liveness) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  if (liveness.dead_after <= absl::ZeroDuration() ||
+      liveness.dead_after == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("worker %s: dead-after must be positive and finite, got %s",
+                        AbslView(worker_id), absl::FormatDuration(liveness.dead_after)));
+  }
+  return DoRegisterWorker(worker_id, started, liveness);
 }
 
 absl::Status Backend::UnregisterWorker(std::string_view worker_id) {
@@ -327,8 +339,11 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Backend::Heartb
 
 absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(
     std::string_view worker_id, std::optional<std::string> if_heartbeat) {
-  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
-  return DoRecoverWorker(worker_id, WorkerStatNames(worker_id), if_heartbeat);
+  RESQUE_ASSIGN_OR_RETURN(
+      std::optional<RecoverResult> r,
+      RecoverWorker({.worker_id = worker_id, .if_heartbeat = std::move(if_heartbeat)}));
+  if (!r.has_value()) return std::nullopt;
+  return std::optional<int64_t>(r->handed_back);
 }
 
 // ---- Pausing every worker ----
@@ -336,6 +351,17 @@ absl::StatusOr<std::optional<int64_t>> Backend::RecoverWorker(
 absl::StatusOr<bool> Backend::AllWorkersPaused() { return DoAllWorkersPaused(); }
 
 absl::Status Backend::PauseAllWorkers(bool paused) { return DoPauseAllWorkers(paused); }
+
+absl::StatusOr<std::optional<RecoverResult>> Backend::RecoverWorker(const RecoverRequest& request) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(request.worker_id));
+  if (request.dirty_exit.has_value() && request.dirty_exit->working_json.empty()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "recover %s: a dirty exit needs the working-on record", AbslView(request.worker_id)));
+  }
+  return DoRecoverWorker(request, WorkerStatNames(request.worker_id));
+}
+
+absl::StatusOr<LivenessView> Backend::ReadLiveness() { return DoReadLiveness(); }
 
 // ---- Stats ----
 

@@ -171,6 +171,70 @@ std::vector<size_t> QueueOrder(size_t n, absl::FunctionRef<std::string_view(size
 // failures queue by queue).
 enum class FailureLayout { kOneList, kPerQueue };
 
+// ---- Liveness in a mixed fleet: how each worker asks to be judged, and what a recovery does ----
+
+// What one of our workers declares as it registers (RegisterWorker): the rule others judge it
+// by, and whether it keeps in-flight lists. A worker registered without it (a peer: Ruby,
+// php-resque, node-resque) is judged by the peer's own rule (core/liveness.h).
+struct WorkerLiveness {
+  // Its heartbeat older than this means it is dead. Positive.
+  absl::Duration dead_after = absl::Seconds(60);
+  // Reliable reserve: it is listed as an owner of in-flight lists until it is recovered, so that
+  // its lists are found even after a peer unregistered it (LivenessView::orphans).
+  bool in_flight = false;
+};
+
+// One heartbeat, with the rule its worker declared.
+struct WorkerBeat {
+  std::string worker_id = {};
+  std::string beat = {};                                    // as stored (core/heartbeat.h)
+  std::optional<absl::Duration> dead_after = std::nullopt;  // nullopt: a peer's, none declared
+};
+
+// What a recoverer judges by, read in one step (ReadLiveness).
+struct LivenessView {
+  // The store's own clock (Redis TIME), which every host shares; nullopt when it has none.
+  std::optional<absl::Time> server_time = std::nullopt;
+  std::vector<WorkerBeat> beats = {};  // every heartbeat, sorted by worker id
+  // Workers of ours (declared with WorkerLiveness) that are neither registered nor beating: a
+  // peer unregistered them, leaving their in-flight lists. Sorted.
+  std::vector<std::string> orphans = {};
+};
+
+// A dead worker's current job that is not in flight (a peer's job, or one of ours taken
+// without reliable reserve): recorded as failed, as the peers record it, by the recovery.
+struct DirtyExit {
+  std::string working_json = {};  // the working-on record as read: the job is failed only if
+                                  // the record is still exactly this
+  std::string failure_json = {};  // appended to the failure list
+  std::string job_id = {};        // "" for none; else its status gets status_json if it exists
+  std::string status_json = {};   // the failed status, expiring after a day
+};
+
+// What RecoverWorker takes. Borrows worker_id for the length of the call.
+struct RecoverRequest {
+  std::string_view worker_id = {};
+  // Act only while the worker's heartbeat is still exactly this (it was judged by it).
+  std::optional<std::string> if_heartbeat = std::nullopt;
+  // Act only while the worker is an orphan (LivenessView::orphans): declared with a
+  // WorkerLiveness, not recovered since, and neither registered nor beating.
+  bool if_orphaned = false;
+  // Act only while the worker's working-on record is still the DirtyExit's; it is recorded when
+  // the worker had nothing in flight.
+  std::optional<DirtyExit> dirty_exit = std::nullopt;
+};
+
+// What a recovery did; RecoverWorker returns nullopt when its condition did not hold.
+struct RecoverResult {
+  int64_t handed_back = 0;     // in-flight payloads back at the head of their queues
+  int64_t dirty_exits = 0;     // 1 when the DirtyExit was recorded
+  int64_t already_failed = 0;  // in-flight payloads a peer had recorded as failed: dropped
+};
+
+// How far back in the failure list a recovery looks for a peer's DirtyExit record of an
+// in-flight job (the newest entries only, so that a recovery costs a bounded time).
+inline constexpr int64_t kDirtyExitLookback = 1000;
+
 class BackendWrapper;
 
 class Backend {
@@ -247,11 +311,15 @@ class Backend {
 
   // ---- Workers ----
 
-  // Adds `worker_id` to the set of workers and records when it started (a date string).
+  // Adds `worker_id` to the set of workers and records when it started (a date string). With
+  // `liveness` (our own workers), also declares how it is to be judged, in the same step.
   absl::Status RegisterWorker(std::string_view worker_id, std::string_view started);
+  absl::Status RegisterWorker(std::string_view worker_id, std::string_view started,
+                              const WorkerLiveness& liveness);
 
-  // Removes the worker with its current job, its start date, its own stats and its heartbeat.
-  // Its in-flight jobs stay (RecoverWorker hands them back). Removing an unknown worker is OK.
+  // Removes the worker with its current job, its start date, its own stats, its heartbeat and
+  // its declared dead-after. Its in-flight jobs stay, and so does its listing as their owner
+  // (RecoverWorker hands them back). Removing an unknown worker is OK.
   absl::Status UnregisterWorker(std::string_view worker_id);
 
   // Every registered worker id, sorted.
@@ -329,6 +397,21 @@ class Backend {
   absl::StatusOr<bool> AllWorkersPaused();
   // Sets the flag (true) or clears it (false).
   absl::Status PauseAllWorkers(bool paused);
+
+  // The whole recovery, in one atomic step: under the request's conditions (nullopt, changing
+  // nothing, when one does not hold), unregisters the worker as UnregisterWorker does, forgets
+  // its heartbeat, its declared dead-after and its listing as an owner, and hands its in-flight
+  // payloads back to the head of their queues, except those a peer already recorded as failed:
+  // a DirtyExit record (its exception names DirtyExit) by this worker for the same job (same
+  // payload id; same class and args for a payload without one) among the newest
+  // kDirtyExitLookback failures is not run again. When nothing was in flight, the request's
+  // DirtyExit is recorded: the failure appended, kFailedStat grown by one, the tracked status
+  // set (expiring after a day).
+  absl::StatusOr<std::optional<RecoverResult>> RecoverWorker(const RecoverRequest& request);
+
+  // Every heartbeat with its declared rule, the orphaned workers of ours, and the store's
+  // clock, in one step (see LivenessView).
+  absl::StatusOr<LivenessView> ReadLiveness();
 
   // ---- Stats ----
 
@@ -412,7 +495,9 @@ class Backend {
   virtual absl::Status DoSetStatus(std::string_view id, std::string_view status_json,
                                    absl::Duration ttl, bool only_if_exists) = 0;
 
-  virtual absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) = 0;
+  // `liveness` is nullopt for a worker that declares nothing.
+  virtual absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started,
+                                        const std::optional<WorkerLiveness>& liveness) = 0;
   // Also deletes `stats`, the worker's own counters.
   virtual absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) = 0;
   virtual absl::StatusOr<std::vector<std::string>> DoWorkers() = 0;
@@ -430,10 +515,11 @@ class Backend {
   virtual absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
                                    std::string_view beat) = 0;
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() = 0;
-  // Hands the jobs back in QueueOrder; `stats` as in DoUnregisterWorker.
-  virtual absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
-      std::string_view worker_id, const WorkerStats& stats,
-      const std::optional<std::string>& if_heartbeat) = 0;
+  // Hands the jobs back in QueueOrder; `stats` as in DoUnregisterWorker. The DirtyExit's
+  // failure counts in kFailedStat.
+  virtual absl::StatusOr<std::optional<RecoverResult>> DoRecoverWorker(
+      const RecoverRequest& request, const WorkerStats& stats) = 0;
+  virtual absl::StatusOr<LivenessView> DoReadLiveness() = 0;
 
   virtual absl::StatusOr<bool> DoAllWorkersPaused() = 0;
   virtual absl::Status DoPauseAllWorkers(bool paused) = 0;

@@ -70,8 +70,9 @@ class BackendWrapper : public Backend {
     return target_->DoSetStatus(id, status_json, ttl, only_if_exists);
   }
 
-  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override {
-    return target_->DoRegisterWorker(worker_id, started);
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started,
+                                const std::optional<WorkerLiveness>& liveness) override {
+    return target_->DoRegisterWorker(worker_id, started, liveness);
   }
   absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override {
     return target_->DoUnregisterWorker(worker_id, stats);
@@ -99,11 +100,11 @@ class BackendWrapper : public Backend {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() override {
     return target_->DoHeartbeats();
   }
-  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
-      std::string_view worker_id, const WorkerStats& stats,
-      const std::optional<std::string>& if_heartbeat) override {
-    return target_->DoRecoverWorker(worker_id, stats, if_heartbeat);
+  absl::StatusOr<std::optional<RecoverResult>> DoRecoverWorker(const RecoverRequest& request,
+                                                               const WorkerStats& stats) override {
+    return target_->DoRecoverWorker(request, stats);
   }
+  absl::StatusOr<LivenessView> DoReadLiveness() override { return target_->DoReadLiveness(); }
 
   absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,
                                                          int64_t by) override {

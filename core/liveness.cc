@@ -8,12 +8,123 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/backoff.h"
+#include "core/failure.h"
 #include "core/heartbeat.h"
+#include "core/json.h"
+#include "core/payload.h"
+#include "core/status.h"
 #include "core/worker_id.h"
 
 namespace resque {
+namespace {
+
+// Ruby resque's names (lib/resque/errors.rb, worker.rb#unregister_worker and
+// #prune_dead_workers), so that resque-web and the operators' filters see what they know.
+constexpr char kDirtyExit[] = "Resque::DirtyExit";
+constexpr char kDirtyExitError[] = "Job still being processed";
+constexpr char kPrunedDirtyExit[] = "Resque::PruneDeadWorkerDirtyExit";
+
+// A string field of a parsed object; empty when absent or not a string.
+std::string StringField(const std::vector<json::Field>& fields, std::string_view key) {
+  const json::Field* f = json::FindField(fields, key);
+  if (f == nullptr || f->type != json::Type::kString) return "";
+  absl::StatusOr<std::string> s = json::StringValue(f->raw);
+  return s.ok() ? *s : "";
+}
+
+}  // namespace
+
+absl::Status CheckLivenessOptions(const LivenessOptions& options) {
+  if (options.dead_after <= absl::ZeroDuration() ||
+      options.dead_after == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("dead-after must be a positive number of seconds, not %s",
+                        absl::FormatDuration(options.dead_after)));
+  }
+  const absl::Duration floor =
+      kMissedBeatsBeforeDead * options.heartbeat_interval + absl::Seconds(1);
+  if (options.heartbeat_interval > absl::ZeroDuration() && options.dead_after < floor) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "dead-after %s is too short: it must be at least %s (%d heartbeat intervals of %s, "
+        "plus the second a heartbeat is rounded to), or a live worker that misses a beat or "
+        "two would be taken for dead and its jobs run twice",
+        absl::FormatDuration(options.dead_after), absl::FormatDuration(floor),
+        kMissedBeatsBeforeDead, absl::FormatDuration(options.heartbeat_interval)));
+  }
+  if (options.peer_dead_after < kPeerHeartbeatInterval ||
+      options.peer_dead_after == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "peer-dead-after %s is too short: it must be at least %s, Ruby resque's heartbeat "
+        "interval, or live Ruby workers would be unregistered between two of their beats "
+        "(Ruby's own prune interval is 300 s)",
+        absl::FormatDuration(options.peer_dead_after),
+        absl::FormatDuration(kPeerHeartbeatInterval)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Liveness::RegisterSlot(const std::string& id) {
+  return backend_.RegisterWorker(
+      id, FormatIsoTime(options_.clock->Now()),
+      WorkerLiveness{.dead_after = options_.dead_after, .in_flight = reliable_.load()});
+}
+
+std::optional<DirtyExit> Liveness::DirtyExitOf(const std::string& worker_id, bool by_heartbeat) {
+  absl::StatusOr<std::optional<std::string>> working = backend_.WorkerJob(worker_id);
+  if (!working.ok() || !working->has_value()) return std::nullopt;
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(**working);
+  if (!fields.ok()) {
+    options_.log(LogLevel::kError,
+                 absl::StrFormat("dead worker %s: its working-on record is not a JSON object (%s)",
+                                 worker_id, fields.status().message()));
+    return std::nullopt;
+  }
+  const json::Field* payload = json::FindField(*fields, "payload");
+  const std::string payload_json = payload != nullptr ? payload->raw : "";
+  absl::StatusOr<Payload> decoded = DecodePayload(payload_json);
+  const absl::Time now = options_.clock->Now();
+  Failure f;
+  f.failed_at = FormatFailedAt(now);
+  f.payload = payload_json;
+  f.exception = by_heartbeat ? kPrunedDirtyExit : kDirtyExit;
+  // Ruby: "Worker <id> did not gracefully exit while processing <class>".
+  f.error = by_heartbeat
+                ? absl::StrFormat("Worker %s did not gracefully exit while processing %s",
+                                  worker_id, decoded.ok() ? decoded->class_name : "<Unknown Job>")
+                : kDirtyExitError;
+  f.worker = worker_id;
+  f.queue = StringField(*fields, "queue");
+  return DirtyExit{.working_json = **std::move(working),
+                   .failure_json = EncodeFailure(f),
+                   .job_id = decoded.ok() ? decoded->id : IdOfBadPayload(payload_json),
+                   .status_json = StatusUpdateJson(JobState::kFailed, now)};
+}
+
+int64_t Liveness::Recover(const RecoverRequest& request, std::string_view why) {
+  absl::StatusOr<std::optional<RecoverResult>> r = backend_.RecoverWorker(request);
+  if (!r.ok()) {
+    options_.log(LogLevel::kError, absl::StrFormat("recovering dead worker %s: %s",
+                                                   request.worker_id, r.status().ToString()));
+    return 0;
+  }
+  // Someone else did it first, or the worker showed a sign of life or moved on meanwhile.
+  if (!r->has_value()) return 0;
+  const RecoverResult& done = **r;
+  std::string what = absl::StrFormat("%d job(s) back on their queues", done.handed_back);
+  if (done.dirty_exits > 0) {
+    absl::StrAppend(&what, "; its running job recorded as failed (dirty exit)");
+  }
+  if (done.already_failed > 0) {
+    absl::StrAppend(&what, absl::StrFormat("; %d job(s) a peer had recorded as failed left there",
+                                           done.already_failed));
+  }
+  options_.log(LogLevel::kInfo,
+               absl::StrFormat("worker %s: %s; unregistered it, %s", request.worker_id, why, what));
+  return done.handed_back;
+}
 
 void Liveness::PruneDeadWorkers() {
   absl::StatusOr<std::vector<std::string>> workers = backend_.Workers();
@@ -25,52 +136,76 @@ void Liveness::PruneDeadWorkers() {
     // EPERM: the process exists under another user; only ESRCH says it is gone.
     if (kill(parts->pid, 0) == 0 || errno != ESRCH) continue;
     // Its process is gone, so whatever it had in flight is recovered, heartbeat or not.
-    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
-    if (back.ok()) {
+    const RecoverRequest request = {.worker_id = id,
+                                    .dirty_exit = DirtyExitOf(id, /*by_heartbeat=*/false)};
+    absl::StatusOr<std::optional<RecoverResult>> probe = backend_.RecoverWorker(request);
+    if (absl::IsUnimplemented(probe.status())) {
+      if (backend_.UnregisterWorker(id).ok()) {
+        options_.log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s", id));
+      }
+      continue;
+    }
+    if (!probe.ok()) {
+      options_.log(LogLevel::kError,
+                   absl::StrFormat("pruning dead worker %s: %s", id, probe.status().ToString()));
+    } else if (probe->has_value()) {
       options_.log(LogLevel::kInfo,
-                   absl::StrFormat("pruned dead worker %s; %d job(s) back on their queues", id,
-                                   back->value_or(0)));
-    } else if (absl::IsUnimplemented(back.status()) && backend_.UnregisterWorker(id).ok()) {
-      options_.log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s", id));
+                   absl::StrFormat("pruned dead worker %s; %d job(s) back on their queues%s", id,
+                                   (*probe)->handed_back,
+                                   (*probe)->dirty_exits > 0
+                                       ? ", its running job recorded as failed (dirty exit)"
+                                       : ""));
     }
   }
 }
 
+bool Liveness::IsDead(const WorkerBeat& beat, absl::Time now) const {
+  absl::StatusOr<absl::Time> at = ParseHeartbeat(beat.beat);
+  if (!at.ok()) return false;  // not a time: nothing to judge by
+  if (beat.dead_after.has_value()) return now - *at > *beat.dead_after;
+  // Ruby: (server_time - Time.parse(beat)).to_i > Resque.prune_interval, in whole seconds.
+  return absl::Trunc(now - *at, absl::Seconds(1)) > options_.peer_dead_after;
+}
+
 int64_t Liveness::BeatAndRecover() {
-  const absl::Time now = options_.clock->Now();
-  if (absl::Status s = backend_.Heartbeat(ids_, FormatHeartbeat(now)); !s.ok()) {
+  absl::StatusOr<LivenessView> view = backend_.ReadLiveness();
+  if (!view.ok()) {
     // Unavailable during a Redis outage: the next beat will do. Not an error for a backend
     // that keeps no heartbeats.
+    if (!absl::IsUnimplemented(view.status())) {
+      options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", view.status().ToString()));
+    }
+    return 0;
+  }
+  // Every host reads one clock when the backend has one: hosts' clocks drift.
+  const absl::Time now = view->server_time.value_or(options_.clock->Now());
+  if (absl::Status s = backend_.Heartbeat(ids_, FormatHeartbeat(now)); !s.ok()) {
     if (!absl::IsUnimplemented(s)) {
       options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", s.ToString()));
     }
     return 0;
   }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> beats = backend_.Heartbeats();
-  if (!beats.ok()) return 0;
+  const auto ours = [this](const std::string& id) {
+    return std::find(ids_.begin(), ids_.end(), id) != ids_.end();
+  };
   int64_t recovered = 0;
-  for (const auto& [id, beat] : *beats) {
-    if (std::find(ids_.begin(), ids_.end(), id) != ids_.end()) continue;
-    absl::StatusOr<absl::Time> at = ParseHeartbeat(beat);
-    if (!at.ok() || now - *at <= options_.dead_after) continue;
+  for (const WorkerBeat& beat : view->beats) {
+    if (ours(beat.worker_id) || !IsDead(beat, now)) continue;
     // Only if the heartbeat is still the one judged too old: of several workers that find the
     // same dead one, one recovers it.
-    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, beat);
-    if (!back.ok()) {
-      options_.log(LogLevel::kError,
-                   absl::StrFormat("recovering dead worker %s: %s", id, back.status().ToString()));
-      continue;
-    }
-    if (!back->has_value()) continue;
-    recovered += **back;
-    options_.log(LogLevel::kInfo,
-                 absl::StrFormat("worker %s: no heartbeat since %s; unregistered it, %d job(s) "
-                                 "back on their queues",
-                                 id, beat, **back));
+    recovered += Recover({.worker_id = beat.worker_id,
+                          .if_heartbeat = beat.beat,
+                          .dirty_exit = DirtyExitOf(beat.worker_id, /*by_heartbeat=*/true)},
+                         absl::StrFormat("no heartbeat since %s", beat.beat));
+  }
+  for (const std::string& id : view->orphans) {
+    if (ours(id)) continue;
+    // Only if it is still neither registered nor beating when the backend looks again.
+    recovered += Recover({.worker_id = id, .if_orphaned = true},
+                         "neither registered nor beating (a peer unregistered it)");
   }
   return recovered;
 }
-
 void Liveness::ReleaseSlot(const std::string& id) {
   // A job left in flight would wait for a recovery by someone else. Five tries, 100 ms apart
   // and doubling; the stop has come already, so nothing cuts the sleeps short.

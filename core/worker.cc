@@ -107,6 +107,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
                                  LivenessOptions{.hostname = options_.hostname,
                                                  .heartbeat_interval = options_.heartbeat_interval,
                                                  .dead_after = options_.dead_after,
+                                                 .peer_dead_after = options_.peer_dead_after,
                                                  .clock = options_.clock,
                                                  .timer = options_.timer,
                                                  .log = options_.log},
@@ -140,6 +141,9 @@ absl::Status Worker::CheckOptions() const {
     return absl::InvalidArgumentError(
         absl::StrFormat("batch must be within 1..%d, not %d", kMaxBatch, options_.batch));
   }
+  RESQUE_RETURN_IF_ERROR(CheckLivenessOptions({.heartbeat_interval = options_.heartbeat_interval,
+                                               .dead_after = options_.dead_after,
+                                               .peer_dead_after = options_.peer_dead_after}));
   if (options_.batch > 1 && !options_.reliable) {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.
     return absl::InvalidArgumentError("batches need reliable reserve");
@@ -151,7 +155,7 @@ absl::Status Worker::Run() {
   RESQUE_RETURN_IF_ERROR(CheckOptions());
   liveness_->PruneDeadWorkers();
   for (const auto& slot : slots_) {
-    absl::Status s = backend_.RegisterWorker(slot->id, FormatIsoTime(options_.clock->Now()));
+    absl::Status s = liveness_->RegisterSlot(slot->id);
     if (!s.ok()) {
       for (const auto& done : slots_) (void)backend_.UnregisterWorker(done->id);
       return s;
@@ -241,8 +245,7 @@ absl::Duration Worker::ReserveWait() const {
 
 absl::StatusOr<bool> Worker::WorkOne(absl::Duration wait) {
   if (!slot0_registered_) {
-    RESQUE_RETURN_IF_ERROR(
-        backend_.RegisterWorker(slots_[0]->id, FormatIsoTime(options_.clock->Now())));
+    RESQUE_RETURN_IF_ERROR(liveness_->RegisterSlot(slots_[0]->id));
     slot0_registered_ = true;
   }
   StartWatchdog();

@@ -77,10 +77,13 @@ struct WorkerOptions {
   // is recorded, so that a worker killed mid-job leaves it to be recovered (docs/reliability.md).
   bool reliable = true;
   // How often each process refreshes its slots' heartbeats and looks for dead workers (zero:
-  // never; then nothing is recovered but at start), and how old a heartbeat must be for its
-  // worker to count as dead, on any host.
+  // never; then nothing is recovered but at start), and how old a slot's heartbeat must be for
+  // it to count as dead, on any host: each slot declares it as it registers (at least three
+  // heartbeat intervals plus a second, see core/liveness.h). A heartbeat no one declared for (a
+  // Ruby worker's) is judged by peer_dead_after, Ruby's prune interval.
   absl::Duration heartbeat_interval = absl::Seconds(5);
   absl::Duration dead_after = absl::Seconds(60);
+  absl::Duration peer_dead_after = absl::Seconds(300);
   Clock* clock = RealClock();                     // dates of statuses, failures and registrations
   const Hooks* hooks = nullptr;                   // not owned; may be null
   LogSink log = StderrLogSink(LogLevel::kError);  // called from every slot: must be thread-safe
@@ -134,9 +137,9 @@ class Worker {
   // failed (resque::JobKilled), keep working.
   void KillRunningJobs();
 
-  // Writes this worker's heartbeats, then recovers every other worker whose heartbeat is older
-  // than `dead_after` by the options' clock: unregisters it and hands its in-flight jobs back to
-  // their queues. Returns how many jobs went back. Run() does it every `heartbeat_interval`;
+  // Writes this worker's heartbeats, then recovers every other worker whose heartbeat is too old
+  // by its own rule (Liveness::BeatAndRecover): unregisters it and hands its in-flight jobs back
+  // to their queues. Returns how many jobs went back. Run() does it every `heartbeat_interval`;
   // public for embedding and tests.
   int64_t BeatAndRecover();
 

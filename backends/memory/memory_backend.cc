@@ -14,13 +14,18 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "backends/memory/epoch.h"
 #include "backends/memory/futex.h"
 #include "backends/memory/queue_table.h"
 #include "core/absl_view.h"
+#include "core/failure.h"
 #include "core/job_filter.h"
+#include "core/json.h"
+#include "core/payload.h"
+#include "core/status.h"
 #include "core/status_macros.h"
 
 namespace resque::memory {
@@ -52,7 +57,8 @@ class MemoryBackend final : public Backend {
   absl::Status DoSetStatus(std::string_view id, std::string_view status_json, absl::Duration ttl,
                            bool only_if_exists) override;
 
-  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override;
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started,
+                                const std::optional<WorkerLiveness>& liveness) override;
   absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override;
   absl::StatusOr<std::vector<std::string>> DoWorkers() override;
   absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) override;
@@ -65,9 +71,9 @@ class MemoryBackend final : public Backend {
   absl::Status DoHeartbeat(absl::Span<const std::string> worker_ids,
                            std::string_view beat) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DoHeartbeats() override;
-  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
-      std::string_view worker_id, const WorkerStats& stats,
-      const std::optional<std::string>& if_heartbeat) override;
+  absl::StatusOr<std::optional<RecoverResult>> DoRecoverWorker(const RecoverRequest& request,
+                                                               const WorkerStats& stats) override;
+  absl::StatusOr<LivenessView> DoReadLiveness() override;
 
   absl::StatusOr<bool> DoAllWorkersPaused() override { return paused_all_.load(); }
   absl::Status DoPauseAllWorkers(bool paused) override {
@@ -127,6 +133,13 @@ class MemoryBackend final : public Backend {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnregisterWorkerLocked(std::string_view worker_id, const WorkerStats& stats)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether RecoverWorker's conditions hold for `request`.
+  bool RecoverConditionsHoldLocked(const RecoverRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The jobs (JobKeyOf) that peers recorded as DirtyExit failures of `worker_id` among the newest
+  // kDirtyExitLookback records, with how many records name each.
+  absl::flat_hash_map<std::string, int> DirtyExitsOfLocked(std::string_view worker_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
 
@@ -158,7 +171,24 @@ class MemoryBackend final : public Backend {
   // pop, then is noted here. Only ReserveInFlight pays for it; Push and Reserve stay lock-free.
   absl::flat_hash_map<std::string, std::vector<ReservedJob>> in_flight_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> heartbeats_ ABSL_GUARDED_BY(mu_);
+  // What our workers declared as they registered (WorkerLiveness), as Redis keeps it in
+  // workers:liveness and workers:inflight.
+  absl::flat_hash_map<std::string, absl::Duration> dead_after_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> in_flight_owners_ ABSL_GUARDED_BY(mu_);
 };
+
+// What names a job for matching a peer's DirtyExit record against an in-flight payload: its id,
+// else its class and args (canonical JSON). Empty for what is not a job.
+std::string JobKeyOf(std::string_view payload_json) {
+  absl::StatusOr<Payload> p = DecodePayload(payload_json);
+  if (!p.ok()) {
+    std::string id = IdOfBadPayload(payload_json);
+    return id.empty() ? "" : absl::StrCat("id:", id);
+  }
+  if (!p->id.empty()) return absl::StrCat("id:", p->id);
+  absl::StatusOr<std::string> args = json::Canonicalize(p->args);
+  return absl::StrCat("class:", p->class_name, ":", args.ok() ? *args : p->args);
+}
 
 // ---- Queues ----
 
@@ -398,10 +428,15 @@ absl::Status MemoryBackend::DoSetStatus(std::string_view id, std::string_view st
 
 // ---- Workers ----
 
-absl::Status MemoryBackend::DoRegisterWorker(std::string_view worker_id, std::string_view started) {
+absl::Status MemoryBackend::DoRegisterWorker(std::string_view worker_id, std::string_view started,
+                                             const std::optional<WorkerLiveness>& liveness) {
   std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
   worker_started_[AbslView(worker_id)] = std::string(started);
+  if (liveness.has_value()) {
+    dead_after_[AbslView(worker_id)] = liveness->dead_after;
+    if (liveness->in_flight) in_flight_owners_.emplace(worker_id);
+  }
   return absl::OkStatus();
 }
 
@@ -419,6 +454,7 @@ void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id, const Wor
   stats_.erase(stats.processed);
   stats_.erase(stats.failed);
   heartbeats_.erase(AbslView(worker_id));
+  dead_after_.erase(AbslView(worker_id));
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::DoWorkers() {
@@ -567,19 +603,85 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> MemoryBackend::
   return out;
 }
 
-absl::StatusOr<std::optional<int64_t>> MemoryBackend::DoRecoverWorker(
-    std::string_view worker_id, const WorkerStats& stats,
-    const std::optional<std::string>& if_heartbeat) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (if_heartbeat.has_value()) {
-    auto beat = heartbeats_.find(AbslView(worker_id));
-    if (beat == heartbeats_.end() || beat->second != *if_heartbeat) return std::nullopt;
+bool MemoryBackend::RecoverConditionsHoldLocked(const RecoverRequest& request) {
+  const std::string_view id = request.worker_id;
+  auto beat = heartbeats_.find(AbslView(id));
+  if (request.if_heartbeat.has_value() &&
+      (beat == heartbeats_.end() || beat->second != *request.if_heartbeat)) {
+    return false;
   }
-  UnregisterWorkerLocked(worker_id, stats);
+  if (request.if_orphaned &&
+      (workers_.count(id) > 0 || beat != heartbeats_.end() ||
+       (in_flight_owners_.count(id) == 0 && !dead_after_.contains(AbslView(id))))) {
+    return false;
+  }
+  if (request.dirty_exit.has_value()) {
+    auto record = worker_jobs_.find(AbslView(id));
+    if (record == worker_jobs_.end() || record->second != request.dirty_exit->working_json) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::flat_hash_map<std::string, int> MemoryBackend::DirtyExitsOfLocked(
+    std::string_view worker_id) {
+  absl::flat_hash_map<std::string, int> found;
+  const size_t from =
+      failures_.size() - std::min(failures_.size(), static_cast<size_t>(kDirtyExitLookback));
+  for (size_t i = from; i < failures_.size(); ++i) {
+    if (failures_[i].find(worker_id) == std::string::npos) continue;
+    absl::StatusOr<Failure> f = DecodeFailure(failures_[i]);
+    if (!f.ok() || f->worker != worker_id || !absl::StrContains(f->exception, "DirtyExit")) {
+      continue;
+    }
+    if (std::string key = JobKeyOf(f->payload); !key.empty()) ++found[key];
+  }
+  return found;
+}
+
+absl::StatusOr<std::optional<RecoverResult>> MemoryBackend::DoRecoverWorker(
+    const RecoverRequest& request, const WorkerStats& stats) {
+  const std::string_view worker_id = request.worker_id;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!RecoverConditionsHoldLocked(request)) return std::nullopt;
   std::vector<ReservedJob> jobs;
   if (auto it = in_flight_.find(AbslView(worker_id)); it != in_flight_.end()) {
     jobs = std::move(it->second);
     in_flight_.erase(it);
+  }
+  RecoverResult result;
+  if (jobs.empty() && request.dirty_exit.has_value()) {
+    const DirtyExit& exit = *request.dirty_exit;
+    failures_.push_back(exit.failure_json);
+    AddToStat(kFailedStat, 1);
+    if (!exit.job_id.empty()) {
+      SetStatusLocked(exit.job_id, exit.status_json, kFinishedStatusTtl, /*only_if_exists=*/true);
+    }
+    result.dirty_exits = 1;
+  }
+  UnregisterWorkerLocked(worker_id, stats);
+  if (auto it = in_flight_owners_.find(worker_id); it != in_flight_owners_.end()) {
+    in_flight_owners_.erase(it);
+  }
+  if (!jobs.empty()) {
+    // Newest first, as the Redis script reads them: of several equal payloads, the newest are
+    // the ones dropped.
+    absl::flat_hash_map<std::string, int> failed = DirtyExitsOfLocked(worker_id);
+    std::vector<bool> drop(jobs.size(), false);
+    for (size_t i = jobs.size(); i-- > 0;) {
+      auto it = failed.find(JobKeyOf(jobs[i].payload));
+      if (it != failed.end() && it->second > 0) {
+        --it->second;
+        drop[i] = true;
+        ++result.already_failed;
+      }
+    }
+    std::vector<ReservedJob> back;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!drop[i]) back.push_back(std::move(jobs[i]));
+    }
+    jobs = std::move(back);
   }
   // Still under the lock, so that a second recovery cannot overtake this one; the queues' own
   // operations take no lock, so there is no lock order to keep.
@@ -593,7 +695,26 @@ absl::StatusOr<std::optional<int64_t>> MemoryBackend::DoRecoverWorker(
     }
     PushFront(queue, payloads);
   }
-  return std::optional<int64_t>(static_cast<int64_t>(jobs.size()));
+  result.handed_back = static_cast<int64_t>(jobs.size());
+  return std::optional<RecoverResult>(result);
+}
+
+absl::StatusOr<LivenessView> MemoryBackend::DoReadLiveness() {
+  LivenessView view;  // no clock of its own to share: the caller's judges
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, beat] : heartbeats_) {
+    WorkerBeat b{.worker_id = id, .beat = beat};
+    if (auto it = dead_after_.find(id); it != dead_after_.end()) b.dead_after = it->second;
+    view.beats.push_back(std::move(b));
+  }
+  std::sort(view.beats.begin(), view.beats.end(),
+            [](const WorkerBeat& a, const WorkerBeat& b) { return a.worker_id < b.worker_id; });
+  std::set<std::string> orphans(in_flight_owners_.begin(), in_flight_owners_.end());
+  for (const auto& [id, d] : dead_after_) orphans.insert(id);
+  for (const std::string& id : orphans) {
+    if (workers_.count(id) == 0 && !heartbeats_.contains(id)) view.orphans.push_back(id);
+  }
+  return view;
 }
 
 // ---- Stats ----

@@ -54,6 +54,12 @@ class Keys {
   static constexpr std::string_view kFailedSuffix = "_failed";
   // Hash: worker id -> its last heartbeat (ISO 8601), as resque 2.x keeps it.
   std::string Heartbeats() const { return Join("workers:heartbeat"); }
+  // Hash: worker id -> the seconds without a heartbeat after which it counts as dead, as each of
+  // our workers declares it when it registers (resque-cpp's own; a peer's beat has none).
+  std::string Liveness() const { return Join("workers:liveness"); }
+  // Set: our workers that reserve in flight, listed from registration until their recovery, so
+  // that their in-flight lists are found without a SCAN after a peer unregistered them.
+  std::string InFlightOwners() const { return Join("workers:inflight"); }
   // Set: the queues from which worker `worker_id` has payloads in flight (resque-cpp's own).
   std::string InFlightQueues(std::string_view worker_id) const {
     return Join("inflight:", worker_id);

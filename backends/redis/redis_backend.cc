@@ -3,6 +3,8 @@
 #include "backends/redis/redis_backend.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -24,6 +26,13 @@ namespace resque::redis {
 namespace {
 
 std::string Str(std::string_view s) { return std::string(s); }
+
+// A declared dead-after as workers:liveness holds it: seconds, to the millisecond.
+std::string FormatDeadAfter(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  if (ms % 1000 == 0) return absl::StrFormat("%d", ms / 1000);
+  return absl::StrFormat("%d.%03d", ms / 1000, ms % 1000);
+}
 
 // The key a command is about, to name in its error: every command here has it first.
 std::string_view KeyOf(const Command& command) {
@@ -161,17 +170,24 @@ class RedisBackend : public Backend {
 
   // ---- Workers ----
 
-  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started) override {
-    return Transaction({{"SADD", keys_.Workers(), Str(worker_id)},
-                        {"SET", keys_.WorkerStarted(worker_id), Str(started)}})
-        .status();
+  absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started,
+                                const std::optional<WorkerLiveness>& liveness) override {
+    std::vector<Command> commands = {{"SADD", keys_.Workers(), Str(worker_id)},
+                                     {"SET", keys_.WorkerStarted(worker_id), Str(started)}};
+    if (liveness.has_value()) {
+      commands.push_back(
+          {"HSET", keys_.Liveness(), Str(worker_id), FormatDeadAfter(liveness->dead_after)});
+      if (liveness->in_flight) commands.push_back({"SADD", keys_.InFlightOwners(), Str(worker_id)});
+    }
+    return Transaction(std::move(commands)).status();
   }
 
   absl::Status DoUnregisterWorker(std::string_view worker_id, const WorkerStats& stats) override {
     return Transaction({{"SREM", keys_.Workers(), Str(worker_id)},
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
                          keys_.Stat(stats.processed), keys_.Stat(stats.failed)},
-                        {"HDEL", keys_.Heartbeats(), Str(worker_id)}})
+                        {"HDEL", keys_.Heartbeats(), Str(worker_id)},
+                        {"HDEL", keys_.Liveness(), Str(worker_id)}})
         .status();
   }
 
@@ -278,15 +294,72 @@ class RedisBackend : public Backend {
     return out;
   }
 
-  absl::StatusOr<std::optional<int64_t>> DoRecoverWorker(
-      std::string_view worker_id, const WorkerStats& stats,
-      const std::optional<std::string>& if_heartbeat) override {
-    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, worker_id, stats, if_heartbeat));
+  absl::StatusOr<std::optional<RecoverResult>> DoRecoverWorker(const RecoverRequest& request,
+                                                               const WorkerStats& stats) override {
+    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, request, stats));
     if (!r.ok()) return r.status();
-    if ((*r)->type == REDIS_REPLY_NIL) return std::nullopt;
-    absl::StatusOr<int64_t> moved = IntegerOf(**r, "the recover script");
-    if (!moved.ok()) return moved.status();
-    return std::optional<int64_t>(*moved);
+    const redisReply& reply = **r;
+    if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) {
+      return Unexpected(reply, "the recover script");
+    }
+    RecoverResult result;
+    int64_t* fields[] = {&result.handed_back, &result.dirty_exits, &result.already_failed};
+    for (size_t i = 0; i < 3; ++i) {
+      RESQUE_ASSIGN_OR_RETURN(*fields[i], IntegerOf(*reply.element[i], "the recover script"));
+    }
+    return std::optional<RecoverResult>(result);
+  }
+
+  // One round trip: TIME, every heartbeat, every declaration, the registered workers and the
+  // in-flight owners.
+  absl::StatusOr<LivenessView> DoReadLiveness() override {
+    absl::StatusOr<Replies> r = Pipeline({{"TIME"},
+                                          {"HGETALL", keys_.Heartbeats()},
+                                          {"HGETALL", keys_.Liveness()},
+                                          {"SMEMBERS", keys_.Workers()},
+                                          {"SMEMBERS", keys_.InFlightOwners()}});
+    if (!r.ok()) return r.status();
+    LivenessView view;
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> time, StringsOf(*(*r)[0], "TIME"));
+    int64_t seconds = 0;
+    int64_t micros = 0;
+    if (time.size() != 2 || !absl::SimpleAtoi(time[0], &seconds) ||
+        !absl::SimpleAtoi(time[1], &micros)) {
+      return Unexpected(*(*r)[0], "TIME");
+    }
+    view.server_time = absl::FromUnixSeconds(seconds) + absl::Microseconds(micros);
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> beats, StringsOf(*(*r)[1], "HGETALL"));
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> declared, StringsOf(*(*r)[2], "HGETALL"));
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> workers, StringsOf(*(*r)[3], "SMEMBERS"));
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> owners, StringsOf(*(*r)[4], "SMEMBERS"));
+    std::map<std::string, absl::Duration> rules;
+    for (size_t i = 0; i + 1 < declared.size(); i += 2) {
+      double secs = 0;
+      // A declaration that does not read as seconds is no declaration: a peer's rule applies.
+      if (absl::SimpleAtod(declared[i + 1], &secs) && secs > 0) {
+        rules[declared[i]] = absl::Seconds(secs);
+      }
+    }
+    std::set<std::string> present(workers.begin(), workers.end());
+    for (size_t i = 0; i + 1 < beats.size(); i += 2) {
+      WorkerBeat b{.worker_id = std::move(beats[i]), .beat = std::move(beats[i + 1])};
+      if (auto it = rules.find(b.worker_id); it != rules.end()) b.dead_after = it->second;
+      present.insert(b.worker_id);
+      view.beats.push_back(std::move(b));
+    }
+    std::sort(view.beats.begin(), view.beats.end(),
+              [](const WorkerBeat& a, const WorkerBeat& b) { return a.worker_id < b.worker_id; });
+    std::set<std::string> orphans;
+    for (std::string& owner : owners) {
+      if (present.count(owner) == 0) orphans.insert(std::move(owner));
+    }
+    for (size_t i = 0; i < declared.size(); i += 2) {
+      if (present.count(declared[i]) == 0) orphans.insert(declared[i]);
+    }
+    view.orphans.assign(orphans.begin(), orphans.end());
+    std::sort(view.orphans.begin(), view.orphans.end());
+    return view;
   }
 
   // ---- Stats ----

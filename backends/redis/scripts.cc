@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
+#include "core/status.h"
 
 namespace resque::redis {
 std::vector<std::string> ScriptSources() {
@@ -48,26 +49,44 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_ke
   return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {"1"});
 }
 
-ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const WorkerStats& stats,
-                       const std::optional<std::string>& if_heartbeat) {
+ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats) {
+  const std::string_view wid = request.worker_id;
+  std::vector<std::string> args = {
+      std::string(wid),
+      keys.InFlightPrefix(wid),
+      keys.QueuePrefix(),
+      request.if_heartbeat.has_value() ? "1" : "0",
+      request.if_heartbeat.value_or(""),
+      request.if_orphaned ? "1" : "0",
+      "",
+      "",
+      "",
+      "",
+      TtlMillis(kFinishedStatusTtl),
+      Int(kDirtyExitLookback),
+  };
+  if (const std::optional<DirtyExit>& exit = request.dirty_exit; exit.has_value()) {
+    args[6] = exit->working_json;
+    args[7] = exit->failure_json;
+    if (!exit->job_id.empty()) args[8] = keys.Status(exit->job_id);
+    args[9] = exit->status_json;
+  }
   return ScriptCall(lua::Script::kRecover,
                     {
                         keys.Workers(),
-                        keys.Worker(worker_id),
-                        keys.WorkerStarted(worker_id),
+                        keys.Worker(wid),
+                        keys.WorkerStarted(wid),
                         keys.Stat(stats.processed),
                         keys.Stat(stats.failed),
                         keys.Heartbeats(),
-                        keys.InFlightQueues(worker_id),
+                        keys.InFlightQueues(wid),
                         keys.Queues(),
+                        keys.Liveness(),
+                        keys.InFlightOwners(),
+                        keys.Failed(),
+                        keys.Stat(kFailedStat),
                     },
-                    {
-                        std::string(worker_id),
-                        keys.InFlightPrefix(worker_id),
-                        keys.QueuePrefix(),
-                        if_heartbeat.has_value() ? "1" : "0",
-                        if_heartbeat.value_or(""),
-                    });
+                    std::move(args));
 }
 
 ScriptCall ReserveManyCall(const Keys& keys, absl::Span<const std::string> queues,

@@ -63,11 +63,11 @@ class ScriptCall {
 // {index (1-based), payload} or nil; -1 while the flag at `pause_key` (when not empty) is set.
 ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_key = "");
 
-// recover.lua: hands worker `worker_id`'s in-flight payloads back to their queues and forgets the
-// worker, only if its heartbeat is still `if_heartbeat` when that is set. Replies how many went
-// back, or nil when the heartbeat did not match.
-ScriptCall RecoverCall(const Keys& keys, std::string_view worker_id, const WorkerStats& stats,
-                       const std::optional<std::string>& if_heartbeat);
+// recover.lua: declares worker `request.worker_id` dead, under the request's conditions: hands
+// its in-flight payloads back (but those a peer recorded as DirtyExit failures), records its
+// dirty exit when nothing was in flight, and forgets the worker. Replies {handed back, dirty
+// exits, already failed}, or nil when a condition did not hold.
+ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats);
 
 // reserve_many.lua: up to `max` payloads of the first non-empty of `queues` (names, priority
 // order) into `owner`'s in-flight list. Replies {index (1-based), {payloads}} or nil; -1 while

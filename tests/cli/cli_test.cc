@@ -395,6 +395,21 @@ TEST_F(CliTest, BadInputGivesOneLineErrorsAndNonZeroExits) {
   EXPECT_THAT(r.err, HasSubstr("batches need reliable reserve"));
 }
 
+TEST_F(CliTest, ADeadAfterBelowThreeHeartbeatsIsRefusedBeforeAnythingStarts) {
+  // Issue 12: `--dead-after 0.001` let a second worker run a live worker's job.
+  RunResult r =
+      Resque({"work", "--queue", "q", "--burst", "--dead-after", "0.001", "--exec", "Job=true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("dead-after 1ms is too short: it must be at least 16s"));
+  EXPECT_EQ(Resque({"workers"}).out, "");
+  r = Resque({"work", "--queue", "q", "--burst", "--peer-dead-after", "30", "--exec", "Job=true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("peer-dead-after 30s is too short"));
+  EXPECT_EQ(Resque({"work", "--queue", "q", "--burst", "--dead-after", "16", "--exec", "Job=true"})
+                .exit_code,
+            0);
+}
+
 TEST_F(CliTest, BatchedBurstWorkerPerformsEveryJobInOrder) {
   std::vector<std::string> ids;
   for (int i = 0; i < 12; ++i) ids.push_back(Enqueue("mail", "Record", absl::StrFormat("[%d]", i)));

@@ -253,6 +253,140 @@ TEST_P(BackendConformance, RecoverAWorkerWithNothingInFlightUnregistersIt) {
   EXPECT_THAT(Value(backend().Workers()), IsEmpty());
 }
 
+// ---- Mixed fleets: declared rules, peers' dirty exits, orphans ----
+
+constexpr char kPeer[] = "ruby-host:777:mail";
+
+// A working-on record as Ruby writes it (worker.rb#working_on), for `payload`.
+std::string Working(const std::string& payload) {
+  return absl::StrFormat(R"({"queue":"mail","run_at":"2026-11-25T10:00:00Z","payload":%s})",
+                         payload);
+}
+
+// A failure record as Ruby's pruning of `worker` writes it (Resque::Failure::Redis#save).
+std::string RubyDirtyExit(const std::string& worker, const std::string& payload) {
+  return absl::StrFormat(
+      R"({"failed_at":"2026/11/25 10:05:00 UTC","payload":%s,"exception":"Resque::PruneDeadWorkerDirtyExit","error":"Worker %s did not gracefully exit while processing J","backtrace":[],"worker":"%s","queue":"mail"})",
+      payload, worker, worker);
+}
+
+DirtyExit ADirtyExit(const std::string& payload, const std::string& job_id) {
+  return {.working_json = Working(payload),
+          .failure_json = RubyDirtyExit(kPeer, payload),
+          .job_id = job_id,
+          .status_json = R"({"status":3,"updated":1764064800})"};
+}
+
+TEST_P(BackendConformance, ReadLivenessGivesEachHeartbeatTheDeadAfterItsWorkerDeclared) {
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now", {.dead_after = absl::Seconds(45)}));
+  ASSERT_OK(backend().RegisterWorker(kPeer, "now"));
+  ASSERT_OK(backend().Heartbeat({kOwner, kPeer}, "2026-11-25T10:00:00Z"));
+  const LivenessView view = Value(backend().ReadLiveness());
+  ASSERT_EQ(view.beats.size(), 2u);
+  EXPECT_EQ(view.beats[0].worker_id, kOwner);
+  EXPECT_EQ(view.beats[0].dead_after, std::optional<absl::Duration>(absl::Seconds(45)));
+  EXPECT_EQ(view.beats[1].worker_id, kPeer);
+  EXPECT_EQ(view.beats[1].dead_after, std::nullopt);  // a peer's: no declaration
+  EXPECT_THAT(view.orphans, IsEmpty());
+  // Unregistered, it declares nothing any more.
+  ASSERT_OK(backend().UnregisterWorker(kOwner));
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:05Z"));
+  EXPECT_EQ(Value(backend().ReadLiveness()).beats[0].dead_after, std::nullopt);
+  EXPECT_CODE(backend().RegisterWorker(kOwner, "now", {.dead_after = absl::ZeroDuration()}),
+              kInvalidArgument);
+}
+
+TEST_P(BackendConformance, AnInFlightOwnerUnregisteredBySomeoneElseIsAnOrphanRecoveredOnce) {
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now",
+                                     {.dead_after = absl::Seconds(60), .in_flight = true}));
+  ASSERT_OK(backend().Heartbeat({kOwner}, "2026-11-25T10:00:00Z"));
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  EXPECT_THAT(Value(backend().ReadLiveness()).orphans, IsEmpty());
+  // Registered or beating, it is no orphan: the condition is checked again.
+  EXPECT_EQ(Value(backend().RecoverWorker({.worker_id = kOwner, .if_orphaned = true})),
+            std::nullopt);
+
+  ASSERT_OK(backend().UnregisterWorker(kOwner));  // as a peer's pruning does
+  EXPECT_THAT(Value(backend().ReadLiveness()).orphans, ElementsAre(kOwner));
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker({.worker_id = kOwner, .if_orphaned = true}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->handed_back, 1);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+  EXPECT_THAT(Value(backend().ReadLiveness()).orphans, IsEmpty());
+  EXPECT_EQ(Value(backend().RecoverWorker({.worker_id = kOwner, .if_orphaned = true})),
+            std::nullopt);
+  EXPECT_EQ(Value(backend().Size("mail")), 1);
+}
+
+TEST_P(BackendConformance, ARecoveryLeavesOutTheJobsAPeerRecordedAsDirtyExits) {
+  const std::string untracked = R"({"class":"J","args":[{"b":1,"a":[2]}]})";
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", untracked));
+  ASSERT_OK(backend().Push("mail", Job(3)));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  // The peer's records: job 1 by id, the untracked one by class and args (keys in another
+  // order), a record of another worker for job 3 and one that is no DirtyExit.
+  ASSERT_OK(backend().PushFailure(RubyDirtyExit(kOwner, Job(1))));
+  ASSERT_OK(
+      backend().PushFailure(RubyDirtyExit(kOwner, R"({"class":"J","args":[{"a":[2],"b":1}]})")));
+  ASSERT_OK(backend().PushFailure(RubyDirtyExit("other:1:mail", Job(3))));
+  ASSERT_OK(backend().PushFailure(absl::StrFormat(
+      R"({"payload":%s,"exception":"RuntimeError","error":"x","worker":"%s","queue":"mail"})",
+      Job(3), kOwner)));
+  const std::optional<RecoverResult> r = Value(backend().RecoverWorker({.worker_id = kOwner}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->handed_back, 1);
+  EXPECT_EQ(r->already_failed, 2);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(3)));
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+  EXPECT_EQ(Value(backend().FailureCount()), 4);
+}
+
+TEST_P(BackendConformance, RecoverWorkerRecordsTheDirtyExitOfAJobThatWasNotInFlight) {
+  const std::string payload = Job(7);
+  ASSERT_OK(backend().SetStatus("7", R"({"status":2})", absl::InfiniteDuration(), false));
+  ASSERT_OK(backend().RegisterWorker(kPeer, "now"));
+  ASSERT_OK(backend().StartJob({.worker_id = kPeer, .working_json = Working(payload)}));
+  ASSERT_OK(backend().IncrementStat("failed", 2));
+  // The record changed since it was read: nothing happens.
+  DirtyExit stale = ADirtyExit(payload, "7");
+  stale.working_json = Working(Job(8));
+  EXPECT_EQ(Value(backend().RecoverWorker({.worker_id = kPeer, .dirty_exit = stale})),
+            std::nullopt);
+  EXPECT_THAT(Value(backend().Workers()), ElementsAre(kPeer));
+  EXPECT_EQ(Value(backend().FailureCount()), 0);
+
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker({.worker_id = kPeer, .dirty_exit = ADirtyExit(payload, "7")}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->dirty_exits, 1);
+  EXPECT_EQ(r->handed_back, 0);
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(RubyDirtyExit(kPeer, payload)));
+  EXPECT_EQ(Value(backend().GetStat("failed")), 3);
+  EXPECT_EQ(Value(backend().GetStatus("7")), R"({"status":3,"updated":1764064800})");
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+  EXPECT_EQ(Value(backend().WorkerJob(kPeer)), std::nullopt);
+  // A finished status expires after a day, as Finish's does.
+  AdvanceTime(absl::Hours(24) + absl::Seconds(1));
+  EXPECT_CODE(backend().GetStatus("7"), kNotFound);
+}
+
+TEST_P(BackendConformance, AJobInFlightGoesBackInsteadOfBeingRecordedAsADirtyExit) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  std::optional<ReservedJob> job = ReserveNow(backend(), Queues({"mail"}), kPeer);
+  ASSERT_TRUE(job.has_value());
+  ASSERT_OK(backend().StartJob({.worker_id = kPeer, .working_json = Working(Job(1))}));
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker({.worker_id = kPeer, .dirty_exit = ADirtyExit(Job(1), "1")}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->handed_back, 1);
+  EXPECT_EQ(r->dirty_exits, 0);
+  EXPECT_EQ(Value(backend().FailureCount()), 0);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+}
+
 TEST_P(BackendConformance, ConcurrentReliableWorkersTakeEveryJobExactlyOnce) {
   constexpr int kJobs = 300;
   constexpr int kConsumers = 3;

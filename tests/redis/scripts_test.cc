@@ -72,15 +72,27 @@ TEST(RedisScriptsTest, EvalshaAndEvalCarryTheKeyCountKeysAndArgs) {
 
 TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
   const Keys keys("ns");
-  ScriptCall call = RecoverCall(keys, "h:1-0:q", WorkerStatNames("h:1-0:q"), std::string("beat"));
-  EXPECT_THAT(call.keys(),
-              ElementsAre("ns:workers", "ns:worker:h:1-0:q", "ns:worker:h:1-0:q:started",
-                          "ns:stat:processed:h:1-0:q", "ns:stat:failed:h:1-0:q",
-                          "ns:workers:heartbeat", "ns:inflight:h:1-0:q", "ns:queues"));
-  EXPECT_THAT(call.args(),
-              ElementsAre("h:1-0:q", "ns:inflight:h:1-0:q:queue:", "ns:queue:", "1", "beat"));
-  EXPECT_THAT(RecoverCall(keys, "w", WorkerStatNames("w"), std::nullopt).args(),
-              ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", ""));
+  const std::string wid = "h:1:q:0";
+  ScriptCall call =
+      RecoverCall(keys, {.worker_id = wid, .if_heartbeat = "beat"}, WorkerStatNames(wid));
+  EXPECT_THAT(call.keys(), ElementsAre("ns:workers", "ns:worker:h:1:q:0",
+                                       "ns:worker:h:1:q:0:started", "ns:stat:processed:h:1:q:0",
+                                       "ns:stat:failed:h:1:q:0", "ns:workers:heartbeat",
+                                       "ns:inflight:h:1:q:0", "ns:queues", "ns:workers:liveness",
+                                       "ns:workers:inflight", "ns:failed", "ns:stat:failed"));
+  EXPECT_THAT(call.args(), ElementsAre(wid, "ns:inflight:h:1:q:0:queue:", "ns:queue:", "1", "beat",
+                                       "0", "", "", "", "", "86400000", "1000"));
+  ScriptCall dirty = RecoverCall(keys,
+                                 {.worker_id = "w",
+                                  .if_orphaned = true,
+                                  .dirty_exit = DirtyExit{.working_json = "{working}",
+                                                          .failure_json = "{failure}",
+                                                          .job_id = "j1",
+                                                          .status_json = "{status}"}},
+                                 WorkerStatNames("w"));
+  EXPECT_THAT(dirty.args(),
+              ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", "", "1", "{working}",
+                          "{failure}", "ns:job:j1:status", "{status}", "86400000", "1000"));
 }
 
 TEST(RedisScriptsTest, ReserveManyCallEndsTheKeysWithTheInFlightSet) {

@@ -1,30 +1,120 @@
--- recover.lua: hands a dead worker's in-flight jobs back and forgets it (Backend::RecoverWorker).
+-- recover.lua: declares a worker dead and forgets it (Backend::RecoverWorker), in one step.
 -- KEYS: 1 workers, 2 worker:<wid>, 3 worker:<wid>:started, 4 stat:processed:<wid>,
---       5 stat:failed:<wid>, 6 workers:heartbeat, 7 inflight:<wid>, 8 queues.
+--       5 stat:failed:<wid>, 6 workers:heartbeat, 7 inflight:<wid>, 8 queues,
+--       9 workers:liveness, 10 workers:inflight, 11 failed, 12 stat:failed.
 -- ARGV: 1 the worker id, 2 its in-flight lists' prefix, 3 the queues' prefix,
---       4 "1" to act only if the heartbeat is ARGV[5] (else "0"), 5 that heartbeat.
--- Every type is checked before anything moves. Each in-flight list goes back to the head of its
--- queue from its newest end, so its oldest payload ends up first in line. Returns how many
--- payloads went back, or nil when the heartbeat did not match.
+--       4 "1" to act only if the heartbeat is ARGV[5] (else "0"), 5 that heartbeat,
+--       6 "1" to act only if the worker is an orphan: declared (workers:liveness) or listed as an
+--         in-flight owner, and neither registered nor beating (else "0"),
+--       7 the working-on record a dirty exit was built from ("" for no dirty exit): act only if
+--         the record is still exactly that, 8 the dirty exit's failure JSON, 9 its job's status
+--         key ("" for none), 10 the failed status JSON, 11 its TTL in ms,
+--       12 how many of the newest failure records to search for a peer's DirtyExit.
+-- Every type is checked before anything moves. An in-flight payload that a DirtyExit record of
+-- this worker among the newest failures names (same id; same class and args without one) was
+-- recorded as failed by the peer that pruned the worker: it is dropped, not run again. The rest
+-- of each in-flight list goes back to the head of its queue, its oldest payload first in line.
+-- When nothing was in flight, the dirty exit (a job that was not in flight: a peer's, or ours
+-- reserved without an owner) is recorded as failed. Returns {handed back, dirty exits
+-- recorded, dropped as already failed}, or nil when a condition did not hold.
 
+local wid = ARGV[1]
 local err = check(KEYS[6], 'hash') or check(KEYS[7], 'set') or check(KEYS[1], 'set') or
-            check(KEYS[8], 'set')
+            check(KEYS[8], 'set') or check(KEYS[9], 'hash') or check(KEYS[10], 'set') or
+            check(KEYS[11], 'list')
 if err then return err end
-if ARGV[4] == '1' and redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[5] then return false end
+if ARGV[4] == '1' and redis.call('HGET', KEYS[6], wid) ~= ARGV[5] then return false end
+if ARGV[6] == '1' and (redis.call('SISMEMBER', KEYS[1], wid) == 1 or
+                       redis.call('HEXISTS', KEYS[6], wid) == 1 or
+                       (redis.call('SISMEMBER', KEYS[10], wid) == 0 and
+                        redis.call('HEXISTS', KEYS[9], wid) == 0)) then
+  return false
+end
+local dirty = ARGV[7] ~= ''
+if dirty then
+  local t = redis.call('TYPE', KEYS[2]).ok
+  if t ~= 'string' or redis.call('GET', KEYS[2]) ~= ARGV[7] then return false end
+  local v = redis.pcall('GET', KEYS[12])
+  if type(v) == 'table' then return redis.error_reply('WRONGTYPE ' .. KEYS[12]) end
+  if v and (#v > 20 or not (v == '0' or string.match(v, '^%-?[1-9]%d*$'))) then
+    return redis.error_reply('NOTINT ' .. KEYS[12])
+  end
+end
 local queues = redis.call('SMEMBERS', KEYS[7])
 for _, q in ipairs(queues) do
   err = check(ARGV[2] .. q, 'list') or check(ARGV[3] .. q, 'list')
   if err then return err end
 end
-local moved = 0
+
+-- JSON text of a decoded value with object keys sorted, so that equal args compare equal.
+local function canon(v)
+  if type(v) ~= 'table' then return cjson.encode(v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  local parts = {}
+  if #keys == #v then
+    for i = 1, #v do parts[i] = canon(v[i]) end
+    return '[' .. table.concat(parts, ',') .. ']'
+  end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for i, k in ipairs(keys) do parts[i] = cjson.encode(tostring(k)) .. ':' .. canon(v[k]) end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- What names a job: its id, else its class and args. nil for what is not a job.
+local function job_key(payload)
+  if type(payload) ~= 'table' then return nil end
+  if type(payload.id) == 'string' and payload.id ~= '' then return 'id:' .. payload.id end
+  if type(payload.class) ~= 'string' then return nil end
+  return 'class:' .. payload.class .. ':' .. canon(payload.args or {})
+end
+
+-- The jobs a peer recorded as DirtyExit failures of this worker (how many of each).
+local failed = {}
+if #queues > 0 then
+  for _, record in ipairs(redis.call('LRANGE', KEYS[11], -tonumber(ARGV[12]), -1)) do
+    if string.find(record, wid, 1, true) then
+      local ok, f = pcall(cjson.decode, record)
+      if ok and type(f) == 'table' and f.worker == wid and type(f.exception) == 'string' and
+         string.find(f.exception, 'DirtyExit', 1, true) then
+        local key = job_key(f.payload)
+        if key then failed[key] = (failed[key] or 0) + 1 end
+      end
+    end
+  end
+end
+
+local moved, dropped = 0, 0
 for _, q in ipairs(queues) do
   local list, queue = ARGV[2] .. q, ARGV[3] .. q
+  local payloads = redis.call('LRANGE', list, 0, -1)
+  redis.call('DEL', list)
   local n = 0
-  while redis.call('LMOVE', list, queue, 'RIGHT', 'LEFT') do n = n + 1 end
+  for i = #payloads, 1, -1 do
+    local ok, p = pcall(cjson.decode, payloads[i])
+    local key = ok and job_key(p) or nil
+    if key and (failed[key] or 0) > 0 then
+      failed[key] = failed[key] - 1
+      dropped = dropped + 1
+    else
+      redis.call('LPUSH', queue, payloads[i])
+      n = n + 1
+    end
+  end
   if n > 0 then redis.call('SADD', KEYS[8], q) end
   moved = moved + n
 end
-redis.call('SREM', KEYS[1], ARGV[1])
+
+local exits = 0
+if dirty and moved + dropped == 0 then
+  redis.call('RPUSH', KEYS[11], ARGV[8])
+  redis.call('INCR', KEYS[12])
+  if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[10], 'PX', ARGV[11], 'XX') end
+  exits = 1
+end
+redis.call('SREM', KEYS[1], wid)
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7])
-redis.call('HDEL', KEYS[6], ARGV[1])
-return moved
+redis.call('HDEL', KEYS[6], wid)
+redis.call('HDEL', KEYS[9], wid)
+redis.call('SREM', KEYS[10], wid)
+return {moved, exits, dropped}
