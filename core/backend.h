@@ -207,6 +207,7 @@ struct DirtyExit {
   std::string working_json = {};  // the working-on record as read: the job is failed only if
                                   // the record is still exactly this
   std::string failure_json = {};  // appended to the failure list
+  std::string queue = {};         // the job's queue: the list a per-queue failure layout uses
   std::string job_id = {};        // "" for none; else its status gets status_json if it exists
   std::string status_json = {};   // the failed status, expiring after a day
 };

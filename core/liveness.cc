@@ -99,6 +99,7 @@ std::optional<DirtyExit> Liveness::DirtyExitOf(const std::string& worker_id, boo
   f.queue = StringField(*fields, "queue");
   return DirtyExit{.working_json = **std::move(working),
                    .failure_json = EncodeFailure(f),
+                   .queue = f.queue,
                    .job_id = decoded.ok() ? decoded->id : IdOfBadPayload(payload_json),
                    .status_json = StatusUpdateJson(JobState::kFailed, now)};
 }

@@ -51,6 +51,8 @@ class Keys {
     return std::string(queue).append(kFailedSuffix);
   }
   std::string FailedQueues() const { return Join("failed_queues"); }
+  // "<ns>:": FailedQueue(q) minus its queue and suffix (recover.lua adds them).
+  std::string FailedQueuePrefix() const { return Join(""); }
   static constexpr std::string_view kFailedSuffix = "_failed";
   // Hash: worker id -> its last heartbeat (ISO 8601), as resque 2.x keeps it.
   std::string Heartbeats() const { return Join("workers:heartbeat"); }

@@ -296,7 +296,7 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<RecoverResult>> DoRecoverWorker(const RecoverRequest& request,
                                                                const WorkerStats& stats) override {
-    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, request, stats));
+    absl::StatusOr<Reply> r = RunScript(RecoverCall(keys_, request, stats, failures_));
     if (!r.ok()) return r.status();
     const redisReply& reply = **r;
     if (reply.type == REDIS_REPLY_NIL) return std::nullopt;

@@ -49,7 +49,9 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_ke
   return ScriptCall(lua::Script::kReserve, std::move(queue_keys), {"1"});
 }
 
-ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats) {
+ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats,
+                       FailureLayout layout) {
+  const bool per_queue = layout == FailureLayout::kPerQueue;
   const std::string_view wid = request.worker_id;
   std::vector<std::string> args = {
       std::string(wid),
@@ -64,12 +66,17 @@ ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const Wo
       "",
       TtlMillis(kFinishedStatusTtl),
       Int(kDirtyExitLookback),
+      "",
+      "",
+      per_queue ? keys.FailedQueuePrefix() : "",
   };
   if (const std::optional<DirtyExit>& exit = request.dirty_exit; exit.has_value()) {
     args[6] = exit->working_json;
     args[7] = exit->failure_json;
     if (!exit->job_id.empty()) args[8] = keys.Status(exit->job_id);
     args[9] = exit->status_json;
+    args[12] = per_queue ? keys.FailedQueue(exit->queue) : keys.Failed();
+    if (per_queue) args[13] = Keys::FailedQueueName(exit->queue);
   }
   return ScriptCall(lua::Script::kRecover,
                     {
@@ -85,6 +92,7 @@ ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const Wo
                         keys.InFlightOwners(),
                         keys.Failed(),
                         keys.Stat(kFailedStat),
+                        keys.FailedQueues(),
                     },
                     std::move(args));
 }

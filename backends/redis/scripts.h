@@ -67,7 +67,10 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_ke
 // its in-flight payloads back (but those a peer recorded as DirtyExit failures), records its
 // dirty exit when nothing was in flight, and forgets the worker. Replies {handed back, dirty
 // exits, already failed}, or nil when a condition did not hold.
-ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats);
+// With FailureLayout::kPerQueue the dirty exit goes to its queue's failure list, and a peer's
+// DirtyExit record is looked for in each in-flight queue's own.
+ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats,
+                       FailureLayout layout = FailureLayout::kOneList);
 
 // reserve_many.lua: up to `max` payloads of the first non-empty of `queues` (names, priority
 // order) into `owner`'s in-flight list. Replies {index (1-based), {payloads}} or nil; -1 while

@@ -148,6 +148,52 @@ TEST_F(FailureLayoutTest, EachLayoutRefusesTheOthersArguments) {
   EXPECT_EQ(Raw({"LRANGE", "resque:failed", "0", "-1"}), "{}");
 }
 
+// The working-on record of a job of queue "mail" and the DirtyExit a recovery records for it.
+DirtyExit MailDirtyExit(const std::string& worker, const std::string& payload) {
+  return {
+      .working_json = absl::StrFormat(
+          R"({"queue":"mail","run_at":"2026-11-25T10:00:00Z","payload":%s})", payload),
+      .failure_json = absl::StrFormat(
+          R"({"payload":%s,"exception":"Resque::DirtyExit","error":"Job still being processed","backtrace":[],"worker":"%s","queue":"mail"})",
+          payload, worker),
+      .queue = "mail"};
+}
+
+TEST_F(FailureLayoutTest, ADeadPeersDirtyExitGoesToItsQueuesList) {
+  const std::string peer = "web1:77:mail";
+  const std::string payload = R"({"class":"Archive","args":[35]})";
+  const DirtyExit exit = MailDirtyExit(peer, payload);
+  ASSERT_OK(backend().RegisterWorker(peer, "now"));
+  ASSERT_OK(backend().StartJob({.worker_id = peer, .working_json = exit.working_json}));
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker({.worker_id = peer, .dirty_exit = exit}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->dirty_exits, 1);
+  EXPECT_EQ(Raw({"LINDEX", "resque:mail_failed", "0"}), exit.failure_json);
+  EXPECT_THAT(Value(backend().FailureQueues()), ElementsAre("mail"));
+  EXPECT_EQ(Raw({"EXISTS", "resque:failed"}), "0");
+}
+
+TEST_F(FailureLayoutTest, AJobAPeerFailedInItsQueuesListIsNotHandedBackByTheRecovery) {
+  const std::string owner = "host1:4242:mail";
+  const std::string job = R"({"class":"Archive","args":[35],"id":"j1"})";
+  ASSERT_OK(backend().Push("mail", job));
+  ASSERT_OK(backend().Push("mail", R"({"class":"Archive","args":[36],"id":"j2"})"));
+  const std::vector<std::string> queues = {"mail"};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(Value(backend().Reserve({.queues = queues, .owner = owner})).size(), 1u);
+  }
+  // Ruby's pruning with RedisMultiQueue files its DirtyExit of j1 under the job's queue.
+  Raw({"SADD", "resque:failed_queues", "mail_failed"});
+  Raw({"RPUSH", "resque:mail_failed", MailDirtyExit(owner, job).failure_json});
+  const std::optional<RecoverResult> r = Value(backend().RecoverWorker({.worker_id = owner}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->already_failed, 1);
+  EXPECT_EQ(r->handed_back, 1);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)),
+              ElementsAre(R"({"class":"Archive","args":[36],"id":"j2"})"));
+}
+
 TEST_F(FailureLayoutTest, TheMemoryBackendRefusesThePerQueueLayout) {
   absl::StatusOr<std::unique_ptr<Backend>> memory =
       OpenBackend("memory://", {.failures = FailureLayout::kPerQueue});

@@ -79,9 +79,10 @@ TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
                                        "ns:worker:h:1:q:0:started", "ns:stat:processed:h:1:q:0",
                                        "ns:stat:failed:h:1:q:0", "ns:workers:heartbeat",
                                        "ns:inflight:h:1:q:0", "ns:queues", "ns:workers:liveness",
-                                       "ns:workers:inflight", "ns:failed", "ns:stat:failed"));
+                                       "ns:workers:inflight", "ns:failed", "ns:stat:failed",
+                                       "ns:failed_queues"));
   EXPECT_THAT(call.args(), ElementsAre(wid, "ns:inflight:h:1:q:0:queue:", "ns:queue:", "1", "beat",
-                                       "0", "", "", "", "", "86400000", "1000"));
+                                       "0", "", "", "", "", "86400000", "1000", "", "", ""));
   ScriptCall dirty = RecoverCall(keys,
                                  {.worker_id = "w",
                                   .if_orphaned = true,
@@ -92,7 +93,8 @@ TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
                                  WorkerStatNames("w"));
   EXPECT_THAT(dirty.args(),
               ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", "", "1", "{working}",
-                          "{failure}", "ns:job:j1:status", "{status}", "86400000", "1000"));
+                          "{failure}", "ns:job:j1:status", "{status}", "86400000", "1000",
+                          "ns:failed", "", ""));
 }
 
 TEST(RedisScriptsTest, ReserveManyCallEndsTheKeysWithTheInFlightSet) {

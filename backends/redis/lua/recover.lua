@@ -1,7 +1,7 @@
 -- recover.lua: declares a worker dead and forgets it (Backend::RecoverWorker), in one step.
 -- KEYS: 1 workers, 2 worker:<wid>, 3 worker:<wid>:started, 4 stat:processed:<wid>,
 --       5 stat:failed:<wid>, 6 workers:heartbeat, 7 inflight:<wid>, 8 queues,
---       9 workers:liveness, 10 workers:inflight, 11 failed, 12 stat:failed.
+--       9 workers:liveness, 10 workers:inflight, 11 failed, 12 stat:failed, 13 failed_queues.
 -- ARGV: 1 the worker id, 2 its in-flight lists' prefix, 3 the queues' prefix,
 --       4 "1" to act only if the heartbeat is ARGV[5] (else "0"), 5 that heartbeat,
 --       6 "1" to act only if the worker is an orphan: declared (workers:liveness) or listed as an
@@ -9,7 +9,10 @@
 --       7 the working-on record a dirty exit was built from ("" for no dirty exit): act only if
 --         the record is still exactly that, 8 the dirty exit's failure JSON, 9 its job's status
 --         key ("" for none), 10 the failed status JSON, 11 its TTL in ms,
---       12 how many of the newest failure records to search for a peer's DirtyExit.
+--       12 how many of the newest failure records to search for a peer's DirtyExit,
+--       13 the list the dirty exit goes to (failed, or <queue>_failed), 14 that list's name to add
+--         to failed_queues ("" for none), 15 "" to search failed for a peer's DirtyExit, else the
+--         prefix of the per-queue failure lists ("<ns>:"): each in-flight queue's own is searched.
 -- Every type is checked before anything moves. An in-flight payload that a DirtyExit record of
 -- this worker among the newest failures names (same id; same class and args without one) was
 -- recorded as failed by the peer that pruned the worker: it is dropped, not run again. The rest
@@ -21,7 +24,7 @@
 local wid = ARGV[1]
 local err = check(KEYS[6], 'hash') or check(KEYS[7], 'set') or check(KEYS[1], 'set') or
             check(KEYS[8], 'set') or check(KEYS[9], 'hash') or check(KEYS[10], 'set') or
-            check(KEYS[11], 'list')
+            check(KEYS[11], 'list') or check(KEYS[13], 'set')
 if err then return err end
 if ARGV[4] == '1' and redis.call('HGET', KEYS[6], wid) ~= ARGV[5] then return false end
 if ARGV[6] == '1' and (redis.call('SISMEMBER', KEYS[1], wid) == 1 or
@@ -32,6 +35,8 @@ if ARGV[6] == '1' and (redis.call('SISMEMBER', KEYS[1], wid) == 1 or
 end
 local dirty = ARGV[7] ~= ''
 if dirty then
+  err = check(ARGV[13], 'list')
+  if err then return err end
   local t = redis.call('TYPE', KEYS[2]).ok
   if t ~= 'string' or redis.call('GET', KEYS[2]) ~= ARGV[7] then return false end
   local v = redis.pcall('GET', KEYS[12])
@@ -41,8 +46,13 @@ if dirty then
   end
 end
 local queues = redis.call('SMEMBERS', KEYS[7])
+-- Where a peer that pruned this worker would have put its DirtyExit record of queue q's job.
+local function failure_list(q)
+  if ARGV[15] == '' then return KEYS[11] end
+  return ARGV[15] .. q .. '_failed'
+end
 for _, q in ipairs(queues) do
-  err = check(ARGV[2] .. q, 'list') or check(ARGV[3] .. q, 'list')
+  err = check(ARGV[2] .. q, 'list') or check(ARGV[3] .. q, 'list') or check(failure_list(q), 'list')
   if err then return err end
 end
 
@@ -71,14 +81,19 @@ end
 
 -- The jobs a peer recorded as DirtyExit failures of this worker (how many of each).
 local failed = {}
-if #queues > 0 then
-  for _, record in ipairs(redis.call('LRANGE', KEYS[11], -tonumber(ARGV[12]), -1)) do
-    if string.find(record, wid, 1, true) then
-      local ok, f = pcall(cjson.decode, record)
-      if ok and type(f) == 'table' and f.worker == wid and type(f.exception) == 'string' and
-         string.find(f.exception, 'DirtyExit', 1, true) then
-        local key = job_key(f.payload)
-        if key then failed[key] = (failed[key] or 0) + 1 end
+local searched = {}
+for _, q in ipairs(queues) do
+  local list = failure_list(q)
+  if not searched[list] then
+    searched[list] = true
+    for _, record in ipairs(redis.call('LRANGE', list, -tonumber(ARGV[12]), -1)) do
+      if string.find(record, wid, 1, true) then
+        local ok, f = pcall(cjson.decode, record)
+        if ok and type(f) == 'table' and f.worker == wid and type(f.exception) == 'string' and
+           string.find(f.exception, 'DirtyExit', 1, true) then
+          local key = job_key(f.payload)
+          if key then failed[key] = (failed[key] or 0) + 1 end
+        end
       end
     end
   end
@@ -107,7 +122,8 @@ end
 
 local exits = 0
 if dirty and moved + dropped == 0 then
-  redis.call('RPUSH', KEYS[11], ARGV[8])
+  if ARGV[14] ~= '' then redis.call('SADD', KEYS[13], ARGV[14]) end
+  redis.call('RPUSH', ARGV[13], ARGV[8])
   redis.call('INCR', KEYS[12])
   if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[10], 'PX', ARGV[11], 'XX') end
   exits = 1
