@@ -67,8 +67,11 @@ void SignalLoop(const std::atomic<bool>& done, const std::function<void(int)>& o
 
 absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
   for (const std::string& path : args.load) {
+    // dlopen reads a name without a '/' as a library to search for (LD_LIBRARY_PATH, the
+    // system's directories), never as the file here that the user named.
+    const std::string file = path.find('/') == std::string::npos ? "./" + path : path;
     // RTLD_NODELETE: job code must stay mapped while factories it registered are alive.
-    if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == nullptr) {
+    if (dlopen(file.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == nullptr) {
       return absl::InvalidArgumentError(absl::StrFormat("--load %s: %s", path, dlerror()));
     }
   }
@@ -195,6 +198,9 @@ int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry&
 }
 
 int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+  // A job's output reaches a pipe (systemd, docker, a log collector) line by line, as on a
+  // terminal, rather than in blocks at exit, when a kill -9 would lose it.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (args.queue.empty()) {
     return Fail(absl::InvalidArgumentError("work needs --queue (or QUEUE): q1,q2 or '*'"));
   }

@@ -105,6 +105,38 @@ TEST_F(CliTest, EnqueuedJobIsPerformedByBurstWorkerAndReachesStatusFour) {
   EXPECT_EQ(Resque({"workers"}).out, "");  // unregistered on exit
 }
 
+// A bare file name is the file in the current directory, as for any other path (dlopen alone
+// would search the library path for it and not find it).
+TEST_F(CliTest, LoadTakesABareFileNameAsTheFileInTheCurrentDirectory) {
+  const std::string id = Enqueue("mail", "Record", "[1]");
+  ASSERT_EQ(std::system(absl::StrCat("cp ", TEST_JOBS_LIBRARY, " ", dir_, "/libjobs.so").c_str()),
+            0);
+  absl::StatusOr<ProcessResult> work =
+      RunProcess({"/usr/bin/env", "RESQUE_TEST_OUT=" + out_file_, RESQUE_BINARY, "--redis", url(),
+                  "work", "--queue", "mail", "--burst", "--load", "libjobs.so"},
+                 absl::Seconds(30), dir_);
+  ASSERT_TRUE(work.ok()) << work.status();
+  EXPECT_EQ(work->exit_code, 0) << work->err;
+  EXPECT_EQ(ReadOut(), "[1]\n");
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 4 (complete)\n"));
+  EXPECT_THAT(Resque({"work", "--queue", "mail", "--burst", "--load", "absent.so"}).err,
+              HasSubstr("--load: File does not exist: absent.so"));
+}
+
+// What a job writes to stdout is out as soon as the line is, though stdout is a pipe: a worker
+// killed with SIGKILL after the job loses none of it.
+TEST_F(CliTest, AJobsStdoutReachesAPipeLineByLine) {
+  const std::string id = Enqueue("mail", "Print", R"(["hello"])");
+  Subprocess worker(
+      Argv({"work", "--queue", "mail", "--interval", "0.05", "--load", TEST_JOBS_LIBRARY}), Env());
+  ASSERT_TRUE(worker.status().ok()) << worker.status();
+  EXPECT_TRUE(Eventually(
+      {"status", id}, [](const RunResult& r) { return absl::StrContains(r.out, "4 (complete)"); }));
+  worker.Signal(SIGKILL);
+  const RunResult done = worker.Wait(absl::Seconds(15));
+  EXPECT_THAT(done.out, HasSubstr("printed [\"hello\"]\n"));
+}
+
 // `resque pause` sets Ruby's fleet-wide flag; a burst worker started meanwhile takes nothing
 // and does not exit while the job is queued; `resque resume` clears it and the job runs.
 TEST_F(CliTest, PauseHoldsABurstWorkerUntilResume) {

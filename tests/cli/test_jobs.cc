@@ -1,8 +1,10 @@
 // Jobs for the CLI tests, loaded with `resque work --load`: they register themselves.
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
+#include <string>
 
 #include "core/job_registry.h"
 
@@ -15,6 +17,15 @@ class Record : public resque::Job {
     const char* path = std::getenv("RESQUE_TEST_OUT");
     if (path == nullptr) return absl::FailedPreconditionError("RESQUE_TEST_OUT is not set");
     std::ofstream(path, std::ios::app) << ctx.args() << "\n";
+    return absl::OkStatus();
+  }
+};
+
+// Writes its args to stdout, with no flush of its own.
+class Print : public resque::Job {
+ public:
+  absl::Status Perform(const resque::JobContext& ctx) override {
+    std::printf("printed %s\n", std::string(ctx.args()).c_str());
     return absl::OkStatus();
   }
 };
@@ -37,5 +48,6 @@ class Crash : public resque::Job {
 }  // namespace
 
 RESQUE_REGISTER_JOB(Record, "Record");
+RESQUE_REGISTER_JOB(Print, "Print");
 RESQUE_REGISTER_JOB(Throw, "Throw");
 RESQUE_REGISTER_JOB(Crash, "Crash");
