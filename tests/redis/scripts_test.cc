@@ -75,12 +75,12 @@ TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
   const std::string wid = "h:1:q:0";
   ScriptCall call =
       RecoverCall(keys, {.worker_id = wid, .if_heartbeat = "beat"}, WorkerStatNames(wid));
-  EXPECT_THAT(call.keys(), ElementsAre("ns:workers", "ns:worker:h:1:q:0",
-                                       "ns:worker:h:1:q:0:started", "ns:stat:processed:h:1:q:0",
-                                       "ns:stat:failed:h:1:q:0", "ns:workers:heartbeat",
-                                       "ns:inflight:h:1:q:0", "ns:queues", "ns:workers:liveness",
-                                       "ns:workers:inflight", "ns:failed", "ns:stat:failed",
-                                       "ns:failed_queues"));
+  EXPECT_THAT(
+      call.keys(),
+      ElementsAre("ns:workers", "ns:worker:h:1:q:0", "ns:worker:h:1:q:0:started",
+                  "ns:stat:processed:h:1:q:0", "ns:stat:failed:h:1:q:0", "ns:workers:heartbeat",
+                  "ns:inflight:h:1:q:0", "ns:queues", "ns:workers:liveness", "ns:workers:inflight",
+                  "ns:failed", "ns:stat:failed", "ns:failed_queues"));
   EXPECT_THAT(call.args(), ElementsAre(wid, "ns:inflight:h:1:q:0:queue:", "ns:queue:", "1", "beat",
                                        "0", "", "", "", "", "86400000", "1000", "", "", ""));
   ScriptCall dirty = RecoverCall(keys,
@@ -91,10 +91,9 @@ TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
                                                           .job_id = "j1",
                                                           .status_json = "{status}"}},
                                  WorkerStatNames("w"));
-  EXPECT_THAT(dirty.args(),
-              ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", "", "1", "{working}",
-                          "{failure}", "ns:job:j1:status", "{status}", "86400000", "1000",
-                          "ns:failed", "", ""));
+  EXPECT_THAT(dirty.args(), ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", "", "1",
+                                        "{working}", "{failure}", "ns:job:j1:status", "{status}",
+                                        "86400000", "1000", "ns:failed", "", ""));
 }
 
 TEST(RedisScriptsTest, ReserveManyCallEndsTheKeysWithTheInFlightSet) {
