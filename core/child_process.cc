@@ -28,7 +28,8 @@ using spawn::SetNonBlocking;
 
 // A function child whose body throws ends with this code (sysexits' EX_SOFTWARE).
 constexpr int kExceptionExitCode = 70;
-// How long Terminate() reads output after the kill before it gives up on EOF.
+// How long Terminate(), and Wait() once the child has ended, read output that something outside
+// the child's group holds open before they give up on EOF.
 constexpr absl::Duration kTerminateBound = absl::Seconds(2);
 // Without a pidfd, how often Wait() looks whether the child ended, at most.
 constexpr absl::Duration kMaxEndCheck = absl::Milliseconds(50);
@@ -87,8 +88,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
   child->stdin_data_ = options.stdin_data;
   child->out_.text.set_limit(options.capture_limit);
   child->err_.text.set_limit(options.capture_limit);
-  if (options.stdout_to.captured()) child->out_.copy_to = options.stdout_to.fd();
-  if (options.stderr_to.captured()) child->err_.copy_to = options.stderr_to.fd();
+  if (options.stdout_to.captured()) {
+    child->out_.copy_to = options.stdout_to.fd();
+    child->out_.copy_line_limit = options.stdout_to.line_limit();
+  }
+  if (options.stderr_to.captured()) {
+    child->err_.copy_to = options.stderr_to.fd();
+    child->err_.copy_line_limit = options.stderr_to.line_limit();
+  }
 
   PipeEnds ends;  // destroyed after `lock`: closing them needs no mutex
   std::unique_lock lock(SpawnMutex());
@@ -106,6 +113,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Exec(const ExecOptio
   for (int fd : {child->stdin_fd_, child->out_.fd, child->err_.fd}) RegisterLocked(fd);
   lock.unlock();
   if (plan.own_group) setpgid(pid, pid);  // also here, so that the group exists whoever runs first
+  child->own_group_ = plan.own_group;
 
   if (absl::Status started = spawn::ExecResult(plan, options); !started.ok()) {
     child->CloseAllPipes();
@@ -165,6 +173,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
   RegisterLocked(fds[0]);
   lock.unlock();
   setpgid(pid, pid);
+  child->own_group_ = true;
   child->OpenPidfd();
   SetNonBlocking(child->report_.fd);
   return child;
@@ -210,16 +219,51 @@ void ChildProcess::CloseAllPipes() {
   for (int* fd : {&stdin_fd_, &out_.fd, &err_.fd, &report_.fd, &pidfd_}) ClosePipe(*fd);
 }
 
+namespace {
+
+// Writes all of `data` to `fd` unless it fails: a broken log must not stop the child's output
+// being read.
+void WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t w = write(fd, data.data(), data.size());
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    data.remove_prefix(static_cast<size_t>(w));
+  }
+}
+
+}  // namespace
+
+void ChildProcess::Copy(Capture& c, std::string_view data) {
+  if (c.copy_line_limit == 0) return WriteAll(c.copy_to, data);
+  constexpr std::string_view kCutMark = "...";
+  while (!data.empty()) {
+    const size_t newline = data.find('\n');
+    const std::string_view line = data.substr(0, newline);  // without its newline
+    const bool cut_already = c.copy_line_bytes > c.copy_line_limit;
+    const size_t room = cut_already ? 0 : c.copy_line_limit - c.copy_line_bytes;
+    if (line.size() <= room) {
+      WriteAll(c.copy_to, line);
+    } else if (!cut_already) {
+      // Cut at the start of a UTF-8 character: the log stays valid text.
+      size_t end = room;
+      while (end > 0 && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) --end;
+      WriteAll(c.copy_to, line.substr(0, end));
+      WriteAll(c.copy_to, kCutMark);
+    }
+    c.copy_line_bytes += line.size();
+    if (newline == std::string_view::npos) return;
+    WriteAll(c.copy_to, "\n");
+    c.copy_line_bytes = 0;
+    data.remove_prefix(newline + 1);
+  }
+}
+
 void ChildProcess::ReadSome(Capture& c) {
   char buf[kReadChunk];
   const ssize_t n = read(c.fd, buf, sizeof(buf));
   if (n > 0) {
-    for (ssize_t done = 0; c.copy_to >= 0 && done < n;) {
-      const ssize_t w = write(c.copy_to, buf + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;  // a broken log must not stop the child's output being read
-      done += w;
-    }
+    if (c.copy_to >= 0) Copy(c, std::string_view(buf, static_cast<size_t>(n)));
     c.text.Append(std::string_view(buf, static_cast<size_t>(n)));
   } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
     ClosePipe(c.fd);
@@ -256,9 +300,12 @@ absl::StatusOr<ChildExit> ChildProcess::Wait(absl::Time deadline) {
   absl::Duration end_check = absl::Milliseconds(1);
   for (bool polled = false;; polled = true) {
     if (ended_) {
+      if (drain_end_ == absl::InfiniteFuture()) EndLeftovers();
       // The child is gone: what it reported is all there, and nobody needs its stdin now.
       while (report_.fd >= 0) ReadSome(report_);
       ClosePipe(stdin_fd_);
+      // Output still open past the bound is held by a process that left the group: not waited for.
+      if (absl::Now() >= drain_end_) CloseAllPipes();
       if (out_.fd < 0 && err_.fd < 0) return Reap();
     }
     const absl::Duration left = deadline - absl::Now();
@@ -277,6 +324,8 @@ absl::StatusOr<ChildExit> ChildProcess::Wait(absl::Time deadline) {
     add(err_.fd, POLLIN);
     add(report_.fd, POLLIN);
     absl::Duration timeout = std::max(left, absl::ZeroDuration());
+    if (ended_)
+      timeout = std::min(timeout, std::max(drain_end_ - absl::Now(), absl::ZeroDuration()));
     const bool check_by_hand = !ended_ && pidfd_ < 0;
     if (check_by_hand) {
       timeout = std::min(timeout, end_check);
@@ -307,6 +356,14 @@ absl::StatusOr<ChildExit> ChildProcess::Wait(absl::Time deadline) {
       }
     }
   }
+}
+
+void ChildProcess::EndLeftovers() {
+  drain_end_ = absl::Now() + kTerminateBound;
+  // The child is a zombie, not reaped: its pid, the group's id, cannot have been reused. What it
+  // left running in its group (`cmd &` under the shell) would otherwise hold its output open and
+  // outlive it.
+  if (own_group_) (void)kill(-pid_, SIGKILL);
 }
 
 ChildExit ChildProcess::Terminate() {

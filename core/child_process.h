@@ -64,8 +64,12 @@ class Output {
   static Output Inherit() { return Output(kInherit, -1); }  // this process's own stream
   static Output Discard() { return Output(kDiscard, -1); }  // /dev/null
   static Output Capture() { return Output(kCapture, -1); }  // kept, read with out() / err()
-  // Kept, and also written to `fd` as it comes (a live log); `fd` stays the caller's.
-  static Output CaptureAndCopyTo(int fd) { return Output(kCapture, fd); }
+  // Kept, and also written to `fd` as it comes (a live log); `fd` stays the caller's. With a
+  // `line_limit`, the copy of a line stops at that many bytes and says "..." (what is kept is
+  // not cut).
+  static Output CaptureAndCopyTo(int fd, size_t line_limit = 0) {
+    return Output(kCapture, fd, line_limit);
+  }
   // Straight to `fd` (a log file), which stays the caller's.
   static Output To(int fd) { return Output(kFd, fd); }
 
@@ -73,12 +77,15 @@ class Output {
   bool captured() const { return kind_ == kCapture; }
   // The descriptor of To(), or the copy's of CaptureAndCopyTo(); else -1.
   int fd() const { return fd_; }
+  size_t line_limit() const { return line_limit_; }  // the copy's; 0: none
 
  private:
   enum Kind { kInherit, kDiscard, kCapture, kFd };
-  Output(Kind kind, int fd) : kind_(kind), fd_(fd) {}
+  Output(Kind kind, int fd, size_t line_limit = 0)
+      : kind_(kind), fd_(fd), line_limit_(line_limit) {}
   Kind kind_;
   int fd_;
+  size_t line_limit_;
 };
 
 struct ExecOptions {
@@ -146,9 +153,11 @@ class ChildProcess {
   absl::Status Kill() { return Signal(SIGKILL); }
 
   // Feeds stdin and reads the captured output and the report until the child has ended and its
-  // captured output is at EOF (a process the child left behind holding the pipe keeps this
-  // waiting), then reaps it. DeadlineExceeded if `deadline` passes first: the child is left as it
-  // is, and Wait may be called again. Once reaped, returns the same ChildExit each time.
+  // captured output is at EOF, then reaps it. A child is over when it has ended: what it left
+  // running in its process group (`cmd &` under the shell) is killed then (SIGKILL), and output
+  // held open by a process outside the group is read for at most about 2 s more. DeadlineExceeded
+  // if `deadline` passes first: the child is left as it is, and Wait may be called again. Once
+  // reaped, returns the same ChildExit each time.
   absl::StatusOr<ChildExit> Wait(absl::Time deadline = absl::InfiniteFuture());
 
   // SIGKILLs the process group and waits for the child (at most about 2 s for output held open
@@ -166,6 +175,8 @@ class ChildProcess {
   struct Capture {
     int fd = -1;
     int copy_to = -1;  // also written here as it comes (-1: not)
+    size_t copy_line_limit = 0;
+    size_t copy_line_bytes = 0;  // of the line being copied, seen so far
     BoundedText text;
   };
 
@@ -173,11 +184,16 @@ class ChildProcess {
   void OpenPidfd();  // pidfd_, registered; stays -1 where pidfd_open is missing
   // Reads one chunk of `c`; closes it at EOF or on an error.
   void ReadSome(Capture& c);
+  // Writes `data` to c.copy_to, each line cut to c.copy_line_limit.
+  static void Copy(Capture& c, std::string_view data);
   void WriteSomeStdin();
   void ClosePipe(int& fd);
   void CloseAllPipes();
   // Reaps the child, which has ended or is about to (blocks until it has).
   ChildExit Reap();
+  // Once the child has ended: kills what is left in its group and starts the bound on reading
+  // output that something else holds open.
+  void EndLeftovers();
 
   pid_t pid_ = -1;
   int pidfd_ = -1;  // -1 where pidfd_open is not available: then Wait polls at short intervals
@@ -187,7 +203,10 @@ class ChildProcess {
   Capture out_;
   Capture err_;
   Capture report_;
-  bool ended_ = false;  // the child has ended (a zombie until reaped)
+  bool ended_ = false;      // the child has ended (a zombie until reaped)
+  bool own_group_ = false;  // the child leads a process group of its own
+  // Set as the end is seen: output still open then is not read past this.
+  absl::Time drain_end_ = absl::InfiniteFuture();
 
   std::mutex mu_;        // orders Signal() against the reaping in Wait()
   bool reaped_ = false;  // guarded by mu_

@@ -144,6 +144,69 @@ TEST(ChildProcessTest, AKillAtTheDeadlineAlsoKillsTheCommandUnderTheShell) {
   EXPECT_TRUE(GoneWithin(grandchildren[0], absl::Seconds(5))) << "sleep outlived the kill";
 }
 
+TEST(ChildProcessTest, AChildIsOverWhenItEndsAndWhatItLeftInItsGroupIsKilled) {
+  // The background sleep holds the stdout pipe; once the shell has ended it must not keep the
+  // wait (a job's slot) going, nor live on.
+  ExecOptions options = Shell("sleep 30 & echo $!");
+  options.stdout_to = Output::Capture();
+  std::unique_ptr<ChildProcess> child = Start(options);
+  ASSERT_NE(child, nullptr);
+  const absl::Time start = absl::Now();
+  const ChildExit exit = WaitFor(*child);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_TRUE(exit.Succeeded());
+  int sleep_pid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(child->out()), &sleep_pid))
+      << child->out();
+  EXPECT_TRUE(GoneWithin(sleep_pid, absl::Seconds(5))) << "the background sleep outlived its job";
+}
+
+TEST(ChildProcessTest, OutputHeldOpenOutsideTheGroupIsReadForABoundedTime) {
+  // setsid takes the sleep out of the group, out of reach of the end's kill; the wait gives up
+  // on its end of the pipe instead of waiting for it. The shell ends only once the sleep has
+  // left the group (it has written its pid), or the kill would catch it still inside.
+  char path[] = "/tmp/resque-child-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ExecOptions options = Shell(
+      absl::StrCat("f=", path, "; setsid sh -c 'echo $$ > '$f'; exec sleep 30' & i=0; ",
+                   "while [ ! -s $f ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; cat $f"));
+  options.stdout_to = Output::Capture();
+  std::unique_ptr<ChildProcess> child = Start(options);
+  ASSERT_NE(child, nullptr);
+  const absl::Time start = absl::Now();
+  const ChildExit exit = WaitFor(*child);
+  const absl::Duration took = absl::Now() - start;
+  int sleep_pid = 0;
+  const bool parsed = absl::SimpleAtoi(absl::StripAsciiWhitespace(child->out()), &sleep_pid);
+  if (parsed && sleep_pid > 0) kill(sleep_pid, SIGKILL);
+  unlink(path);
+  EXPECT_TRUE(parsed) << child->out();
+  EXPECT_TRUE(exit.Succeeded());
+  EXPECT_GE(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(5));
+}
+
+TEST(ChildProcessTest, ALiveCopyCutsLongLinesButTheCaptureKeepsThem) {
+  char path[] = "/tmp/resque-child-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  // One line of 200000 bytes, in several reads, then a short one and a last without newline.
+  ExecOptions options =
+      Shell("head -c 200000 /dev/zero | tr '\\0' x; echo; echo short; printf end");
+  options.stdout_to = Output::CaptureAndCopyTo(fd, 100);
+  std::unique_ptr<ChildProcess> child = Start(options);
+  ASSERT_NE(child, nullptr);
+  EXPECT_TRUE(WaitFor(*child).Succeeded());
+  close(fd);
+  std::ifstream in(path);
+  const std::string copied((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unlink(path);
+  EXPECT_EQ(copied, std::string(100, 'x') + "...\nshort\nend");
+  EXPECT_EQ(child->out(), std::string(200000, 'x') + "\nshort\nend");
+}
+
 TEST(ChildProcessTest, AWaitWhoseDeadlineHasPassedLooksOnceAndReturns) {
   std::unique_ptr<ChildProcess> child = Start(Shell("sleep 30"));
   ASSERT_NE(child, nullptr);
