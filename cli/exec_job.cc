@@ -14,6 +14,7 @@
 #include "core/absl_view.h"
 #include "core/child_process.h"
 #include "core/failure.h"
+#include "core/log.h"
 
 namespace resque::cli {
 namespace {
@@ -28,14 +29,6 @@ constexpr size_t kStderrBytesKept = 64 * 1024;
 // How often a running command looks whether the worker cancelled its job.
 constexpr absl::Duration kCancelCheck = absl::Milliseconds(100);
 
-// `line` cut to kStderrLineBytes, at the start of a UTF-8 character, with "..." where it was cut.
-std::string Bounded(absl::string_view line) {
-  if (line.size() <= kStderrLineBytes) return std::string(line);
-  size_t end = kStderrLineBytes - 3;
-  while (end > 0 && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80) --end;
-  return absl::StrCat(line.substr(0, end), "...");
-}
-
 // The last kStderrLinesKept lines of `err`, bounded (a last line without its newline counts).
 std::vector<std::string> LastLines(std::string_view err) {
   std::deque<absl::string_view> lines;
@@ -47,7 +40,8 @@ std::vector<std::string> LastLines(std::string_view err) {
   if (lines.size() > kStderrLinesKept) lines.pop_front();
   std::vector<std::string> out;
   out.reserve(lines.size());
-  for (absl::string_view line : lines) out.push_back(Bounded(line));
+  for (absl::string_view line : lines)
+    out.push_back(CutToBytes(std::string_view(line.data(), line.size()), kStderrLineBytes));
   return out;
 }
 
@@ -62,8 +56,9 @@ class ExecJob : public Job {
                    absl::StrFormat("RESQUE_QUEUE=%s", ctx.queue()),
                    absl::StrFormat("RESQUE_CLASS=%s", ctx.class_name())};
     options.stdin_data = std::string(ctx.args());
-    // The worker's log shows the command's stderr as it comes; the failure keeps its end.
-    options.stderr_to = Output::CaptureAndCopyTo(STDERR_FILENO);
+    // The worker's log shows the command's stderr as it comes, line by line bounded as its own
+    // lines are; the failure keeps its end.
+    options.stderr_to = Output::CaptureAndCopyTo(STDERR_FILENO, kMaxLogLineBytes);
     options.capture_limit = kStderrBytesKept;
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Exec(options);
     if (!child.ok()) return child.status();

@@ -9,7 +9,19 @@ namespace {
 // for each chunk.
 constexpr size_t kTrimSlack = 64 * 1024;
 
+constexpr std::string_view kCutMark = "...";
+
 }  // namespace
+
+std::string CutToBytes(std::string_view text, size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  if (limit < kCutMark.size()) return std::string(kCutMark.substr(0, limit));
+  size_t end = limit - kCutMark.size();
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  std::string out(text.substr(0, end));
+  out += kCutMark;
+  return out;
+}
 
 void BoundedText::Append(std::string_view data) {
   const size_t head = limit_ / 2;

@@ -14,6 +14,11 @@
 
 namespace resque {
 
+// `text` whole when it has at most `limit` bytes; else its start, cut at the start of a UTF-8
+// character, and "..." where it was cut, `limit` bytes at most in all. For one line of a log or
+// one field of a record.
+std::string CutToBytes(std::string_view text, size_t limit);
+
 class BoundedText {
  public:
   explicit BoundedText(size_t limit = 1 << 20) : limit_(limit) {}

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "core/bounded_text.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 
@@ -28,6 +29,22 @@ std::string StringOrEmpty(const json::Field& f) {
 }
 
 }  // namespace
+
+void BoundFailureText(std::string& exception, std::string& error,
+                      std::vector<std::string>& backtrace) {
+  if (exception.size() > kMaxFailureExceptionBytes) {
+    exception = CutToBytes(exception, kMaxFailureExceptionBytes);
+  }
+  if (error.size() > kMaxFailureErrorBytes) error = CutToBytes(error, kMaxFailureErrorBytes);
+  if (backtrace.size() > kMaxBacktraceLines) {
+    const size_t dropped = backtrace.size() - (kMaxBacktraceLines - 1);
+    backtrace.resize(kMaxBacktraceLines - 1);
+    backtrace.push_back(absl::StrFormat("... %d more lines not kept", dropped));
+  }
+  for (std::string& line : backtrace) {
+    if (line.size() > kMaxBacktraceLineBytes) line = CutToBytes(line, kMaxBacktraceLineBytes);
+  }
+}
 
 absl::Status WithBacktrace(absl::Status error, const std::vector<std::string>& lines) {
   if (error.ok() || lines.empty()) return error;

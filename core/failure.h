@@ -6,6 +6,7 @@
 #ifndef RESQUE_CORE_FAILURE_H_
 #define RESQUE_CORE_FAILURE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,6 +33,18 @@ struct Failure {
   std::optional<std::string> retried_at;
   std::vector<std::pair<std::string, std::string>> extra;  // unknown fields, raw JSON
 };
+
+// The most a failure record keeps of what a job said, so that a runaway message (a job's 20 MB
+// error) fills neither Redis nor the worker's memory nor its log: longer fields are cut and end
+// in "...", lines past the last kept one are counted in a final line.
+inline constexpr size_t kMaxFailureExceptionBytes = 256;
+inline constexpr size_t kMaxFailureErrorBytes = 8 * 1024;
+inline constexpr size_t kMaxBacktraceLines = 100;
+inline constexpr size_t kMaxBacktraceLineBytes = 1024;
+
+// The exception, error and backtrace cut to the bounds above.
+void BoundFailureText(std::string& exception, std::string& error,
+                      std::vector<std::string>& backtrace);
 
 std::string EncodeFailure(const Failure& failure);
 

@@ -51,6 +51,9 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
                                bool in_flight) const {
   const absl::Time now = options_.clock->Now();
   const bool failed = outcome.kind == JobOutcome::kFailed;
+  // Cut once here: the record, the log and on_job_done all see the bounded text.
+  JobOutcome bounded = outcome;
+  BoundFailureText(bounded.exception, bounded.error, bounded.backtrace);
   FinishedJob d{.finish = {.worker_id = std::string(worker_id),
                            .job_id = payload != nullptr ? payload->id : IdOfBadPayload(job.payload),
                            .status_json = StatusUpdateJson(
@@ -61,14 +64,14 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
                            .in_flight = in_flight ? std::optional<ReservedJob>(job) : std::nullopt},
                 .job = &job,
                 .payload = payload,
-                .outcome = outcome};
+                .outcome = std::move(bounded)};
   if (failed) {
     Failure f;
     f.failed_at = FormatFailedAt(now);
     f.payload = PayloadForRecord(job.payload);
-    f.exception = outcome.exception;
-    f.error = outcome.error;
-    f.backtrace = outcome.backtrace;
+    f.exception = d.outcome.exception;
+    f.error = d.outcome.error;
+    f.backtrace = d.outcome.backtrace;
     f.worker = std::string(worker_id);
     f.queue = job.queue;
     d.finish.failure_json = EncodeFailure(f);

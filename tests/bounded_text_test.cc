@@ -1,5 +1,5 @@
 // BoundedText: whole under its limit; past it the first and the last half, and a note in between
-// that says how much is missing.
+// that says how much is missing. CutToBytes: a head within the limit, never half a character.
 #include "core/bounded_text.h"
 
 #include <string>
@@ -38,6 +38,23 @@ TEST(BoundedTextTest, ALimitOfZeroKeepsOnlyTheNote) {
   BoundedText text(0);
   text.Append("abc");
   EXPECT_EQ(text.Finish(), "[... 3 bytes not kept ...]\n");
+}
+
+TEST(CutToBytesTest, TextWithinTheLimitIsKeptWhole) {
+  EXPECT_EQ(CutToBytes("hello", 5), "hello");
+  EXPECT_EQ(CutToBytes("", 0), "");
+}
+
+TEST(CutToBytesTest, LongerTextIsCutAndMarkedWithinTheLimit) {
+  EXPECT_EQ(CutToBytes("hello world", 8), "hello...");
+  EXPECT_EQ(CutToBytes("hello", 2), "..");
+}
+
+TEST(CutToBytesTest, ACutNeverSplitsAUtf8Character) {
+  // "é" is two bytes: a cut after its first byte backs off to before it.
+  const std::string text = "abc\xC3\xA9" "defgh";
+  EXPECT_EQ(CutToBytes(text, 7), "abc...");
+  EXPECT_EQ(CutToBytes(text, 8), "abc\xC3\xA9...");
 }
 
 }  // namespace

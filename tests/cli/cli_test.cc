@@ -11,12 +11,15 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "backends/redis/redis_backend.h"
 #include "core/failure.h"
+#include "core/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/redis_server.h"
@@ -500,26 +503,31 @@ TEST_F(CliTest, DemoRunsAgainstRedisToo) {
 
 // Issue 12, item 1: the command under /bin/sh is killed with it (its process group), so neither
 // TERM nor --timeout waits for it, and it does not outlive the worker.
+// The pid written to `path`, 0 while there is none.
+int PidIn(const std::string& path) {
+  std::ifstream in(path);
+  int pid = 0;
+  in >> pid;
+  return pid;
+}
+
+// Whether `pid` is gone (or a zombie for init to reap) within `limit`.
+bool GoneWithin(int pid, absl::Duration limit) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    if (line.find(") Z ") != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return false;
+}
+
 TEST_F(CliTest, TermAndTimeoutEndTheCommandUnderTheShellToo) {
   const std::string pid_file = dir_ + "/sleep.pid";
   const std::string exec = absl::StrFormat("Bg=sleep 60 & echo $! > %s; wait", pid_file);
-  auto sleep_pid = [&] {
-    std::ifstream in(pid_file);
-    int pid = 0;
-    in >> pid;
-    return pid;
-  };
-  auto gone_within = [](int pid, absl::Duration limit) {
-    const absl::Time end = absl::Now() + limit;
-    while (absl::Now() < end) {
-      std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-      std::string line;
-      if (!std::getline(stat, line)) return true;
-      if (line.find(") Z ") != std::string::npos) return true;  // a zombie for init to reap
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
-  };
+  auto sleep_pid = [&] { return PidIn(pid_file); };
 
   Enqueue("q", "Bg", "");
   Subprocess worker(Argv({"work", "-q", "q", "--blocking", "-i", "0.1", "--exec", exec}), Env());
@@ -531,7 +539,7 @@ TEST_F(CliTest, TermAndTimeoutEndTheCommandUnderTheShellToo) {
   RunResult r = worker.Wait(absl::Seconds(20));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(absl::Now() - sent, absl::Seconds(5));
-  EXPECT_TRUE(gone_within(sleep_pid(), absl::Seconds(5))) << "sleep outlived the worker";
+  EXPECT_TRUE(GoneWithin(sleep_pid(), absl::Seconds(5))) << "sleep outlived the worker";
 
   std::remove(pid_file.c_str());
   Enqueue("q", "Bg", "");
@@ -540,7 +548,81 @@ TEST_F(CliTest, TermAndTimeoutEndTheCommandUnderTheShellToo) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(absl::Now() - started, absl::Seconds(10));
   EXPECT_THAT(Resque({"failed", "list"}).out, HasSubstr("resque::JobTimeout"));
-  EXPECT_TRUE(gone_within(sleep_pid(), absl::Seconds(5))) << "sleep outlived its timeout";
+  EXPECT_TRUE(GoneWithin(sleep_pid(), absl::Seconds(5))) << "sleep outlived its timeout";
+}
+
+// Issue 12, item 1 with --fork: TERM ends the job's process and the command it runs, together.
+TEST_F(CliTest, TermInForkModeLeavesNoCommandBehind) {
+  const std::string pid_file = dir_ + "/sleep.pid";
+  Enqueue("q", "S", "");
+  Subprocess worker(Argv({"work", "-q", "q", "--fork", "--blocking", "-i", "0.1", "--exec",
+                          absl::StrFormat("S=sleep 60 & echo $! > %s; wait", pid_file)}),
+                    Env());
+  const absl::Time end = absl::Now() + absl::Seconds(15);
+  while (PidIn(pid_file) == 0 && absl::Now() < end) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_GT(PidIn(pid_file), 0);
+  const absl::Time sent = absl::Now();
+  worker.Signal(SIGTERM);
+  const RunResult r = worker.Wait(absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(2));
+  EXPECT_TRUE(GoneWithin(PidIn(pid_file), absl::Seconds(5))) << "sleep outlived the worker";
+}
+
+// Issue 12, item 2: a job is over when its command has ended; what the command left running in
+// the background is killed then, and holds neither the slot nor the worker.
+TEST_F(CliTest, AJobIsOverWhenItsCommandEndsAndWhatItBackgroundedIsKilled) {
+  const std::string pid_file = dir_ + "/sleep.pid";
+  for (int i = 0; i < 3; ++i) Enqueue("q", "Bg", "");
+  const absl::Time start = absl::Now();
+  const RunResult r = Resque({"work", "-q", "q", "--burst", "--exec",
+                              absl::StrFormat("Bg=sleep 30 & echo $! > %s; echo done", pid_file)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "the backgrounded sleeps held the slot";
+  EXPECT_EQ(r.out, "done\ndone\ndone\n");
+  EXPECT_TRUE(GoneWithin(PidIn(pid_file), absl::Seconds(5))) << "sleep outlived its job";
+  const RunResult stats = Resque({"stats"});
+  EXPECT_THAT(stats.out, HasSubstr("processed\t3\n"));
+  EXPECT_THAT(stats.out, HasSubstr("failed\t0\n"));
+}
+
+// Issue 12, item 5: a command that writes 20 MB to stderr leaves a failure record of a few KB,
+// a worker of ordinary size, and no log line longer than kMaxLogLineBytes and its mark. (The
+// worker's stderr is read only at the end, so a worker passing the 20 MB on whole also fills the
+// pipe and never records the job.)
+TEST_F(CliTest, AJobsRunawayStderrIsBoundedInTheRecordTheWorkerAndTheLog) {
+  Enqueue("q", "Loud", "");
+  Subprocess worker(Argv({"work", "-q", "q", "-i", "0.1", "--exec",
+                          "Loud=head -c 20000000 /dev/zero | tr '\\0' x >&2; echo >&2; "
+                          "echo 'last words' >&2; exit 2"}),
+                    Env());
+  ASSERT_TRUE(Eventually({"failed", "count"}, [](const RunResult& r) { return r.out == "1\n"; }));
+  std::ifstream status(absl::StrCat("/proc/", worker.pid(), "/status"));
+  int64_t peak_kb = 0;
+  for (std::string line; std::getline(status, line);) {
+    absl::string_view rest = line;
+    if (absl::ConsumePrefix(&rest, "VmHWM:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(absl::StripSuffix(rest, "kB")), &peak_kb);
+    }
+  }
+  worker.Signal(SIGTERM);
+  const RunResult r = worker.Wait(absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_GT(peak_kb, 0);
+  EXPECT_LT(peak_kb, 64 * 1024) << "the worker held the stderr";
+
+  absl::StatusOr<std::string> usage = redis().Command({"MEMORY", "USAGE", "resque:failed"});
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  int64_t bytes = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(*usage, &bytes)) << *usage;
+  EXPECT_LT(bytes, 64 * 1024);
+  const RunResult listed = Resque({"failed", "list"});
+  EXPECT_THAT(listed.out, HasSubstr("command exited with 2: last words"));
+
+  size_t longest = 0;
+  for (absl::string_view line : absl::StrSplit(r.err, '\n'))
+    longest = std::max(longest, line.size());
+  EXPECT_LE(longest, kMaxLogLineBytes + 3);
 }
 
 }  // namespace

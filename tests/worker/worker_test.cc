@@ -39,9 +39,11 @@ class CardDeclined : public std::runtime_error {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAreArray;
 
 constexpr char kHost[] = "test-host";
@@ -342,6 +344,27 @@ TEST_P(WorkerTest, ErrorStatusFromAJobIsAFailure) {
   EXPECT_EQ(failures[0].exception, "resque::JobError");
   EXPECT_THAT(failures[0].error, HasSubstr("no such customer"));
   EXPECT_EQ(Stat("failed"), 1);
+}
+
+// Issue 12, item 5: what a job says is cut to the failure record's bounds, so that a runaway
+// message fills neither the backend nor the log.
+TEST_P(WorkerTest, AFailuresErrorAndBacktraceAreBounded) {
+  RegisterFn(registry_, "Runaway", [](const JobContext&) {
+    std::vector<std::string> lines(5000, std::string(3000, 'b'));
+    return WithBacktrace(absl::InternalError(std::string(20 << 20, 'e')), lines);
+  });
+  Enqueue("q", "Runaway");
+  RunBurst(Options({"q"}));
+  const std::vector<Failure> failures = Failures();
+  ASSERT_EQ(failures.size(), 1u);
+  const Failure& f = failures[0];
+  EXPECT_EQ(f.error.size(), kMaxFailureErrorBytes);
+  EXPECT_THAT(f.error, StartsWith("INTERNAL: eee"));
+  EXPECT_THAT(f.error, EndsWith("e..."));
+  ASSERT_EQ(f.backtrace.size(), kMaxBacktraceLines);
+  EXPECT_EQ(f.backtrace.front(), std::string(kMaxBacktraceLineBytes - 3, 'b') + "...");
+  EXPECT_EQ(f.backtrace.back(),
+            absl::StrFormat("... %d more lines not kept", 5000 - (kMaxBacktraceLines - 1)));
 }
 
 TEST_P(WorkerTest, UnknownJobClassIsAFailure) {
