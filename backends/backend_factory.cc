@@ -8,6 +8,8 @@
 namespace resque {
 namespace {
 
+static_assert(kMaxBackendDb == redis::kMaxDb);
+
 absl::StatusOr<std::unique_ptr<Backend>> OpenRedis(std::string_view url,
                                                    const BackendOptions& options) {
   absl::StatusOr<redis::RedisOptions> redis_options = redis::ParseRedisUrl(url);
@@ -52,5 +54,7 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
                       "unix:// or host:port",
                       AbslView(scheme)));
 }
+
+std::string MaskedBackendUrl(std::string_view url) { return redis::MaskedUrl(url); }
 
 }  // namespace resque

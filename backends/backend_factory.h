@@ -22,6 +22,10 @@
 
 namespace resque {
 
+// The highest Redis db a URL may name, and a --db flag (Redis itself has 16 unless its
+// `databases` setting says more; a SELECT past that fails when the backend connects).
+inline constexpr int kMaxBackendDb = 1 << 20;
+
 struct BackendOptions {
   std::string ns = "resque";   // key namespace (Redis only)
   int db = -1;                 // overrides the URL's db when >= 0 (php-resque's REDIS_BACKEND_DB)
@@ -36,6 +40,9 @@ struct BackendOptions {
 // names the address, never the password).
 absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
                                                      const BackendOptions& options = {});
+
+// `url` fit for a message or a log: its password, if any, replaced by ****.
+std::string MaskedBackendUrl(std::string_view url);
 
 }  // namespace resque
 

@@ -2,10 +2,16 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "backends/backend_factory.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/process_title.h"
 
 namespace resque::cli {
@@ -43,6 +49,15 @@ int Main(int argc, char** argv, JobRegistry& registry) {
   InitProcessTitle(argc, argv);
   CLI::App app{"resque: a background-job engine that speaks the Resque protocol", "resque"};
   app.require_subcommand(1);
+  // A parse error is one line like every other error, and a URL in it (a --redis value put
+  // where an argument was expected) shows without its password.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    std::vector<std::string> words = absl::StrSplit(e.what(), absl::ByAnyChar(" \n"));
+    for (std::string& word : words) {
+      if (word.find('@') != std::string::npos) word = MaskedBackendUrl(word);
+    }
+    return absl::StrCat("resque: ", absl::StrJoin(words, " "), "\n");
+  });
   GlobalOptions global;
   app.add_option("--redis", global.redis,
                  "Backend URL: redis://[:password@]host[:port][/db], unix:///path, host:port, "
@@ -52,7 +67,8 @@ int Main(int argc, char** argv, JobRegistry& registry) {
       ->envname("PREFIX")
       ->capture_default_str();
   app.add_option("--db", global.db, "Redis database, overriding the URL's")
-      ->envname("REDIS_BACKEND_DB");
+      ->envname("REDIS_BACKEND_DB")
+      ->check(WholeNumber(0, kMaxBackendDb));
   app.add_option("--failure-backend", global.failure_backend,
                  "Where failure records go, as Ruby resque's FAILURE_BACKEND: redis (the list "
                  "<ns>:failed) or redis_multi_queue (one list <ns>:<queue>_failed per queue)")

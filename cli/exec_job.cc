@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <memory>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -45,16 +47,54 @@ std::vector<std::string> LastLines(std::string_view err) {
   return out;
 }
 
+// What every command gets of the worker's environment; the rest (REDIS_BACKEND and its
+// password above all) stays in the worker unless --exec-env names it.
+constexpr const char* kPassedVariables[] = {"PATH", "HOME", "LANG"};
+
+bool IsVariableName(std::string_view name) {
+  return !name.empty() && !absl::ascii_isdigit(static_cast<unsigned char>(name[0])) &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+         });
+}
+
+// NAME=VALUE for each of kPassedVariables and `names` that this process has.
+absl::StatusOr<std::vector<std::string>> CommandEnvironment(const std::vector<std::string>& names) {
+  std::vector<std::string> wanted(std::begin(kPassedVariables), std::end(kPassedVariables));
+  for (const std::string& name : names) {
+    if (!IsVariableName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--exec-env wants a variable name, got \"%s\"", name));
+    }
+    if (name == "REDIS_BACKEND") {
+      return absl::InvalidArgumentError(
+          "--exec-env REDIS_BACKEND: the Redis URL and its password stay in the worker; give "
+          "jobs what they need under a name of their own");
+    }
+    wanted.push_back(name);
+  }
+  std::vector<std::string> env;
+  for (const std::string& name : wanted) {
+    if (const char* value = std::getenv(name.c_str()); value != nullptr) {
+      env.push_back(absl::StrCat(name, "=", value));
+    }
+  }
+  return env;
+}
+
 class ExecJob : public Job {
  public:
-  explicit ExecJob(std::string command) : command_(std::move(command)) {}
+  ExecJob(std::string command, std::vector<std::string> environment)
+      : command_(std::move(command)), environment_(std::move(environment)) {}
 
   absl::Status Perform(const JobContext& ctx) override {
     ExecOptions options;
     options.argv = {"/bin/sh", "-c", command_};
-    options.env = {absl::StrFormat("RESQUE_JOB_ID=%s", ctx.id()),
-                   absl::StrFormat("RESQUE_QUEUE=%s", ctx.queue()),
-                   absl::StrFormat("RESQUE_CLASS=%s", ctx.class_name())};
+    options.inherit_environment = false;
+    options.env = environment_;
+    options.env.push_back(absl::StrFormat("RESQUE_JOB_ID=%s", ctx.id()));
+    options.env.push_back(absl::StrFormat("RESQUE_QUEUE=%s", ctx.queue()));
+    options.env.push_back(absl::StrFormat("RESQUE_CLASS=%s", ctx.class_name()));
     options.stdin_data = std::string(ctx.args());
     // The worker's log shows the command's stderr as it comes, line by line bounded as its own
     // lines are; the failure keeps its end.
@@ -85,19 +125,24 @@ class ExecJob : public Job {
 
  private:
   std::string command_;
+  std::vector<std::string> environment_;  // NAME=VALUE, from CommandEnvironment
 };
 
 }  // namespace
 
-absl::Status RegisterExecJob(std::string_view spec, JobRegistry& registry) {
+absl::Status RegisterExecJob(std::string_view spec, JobRegistry& registry,
+                             const std::vector<std::string>& pass_env) {
   const size_t eq = spec.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == spec.size()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("--exec wants CLASS=COMMAND, got \"%s\"", spec));
   }
   std::string command(spec.substr(eq + 1));
-  return registry.Register(spec.substr(0, eq),
-                           [command] { return std::make_unique<ExecJob>(command); });
+  absl::StatusOr<std::vector<std::string>> env = CommandEnvironment(pass_env);
+  if (!env.ok()) return env.status();
+  return registry.Register(spec.substr(0, eq), [command, env = *std::move(env)] {
+    return std::make_unique<ExecJob>(command, env);
+  });
 }
 
 }  // namespace resque::cli

@@ -3,6 +3,7 @@
 
 #include "absl/time/clock.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/status.h"
 
 namespace resque::cli {
@@ -53,7 +54,7 @@ void AddStatus(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("id", args->id, "Job id")->required();
   cmd->add_flag("--watch", args->watch, "Print each change until the job fails or completes");
   cmd->add_option("--timeout", args->timeout, "With --watch: give up after SEC (0: never)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Seconds(0, kMaxSeconds));
   cmd->add_flag("--json", args->json, "Print the status JSON");
   cmd->callback([&global, args, exit_code] {
     *exit_code = WithBackend(global, [&](Backend& backend) { return Watch(backend, *args); });

@@ -3,23 +3,33 @@
 // PIDFILE); a flag beats its variable.
 //
 // Signals, as php-resque: QUIT finish the running jobs, then exit; TERM/INT stop them now and
-// exit; USR1 stop the running jobs, keep working; USR2 pause; CONT resume. They are taken by one
-// thread with sigtimedwait, so no handler ever runs inside job or library code.
+// exit; USR1 stop the running jobs, keep working; USR2 pause; CONT resume. HUP (a closed
+// terminal, a `systemctl kill -s HUP`) is a stop as TERM, as Ruby resque takes it, logged once,
+// never a death that leaves the registration behind; a worker started with HUP ignored (nohup)
+// keeps ignoring it. They are taken by one thread with sigtimedwait, so no handler ever runs
+// inside job or library code; with --count the parent passes each on to every worker process.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <memory>
 #include <thread>
+#include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/exec_job.h"
+#include "cli/flag_checks.h"
 #include "core/child_process.h"
 #include "core/liveness.h"
 #include "core/process_title.h"
@@ -28,6 +38,12 @@
 
 namespace resque::cli {
 namespace {
+
+// A shorter poll interval is a busy loop against Redis; 0 is php-resque's and Ruby's "exit once
+// the queues are empty".
+constexpr double kMinInterval = 0.01;
+// More jobs than a worker could take in centuries: a larger --max-jobs is a typo.
+constexpr int64_t kMaxJobsLimit = 1'000'000'000'000'000;
 
 struct WorkArgs {
   std::string queue;
@@ -40,6 +56,7 @@ struct WorkArgs {
   double timeout = 0;
   std::vector<std::string> load;
   std::vector<std::string> exec;
+  std::vector<std::string> exec_env;
   std::string pidfile;
   bool burst = false;
   int64_t max_jobs = 0;
@@ -48,10 +65,16 @@ struct WorkArgs {
   double peer_dead_after = 300;
 };
 
+// HUP is taken too unless the worker was started with it ignored (nohup), which it honours.
 sigset_t ControlSignals() {
+  static const bool hup_ignored = [] {
+    struct sigaction old {};
+    return sigaction(SIGHUP, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+  }();
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT}) sigaddset(&set, sig);
+  if (!hup_ignored) sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -77,31 +100,81 @@ absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
   }
   registry.Merge(JobRegistry::Global());
   for (const std::string& spec : args.exec) {
-    RESQUE_RETURN_IF_ERROR(RegisterExecJob(spec, registry));
+    RESQUE_RETURN_IF_ERROR(RegisterExecJob(spec, registry, args.exec_env));
   }
   return absl::OkStatus();
 }
 
+// The pid file, held with an exclusive flock on a descriptor kept open for the process's life:
+// a second worker given the same file is refused while this one (or a worker process of its
+// --count, which shares the lock) lives, and a file whose worker died, lock and all, is taken
+// over. Only its owner removes it, and only while the name still points at the file it locked.
 class PidFile {
  public:
   explicit PidFile(std::string path) : path_(std::move(path)) {}
-  absl::Status Write() {
+  PidFile(const PidFile&) = delete;
+  PidFile& operator=(const PidFile&) = delete;
+
+  absl::Status Take() {
     if (path_.empty()) return absl::OkStatus();
-    std::ofstream out(path_, std::ios::trunc);
-    out << getpid() << "\n";
-    if (!out) {
-      const std::string path = path_;
-      path_.clear();
-      return absl::PermissionDeniedError(absl::StrFormat("cannot write pid file %s", path));
+    // An owner that is exiting unlinks the file we may have just opened: open the new one.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      const int fd = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return Error("cannot open", errno);
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char pid[32] = {};
+        const ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        close(fd);
+        if (err != EWOULDBLOCK) return Error("cannot lock", err);
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "pid file %s is held by a running worker (pid %s): give each worker its own", path_,
+            n > 0 ? absl::StripAsciiWhitespace(absl::string_view(pid, n)) : "unknown"));
+      }
+      fd_ = fd;
+      if (!Named()) {
+        close(std::exchange(fd_, -1));
+        continue;
+      }
+      owner_ = getpid();
+      const std::string pid = absl::StrFormat("%d\n", owner_);
+      if (ftruncate(fd_, 0) != 0 ||
+          pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        const int err = errno;
+        Release();
+        return Error("cannot write", err);
+      }
+      return absl::OkStatus();
     }
-    return absl::OkStatus();
-  }
-  ~PidFile() {
-    if (!path_.empty()) std::remove(path_.c_str());
+    return absl::UnavailableError(absl::StrFormat("pid file %s keeps being replaced", path_));
   }
 
+  ~PidFile() { Release(); }
+
  private:
+  absl::Status Error(const char* what, int err) const {
+    return absl::PermissionDeniedError(
+        absl::StrFormat("%s pid file %s: %s", what, path_, std::strerror(err)));
+  }
+
+  // Whether path_ still names the file fd_ locked.
+  bool Named() const {
+    struct stat held {};
+    struct stat named {};
+    return fstat(fd_, &held) == 0 && stat(path_.c_str(), &named) == 0 &&
+           held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+  }
+
+  // Unlinked before the lock goes, so a worker waiting on this file sees it is gone.
+  void Release() {
+    if (fd_ < 0) return;
+    if (getpid() == owner_ && Named()) unlink(path_.c_str());
+    close(std::exchange(fd_, -1));
+  }
+
   std::string path_;
+  int fd_ = -1;
+  pid_t owner_ = 0;  // a forked worker process of --count never removes its parent's file
 };
 
 int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
@@ -118,7 +191,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.batch = args.batch;
   options.fork = args.fork;
   options.job_timeout = absl::Seconds(args.timeout);
-  options.burst = args.burst;
+  options.burst = args.burst || (!args.blocking && args.interval == 0);
   options.max_jobs = args.max_jobs;
   options.reliable = !args.unreliable;
   options.dead_after = absl::Seconds(args.dead_after);
@@ -138,6 +211,9 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
           SetProcessTitle("Finishing its jobs, then exiting");
           worker.RequestStop(StopMode::kGraceful);
           break;
+        case SIGHUP:  // a stop as for TERM, said once: see the header
+          options.log(LogLevel::kError, "SIGHUP: stopping as for TERM");
+          [[fallthrough]];
         case SIGTERM:
         case SIGINT:
           SetProcessTitle("Exiting");
@@ -222,7 +298,7 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a dead peer (Redis, an --exec command) is an error, not death
   PidFile pidfile(args.pidfile);
-  if (absl::Status s = pidfile.Write(); !s.ok()) return Fail(s);
+  if (absl::Status s = pidfile.Take(); !s.ok()) return Fail(s);
   return args.count > 1 ? RunProcesses(global, args, registry)
                         : RunOneProcess(global, args, registry);
 }
@@ -236,46 +312,50 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
       ->envname("QUEUE");
   cmd->add_option("-i,--interval", args->interval, "Seconds between polls of empty queues")
       ->envname("INTERVAL")
-      ->check(CLI::NonNegativeNumber)
+      ->check(Seconds(0, kMaxSeconds))
+      ->check(ZeroOrAtLeast(kMinInterval, "polling: exit once the queues are empty"))
       ->capture_default_str();
   cmd->add_flag("-b,--blocking", args->blocking, "Wait for jobs (BLPOP) instead of polling")
       ->envname("BLOCKING");
   cmd->add_option("-c,--concurrency", args->concurrency, "Execution slots (threads) per process")
-      ->check(CLI::Range(1, 1024))
+      ->check(WholeNumber(1, 1024))
       ->capture_default_str();
   cmd->add_option("--batch", args->batch,
                   "Jobs a slot may reserve and record at once while they stay quick (1: one at "
                   "a time; see docs/worker.md)")
       ->envname("BATCH")
-      ->check(CLI::Range(1, 1000))
+      ->check(WholeNumber(1, 1000))
       ->capture_default_str();
   cmd->add_option("--count", args->count, "Worker processes (php-resque's COUNT)")
       ->envname("COUNT")
-      ->check(CLI::Range(1, 256))
+      ->check(WholeNumber(1, 256))
       ->capture_default_str();
   cmd->add_flag("--fork", args->fork, "Perform each job in a child process");
   cmd->add_option("--timeout", args->timeout, "Per-job timeout in seconds (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Seconds(0, kMaxSeconds));
   cmd->add_option("--load", args->load, "Shared library whose jobs register themselves")
       ->check(CLI::ExistingFile);
   cmd->add_option("--exec", args->exec, "CLASS=COMMAND: perform CLASS jobs with a shell command");
+  cmd->add_option("--exec-env", args->exec_env,
+                  "NAME: pass this variable of the worker's environment to --exec commands too "
+                  "(repeatable; they get only PATH, HOME, LANG and their RESQUE_* otherwise)");
   cmd->add_option("--pidfile", args->pidfile, "Write the pid here")->envname("PIDFILE");
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
-  cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs (0: no limit)")
+      ->check(WholeNumber(0, kMaxJobsLimit));
   cmd->add_flag("--unreliable", args->unreliable,
                 "Take jobs with LPOP/BLPOP as php-resque does (no in-flight list: a worker "
                 "killed mid-job loses its job)");
   cmd->add_option("--dead-after", args->dead_after,
                   "Seconds without a heartbeat after which this worker's slots count as dead "
                   "and their jobs are recovered (declared to every worker; at least 16)")
-      ->check(CLI::PositiveNumber)
+      ->check(Seconds(0, kMaxSeconds))
       ->capture_default_str();
   cmd->add_option(
          "--peer-dead-after", args->peer_dead_after,
          "Seconds a heartbeat with no declared dead-after (a Ruby resque worker's) may "
          "age before its worker counts as dead: Ruby's Resque.prune_interval (at least 60)")
-      ->check(CLI::PositiveNumber)
+      ->check(Seconds(0, kMaxSeconds))
       ->capture_default_str();
   cmd->callback(
       [&global, &registry, args, exit_code] { *exit_code = RunWork(global, *args, registry); });

@@ -120,6 +120,53 @@ TEST(ParseRedisUrl, ErrorsNeverShowThePassword) {
   }
 }
 
+// Issue 12: ":secret@127.0.0.1:6397", with no scheme, was echoed whole in the error.
+TEST(ParseRedisUrl, ErrorsNeverShowAPasswordWrittenWithoutAScheme) {
+  for (const char* url :
+       {":hunter2@127.0.0.1:6397", "hunter2@127.0.0.1:6397", "app:hunter2@127.0.0.1",
+        ":hunter2@h/0", "x://:hunter2@h", "hunter2@h://x"}) {
+    absl::StatusOr<RedisOptions> o = ParseRedisUrl(url);
+    ASSERT_FALSE(o.ok()) << url;
+    EXPECT_TRUE(absl::IsInvalidArgument(o.status())) << url;
+    EXPECT_THAT(o.status().message(), Not(HasSubstr("hunter2"))) << url;
+  }
+  EXPECT_THAT(ParseRedisUrl(":hunter2@127.0.0.1:6397").status().message(),
+              HasSubstr("\":****@127.0.0.1:6397\": a password needs the redis:// form"));
+}
+
+// A password with an unescaped '/', '?', '&' or '@' cut where a parser would cut it showed its
+// tail in the message (as a db, a port or a parameter); the user-info now ends at the last '@'.
+TEST(ParseRedisUrl, ReadsUnescapedSlashAndQuestionMarkInAPassword) {
+  absl::StatusOr<RedisOptions> o = ParseRedisUrl("redis://:pa/ss?w@h:7000/3");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->password, "pa/ss?w");
+  EXPECT_EQ(o->host, "h");
+  EXPECT_EQ(o->port, 7000);
+  EXPECT_EQ(o->db, 3);
+  o = ParseRedisUrl("redis://h/1?password=p@ss");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->password, "p@ss");
+  EXPECT_EQ(o->host, "h");
+  for (const char* url : {"redis://app:hun/ter2@h:x", "redis://h?password=hun&ter2",
+                          "redis://h?db=1&password=hun&ter2&db=2", "redis://:hun@ter2@h:0"}) {
+    o = ParseRedisUrl(url);
+    ASSERT_FALSE(o.ok()) << url;
+    EXPECT_THAT(o.status().message(), Not(HasSubstr("hun"))) << url;
+    EXPECT_THAT(o.status().message(), Not(HasSubstr("ter2"))) << url;
+  }
+}
+
+TEST(MaskedUrl, MasksThePasswordInEveryForm) {
+  EXPECT_EQ(MaskedUrl("redis://:s3cret@h:1/2"), "redis://:****@h:1/2");
+  EXPECT_EQ(MaskedUrl("redis://app:s3cret@h"), "redis://app:****@h");
+  EXPECT_EQ(MaskedUrl("redis://s3cret@h"), "redis://****@h");
+  EXPECT_EQ(MaskedUrl(":s3cret@127.0.0.1:6397"), ":****@127.0.0.1:6397");
+  EXPECT_EQ(MaskedUrl("s3cret@127.0.0.1:6397"), "****@127.0.0.1:6397");
+  EXPECT_EQ(MaskedUrl("unix:///s.sock?password=s3cret&db=1"), "unix:///s.sock?password=****");
+  EXPECT_EQ(MaskedUrl("redis://h:1/2"), "redis://h:1/2");
+  EXPECT_EQ(MaskedUrl("127.0.0.1:6397"), "127.0.0.1:6397");
+}
+
 TEST(ParseRedisUrl, ErrorsSayWhatIsWrong) {
   EXPECT_THAT(ParseRedisUrl("redis://h:abc").status().message(), HasSubstr("port \"abc\""));
   EXPECT_THAT(ParseRedisUrl("redis://h/x").status().message(), HasSubstr("db \"x\""));

@@ -22,10 +22,10 @@ namespace resque::redis {
 struct RedisOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
-  std::string unix_socket;  // when set, host and port are not used
-  std::string username;     // Redis 6 ACL user; sent as AUTH <user> <pass>, see connection.cc
-  std::string password;     // never logged, never in an error message
-  int db = 0;
+  std::string unix_socket;    // when set, host and port are not used
+  std::string username;       // Redis 6 ACL user; sent as AUTH <user> <pass>, see connection.cc
+  std::string password;       // never logged, never in an error message
+  int db = 0;                 // 0..kMaxDb
   std::string ns = "resque";  // key prefix: "<ns>:queue:<q>"
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);  // on top of a Reserve's wait
@@ -39,12 +39,21 @@ struct RedisOptions {
   Clock* timer = RealClock();
 };
 
+// The highest db a URL or BackendOptions may name. Redis has 16 unless its `databases` setting
+// says more; a SELECT past that is refused by the server when the backend connects.
+inline constexpr int kMaxDb = 1 << 20;
+
 // Parses redis://[[user]:password@]host[:port][/db], unix:///path/to/sock[?db=N&password=P],
 // and php-resque's bare host:port or host. A user-info without a colon (redis://secret@host) is
 // a password (as redis-plus-plus reads it: Redis < 6 has no users). Percent-escapes in the
 // user, password and path are decoded; IPv6 hosts go in brackets. InvalidArgument naming what
 // is wrong (never echoing the password).
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url);
+
+// `url` for a message: the password (in the user-info, with or without a scheme, or a password=
+// parameter) replaced by ****. Masks more than the parser would read as the password when
+// unsure: everything up to the last '@', and the rest of the URL after "password=".
+std::string MaskedUrl(std::string_view url);
 
 // Connects (so that a dead Redis is reported now) and returns the backend. Unavailable naming
 // the address, without the password, when Redis cannot be reached.

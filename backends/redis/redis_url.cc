@@ -1,9 +1,11 @@
 // ParseRedisUrl: the URL forms of redis_backend.h. Every error message shows the URL with its
 // password masked, so that a typo can be found without the secret reaching a log.
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <string_view>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "backends/redis/redis_backend.h"
 #include "core/absl_view.h"
@@ -14,31 +16,25 @@ namespace {
 
 constexpr std::string_view kMask = "****";
 
-// `url` with the password (in the user-info or a password= query parameter) replaced by ****.
-std::string Masked(std::string_view url) {
-  std::string out(url);
-  const size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    const size_t start = scheme + 3;
-    const size_t end = out.find_first_of("/?", start);
-    const size_t at = out.rfind('@', end == std::string::npos ? out.size() : end);
-    if (at != std::string::npos && at >= start) {
-      const size_t colon = out.find(':', start);
-      const size_t from = (colon != std::string::npos && colon < at) ? colon + 1 : start;
-      out.replace(from, at - from, kMask);
-    }
+// A scheme as RFC 3986 spells it; anything else before "://" is not echoed (it may be a
+// password someone typed in the wrong place).
+bool IsScheme(std::string_view s) {
+  return !s.empty() && absl::ascii_isalpha(static_cast<unsigned char>(s[0])) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' ||
+                  c == '.';
+         });
+}
+
+// Where the user-info of `rest` (the URL after its scheme) ends: the last '@', unless that one is
+// inside a password= parameter. npos: no user-info. A password may hold '/' and '?' unescaped.
+size_t UserInfoEnd(std::string_view rest) {
+  size_t at = rest.rfind('@');
+  const size_t parameter = rest.find("password=");
+  if (at != std::string_view::npos && parameter != std::string_view::npos && parameter < at) {
+    at = parameter == 0 ? std::string_view::npos : rest.rfind('@', parameter - 1);
   }
-  const size_t query = out.find('?');
-  if (query != std::string::npos) {
-    size_t p = out.find("password=", query);
-    while (p != std::string::npos) {
-      const size_t value = p + 9;
-      const size_t amp = out.find('&', value);
-      out.replace(value, (amp == std::string::npos ? out.size() : amp) - value, kMask);
-      p = out.find("password=", value + kMask.size());
-    }
-  }
-  return out;
+  return at;
 }
 
 class UrlParser {
@@ -48,13 +44,22 @@ class UrlParser {
   absl::StatusOr<RedisOptions> Parse() {
     if (url_.empty()) return absl::InvalidArgumentError("redis URL is empty");
     const size_t scheme_end = url_.find("://");
-    if (scheme_end == std::string_view::npos) return ParseHostPort(url_, /*bare=*/true);
+    if (scheme_end == std::string_view::npos) {
+      // php-resque's host:port has no user-info; a password there is refused without echoing
+      // the host part (which would hold it).
+      if (url_.find('@') != std::string_view::npos) {
+        return Error("a password needs the redis:// form: redis://:PASSWORD@host:port");
+      }
+      return ParseHostPort(url_, /*bare=*/true);
+    }
     const std::string_view scheme = url_.substr(0, scheme_end);
     const std::string_view rest = url_.substr(scheme_end + 3);
     if (scheme == "redis") return ParseRedis(rest);
     if (scheme == "unix") return ParseUnix(rest);
-    if (scheme == "rediss")
+    if (scheme == "rediss") {
       return Error("TLS (rediss://) is not supported: hiredis 0.14 has no TLS");
+    }
+    if (!IsScheme(scheme)) return Error("unknown scheme (want redis:// or unix://)");
     return Error(
         absl::StrFormat("unknown scheme \"%s\" (want redis:// or unix://)", AbslView(scheme)));
   }
@@ -62,7 +67,7 @@ class UrlParser {
  private:
   absl::Status Error(std::string_view what) const {
     return absl::InvalidArgumentError(
-        absl::StrFormat("redis URL \"%s\": %s", Masked(url_), AbslView(what)));
+        absl::StrFormat("redis URL \"%s\": %s", MaskedUrl(url_), AbslView(what)));
   }
 
   absl::StatusOr<std::string> Decode(std::string_view s, std::string_view what) const {
@@ -135,6 +140,7 @@ class UrlParser {
 
   // Applies ?db=N&password=P; other parameters are refused so that typos are seen.
   absl::Status ParseQuery(std::string_view query, RedisOptions& options) {
+    bool after_password = false;
     while (!query.empty()) {
       const size_t amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
@@ -151,6 +157,10 @@ class UrlParser {
         absl::StatusOr<std::string> password = Decode(value, "password");
         if (!password.ok()) return password.status();
         options.password = *std::move(password);
+        after_password = true;
+      } else if (after_password) {
+        // Likely the password's own tail, cut at an unescaped '&': not echoed.
+        return Error("unknown parameter after the password (write '&' in a password as %26)");
       } else {
         return Error(
             absl::StrFormat("unknown parameter \"%s\" (want db or password)", AbslView(name)));
@@ -160,21 +170,18 @@ class UrlParser {
   }
 
   absl::StatusOr<RedisOptions> ParseRedis(std::string_view rest) {
+    const size_t at = UserInfoEnd(rest);
+    const std::string_view userinfo =
+        at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+    if (at != std::string_view::npos) rest = rest.substr(at + 1);
     const size_t q = rest.find('?');
     const std::string_view query = q == std::string_view::npos ? "" : rest.substr(q + 1);
     rest = rest.substr(0, q);
     const size_t slash = rest.find('/');
-    const std::string_view authority = rest.substr(0, slash);
+    const std::string_view hostport = rest.substr(0, slash);
     const std::string_view path =
         slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
-    std::string_view userinfo;
-    std::string_view hostport = authority;
-    const size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) {
-      userinfo = authority.substr(0, at);
-      hostport = authority.substr(at + 1);
-    }
     absl::StatusOr<RedisOptions> options = ParseHostPort(hostport, /*bare=*/false);
     if (!options.ok()) return options.status();
     if (!userinfo.empty()) {
@@ -216,6 +223,24 @@ class UrlParser {
 };
 
 }  // namespace
+
+std::string MaskedUrl(std::string_view url) {
+  std::string out(url);
+  // The rest of the URL after password=: a '&' or '@' in an unescaped password cannot end it.
+  const size_t parameter = out.find("password=");
+  if (parameter != std::string::npos) out.replace(parameter + 9, std::string::npos, kMask);
+  const size_t scheme = out.find("://");
+  const size_t start =
+      scheme != std::string::npos && IsScheme(std::string_view(out).substr(0, scheme)) ? scheme + 3
+                                                                                       : 0;
+  const size_t at = out.rfind('@');
+  if (at != std::string::npos && at >= start) {
+    const size_t colon = out.find(':', start);
+    const size_t from = colon < at ? colon + 1 : start;
+    out.replace(from, at - from, kMask);
+  }
+  return out;
+}
 
 absl::StatusOr<RedisOptions> ParseRedisUrl(std::string_view url) { return UrlParser(url).Parse(); }
 
