@@ -3,8 +3,9 @@
 // PIDFILE); a flag beats its variable.
 //
 // Signals, as php-resque: QUIT finish the running jobs, then exit; TERM/INT stop them now and
-// exit; USR1 stop the running jobs, keep working; USR2 pause; CONT resume. They are taken by one
-// thread with sigtimedwait, so no handler ever runs inside job or library code.
+// exit (with --shutdown-timeout: wait that long for them, then hand them back); USR1 stop the
+// running jobs, keep working; USR2 pause; CONT resume. They are taken by one thread with
+// sigtimedwait, so no handler ever runs inside job or library code.
 #include <dlfcn.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_format.h"
@@ -46,6 +48,7 @@ struct WorkArgs {
   bool unreliable = false;
   double dead_after = 60;
   double peer_dead_after = 300;
+  std::optional<double> shutdown_timeout;
 };
 
 sigset_t ControlSignals() {
@@ -124,6 +127,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.dead_after = absl::Seconds(args.dead_after);
   options.peer_dead_after = absl::Seconds(args.peer_dead_after);
   options.log = StderrLogSink(global.log_level());
+  if (args.shutdown_timeout) options.shutdown_timeout = absl::Seconds(*args.shutdown_timeout);
   Worker worker(**backend, registry, options);
   // In the peers' form, so that their pruning counts this process (and a forked job's, which
   // keeps the title) as a live worker of this host; docs/wire-format.md, "Worker ids".
@@ -139,8 +143,9 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
           worker.RequestStop(StopMode::kGraceful);
           break;
         case SIGTERM:
-        case SIGINT:
-          SetProcessTitle("Exiting");
+        case SIGINT:  // with --shutdown-timeout, a second one ends the wait (Worker::RequestStop)
+          SetProcessTitle(args.shutdown_timeout ? "Exiting once its jobs finish or go back"
+                                                : "Exiting");
           worker.RequestStop(StopMode::kImmediate);
           break;
         case SIGUSR1:
@@ -262,6 +267,10 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
   cmd->add_option("--pidfile", args->pidfile, "Write the pid here")->envname("PIDFILE");
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
   cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--shutdown-timeout", args->shutdown_timeout,
+                  "On TERM/INT, seconds to wait for running jobs, then hand them back to their "
+                  "queues (default: fail them at once, resque::JobKilled; needs reliable reserve)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--unreliable", args->unreliable,
                 "Take jobs with LPOP/BLPOP as php-resque does (no in-flight list: a worker "
