@@ -450,25 +450,25 @@ void Worker::StopRunningJobs(CancelReason reason) {
 }
 
 void Worker::StartShutdownWait() {
-  {
-    std::lock_guard lock(shutdown_mu_);
-    if (shutdown_over_) return;
-    if (shutdown_timer_.joinable()) {
+  // Set before the stop: a slot that took a job as the stop came hands it back unstarted.
+  if (handing_back_.exchange(true)) {  // a second one: now
+    {
+      std::lock_guard lock(shutdown_mu_);
       shutdown_now_ = true;
-    } else {
-      // Before the stop: a slot that took a job as the stop came hands it back unstarted.
-      handing_back_.store(true);
-      state_->Stop(/*immediate=*/false);
-      tickets_->Stop();
-      Log(LogLevel::kInfo,
-          absl::StrFormat("shutdown: taking no new jobs, waiting up to %s for the running ones "
-                          "(a second TERM stops them now)",
-                          absl::FormatDuration(*options_.shutdown_timeout)));
-      shutdown_timer_ = std::thread([this] { ShutdownWait(); });
-      return;
     }
+    shutdown_changed_.notify_all();
+    return;
   }
-  shutdown_changed_.notify_all();
+  // Outside shutdown_mu_: a log sink may call back into the worker.
+  state_->Stop(/*immediate=*/false);
+  tickets_->Stop();
+  Log(LogLevel::kInfo,
+      absl::StrFormat("shutdown: taking no new jobs, waiting up to %s for the running ones (a "
+                      "second TERM stops them now)",
+                      absl::FormatDuration(*options_.shutdown_timeout)));
+  std::lock_guard lock(shutdown_mu_);
+  if (shutdown_over_) return;  // Run() is over: nothing runs
+  shutdown_timer_ = std::thread([this] { ShutdownWait(); });
 }
 
 void Worker::ShutdownWait() {

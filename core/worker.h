@@ -222,7 +222,7 @@ class Worker {
   std::unique_ptr<Watchdog> watchdog_;  // in-process timeouts
 
   // The shutdown wait (WorkerOptions::shutdown_timeout). Set once a TERM came with it: a job
-  // taken from then on goes back to its queue unstarted.
+  // taken from then on goes back to its queue unstarted, and the next TERM ends the wait.
   std::atomic<bool> handing_back_{false};
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_changed_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -82,23 +83,25 @@ class ShutdownTimeoutTest : public ::testing::TestWithParam<bool> {
     return Redis({"GET", "resque:job:" + id + ":status"});
   }
 
-  // Waits (10 s at most) until job `id` has status `status`.
-  bool AwaitStatus(const std::string& id, int status) {
-    const std::string want = absl::StrFormat("\"status\":%d", status);
+  // Waits (10 s at most) until `condition` holds.
+  static bool Eventually(const std::function<bool()>& condition) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {
-      if (absl::StrContains(Status(id), want)) return true;
+      if (condition()) return true;
       absl::SleepFor(absl::Milliseconds(20));
     }
     return false;
   }
 
-  // Starts a worker (as StartWorker) and waits until job `id` runs on it; null if it does not.
-  WorkerProcess* StartRunning(const std::string& id, const std::string& command,
+  // Starts a worker (as StartWorker) whose jobs log a line to runs_file() and then run
+  // `command`, and waits until `jobs` of them do: until the commands run, in their own process
+  // groups (a TERM to the worker's group before would reach them too). Null if they do not.
+  WorkerProcess* StartRunning(int jobs, const std::string& command,
                               const std::vector<std::string>& flags) {
-    WorkerProcess* w = StartWorker(command, flags);
-    if (w != nullptr && AwaitStatus(id, 2)) return w;
-    ADD_FAILURE() << "job " << id << " did not start: " << Log(workers_.size() - 1);
+    WorkerProcess* w =
+        StartWorker(absl::StrFormat("echo run >> %s; %s", runs_file(), command), flags);
+    if (w != nullptr && Eventually([&] { return Runs() >= jobs; })) return w;
+    ADD_FAILURE() << jobs << " job(s) did not start: " << Log(workers_.size() - 1);
     return nullptr;
   }
 
@@ -130,7 +133,7 @@ class ShutdownTimeoutTest : public ::testing::TestWithParam<bool> {
 
 TEST_P(ShutdownTimeoutTest, AJobThatEndsWithinTheTimeoutFinishesAndIsRecorded) {
   const std::string id = Enqueue();
-  WorkerProcess* w = StartRunning(id, "sleep 1", {"--shutdown-timeout", "5"});
+  WorkerProcess* w = StartRunning(1, "sleep 1", {"--shutdown-timeout", "5"});
   ASSERT_NE(w, nullptr);
   TermAndExpectExitInTime(w);
   EXPECT_TRUE(absl::StrContains(Status(id), "\"status\":4")) << Status(id);
@@ -143,8 +146,7 @@ TEST_P(ShutdownTimeoutTest, AJobThatEndsWithinTheTimeoutFinishesAndIsRecorded) {
 TEST_P(ShutdownTimeoutTest, AJobStillRunningAtTheTimeoutGoesBackToTheHeadOfItsQueueOnce) {
   const std::string id = Enqueue();
   const std::string payload = Redis({"LINDEX", "resque:queue:shutdown", "0"});
-  const std::string command = absl::StrFormat("echo run >> %s; sleep 30", runs_file());
-  WorkerProcess* w = StartRunning(id, command, {"--shutdown-timeout", "1"});
+  WorkerProcess* w = StartRunning(1, "sleep 30", {"--shutdown-timeout", "1"});
   ASSERT_NE(w, nullptr);
   // A job queued behind it meanwhile stays behind it.
   Queue queue(*backend_);
@@ -176,7 +178,7 @@ TEST_P(ShutdownTimeoutTest, AJobStillRunningAtTheTimeoutGoesBackToTheHeadOfItsQu
 
 TEST_P(ShutdownTimeoutTest, ASecondTermEndsTheWaitAtOnce) {
   const std::string id = Enqueue();
-  WorkerProcess* w = StartRunning(id, "sleep 30", {"--shutdown-timeout", "30"});
+  WorkerProcess* w = StartRunning(1, "sleep 30", {"--shutdown-timeout", "30"});
   ASSERT_NE(w, nullptr);
   ASSERT_EQ(kill(w->pid(), SIGTERM), 0);
   absl::SleepFor(absl::Milliseconds(300));
@@ -190,7 +192,7 @@ TEST_P(ShutdownTimeoutTest, ASecondTermEndsTheWaitAtOnce) {
 
 TEST_P(ShutdownTimeoutTest, WithoutTheFlagTermFailsTheRunningJobAsThePeersDo) {
   const std::string id = Enqueue();
-  WorkerProcess* w = StartRunning(id, "sleep 30", {});
+  WorkerProcess* w = StartRunning(1, "sleep 30", {});
   ASSERT_NE(w, nullptr);
   TermAndExpectExitInTime(w);
   EXPECT_TRUE(absl::StrContains(Status(id), "\"status\":3")) << Status(id);
@@ -202,10 +204,8 @@ TEST_P(ShutdownTimeoutTest, WithoutTheFlagTermFailsTheRunningJobAsThePeersDo) {
 TEST_P(ShutdownTimeoutTest, EachProcessOfCountWaitsAndHandsBackItsOwnJob) {
   const std::string first = Enqueue();
   const std::string second = Enqueue();
-  WorkerProcess* w = StartWorker("sleep 30", {"--shutdown-timeout", "1", "--count", "2"});
+  WorkerProcess* w = StartRunning(2, "sleep 30", {"--shutdown-timeout", "1", "--count", "2"});
   ASSERT_NE(w, nullptr);
-  ASSERT_TRUE(AwaitStatus(first, 2)) << Log(0);
-  ASSERT_TRUE(AwaitStatus(second, 2)) << Log(0);
   TermAndExpectExitInTime(w);
   EXPECT_EQ(Redis({"LLEN", "resque:queue:shutdown"}), "2");
   EXPECT_EQ(Redis({"KEYS", "resque:inflight:*"}), "");
