@@ -3,11 +3,12 @@
 // PIDFILE); a flag beats its variable.
 //
 // Signals, as php-resque: QUIT finish the running jobs, then exit; TERM/INT stop them now and
-// exit; USR1 stop the running jobs, keep working; USR2 pause; CONT resume. HUP (a closed
-// terminal, a `systemctl kill -s HUP`) is a stop as TERM, as Ruby resque takes it, logged once,
-// never a death that leaves the registration behind; a worker started with HUP ignored (nohup)
-// keeps ignoring it. They are taken by one thread with sigtimedwait, so no handler ever runs
-// inside job or library code; with --count the parent passes each on to every worker process.
+// exit (with --shutdown-timeout: wait that long for them, then hand them back); USR1 stop the
+// running jobs, keep working; USR2 pause; CONT resume. HUP (a closed terminal, a
+// `systemctl kill -s HUP`) is a stop as TERM, as Ruby resque takes it, logged once, never a death
+// that leaves the registration behind; a worker started with HUP ignored (nohup) keeps ignoring
+// it. They are taken by one thread with sigtimedwait, so no handler ever runs inside job or
+// library code; with --count the parent passes each on to every worker process.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -63,6 +65,7 @@ struct WorkArgs {
   bool unreliable = false;
   double dead_after = 60;
   double peer_dead_after = 300;
+  std::optional<double> shutdown_timeout;
 };
 
 // HUP is taken too unless the worker was started with it ignored (nohup), which it honours.
@@ -197,6 +200,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.dead_after = absl::Seconds(args.dead_after);
   options.peer_dead_after = absl::Seconds(args.peer_dead_after);
   options.log = StderrLogSink(global.log_level());
+  if (args.shutdown_timeout) options.shutdown_timeout = absl::Seconds(*args.shutdown_timeout);
   Worker worker(**backend, registry, options);
   // In the peers' form, so that their pruning counts this process (and a forked job's, which
   // keeps the title) as a live worker of this host; docs/wire-format.md, "Worker ids".
@@ -215,8 +219,9 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
           options.log(LogLevel::kError, "SIGHUP: stopping as for TERM");
           [[fallthrough]];
         case SIGTERM:
-        case SIGINT:
-          SetProcessTitle("Exiting");
+        case SIGINT:  // with --shutdown-timeout, a second one ends the wait (Worker::RequestStop)
+          SetProcessTitle(args.shutdown_timeout ? "Exiting once its jobs finish or go back"
+                                                : "Exiting");
           worker.RequestStop(StopMode::kImmediate);
           break;
         case SIGUSR1:
@@ -343,6 +348,10 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
   cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs (0: no limit)")
       ->check(WholeNumber(0, kMaxJobsLimit));
+  cmd->add_option("--shutdown-timeout", args->shutdown_timeout,
+                  "On TERM/INT, seconds to wait for running jobs, then hand them back to their "
+                  "queues (default: fail them at once, resque::JobKilled; needs reliable reserve)")
+      ->check(Seconds(0, kMaxSeconds));
   cmd->add_flag("--unreliable", args->unreliable,
                 "Take jobs with LPOP/BLPOP as php-resque does (no in-flight list: a worker "
                 "killed mid-job loses its job)");

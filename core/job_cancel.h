@@ -1,6 +1,7 @@
-// Cancelling a slot's running job: why the worker cancelled it (a timeout, USR1, TERM), the flag
-// JobContext::Cancelled() reads, the in-process deadline, the child process a cancel kills, and
-// the Watchdog thread that cancels in-process jobs past their deadline.
+// Cancelling a slot's running job: why the worker cancelled it (a timeout, USR1, TERM, the end
+// of a shutdown wait), the flag JobContext::Cancelled() reads, the in-process deadline, the child
+// process a cancel kills, and the Watchdog thread that cancels in-process jobs past their
+// deadline.
 //
 // One lock for the reason, the deadline and the child, so that a timeout or a kill meant for one
 // job never lands on the next one, and a kill never reaches a reaped (recyclable) pid.
@@ -18,8 +19,9 @@
 
 namespace resque {
 
-// Why the worker cancelled a running job; the first reason wins.
-enum class CancelReason : int { kNone = 0, kTimeout, kKilled, kStopped };
+// Why the worker cancelled a running job; the first reason wins. kStopped (TERM/INT) fails the
+// job; kShutdown (the end of WorkerOptions::shutdown_timeout) hands it back to its queue.
+enum class CancelReason : int { kNone = 0, kTimeout, kKilled, kStopped, kShutdown };
 
 class JobCancel {
  public:

@@ -38,16 +38,18 @@ absl::Status RunHooksCatching(const std::vector<Hooks::Hook>& hooks, const JobEv
 
 }  // namespace
 
-JobOutcome JobRunner::Perform(std::string_view worker_id, const ReservedJob& job,
-                              const Payload& payload, JobCancel& cancel) const {
+std::optional<JobOutcome> JobRunner::Perform(std::string_view worker_id, const ReservedJob& job,
+                                             const Payload& payload, JobCancel& cancel) const {
   const JobEvent event{.queue = job.queue, .payload = payload, .worker_id = worker_id};
   const Hooks* hooks = options_.hooks;
   if (hooks != nullptr) {
     absl::Status s = RunHooksCatching(hooks->before_perform, event);
-    if (IsSkipJob(s)) return {JobOutcome::kSkipped, "", std::string(s.message())};
-    if (!s.ok()) return {JobOutcome::kFailed, "resque::HookError", s.ToString()};
+    if (IsSkipJob(s)) return JobOutcome{JobOutcome::kSkipped, "", std::string(s.message())};
+    if (!s.ok()) return JobOutcome{JobOutcome::kFailed, "resque::HookError", s.ToString()};
   }
-  JobOutcome outcome = PerformJob(worker_id, job, payload, cancel);
+  std::optional<JobOutcome> stopped_or_outcome = PerformJob(worker_id, job, payload, cancel);
+  if (!stopped_or_outcome.has_value()) return std::nullopt;  // handed back: it did not end here
+  JobOutcome& outcome = *stopped_or_outcome;
   if (hooks != nullptr && outcome.kind == JobOutcome::kComplete) {
     if (absl::Status s = RunHooksCatching(hooks->after_perform, event); !s.ok()) {
       options_.log(LogLevel::kError, absl::StrFormat("after_perform hook: %s", s.ToString()));
@@ -63,7 +65,7 @@ JobOutcome JobRunner::Perform(std::string_view worker_id, const ReservedJob& job
       }
     }
   }
-  return outcome;
+  return stopped_or_outcome;
 }
 
 JobOutcome JobRunner::RunJob(Job& job, const JobContext& ctx) {
@@ -105,6 +107,7 @@ JobOutcome JobRunner::CancelledOutcome(CancelReason reason, bool forked) const {
       return {JobOutcome::kFailed, "resque::JobKilled",
               absl::StrFormat("job %s by the worker (USR1: kill running jobs)", how)};
     case CancelReason::kStopped:
+    case CancelReason::kShutdown:  // not failed but handed back (Perform): named as a stop
     case CancelReason::kNone:
       break;
   }
@@ -112,22 +115,23 @@ JobOutcome JobRunner::CancelledOutcome(CancelReason reason, bool forked) const {
           absl::StrFormat("job %s by the worker (TERM/INT: immediate shutdown)", how)};
 }
 
-JobOutcome JobRunner::PerformJob(std::string_view worker_id, const ReservedJob& job,
-                                 const Payload& payload, JobCancel& cancel) const {
+std::optional<JobOutcome> JobRunner::PerformJob(std::string_view worker_id, const ReservedJob& job,
+                                                const Payload& payload, JobCancel& cancel) const {
   // In fork mode the job object is made before fork(): the registry takes a lock that another
   // thread of this process could hold at the moment of the fork.
   absl::StatusOr<std::unique_ptr<Job>> instance = registry_.Create(payload.class_name);
   if (!instance.ok()) {
-    return {JobOutcome::kFailed, "resque::UnknownJobClass",
-            std::string(instance.status().message())};
+    return JobOutcome{JobOutcome::kFailed, "resque::UnknownJobClass",
+                      std::string(instance.status().message())};
   }
   if (options_.fork != nullptr) return PerformForked(worker_id, job, payload, **instance, cancel);
   return PerformInProcess(worker_id, job, payload, **instance, cancel);
 }
 
-JobOutcome JobRunner::PerformInProcess(std::string_view worker_id, const ReservedJob& job,
-                                       const Payload& payload, Job& instance,
-                                       JobCancel& cancel) const {
+std::optional<JobOutcome> JobRunner::PerformInProcess(std::string_view worker_id,
+                                                      const ReservedJob& job,
+                                                      const Payload& payload, Job& instance,
+                                                      JobCancel& cancel) const {
   if (options_.job_timeout > absl::ZeroDuration()) {
     cancel.StartDeadline(options_.timer->MonotonicNow() + options_.job_timeout);
   }
@@ -135,6 +139,9 @@ JobOutcome JobRunner::PerformInProcess(std::string_view worker_id, const Reserve
   JobOutcome outcome = RunJob(instance, ctx);
   const CancelReason reason = cancel.EndDeadline(options_.timer->MonotonicNow());
   if (reason == CancelReason::kNone) return outcome;
+  // Told to stop at the end of the shutdown wait, whatever it returned it did not run to its
+  // end: it goes back to its queue, for the next worker to run it whole.
+  if (reason == CancelReason::kShutdown) return std::nullopt;
   // A job the worker cancelled did not run to its end, whatever it returned: a failure, as a
   // killed child is in fork mode, named after the worker's reason. What the job said of its
   // own end stays in the message.
@@ -146,9 +153,9 @@ JobOutcome JobRunner::PerformInProcess(std::string_view worker_id, const Reserve
   return stopped;
 }
 
-JobOutcome JobRunner::PerformForked(std::string_view worker_id, const ReservedJob& job,
-                                    const Payload& payload, Job& instance,
-                                    JobCancel& cancel) const {
+std::optional<JobOutcome> JobRunner::PerformForked(std::string_view worker_id,
+                                                   const ReservedJob& job, const Payload& payload,
+                                                   Job& instance, JobCancel& cancel) const {
   std::optional<JobOutcome> outcome = options_.fork->Run(
       [&] {
         // Queue (ctx.queues()) is null: the backend's connections and locks belong to the parent.
@@ -156,8 +163,11 @@ JobOutcome JobRunner::PerformForked(std::string_view worker_id, const ReservedJo
         return RunJob(instance, ctx);
       },
       cancel);
-  if (outcome.has_value()) return *std::move(outcome);
-  return CancelledOutcome(cancel.reason(), /*forked=*/true);
+  if (outcome.has_value()) return outcome;
+  // Killed by a cancel: the first reason stays, so this is the one that killed it.
+  const CancelReason reason = cancel.reason();
+  if (reason == CancelReason::kShutdown) return std::nullopt;
+  return CancelledOutcome(reason, /*forked=*/true);
 }
 
 }  // namespace resque

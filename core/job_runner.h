@@ -4,11 +4,12 @@
 // cancels (timeout, USR1, TERM) to it.
 //
 //   resque::JobRunner runner(registry, {.hooks = &hooks, .job_timeout = absl::Seconds(30)});
-//   resque::JobOutcome outcome = runner.Perform(worker_id, job, payload, cancel);
+//   std::optional<resque::JobOutcome> outcome = runner.Perform(worker_id, job, payload, cancel);
 #ifndef RESQUE_CORE_JOB_RUNNER_H_
 #define RESQUE_CORE_JOB_RUNNER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,25 +48,31 @@ class JobRunner {
       : registry_(registry), options_(std::move(options)) {}
 
   // Hooks, then the job, then after_perform (when it completed) or on_failure (when it failed).
-  // `cancel` is the slot's: Reset() by the caller before each job.
-  JobOutcome Perform(std::string_view worker_id, const ReservedJob& job, const Payload& payload,
-                     JobCancel& cancel) const;
+  // `cancel` is the slot's: Reset() by the caller before each job. Nullopt: the worker stopped
+  // the job for its shutdown (CancelReason::kShutdown) before it ended; nothing is to be
+  // recorded of it (no after_perform or on_failure hook ran), it goes back to its queue.
+  std::optional<JobOutcome> Perform(std::string_view worker_id, const ReservedJob& job,
+                                    const Payload& payload, JobCancel& cancel) const;
 
   // SetUp, Perform, TearDown: job code, whose errors and exceptions become the outcome. The
   // same in-process and in a forked child.
   static JobOutcome RunJob(Job& job, const JobContext& ctx);
 
-  // What the worker's own cancel makes of a job's outcome.
+  // What the worker's own cancel makes of a job's outcome (a failure), for every reason but
+  // kShutdown, which hands the job back instead.
   JobOutcome CancelledOutcome(CancelReason reason, bool forked) const;
 
  private:
   // The job from the registry, run in-process or forked.
-  JobOutcome PerformJob(std::string_view worker_id, const ReservedJob& job, const Payload& payload,
-                        JobCancel& cancel) const;
-  JobOutcome PerformInProcess(std::string_view worker_id, const ReservedJob& job,
-                              const Payload& payload, Job& instance, JobCancel& cancel) const;
-  JobOutcome PerformForked(std::string_view worker_id, const ReservedJob& job,
-                           const Payload& payload, Job& instance, JobCancel& cancel) const;
+  // Nullopt as Perform's.
+  std::optional<JobOutcome> PerformJob(std::string_view worker_id, const ReservedJob& job,
+                                       const Payload& payload, JobCancel& cancel) const;
+  std::optional<JobOutcome> PerformInProcess(std::string_view worker_id, const ReservedJob& job,
+                                             const Payload& payload, Job& instance,
+                                             JobCancel& cancel) const;
+  std::optional<JobOutcome> PerformForked(std::string_view worker_id, const ReservedJob& job,
+                                          const Payload& payload, Job& instance,
+                                          JobCancel& cancel) const;
 
   const JobRegistry& registry_;
   const JobRunnerOptions options_;

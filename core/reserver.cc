@@ -168,9 +168,10 @@ void Reserver::BatchTook(absl::Duration elapsed) {
   batch_size_ = elapsed <= kBatchBudget ? std::min(batch_size_ * 2, options_.max_batch) : 1;
 }
 
-void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
-                        absl::Span<const absl::StatusOr<Payload>> payloads) {
-  // The batch marked them running; they wait again. The status goes in the same step as the
+absl::StatusOr<int64_t> Reserver::HandBack(absl::Span<const ReservedJob> jobs,
+                                           absl::Span<const absl::StatusOr<Payload>> payloads,
+                                           std::string_view what) {
+  // They were marked running; they wait again. The status goes in the same step as the
   // job, and only for a job still in this slot's list: once back in its queue another worker may
   // finish it at once, and a "waiting" written after its "complete" would stay.
   std::vector<UnreserveJob> back_jobs;
@@ -183,7 +184,7 @@ void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
   // to stop (it keeps beating, so nobody else recovers them).
   absl::StatusOr<int64_t> back = RetryWhileUnreachable(
       state_, options_.log, slot_id_,
-      [&] { return absl::StrFormat("handing %d unstarted job(s) back", jobs.size()); },
+      [&] { return absl::StrFormat("handing %d %s back", jobs.size(), what); },
       [&] {
         return backend_.Unreserve({.owner = slot_id_, .jobs = back_jobs, .status_json = waiting});
       });
@@ -191,13 +192,13 @@ void Reserver::HandBack(absl::Span<const ReservedJob> jobs,
   if (!back.ok()) {
     // They stay in flight: this slot hands them back when it stops, or a recovery does if it
     // dies.
-    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d unstarted job(s) back: %s",
-                                          slot_id_, jobs.size(), back.status().ToString()));
-    return;
+    Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d %s back: %s", slot_id_,
+                                          jobs.size(), what, back.status().ToString()));
+    return back;
   }
-  Log(LogLevel::kDebug, absl::StrFormat("worker %s: %d unstarted job(s) of a slow batch back on "
-                                        "their queue",
-                                        slot_id_, *back));
+  Log(LogLevel::kDebug,
+      absl::StrFormat("worker %s: %d %s back on their queue", slot_id_, *back, what));
+  return back;
 }
 
 }  // namespace resque

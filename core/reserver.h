@@ -12,6 +12,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -79,10 +80,15 @@ class Reserver {
   void OneJobTook(absl::Duration elapsed);
   void BatchTook(absl::Duration elapsed);
 
-  // Hands jobs a batch did not start back to the head of their queue (tracked ones waiting
-  // again), retrying while the backend is unreachable, and gives back their tickets.
-  void HandBack(absl::Span<const ReservedJob> jobs,
-                absl::Span<const absl::StatusOr<Payload>> payloads);
+  // Hands jobs that a batch did not start, or that a shutdown stopped, back to the head of their
+  // queue (tracked ones waiting again), retrying while the backend is unreachable (until an
+  // immediate stop), and gives back their tickets. Returns how many went back (the others
+  // were no longer in flight); on an error they stay in flight, logged, for this slot's
+  // unregistering or a recovery to hand back. `what` names them in the log ("unstarted job(s) of
+  // a slow batch").
+  absl::StatusOr<int64_t> HandBack(absl::Span<const ReservedJob> jobs,
+                                   absl::Span<const absl::StatusOr<Payload>> payloads,
+                                   std::string_view what);
 
   // A batch goes on while it has run for less than this; then its unstarted jobs go back.
   static constexpr absl::Duration kBatchBudget = absl::Milliseconds(10);

@@ -51,6 +51,24 @@ constexpr absl::Duration kBatchQuiet = absl::Milliseconds(1);
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 
+// "<class> <id>" of a job, for the log.
+std::string JobName(const Payload* payload) {
+  return payload != nullptr ? absl::StrFormat("%s %s", payload->class_name, payload->id)
+                            : "a payload that does not decode";
+}
+
+const char* OutcomeName(const JobOutcome& outcome) {
+  switch (outcome.kind) {
+    case JobOutcome::kComplete:
+      return "complete";
+    case JobOutcome::kSkipped:
+      return "skipped";
+    case JobOutcome::kFailed:
+      break;
+  }
+  return "failed";
+}
+
 WorkerOptions Normalized(WorkerOptions options) {
   if (options.clock == nullptr) options.clock = RealClock();
   if (options.timer == nullptr) options.timer = RealClock();
@@ -116,6 +134,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
 }
 
 Worker::~Worker() {
+  EndShutdownWait();
   StopWatchdog();
   if (slot0_registered_) liveness_->ReleaseSlot(slots_[0]->id);
 }
@@ -148,6 +167,16 @@ absl::Status Worker::CheckOptions() const {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.
     return absl::InvalidArgumentError("batches need reliable reserve");
   }
+  if (options_.shutdown_timeout.has_value()) {
+    if (*options_.shutdown_timeout < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("shutdown timeout must not be negative");
+    }
+    // Without in-flight lists a stopped job could only be pushed again, and a worker killed
+    // between its stop and the push would lose it: what the option promises, no loss, fails.
+    if (!options_.reliable) {
+      return absl::InvalidArgumentError("a shutdown timeout needs reliable reserve");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -168,6 +197,7 @@ absl::Status Worker::Run() {
   threads.reserve(slots_.size());
   for (const auto& slot : slots_) threads.emplace_back([this, &slot] { SlotLoop(*slot); });
   for (std::thread& t : threads) t.join();
+  EndShutdownWait();
   StopWatchdog();
   liveness_->Stop();
   for (const auto& slot : slots_) {
@@ -283,31 +313,40 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
 void Worker::Process(Slot& slot, const ReservedJob& job) {
   const absl::Time start = options_.timer->MonotonicNow();
   const absl::StatusOr<Payload> payload = DecodePayload(job.payload);
-  const JobOutcome outcome = RunOne(slot, job, payload, /*announce=*/true);
+  const std::optional<JobOutcome> outcome = RunOne(slot, job, payload, /*announce=*/true);
+  if (!outcome.has_value()) {
+    HandBack(slot, absl::MakeConstSpan(&job, 1), absl::MakeConstSpan(&payload, 1));
+    return;
+  }
   std::vector<FinishedJob> done;
-  done.push_back(recorder_->Finished(slot.id, job, payload.ok() ? &*payload : nullptr, outcome,
+  done.push_back(recorder_->Finished(slot.id, job, payload.ok() ? &*payload : nullptr, *outcome,
                                      slot.reserver.in_flight()));
   Record(slot, done);
   slot.reserver.OneJobTook(options_.timer->MonotonicNow() - start);
 }
 
-JobOutcome Worker::RunOne(Slot& slot, const ReservedJob& job,
-                          const absl::StatusOr<Payload>& payload, bool announce) {
+std::optional<JobOutcome> Worker::RunOne(Slot& slot, const ReservedJob& job,
+                                         const absl::StatusOr<Payload>& payload, bool announce) {
   slot.cancel.Reset();
   if (!payload.ok()) {
-    return {JobOutcome::kFailed, "resque::InvalidPayload",
-            absl::StrFormat("queue \"%s\": %s", job.queue, payload.status().message())};
+    return JobOutcome{JobOutcome::kFailed, "resque::InvalidPayload",
+                      absl::StrFormat("queue \"%s\": %s", job.queue, payload.status().message())};
   }
-  // Checked after the reset above: an immediate stop that came before it is seen here, one that
-  // comes after it cancels the job.
+  // Checked after the reset above: a stop that came before it is seen here, one that comes after
+  // it cancels the job. A job out of the in-flight list (a backend without one) cannot go back,
+  // and is failed as without a shutdown timeout.
+  const bool can_go_back = slot.reserver.in_flight();
+  if (handing_back_.load() && can_go_back) return std::nullopt;  // taken as the TERM came
   if (state_->immediate()) {
-    return {JobOutcome::kFailed, "resque::JobKilled",
-            "the worker was stopping at once when it took the job: not performed"};
+    return JobOutcome{JobOutcome::kFailed, "resque::JobKilled",
+                      "the worker was stopping at once when it took the job: not performed"};
   }
   if (announce) recorder_->Start(*slot.session, slot.id, job, *payload, {});
   Log(LogLevel::kDebug, absl::StrFormat("worker %s: performing %s %s from %s", slot.id,
                                         payload->class_name, payload->id, job.queue));
-  return runner_->Perform(slot.id, job, *payload, slot.cancel);
+  std::optional<JobOutcome> outcome = runner_->Perform(slot.id, job, *payload, slot.cancel);
+  if (outcome.has_value() || can_go_back) return outcome;
+  return runner_->CancelledOutcome(CancelReason::kStopped, options_.fork);
 }
 
 void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
@@ -336,21 +375,31 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
         recorder_->Start(*slot.session, slot.id, jobs[next], *payloads[next], {});
       }
     }
-    const JobOutcome outcome = RunOne(slot, jobs[next], payloads[next], /*announce=*/false);
+    const std::optional<JobOutcome> outcome =
+        RunOne(slot, jobs[next], payloads[next], /*announce=*/false);
+    if (!outcome.has_value()) break;  // stopped for the shutdown: it goes back with the rest
     done.push_back(recorder_->Finished(slot.id, jobs[next],
-                                       payloads[next].ok() ? &*payloads[next] : nullptr, outcome,
+                                       payloads[next].ok() ? &*payloads[next] : nullptr, *outcome,
                                        slot.reserver.in_flight()));
   }
   if (next < jobs.size()) {
-    slot.reserver.HandBack(absl::MakeConstSpan(jobs).subspan(next),
-                           absl::MakeConstSpan(payloads).subspan(next));
+    HandBack(slot, absl::MakeConstSpan(jobs).subspan(next),
+             absl::MakeConstSpan(payloads).subspan(next));
   }
   Record(slot, done);
   slot.reserver.BatchTook(options_.timer->MonotonicNow() - start);
 }
 
 void Worker::Record(Slot& slot, std::vector<FinishedJob>& done) {
-  recorder_->Record(*slot.session, slot.id, done);
+  const bool recorded = recorder_->Record(*slot.session, slot.id, done);
+  if (handing_back_.load()) {
+    for (const FinishedJob& d : done) {
+      Log(LogLevel::kInfo,
+          absl::StrFormat("worker %s: shutdown: %s from %s finished in time (%s)%s", slot.id,
+                          JobName(d.payload), d.job->queue, OutcomeName(d.outcome),
+                          recorded ? "" : ", but its record was not written"));
+    }
+  }
   for (size_t i = 0; i < done.size(); ++i) {
     if (!tickets_->Done()) continue;
     Log(LogLevel::kInfo, absl::StrFormat("%d jobs done: stopping", options_.max_jobs));
@@ -358,13 +407,93 @@ void Worker::Record(Slot& slot, std::vector<FinishedJob>& done) {
   }
 }
 
+void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
+                      absl::Span<const absl::StatusOr<Payload>> payloads) {
+  const bool shutdown = handing_back_.load();
+  const absl::StatusOr<int64_t> back = slot.reserver.HandBack(
+      jobs, payloads,
+      shutdown ? "job(s) stopped or not started at shutdown" : "unstarted job(s) of a slow batch");
+  if (!shutdown) return;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const std::string name = JobName(payloads[i].ok() ? &*payloads[i] : nullptr);
+    if (back.ok()) {
+      Log(LogLevel::kInfo,
+          absl::StrFormat("worker %s: shutdown: %s handed back to the head of queue %s", slot.id,
+                          name, jobs[i].queue));
+    } else {
+      Log(LogLevel::kError,
+          absl::StrFormat("worker %s: shutdown: %s from %s could not be handed back (%s): it "
+                          "stays in flight, for the slot's unregistering or a recovery",
+                          slot.id, name, jobs[i].queue, back.status().message()));
+    }
+  }
+}
+
 void Worker::RequestStop(StopMode mode) {
-  const bool immediate = mode == StopMode::kImmediate;
-  // Set before the slots are cancelled: a slot that starts a job after its cancel sees it.
-  state_->Stop(immediate);
+  if (mode == StopMode::kImmediate && options_.shutdown_timeout.has_value()) {
+    StartShutdownWait();
+    return;
+  }
+  if (mode == StopMode::kImmediate) {
+    StopRunningJobs(CancelReason::kStopped);
+    return;
+  }
+  state_->Stop(/*immediate=*/false);
   tickets_->Stop();
-  if (!immediate) return;
-  for (const auto& slot : slots_) slot->cancel.Cancel(CancelReason::kStopped);
+}
+
+void Worker::StopRunningJobs(CancelReason reason) {
+  // Set before the slots are cancelled: a slot that starts a job after its cancel sees it.
+  state_->Stop(/*immediate=*/true);
+  tickets_->Stop();
+  for (const auto& slot : slots_) slot->cancel.Cancel(reason);
+}
+
+void Worker::StartShutdownWait() {
+  // Set before the stop: a slot that took a job as the stop came hands it back unstarted.
+  if (handing_back_.exchange(true)) {  // a second one: now
+    {
+      std::lock_guard lock(shutdown_mu_);
+      shutdown_now_ = true;
+    }
+    shutdown_changed_.notify_all();
+    return;
+  }
+  // Outside shutdown_mu_: a log sink may call back into the worker.
+  state_->Stop(/*immediate=*/false);
+  tickets_->Stop();
+  Log(LogLevel::kInfo,
+      absl::StrFormat("shutdown: taking no new jobs, waiting up to %s for the running ones (a "
+                      "second TERM stops them now)",
+                      absl::FormatDuration(*options_.shutdown_timeout)));
+  std::lock_guard lock(shutdown_mu_);
+  if (shutdown_over_) return;  // Run() is over: nothing runs
+  shutdown_timer_ = std::thread([this] { ShutdownWait(); });
+}
+
+void Worker::ShutdownWait() {
+  std::unique_lock lock(shutdown_mu_);
+  const bool cut_short =
+      options_.timer->WaitFor(lock, shutdown_changed_, *options_.shutdown_timeout,
+                              [this] { return shutdown_now_ || shutdown_over_; });
+  if (shutdown_over_) return;
+  lock.unlock();
+  Log(LogLevel::kInfo, cut_short ? "shutdown: a second TERM: stopping the running jobs now, to "
+                                   "hand them back to their queues"
+                                 : "shutdown: the wait is over: stopping the running jobs, to "
+                                   "hand them back to their queues");
+  StopRunningJobs(CancelReason::kShutdown);
+}
+
+void Worker::EndShutdownWait() {
+  std::thread timer;
+  {
+    std::lock_guard lock(shutdown_mu_);
+    shutdown_over_ = true;
+    timer = std::move(shutdown_timer_);
+  }
+  shutdown_changed_.notify_all();
+  if (timer.joinable()) timer.join();
 }
 
 void Worker::Pause() { state_->Pause(); }

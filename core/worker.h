@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -39,6 +40,7 @@
 
 namespace resque {
 
+enum class CancelReason : int;
 class ForkRunner;
 class JobRunner;
 class Liveness;
@@ -93,8 +95,16 @@ struct WorkerOptions {
   // (Waits inside the backend, as a blocking reserve's, are the backend's own.)
   Clock* timer = RealClock();
   // Told what became of each job the worker took, once its record is written or given up on, on
-  // the slot's thread (so thread-safe when concurrency > 1). May be empty.
+  // the slot's thread (so thread-safe when concurrency > 1). May be empty. A job handed back to
+  // its queue (a batch's unstarted ones, shutdown_timeout's) is not told of: nothing is recorded.
   std::function<void(const JobReport&)> on_job_done = nullptr;
+  // What TERM/INT (RequestStop(kImmediate)) does to the running jobs. Nullopt: they are stopped
+  // at once and failed (resque::JobKilled), as php-resque and Ruby resque do. A duration: no
+  // job is taken (nor started) any more, the running ones get this long (on `timer`) to finish
+  // and be recorded; then, or at a second kImmediate stop, they are stopped (cancelled, their
+  // children killed) and handed back to the head of their queues, waiting again, with nothing
+  // recorded of them. Needs reliable reserve. See docs/worker.md, "Shutdown, pause, kill".
+  std::optional<absl::Duration> shutdown_timeout = std::nullopt;
 };
 
 // What a worker has done so far.
@@ -106,7 +116,8 @@ struct WorkerCounts {
 enum class StopMode {
   kGraceful,  // QUIT: finish and record the running jobs, then stop
   // TERM/INT: cancel the running jobs now (kill children), record them as failed
-  // (resque::JobKilled), stop. A record the backend refuses is then not retried.
+  // (resque::JobKilled), stop. A record the backend refuses is then not retried. With
+  // WorkerOptions::shutdown_timeout: wait for them that long first, then hand them back.
   kImmediate,
 };
 
@@ -129,7 +140,8 @@ class Worker {
   absl::StatusOr<bool> WorkOne(absl::Duration wait);
 
   // These four are thread-safe and async-signal-unsafe: call them from a signal-handling
-  // thread, not from a handler.
+  // thread, not from a handler. None blocks: a shutdown wait runs on a thread of its own, and
+  // a second kImmediate stop during it ends it at once.
   void RequestStop(StopMode mode);
   void Pause();   // USR2: take no new jobs (running jobs go on)
   void Resume();  // CONT
@@ -168,10 +180,24 @@ class Worker {
   // is quick and the worker runs, hands the rest back, records what ran in one step.
   void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);
   // Runs one decoded (or undecodable) job: the outcome to record. `announce`: StartJob first.
-  JobOutcome RunOne(Slot& slot, const ReservedJob& job, const absl::StatusOr<Payload>& payload,
-                    bool announce);
+  // Nullopt: the job is to go back to its queue (a shutdown stopped it, or came before it
+  // started).
+  std::optional<JobOutcome> RunOne(Slot& slot, const ReservedJob& job,
+                                   const absl::StatusOr<Payload>& payload, bool announce);
   // Records `done` and counts it against max_jobs.
   void Record(Slot& slot, std::vector<FinishedJob>& done);
+  // Hands `jobs` back to the head of their queues (Reserver::HandBack); during a shutdown wait
+  // one log line says what became of each.
+  void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
+                absl::Span<const absl::StatusOr<Payload>> payloads);
+  // Stops taking jobs and cancels the running ones for `reason`.
+  void StopRunningJobs(CancelReason reason);
+  // TERM with shutdown_timeout: the first starts the wait, a second ends it.
+  void StartShutdownWait();
+  // The wait's thread: once it runs out (or is cut short), stops the running jobs for hand-back.
+  void ShutdownWait();
+  // Ends the wait, if there is one, without stopping anything (every slot is done); joins it.
+  void EndShutdownWait();
   void StartWatchdog();
   void StopWatchdog();
   void Log(LogLevel level, std::string_view message) const { options_.log(level, message); }
@@ -194,6 +220,15 @@ class Worker {
   std::unique_ptr<Liveness> liveness_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::unique_ptr<Watchdog> watchdog_;  // in-process timeouts
+
+  // The shutdown wait (WorkerOptions::shutdown_timeout). Set once a TERM came with it: a job
+  // taken from then on goes back to its queue unstarted, and the next TERM ends the wait.
+  std::atomic<bool> handing_back_{false};
+  std::mutex shutdown_mu_;
+  std::condition_variable shutdown_changed_;
+  bool shutdown_now_ = false;   // guarded by shutdown_mu_: a second TERM
+  bool shutdown_over_ = false;  // guarded by shutdown_mu_: the slots are done, nothing to stop
+  std::thread shutdown_timer_;  // guarded by shutdown_mu_
 };
 
 }  // namespace resque

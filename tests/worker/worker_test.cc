@@ -53,11 +53,7 @@ class WorkerTest : public ::testing::TestWithParam<WorkerBackendFactory> {
   void SetUp() override {
     env_ = GetParam().make();
     queue_ = std::make_unique<Queue>(backend(), &clock());
-    // "Record" is the plain job: it writes "<queue> <args>" to the journal.
-    RegisterFn(registry_, "Record", [this](const JobContext& ctx) {
-      journal_.Add(absl::StrFormat("%s %s", ctx.queue(), ctx.args()));
-      return absl::OkStatus();
-    });
+    RegisterRecord(registry_, journal_);
   }
 
   Backend& backend() { return env_->backend(); }

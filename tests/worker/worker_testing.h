@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
@@ -154,6 +155,14 @@ class Journal {
   mutable std::condition_variable cv_;
   std::vector<std::string> entries_;  // guarded by mu_
 };
+
+// "Record", the plain job: it writes "<queue> <args>" to `journal`.
+inline void RegisterRecord(JobRegistry& registry, Journal& journal) {
+  RegisterFn(registry, "Record", [&journal](const JobContext& ctx) {
+    journal.Add(absl::StrFormat("%s %s", ctx.queue(), ctx.args()));
+    return absl::OkStatus();
+  });
+}
 
 // Worker::Run() on its own thread.
 class RunningWorker {
