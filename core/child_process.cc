@@ -142,6 +142,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Fork(
     ParentEnds().clear();
     close(fds[0]);
     setpgid(0, 0);
+    spawn::DropSignalsForTheOldGroup();
     exec_children_join_group = options.exec_children_join_group;
     if (options.reset_signals) spawn::ResetSignals();
     // exit() in job code would run this program's atexit handlers and static destructors here,

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -121,6 +122,17 @@ void SetNonBlocking(int fd) {
   if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+void DropSignalsForTheOldGroup() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kControlSignals) sigaddset(&set, sig);
+  // Only blocked signals can be pending; each call takes one, and each is pending once at most.
+  const timespec now{0, 0};
+  for (size_t i = 0; i <= std::size(kControlSignals); ++i) {
+    if (sigtimedwait(&set, nullptr, &now) < 0) break;
+  }
+}
+
 void ResetSignals() {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -197,7 +209,10 @@ absl::Status ExecResult(const ExecPlan& plan, const ExecOptions& options) {
 }
 
 [[noreturn]] void ExecInChild(const ExecPlan& plan) {
-  if (plan.own_group) setpgid(0, 0);
+  if (plan.own_group) {
+    setpgid(0, 0);
+    DropSignalsForTheOldGroup();
+  }
   if (plan.die_with_parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != plan.parent) _exit(127);  // the parent died before the prctl

@@ -26,6 +26,10 @@ void SetNonBlocking(int fd);
 // The control signals (TERM, INT, QUIT, HUP, USR1, USR2, CONT) back to their default action,
 // every signal unblocked. Async-signal-safe.
 void ResetSignals();
+// In a child that has just left its parent's process group: takes back the control signals that
+// reached it, blocked, while it was still in that group (a TERM to the worker's group as the
+// child was forked): they were for the group, not for the child.
+void DropSignalsForTheOldGroup();
 
 // Everything an exec child needs, made before the fork.
 struct ExecPlan {

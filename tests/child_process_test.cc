@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -205,6 +206,48 @@ TEST(ChildProcessTest, ALiveCopyCutsLongLinesButTheCaptureKeepsThem) {
   unlink(path);
   EXPECT_EQ(copied, std::string(100, 'x') + "...\nshort\nend");
   EXPECT_EQ(child->out(), std::string(200000, 'x') + "\nshort\nend");
+}
+
+TEST(ChildProcessTest, ASignalToTheParentsGroupAsAChildStartsIsNotTheChilds) {
+  // A worker blocks its control signals; a TERM sent to its process group (a terminal's ^C, a
+  // supervisor) can reach a command forked that moment, before it has left the group. That TERM
+  // was for the worker. In a process of their own: a signaller floods the group with TERM while
+  // 200 commands start; none may die of it.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> worker = ChildProcess::Fork(
+      [](int report) {
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, nullptr);
+        const pid_t signaller = fork();
+        if (signaller == 0) {
+          const absl::Time end = absl::Now() + absl::Seconds(10);
+          while (absl::Now() < end && getppid() != 1) {
+            kill(0, SIGTERM);
+            usleep(50);
+          }
+          _exit(0);
+        }
+        int killed = 0;
+        for (int i = 0; i < 200; ++i) {
+          absl::StatusOr<std::unique_ptr<ChildProcess>> command =
+              ChildProcess::Exec(Shell("exit 0"));
+          if (!command.ok()) return 2;
+          absl::StatusOr<ChildExit> exit = (*command)->Wait(absl::Now() + absl::Seconds(10));
+          if (exit.ok() && exit->signal == SIGTERM) ++killed;
+        }
+        kill(signaller, SIGKILL);
+        waitpid(signaller, nullptr, 0);
+        const std::string line = absl::StrCat(killed, "\n");
+        (void)!write(report, line.data(), line.size());
+        return 0;
+      },
+      {.reset_signals = false, .exec_children_join_group = false});
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  absl::StatusOr<ChildExit> exit = (*worker)->Wait(absl::Now() + absl::Seconds(60));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->Succeeded()) << exit->Describe();
+  EXPECT_EQ((*worker)->report(), "0\n") << "commands killed by a TERM meant for their parent";
 }
 
 TEST(ChildProcessTest, AWaitWhoseDeadlineHasPassedLooksOnceAndReturns) {
