@@ -137,7 +137,8 @@ absl::StatusOr<int> RetryAll(FailureStore& failures, const Args& args) {
             break;
           case RetryOutcome::kGone:
             ++counts.gone;
-            std::fprintf(stderr, "resque: failure %lld%s was removed meanwhile; not retried\n",
+            std::fprintf(stderr,
+                         "resque: failure %lld%s was removed or changed meanwhile; not retried\n",
                          static_cast<long long>(entry.index), OfList(entry).c_str());
             break;
         }
@@ -150,7 +151,7 @@ absl::StatusOr<int> RetryAll(FailureStore& failures, const Args& args) {
     summary +=
         absl::StrFormat(", %d retried before (--again retries them)", counts.already_retried);
   }
-  if (counts.gone > 0) summary += absl::StrFormat(", %d removed meanwhile", counts.gone);
+  if (counts.gone > 0) summary += absl::StrFormat(", %d removed or changed meanwhile", counts.gone);
   std::printf("%s\n", summary.c_str());
   if (!result.ok()) {
     return absl::Status(result.status().code(),

@@ -314,10 +314,13 @@ absl::StatusOr<RetryAllResult> FailureStore::RetryAll(const RetryAllOptions& opt
           }
           if (!done.ok()) return done.status();
           if (!*done) {
-            // Someone removed it: the records after it moved up, as if we had.
+            // Removed, or changed (another operator stamped it), by someone else. Counted as
+            // still there: if it went, the walk steps over one record at most (left for the next
+            // retry-all), where counting it as gone could, had it only changed, read a record
+            // twice and with --again queue its job twice.
             ++result.gone;
-            tell(entry, RetryOutcome::kGone, "removed by someone else meanwhile");
-            return true;
+            tell(entry, RetryOutcome::kGone, "removed or changed by someone else meanwhile");
+            return false;
           }
           ++result.retried;
           tell(entry, RetryOutcome::kRetried, "");

@@ -77,7 +77,7 @@ enum class RetryOutcome {
   kAlreadyRetried,  // has a retried_at: left alone without `again`
   kSkipped,         // does not decode, has no payload, queue or valid payload to push, or
                     // its queue key is of the wrong type
-  kGone,            // removed by someone else between the read and the retry
+  kGone,            // removed or changed by someone else between the read and the retry
 };
 
 struct RetryAllOptions {
