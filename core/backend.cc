@@ -446,6 +446,13 @@ absl::Status Backend::RemoveFailure(int64_t index, std::string_view queue) {
   return FoundFailure(DoRemoveFailure(queue, index), index);
 }
 
+absl::StatusOr<bool> Backend::EditFailure(const FailureEdit& edit, std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(Index(edit.index));
+  RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/true));
+  if (!edit.push_queue.empty()) RESQUE_RETURN_IF_ERROR(QueueName(edit.push_queue));
+  return DoEditFailure(queue, edit);
+}
+
 absl::Status Backend::ClearFailures(std::string_view queue) {
   RESQUE_RETURN_IF_ERROR(FailureQueue(DoFailureLayout(), queue, /*needed=*/false));
   return DoClearFailures(queue);

@@ -232,6 +232,17 @@ struct RecoverResult {
   int64_t already_failed = 0;  // in-flight payloads a peer had recorded as failed: dropped
 };
 
+// One failure record retried or removed (Backend::EditFailure). `record` is the record as it
+// was read at `index`: the edit applies to that record wherever it is now (workers append,
+// other operators remove), never to whatever else sits at `index`, and to none when it is gone.
+struct FailureEdit {
+  int64_t index = 0;                  // where `record` was read: where it is looked for first
+  std::string_view record = {};       // the record's bytes as read
+  std::string_view replacement = {};  // what the record becomes; "" removes it
+  std::string_view push_queue = {};   // when not "": the queue `push_payload` goes to the end of
+  std::string_view push_payload = {};
+};
+
 // How far back in the failure list a recovery looks for a peer's DirtyExit record of an
 // in-flight job (the newest entries only, so that a recovery costs a bounded time).
 inline constexpr int64_t kDirtyExitLookback = 1000;
@@ -454,6 +465,13 @@ class Backend {
   // Removes the record at `index`; the later ones move up by one. NotFound when there is none.
   absl::Status RemoveFailure(int64_t index, std::string_view queue = {});
 
+  // Applies `edit` to the failure list of `queue` in one step: the record (at edit.index if it
+  // is there, else the first record equal to it) is replaced or removed, and the payload pushed,
+  // both or neither, so that a crash can neither lose the job nor leave it queued with its
+  // record unchanged (queued again by the next retry). False when no such record is left:
+  // nothing was done. InvalidArgument for a negative index or a bad queue name.
+  absl::StatusOr<bool> EditFailure(const FailureEdit& edit, std::string_view queue = {});
+
   // Removes every failure record (of `queue`).
   absl::Status ClearFailures(std::string_view queue = {});
 
@@ -542,6 +560,7 @@ class Backend {
   virtual absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
                                                std::string_view failure_json) = 0;
   virtual absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) = 0;
+  virtual absl::StatusOr<bool> DoEditFailure(std::string_view queue, const FailureEdit& edit) = 0;
   // `queue` "" (kPerQueue): every queue's list, their names leaving the set of lists too.
   virtual absl::Status DoClearFailures(std::string_view queue) = 0;
   // Called in kPerQueue only.

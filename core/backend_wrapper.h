@@ -133,6 +133,9 @@ class BackendWrapper : public Backend {
   absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) override {
     return target_->DoRemoveFailure(queue, index);
   }
+  absl::StatusOr<bool> DoEditFailure(std::string_view queue, const FailureEdit& edit) override {
+    return target_->DoEditFailure(queue, edit);
+  }
   absl::Status DoClearFailures(std::string_view queue) override {
     return target_->DoClearFailures(queue);
   }

@@ -1,11 +1,16 @@
 #include "core/failure.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/cord.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "core/absl_view.h"
 #include "core/bounded_text.h"
 #include "core/json.h"
+#include "core/payload.h"
 #include "core/status_macros.h"
 
 namespace resque {
@@ -158,46 +163,220 @@ absl::StatusOr<std::vector<Failure>> FailureStore::List(int64_t start, int64_t c
   return out;
 }
 
-absl::Status FailureStore::Retry(int64_t index, std::string_view queue) {
-  absl::StatusOr<std::vector<Failure>> one = List(index, 1, queue);
-  if (!one.ok()) return one.status();
-  if (one->empty()) return absl::NotFoundError(absl::StrFormat("no failure at index %d", index));
-  Failure& f = one->front();
-  if (f.payload.empty() || f.queue.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrFormat("failure %d has no payload or no queue to retry on", index));
+std::string FailureStore::NotRetryable(const Failure& f) {
+  if (f.payload.empty()) return "it has no payload";
+  if (f.queue.empty()) return "it names no queue";
+  absl::StatusOr<Payload> payload = DecodePayload(f.payload);
+  if (!payload.ok()) return absl::StrFormat("its payload: %s", payload.status().message());
+  return "";
+}
+
+std::string FailureStore::NotTaken(const FailureFilter& filter, const Failure& f) {
+  if (!filter.queue.empty() && layout() == FailureLayout::kOneList && f.queue != filter.queue) {
+    return absl::StrFormat("it is of queue \"%s\", not \"%s\"", f.queue, filter.queue);
   }
-  RESQUE_RETURN_IF_ERROR(backend_.Push(f.queue, f.payload));
-  f.retried_at = FormatFailedAt(clock_->Now());
-  return backend_.UpdateFailure(index, EncodeFailure(f), queue);
+  if (filter.job_class.empty()) return "";
+  absl::StatusOr<Payload> payload = DecodePayload(f.payload);
+  if (!payload.ok()) return absl::StrFormat("its payload: %s", payload.status().message());
+  if (payload->class_name == filter.job_class) return "";
+  return absl::StrFormat("it is of class \"%s\", not \"%s\"", payload->class_name,
+                         filter.job_class);
+}
+
+absl::StatusOr<std::vector<std::string>> FailureStore::ListsOf(const FailureFilter& filter) {
+  if (layout() == FailureLayout::kOneList) return std::vector<std::string>{""};
+  if (!filter.queue.empty()) return std::vector<std::string>{filter.queue};
+  return Queues();
+}
+
+absl::Status FailureStore::Walk(
+    std::string_view list, int64_t start, int64_t count,
+    const std::function<absl::StatusOr<bool>(const FailureEntry&)>& visit) {
+  // A page at a time: a list of a million records is never in memory whole.
+  constexpr int64_t kPage = 500;
+  int64_t at = start;  // where the next unread record is now
+  int64_t index = start;
+  while (count > 0) {
+    absl::StatusOr<std::vector<std::string>> page =
+        backend_.Failures(at, std::min(count, kPage), list);
+    if (!page.ok()) return page.status();
+    if (page->empty()) break;
+    count -= static_cast<int64_t>(page->size());
+    for (std::string& raw : *page) {
+      FailureEntry entry{.list = std::string(list), .index = index++, .at = at};
+      entry.failure = DecodeFailure(raw);
+      if (!entry.failure.ok()) {
+        entry.failure = absl::DataLossError(
+            list.empty()
+                ? absl::StrFormat("failure %d does not decode: %s", entry.index,
+                                  entry.failure.status().message())
+                : absl::StrFormat("failure %d of queue %s does not decode: %s", entry.index,
+                                  AbslView(list), entry.failure.status().message()));
+      }
+      entry.raw = std::move(raw);
+      absl::StatusOr<bool> removed = visit(entry);
+      if (!removed.ok()) return removed.status();
+      if (!*removed) ++at;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FailureStore::ForEach(const FailureFilter& filter, int64_t start, int64_t count,
+                                   const std::function<absl::Status(const FailureEntry&)>& visit) {
+  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> lists, ListsOf(filter));
+  for (const std::string& list : lists) {
+    RESQUE_RETURN_IF_ERROR(
+        Walk(list, start, count, [&](const FailureEntry& entry) -> absl::StatusOr<bool> {
+          if (entry.failure.ok() && !NotTaken(filter, *entry.failure).empty()) return false;
+          RESQUE_RETURN_IF_ERROR(visit(entry));
+          return false;
+        }));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FailureEntry> FailureStore::ReadOne(int64_t index, const FailureFilter& filter) {
+  const std::string list = layout() == FailureLayout::kOneList ? "" : filter.queue;
+  std::optional<FailureEntry> found;
+  RESQUE_RETURN_IF_ERROR(Walk(list, index, 1, [&](const FailureEntry& entry) {
+    found = entry;
+    return false;
+  }));
+  if (!found.has_value()) {
+    return absl::NotFoundError(absl::StrFormat("no failure at index %d", index));
+  }
+  return *std::move(found);
+}
+
+absl::StatusOr<bool> FailureStore::RetryEntry(const FailureEntry& entry, const Failure& f,
+                                              bool remove) {
+  std::string replacement;
+  if (!remove) {
+    Failure stamped = f;
+    stamped.retried_at = FormatFailedAt(clock_->Now());
+    replacement = EncodeFailure(stamped);
+  }
+  return backend_.EditFailure({.index = entry.at,
+                               .record = entry.raw,
+                               .replacement = replacement,
+                               .push_queue = f.queue,
+                               .push_payload = f.payload},
+                              entry.list);
+}
+
+absl::StatusOr<Failure> FailureStore::Retry(int64_t index, const FailureFilter& filter,
+                                            bool remove) {
+  RESQUE_ASSIGN_OR_RETURN(FailureEntry entry, ReadOne(index, filter));
+  if (!entry.failure.ok()) {
+    return absl::DataLossError(
+        absl::StrFormat("%s; not retried", entry.failure.status().message()));
+  }
+  const Failure& f = *entry.failure;
+  if (const std::string why = NotTaken(filter, f); !why.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("failure %d: %s; not retried", index, why));
+  }
+  const std::string why = NotRetryable(f);
+  if (!why.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("failure %d cannot be retried: %s", index, why));
+  }
+  RESQUE_ASSIGN_OR_RETURN(bool done, RetryEntry(entry, f, remove));
+  if (!done) {
+    return absl::NotFoundError(
+        absl::StrFormat("failure %d was removed by someone else meanwhile: not retried", index));
+  }
+  return f;
+}
+
+absl::StatusOr<RetryAllResult> FailureStore::RetryAll(const RetryAllOptions& options,
+                                                      const RetryReport& report) {
+  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> lists, ListsOf(options.filter));
+  RetryAllResult result;
+  auto tell = [&](const FailureEntry& entry, RetryOutcome outcome, std::string_view reason) {
+    if (report) report(entry, outcome, reason);
+  };
+  for (const std::string& list : lists) {
+    RESQUE_ASSIGN_OR_RETURN(int64_t count, backend_.FailureCount(list));
+    RESQUE_RETURN_IF_ERROR(
+        Walk(list, 0, count, [&](const FailureEntry& entry) -> absl::StatusOr<bool> {
+          if (!entry.failure.ok()) {
+            ++result.skipped;
+            const absl::string_view why = entry.failure.status().message();
+            tell(entry, RetryOutcome::kSkipped, std::string_view(why.data(), why.size()));
+            return false;
+          }
+          const Failure& f = *entry.failure;
+          if (!NotTaken(options.filter, f).empty()) return false;
+          if (f.retried_at.has_value() && !options.again) {
+            ++result.already_retried;
+            tell(entry, RetryOutcome::kAlreadyRetried, "");
+            return false;
+          }
+          const std::string why = NotRetryable(f);
+          if (!why.empty()) {
+            ++result.skipped;
+            tell(entry, RetryOutcome::kSkipped, why);
+            return false;
+          }
+          absl::StatusOr<bool> done = RetryEntry(entry, f, options.remove);
+          if (absl::IsFailedPrecondition(done.status())) {
+            // This record's queue key is of the wrong type (the script wrote nothing): the
+            // others may still go back.
+            ++result.skipped;
+            const absl::string_view why = done.status().message();
+            tell(entry, RetryOutcome::kSkipped, std::string_view(why.data(), why.size()));
+            return false;
+          }
+          if (!done.ok()) return done.status();
+          if (!*done) {
+            // Removed, or changed (another operator stamped it), by someone else. Counted as
+            // still there: if it went, the walk steps over one record at most (left for the next
+            // retry-all), where counting it as gone could, had it only changed, read a record
+            // twice and with --again queue its job twice.
+            ++result.gone;
+            tell(entry, RetryOutcome::kGone, "removed or changed by someone else meanwhile");
+            return false;
+          }
+          ++result.retried;
+          tell(entry, RetryOutcome::kRetried, "");
+          return options.remove;
+        }));
+  }
+  return result;
 }
 
 absl::StatusOr<int64_t> FailureStore::RetryAll(std::string_view queue) {
-  if (queue.empty() && layout() == FailureLayout::kPerQueue) {
-    absl::StatusOr<std::vector<std::string>> queues = Queues();
-    if (!queues.ok()) return queues.status();
-    int64_t retried = 0;
-    for (const std::string& q : *queues) {
-      absl::StatusOr<int64_t> n = RetryAll(q);
-      if (!n.ok()) return n.status();
-      retried += *n;
-    }
-    return retried;
-  }
-  absl::StatusOr<int64_t> count = Count(queue);
-  if (!count.ok()) return count.status();
-  int64_t retried = 0;
-  for (int64_t i = 0; i < *count; ++i) {
-    absl::Status s = Retry(i, queue);
-    if (absl::IsFailedPrecondition(s)) continue;
-    if (!s.ok()) return s;
-    ++retried;
-  }
-  return retried;
+  RESQUE_ASSIGN_OR_RETURN(
+      RetryAllResult result,
+      RetryAll({.filter = {.queue = std::string(queue)}, .remove = false, .again = true}));
+  return result.retried;
 }
 
-absl::Status FailureStore::Remove(int64_t index, std::string_view queue) {
-  return backend_.RemoveFailure(index, queue);
+absl::StatusOr<std::string> FailureStore::Remove(int64_t index, const FailureFilter& filter) {
+  RESQUE_ASSIGN_OR_RETURN(FailureEntry entry, ReadOne(index, filter));
+  const bool checks =
+      !filter.job_class.empty() || (!filter.queue.empty() && layout() == FailureLayout::kOneList);
+  if (checks) {
+    if (!entry.failure.ok()) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s, so no filter can judge it: remove it without %s", entry.failure.status().message(),
+          layout() == FailureLayout::kOneList ? "--queue or --class" : "--class"));
+    }
+    if (const std::string why = NotTaken(filter, *entry.failure); !why.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("failure %d: %s; not removed", index, why));
+    }
+  }
+  RESQUE_ASSIGN_OR_RETURN(
+      bool done, backend_.EditFailure({.index = entry.at, .record = entry.raw, .replacement = ""},
+                                      entry.list));
+  if (!done) {
+    return absl::NotFoundError(
+        absl::StrFormat("failure %d was removed by someone else meanwhile", index));
+  }
+  return std::move(entry.raw);
 }
 
 absl::Status FailureStore::Clear(std::string_view queue) { return backend_.ClearFailures(queue); }

@@ -94,6 +94,7 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<bool> DoUpdateFailure(std::string_view queue, int64_t index,
                                        std::string_view failure_json) override;
   absl::StatusOr<bool> DoRemoveFailure(std::string_view queue, int64_t index) override;
+  absl::StatusOr<bool> DoEditFailure(std::string_view queue, const FailureEdit& edit) override;
   absl::Status DoClearFailures(std::string_view queue) override;
 
   struct Status {
@@ -777,6 +778,31 @@ absl::StatusOr<bool> MemoryBackend::DoRemoveFailure(std::string_view, int64_t in
   std::lock_guard<std::mutex> lock(mu_);
   if (index >= static_cast<int64_t>(failures_.size())) return false;
   failures_.erase(failures_.begin() + index);
+  return true;
+}
+
+absl::StatusOr<bool> MemoryBackend::DoEditFailure(std::string_view, const FailureEdit& edit) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto at = failures_.end();
+    if (edit.index < static_cast<int64_t>(failures_.size()) &&
+        failures_[edit.index] == edit.record) {
+      at = failures_.begin() + edit.index;
+    } else {
+      at = std::find(failures_.begin(), failures_.end(), edit.record);
+    }
+    if (at == failures_.end()) return false;
+    if (edit.replacement.empty()) {
+      failures_.erase(at);
+    } else {
+      *at = std::string(edit.replacement);
+    }
+  }
+  // Outside the lock, as every push; the record is already taken, so no other edit pushes it
+  // too (a crash in between loses this process's queues with it).
+  if (!edit.push_queue.empty()) {
+    RESQUE_RETURN_IF_ERROR(DoPush(edit.push_queue, absl::MakeConstSpan(&edit.push_payload, 1)));
+  }
   return true;
 }
 

@@ -455,6 +455,15 @@ class RedisBackend : public Backend {
     return LsetFound(*exec.element[0], key);
   }
 
+  absl::StatusOr<bool> DoEditFailure(std::string_view queue, const FailureEdit& edit) override {
+    const std::string mark = absl::StrFormat("resque-cpp:removed:%s", NewJobId());
+    absl::StatusOr<Reply> r = RunScript(EditFailureCall(keys_, FailedKey(queue), edit, mark));
+    if (!r.ok()) return r.status();
+    absl::StatusOr<int64_t> edited = IntegerOf(**r, "the edit_failure script");
+    if (!edited.ok()) return edited.status();
+    return *edited == 1;
+  }
+
   absl::Status DoClearFailures(std::string_view queue) override {
     if (failures_ == FailureLayout::kOneList) return Pipeline({{"DEL", keys_.Failed()}}).status();
     std::vector<std::string> queues = {std::string(queue)};

@@ -169,4 +169,18 @@ ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request) {
   return ScriptCall(lua::Script::kUnreserve, {keys.Queues()}, std::move(args));
 }
 
+ScriptCall EditFailureCall(const Keys& keys, std::string failed_key, const FailureEdit& edit,
+                           std::string mark) {
+  std::vector<std::string> key_list = {std::move(failed_key)};
+  std::vector<std::string> args = {absl::StrFormat("%d", edit.index), std::string(edit.record),
+                                   std::string(edit.replacement), std::move(mark)};
+  if (!edit.push_queue.empty()) {
+    key_list.push_back(keys.Queues());
+    key_list.push_back(keys.Queue(edit.push_queue));
+    args.emplace_back(edit.push_queue);
+    args.emplace_back(edit.push_payload);
+  }
+  return ScriptCall(lua::Script::kEditFailure, std::move(key_list), std::move(args));
+}
+
 }  // namespace resque::redis

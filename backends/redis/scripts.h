@@ -107,6 +107,12 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLay
 // how many went back.
 ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request);
 
+// edit_failure.lua: applies `edit` to the failure list at `failed_key` (the record replaced or
+// removed, the payload pushed, in one step). `mark` is a value no one else writes, for the
+// removal. Replies 1, or 0 when the record was gone.
+ScriptCall EditFailureCall(const Keys& keys, std::string failed_key, const FailureEdit& edit,
+                           std::string mark);
+
 }  // namespace resque::redis
 
 #endif  // RESQUE_BACKENDS_REDIS_SCRIPTS_H_

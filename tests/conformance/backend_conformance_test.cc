@@ -653,6 +653,84 @@ TEST_P(BackendConformance, RemoveFailureKeepsIdenticalRecordsElsewhere) {
   EXPECT_EQ(Value(backend().FailureCount()), 2);
 }
 
+TEST_P(BackendConformance, EditFailureReplacesTheRecordAndPushesThePayloadTogether) {
+  for (int i = 0; i < 3; ++i) ASSERT_OK(backend().PushFailure(absl::StrFormat(R"({"n":%d})", i)));
+  EXPECT_TRUE(Value(backend().EditFailure({.index = 1,
+                                           .record = R"({"n":1})",
+                                           .replacement = R"({"n":1,"retried_at":"now"})",
+                                           .push_queue = "mail",
+                                           .push_payload = Job("Again")})));
+  EXPECT_THAT(Value(backend().Failures(0, 10)),
+              ElementsAre(R"({"n":0})", R"({"n":1,"retried_at":"now"})", R"({"n":2})"));
+  EXPECT_THAT(Drain(backend(), "mail"), ElementsAre(Job("Again")));
+  EXPECT_THAT(Value(backend().Queues()), ElementsAre("mail"));
+}
+
+TEST_P(BackendConformance, EditFailureRemovesTheRecordAndPushesThePayloadTogether) {
+  for (int i = 0; i < 3; ++i) ASSERT_OK(backend().PushFailure(absl::StrFormat(R"({"n":%d})", i)));
+  EXPECT_TRUE(Value(backend().EditFailure(
+      {.index = 0, .record = R"({"n":0})", .push_queue = "mail", .push_payload = Job("A")})));
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(R"({"n":1})", R"({"n":2})"));
+  EXPECT_EQ(Value(backend().Size("mail")), 1);
+  // Without a push_queue nothing is pushed: a plain removal.
+  EXPECT_TRUE(Value(backend().EditFailure({.index = 1, .record = R"({"n":2})"})));
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(R"({"n":1})"));
+  EXPECT_EQ(Value(backend().Size("mail")), 1);
+}
+
+TEST_P(BackendConformance, EditFailureFindsTheRecordReadWhereverItMoved) {
+  // Read at 2; then record 0 went (another operator): the record read is now at 1, and the one
+  // at 2 is someone else's, which must stay.
+  for (int i = 0; i < 4; ++i) ASSERT_OK(backend().PushFailure(absl::StrFormat(R"({"n":%d})", i)));
+  ASSERT_OK(backend().RemoveFailure(0));
+  EXPECT_TRUE(Value(backend().EditFailure({.index = 2, .record = R"({"n":2})"})));
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(R"({"n":1})", R"({"n":3})"));
+  EXPECT_TRUE(
+      Value(backend().EditFailure({.index = 5, .record = R"({"n":3})", .replacement = "x"})));
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(R"({"n":1})", "x"));
+}
+
+TEST_P(BackendConformance, EditFailureOfARecordThatIsGoneDoesNothing) {
+  ASSERT_OK(backend().PushFailure(R"({"n":0})"));
+  EXPECT_FALSE(Value(backend().EditFailure(
+      {.index = 0, .record = R"({"n":9})", .push_queue = "mail", .push_payload = Job("A")})));
+  EXPECT_FALSE(Value(backend().EditFailure({.index = 3, .record = R"({"n":9})"})));
+  EXPECT_EQ(Value(backend().Size("mail")), 0);
+  EXPECT_THAT(Value(backend().Failures(0, 10)), ElementsAre(R"({"n":0})"));
+  EXPECT_CODE(backend().EditFailure({.index = -1, .record = R"({"n":0})"}), kInvalidArgument);
+}
+
+TEST_P(BackendConformance, EditFailureRemovesOneOfIdenticalRecords) {
+  for (int i = 0; i < 3; ++i) ASSERT_OK(backend().PushFailure(R"({"same":true})"));
+  EXPECT_TRUE(Value(backend().EditFailure({.index = 1, .record = R"({"same":true})"})));
+  EXPECT_EQ(Value(backend().FailureCount()), 2);
+}
+
+TEST_P(BackendConformance, EditFailureOfOneRecordAtATimeFromThreadsPushesEachOnce) {
+  // Two operators retrying-and-removing the same records at once: each record's job is queued
+  // once, whoever wins it.
+  constexpr int kRecords = 200;
+  for (int i = 0; i < kRecords; ++i) {
+    ASSERT_OK(backend().PushFailure(absl::StrFormat(R"({"n":%d})", i)));
+  }
+  std::atomic<int> won{0};
+  auto retry_all = [&] {
+    for (int i = 0; i < kRecords; ++i) {
+      const std::string record = absl::StrFormat(R"({"n":%d})", i);
+      absl::StatusOr<bool> done = backend().EditFailure(
+          {.index = 0, .record = record, .push_queue = "q", .push_payload = record});
+      if (done.ok() && *done) ++won;
+    }
+  };
+  std::thread a(retry_all);
+  std::thread b(retry_all);
+  a.join();
+  b.join();
+  EXPECT_EQ(won.load(), kRecords);
+  EXPECT_EQ(Value(backend().Size("q")), kRecords);
+  EXPECT_EQ(Value(backend().FailureCount()), 0);
+}
+
 TEST_P(BackendConformance, ClearFailuresRemovesEveryRecord) {
   for (int i = 0; i < 3; ++i) ASSERT_OK(backend().PushFailure("{}"));
   ASSERT_OK(backend().ClearFailures());

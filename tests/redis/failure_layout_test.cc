@@ -129,6 +129,34 @@ TEST_F(FailureLayoutTest, RetryRemoveAndClearWorkOnOneQueuesList) {
   EXPECT_EQ(Value(store.Count()), 0);
 }
 
+TEST_F(FailureLayoutTest, RetryAllWithRemoveEmptiesEachQueuesListAndQueuesEachJobOnce) {
+  RubyFails("mail", "one");
+  Raw({"RPUSH", "resque:mail_failed", "{not json"});
+  RubyFails("mail", "two");
+  RubyFails("high", "three");
+  FailureStore store(backend());
+  std::vector<std::string> skipped;
+  const RetryAllOptions options = {.remove = true};
+  RetryAllResult done = Value(store.RetryAll(
+      options, [&](const FailureEntry& entry, RetryOutcome outcome, std::string_view) {
+        if (outcome == RetryOutcome::kSkipped) {
+          skipped.push_back(absl::StrFormat("%s %d", entry.list, entry.index));
+        }
+      }));
+  EXPECT_EQ(done.retried, 3);
+  EXPECT_EQ(done.skipped, 1);
+  EXPECT_THAT(skipped, ElementsAre("mail 1"));
+  EXPECT_EQ(Raw({"LLEN", "resque:queue:mail"}), "2");
+  EXPECT_EQ(Raw({"LLEN", "resque:queue:high"}), "1");
+  EXPECT_EQ(Raw({"LRANGE", "resque:mail_failed", "0", "-1"}), "{not json");
+  EXPECT_EQ(Raw({"EXISTS", "resque:high_failed"}), "0");
+  EXPECT_EQ(Value(store.RetryAll(options)).retried, 0);
+  EXPECT_EQ(Raw({"LLEN", "resque:queue:mail"}), "2");
+  // The record that does not decode goes by its index, in its queue's list.
+  ASSERT_OK(store.Remove(0, "mail"));
+  EXPECT_EQ(Value(store.Count()), 0);
+}
+
 TEST_F(FailureLayoutTest, EachLayoutRefusesTheOthersArguments) {
   // Per queue: the indexed verbs need a queue.
   EXPECT_CODE(backend().Failures(0, 1), kInvalidArgument);

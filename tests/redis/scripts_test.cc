@@ -31,8 +31,9 @@ TEST(RedisScriptsTest, EmbeddedScriptsLeaveTheirHeaderCommentOut) {
 TEST(RedisScriptsTest, TheCheckHelperIsPrependedToTheScriptsThatUseIt) {
   const std::string prelude = "local function check(key, want)\n";
   EXPECT_THAT(std::string(Source(lua::Script::kReserve)), Not(HasSubstr("check(")));
-  for (lua::Script script : {lua::Script::kRecover, lua::Script::kReserveMany,
-                             lua::Script::kFinishMany, lua::Script::kUnreserve}) {
+  for (lua::Script script :
+       {lua::Script::kRecover, lua::Script::kReserveMany, lua::Script::kFinishMany,
+        lua::Script::kUnreserve, lua::Script::kEditFailure}) {
     EXPECT_THAT(std::string(Source(script)), StartsWith(prelude));
   }
 }

@@ -12,3 +12,4 @@ files["recover.lua"] = { read_globals = { "check" } }
 files["reserve_many.lua"] = { read_globals = { "check" } }
 files["finish_many.lua"] = { read_globals = { "check" } }
 files["unreserve.lua"] = { read_globals = { "check" } }
+files["edit_failure.lua"] = { read_globals = { "check" } }
