@@ -13,7 +13,7 @@
 --       13 the list the dirty exit goes to (failed, or <queue>_failed), 14 that list's name to add
 --         to failed_queues ("" for none), 15 "" to search failed for a peer's DirtyExit, else the
 --         prefix of the per-queue failure lists ("<ns>:"): each in-flight queue's own is searched.
--- Every type that matters is checked before anything moves. An in-flight payload that a DirtyExit record of
+-- Every type is checked before anything moves. An in-flight payload that a DirtyExit record of
 -- this worker among the newest failures names (same id; same class and args without one) was
 -- recorded as failed by the peer that pruned the worker: it is dropped, not run again. The rest
 -- of each in-flight list goes back to the head of its queue, its oldest payload first in line.
