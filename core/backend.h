@@ -265,6 +265,13 @@ class Backend {
   // connection to it.
   std::unique_ptr<Backend> OpenSession() { return DoOpenSession(); }
 
+  // For a worker that is stopping: from now on no wait of this backend or of its sessions on
+  // its server (a connection, a reply, a reconnect backoff) lasts longer than `cap`, and waits
+  // in progress end within `cap` from now (a blocking reserve first waits out its own wait,
+  // unless what it takes stays in flight). A wait cut short is Unavailable, as a timeout is.
+  // InfiniteDuration lifts the cap. Thread-safe. A backend that waits on no server ignores it.
+  void CapWaits(absl::Duration cap) { DoCapWaits(cap); }
+
   // ---- Queues ----
 
   // Appends `payload` to the tail of `queue` and adds the queue to the set of known queues.
@@ -493,6 +500,8 @@ class Backend {
 
   // A session for one caller (OpenSession); the default forwards to *this.
   virtual std::unique_ptr<Backend> DoOpenSession();
+  // CapWaits; the default does nothing.
+  virtual void DoCapWaits(absl::Duration /*cap*/) {}
 
   // Appends `payloads` (at least one) to `queue`, contiguously, and lists the queue.
   virtual absl::Status DoPush(std::string_view queue,

@@ -37,6 +37,7 @@ class BackendWrapper : public Backend {
   Backend* target() const { return target_; }
 
  protected:
+  void DoCapWaits(absl::Duration cap) override { target_->DoCapWaits(cap); }
   absl::Status DoPush(std::string_view queue,
                       absl::Span<const std::string_view> payloads) override {
     return target_->DoPush(queue, payloads);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/backoff.h"
 #include "core/failure.h"
 #include "core/heartbeat.h"
@@ -191,6 +192,7 @@ int64_t Liveness::BeatAndRecover() {
   };
   int64_t recovered = 0;
   for (const WorkerBeat& beat : view->beats) {
+    if (stopping_.load()) return recovered;
     if (ours(beat.worker_id) || !IsDead(beat, now)) continue;
     // Only if the heartbeat is still the one judged too old: of several workers that find the
     // same dead one, one recovers it.
@@ -200,6 +202,7 @@ int64_t Liveness::BeatAndRecover() {
                          absl::StrFormat("no heartbeat since %s", beat.beat));
   }
   for (const std::string& id : view->orphans) {
+    if (stopping_.load()) return recovered;
     if (ours(id)) continue;
     // Only if it is still neither registered nor beating when the backend looks again.
     recovered += Recover({.worker_id = id, .if_orphaned = true},
@@ -207,35 +210,82 @@ int64_t Liveness::BeatAndRecover() {
   }
   return recovered;
 }
+absl::Status Liveness::ReleaseOne(const std::string& id) {
+  if (reliable_.load()) {
+    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
+    if (back.ok()) {
+      if (back->value_or(0) > 0) {
+        options_.log(
+            LogLevel::kInfo,
+            absl::StrFormat("worker %s: %d unfinished job(s) back on their queues", id, **back));
+      }
+      return absl::OkStatus();
+    }
+    if (absl::IsUnavailable(back.status()) || absl::IsDeadlineExceeded(back.status())) {
+      return back.status();
+    }
+    if (absl::IsUnimplemented(back.status())) {
+      reliable_.store(false);  // no in-flight lists: a plain unregister does
+    } else {
+      // Retrying would not help (a key of the wrong type); staying registered would make a
+      // ghost that every other worker then fails to recover.
+      options_.log(LogLevel::kError,
+                   absl::StrFormat("worker %s: its in-flight jobs cannot go back to their queues "
+                                   "(%s): unregistering it, they stay in flight until the key "
+                                   "is repaired and a worker recovers them",
+                                   id, back.status().ToString()));
+    }
+  }
+  return backend_.UnregisterWorker(id);
+}
+
+absl::Status Liveness::ReleaseSlots(const std::vector<std::string>& ids, absl::Time deadline) {
+  Clock& timer = *options_.timer;
+  Backoff backoff(absl::Milliseconds(50), absl::Milliseconds(400), [&](absl::Duration d) {
+    timer.SleepFor(std::min(d, deadline - timer.MonotonicNow()));
+    return true;
+  });
+  std::vector<std::string> left = ids;
+  absl::Status last;
+  for (;;) {
+    std::vector<std::string> still;
+    for (const std::string& id : left) {
+      // Once one failed, the others would too (Redis is away): each try may take a whole
+      // capped wait, so they wait for the next round.
+      absl::Status s = last.ok() || still.empty() ? ReleaseOne(id) : last;
+      if (s.ok()) continue;
+      last = s;
+      still.push_back(id);
+    }
+    left = std::move(still);
+    if (left.empty()) return absl::OkStatus();
+    if (timer.MonotonicNow() + backoff.delay() >= deadline) break;
+    backoff.Wait();
+  }
+  return absl::UnavailableError(absl::StrFormat(
+      "could not unregister worker%s %s (%s): %s listed until another worker recovers %s, "
+      "once %s heartbeat is %s old or at once when a worker starts on %s",
+      left.size() == 1 ? "" : "s", absl::StrJoin(left, ", "), last.message(),
+      left.size() == 1 ? "it stays" : "they stay", left.size() == 1 ? "it" : "them",
+      left.size() == 1 ? "its" : "their", absl::FormatDuration(options_.dead_after),
+      options_.hostname));
+}
+
 void Liveness::ReleaseSlot(const std::string& id) {
-  // A job left in flight would wait for a recovery by someone else. Five tries, 100 ms apart
-  // and doubling; the stop has come already, so nothing cuts the sleeps short.
-  Backoff backoff(absl::Milliseconds(100), absl::Seconds(2), SleepOn(*options_.timer));
-  int tries = 0;
-  (void)RetryWithBackoff(
-      backoff,
-      [&]() -> absl::Status {
-        if (reliable_.load()) {
-          absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
-          if (back.ok() && back->value_or(0) > 0) {
-            options_.log(LogLevel::kInfo,
-                         absl::StrFormat("worker %s: %d unfinished job(s) back on their queues", id,
-                                         **back));
-          }
-          if (!absl::IsUnimplemented(back.status())) return back.status();
-          reliable_.store(false);  // no in-flight lists: a plain unregister does
-        }
-        return backend_.UnregisterWorker(id);
-      },
-      [&](const absl::Status&) { return ++tries < 5; });
+  absl::Status s = ReleaseSlots({id}, options_.timer->MonotonicNow() + absl::Seconds(1));
+  if (!s.ok()) options_.log(LogLevel::kError, std::string(s.message()));
 }
 
 void Liveness::Start() {
+  stopping_.store(false);
   if (options_.heartbeat_interval <= absl::ZeroDuration()) return;
   (void)BeatAndRecover();  // at once, so that no registered slot goes without a heartbeat
   beats_.Start();
 }
 
-void Liveness::Stop() { beats_.Stop(); }
+void Liveness::Stop() {
+  stopping_.store(true);
+  beats_.Stop();
+}
 
 }  // namespace resque

@@ -12,7 +12,7 @@
 //   liveness.Start();  // beats now, then every interval
 //   ... work ...
 //   liveness.Stop();
-//   for (const std::string& id : worker_ids) liveness.ReleaseSlot(id);
+//   absl::Status released = liveness.ReleaseSlots(worker_ids, deadline);
 #ifndef RESQUE_CORE_LIVENESS_H_
 #define RESQUE_CORE_LIVENESS_H_
 
@@ -88,11 +88,18 @@ class Liveness {
   // rule (a running peer job is recorded as a Resque::PruneDeadWorkerDirtyExit failure), and
   // every orphaned worker of ours (LivenessView::orphans). Returns how many jobs went back.
   int64_t BeatAndRecover();
-  // Unregisters a slot at the end; in reliable mode also hands back a job left in flight.
-  // Retried briefly: a worker left registered shows up as a ghost.
+  // Unregisters slots at the end; in reliable mode also hands back the jobs they left in
+  // flight. A slot whose jobs cannot go back (a queue key of the wrong type) is unregistered
+  // all the same, its in-flight lists left for recovery (the error is logged). Retried while
+  // the backend is unreachable, until `deadline` on the timer (at least one try; the slots
+  // after one that failed wait for the next round): then Unavailable naming the slots left
+  // registered, which other workers recover.
+  absl::Status ReleaseSlots(const std::vector<std::string>& ids, absl::Time deadline);
+  // ReleaseSlots of one slot, for up to a second; an error is logged.
   void ReleaseSlot(const std::string& id);
 
-  // With a heartbeat interval: beats at once, then every interval on a thread, until Stop().
+  // With a heartbeat interval: beats at once, then every interval on a thread, until Stop(),
+  // which also ends a recovery round in progress after the worker it is at.
   void Start();
   void Stop();
 
@@ -105,11 +112,14 @@ class Liveness {
   std::optional<DirtyExit> DirtyExitOf(const std::string& worker_id, bool by_heartbeat);
   // Recovers `request.worker_id`, logging what happened under `why`; how many jobs went back.
   int64_t Recover(const RecoverRequest& request, std::string_view why);
+  // One slot's release: OK, or the error that kept it registered.
+  absl::Status ReleaseOne(const std::string& id);
 
   Backend& backend_;
   const std::vector<std::string> ids_;
   const LivenessOptions options_;
   std::atomic<bool>& reliable_;
+  std::atomic<bool> stopping_{false};
   Periodic beats_;
 };
 

@@ -80,6 +80,11 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
   return d;
 }
 
+absl::Status Recorder::first_unrecorded_error() const {
+  std::lock_guard lock(mu_);
+  return first_unrecorded_error_;
+}
+
 bool Recorder::Record(Backend& backend, std::string_view worker_id,
                       std::vector<FinishedJob>& done) {
   if (done.empty()) return true;
@@ -102,6 +107,9 @@ bool Recorder::Record(Backend& backend, std::string_view worker_id,
     options_.log(LogLevel::kError,
                  absl::StrFormat("worker %s: %s was performed but could not be recorded: %s",
                                  worker_id, what(), s.ToString()));
+    unrecorded_.fetch_add(static_cast<int64_t>(done.size()));
+    std::lock_guard lock(mu_);
+    if (first_unrecorded_error_.ok()) first_unrecorded_error_ = s;
   }
   for (size_t i = 0; i < done.size(); ++i) {
     const FinishedJob& d = done[i];

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,12 +69,18 @@ class Recorder {
 
   int64_t processed() const { return processed_.load(); }
   int64_t failed() const { return failed_.load(); }
+  // Jobs performed whose end Record could not write, and the first error that kept one out.
+  int64_t unrecorded() const { return unrecorded_.load(); }
+  absl::Status first_unrecorded_error() const;
 
  private:
   RunState& state_;
   const RecorderOptions options_;
   std::atomic<int64_t> processed_{0};
   std::atomic<int64_t> failed_{0};
+  std::atomic<int64_t> unrecorded_{0};
+  mutable std::mutex mu_;
+  absl::Status first_unrecorded_error_;  // guarded by mu_
 };
 
 // An error that retrying may cure: the backend could not be reached, or not in time.

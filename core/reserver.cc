@@ -36,46 +36,55 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
     r.no_queues = true;
     return r;
   }
+  const std::vector<std::string> queues = UsableQueues();
+  if (queues.empty()) {
+    r.no_usable = true;
+    return r;
+  }
   in_flight_ = reliable_.load();
   // Every reserve honours the fleet-wide pause flag, in the same round trip.
   bool* const paused = &r.paused;
   if (allow_batch && in_flight_ && batch_size_ > 1) {
     const int extra = tickets_.TakeMore(batch_size_ - 1);
     absl::StatusOr<ReservedJobs> jobs = backend_.Reserve(
-        {.queues = queues_, .wait = wait, .owner = slot_id_, .max = 1 + extra, .paused = paused});
+        {.queues = queues, .wait = wait, .owner = slot_id_, .max = 1 + extra, .paused = paused});
     const int got = jobs.ok() ? static_cast<int>(jobs->size()) : 0;
     tickets_.Return(extra + 1 - std::max(got, 1));  // the first ticket stays with the caller's
     if (r.paused) return r;
+    if (jobs.ok()) NoteUsable(queues, got > 0 ? (*jobs)[0].queue : std::string());
     if (jobs.ok() && got > 0) {
       r.jobs.assign(std::make_move_iterator(jobs->begin()), std::make_move_iterator(jobs->end()));
       r.batch = true;
       return r;
     }
-    if (!absl::IsFailedPrecondition(jobs.status()) || queues_.size() == 1) {
+    if (!absl::IsFailedPrecondition(jobs.status())) {
       if (!jobs.ok()) {
         in_flight_unsure_ = IsTransient(jobs.status());
         return jobs.status();
       }
       return r;
     }
-    // A queue key of the wrong type among several: one job at a time, below, goes around it.
+    // A queue key of the wrong type: one job at a time, below, finds it and goes around it.
     batch_size_ = 1;
   }
-  absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne(queues_, wait, paused);
+  absl::StatusOr<std::optional<ReservedJob>> job = ReserveOne(queues, wait, paused);
   if (in_flight_ && absl::IsUnimplemented(job.status())) {
     Log(LogLevel::kError, "this backend has no in-flight lists: reserving unreliably");
     reliable_.store(false);
     in_flight_ = false;
-    job = ReserveOne(queues_, wait, paused);
+    job = ReserveOne(queues, wait, paused);
   }
-  if (absl::IsFailedPrecondition(job.status()) && queues_.size() > 1) {
-    job = ReserveAroundBrokenQueues(job.status(), paused);
-  }
+  if (job.ok()) NoteUsable(queues, job->has_value() ? (*job)->queue : std::string());
+  if (absl::IsFailedPrecondition(job.status())) job = ReserveAroundBrokenQueues(queues, paused);
   if (!job.ok()) {
     in_flight_unsure_ = in_flight_ && IsTransient(job.status());
     return job.status();
   }
-  if (job->has_value()) r.jobs.push_back(**std::move(job));
+  if (job->has_value()) {
+    r.jobs.push_back(**std::move(job));
+  } else if (UsableQueues().empty()) {
+    r.no_usable = true;
+  }
   return r;
 }
 
@@ -93,18 +102,63 @@ absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveOne(
 
 // One queue key of the wrong type (someone else's SET on it) fails a reserve over all the
 // queues; the others must still be served. Tries them one by one, in priority order, without
-// waiting; when none has a job the original error stands, so the slot backs off.
+// waiting, and skips from now on each that fails so.
 absl::StatusOr<std::optional<ReservedJob>> Reserver::ReserveAroundBrokenQueues(
-    const absl::Status& error, bool* paused) {
-  Log(LogLevel::kError,
-      absl::StrFormat("worker %s: %s; trying the queues one by one", slot_id_, error.ToString()));
-  for (const std::string& queue : queues_) {
+    const std::vector<std::string>& queues, bool* paused) {
+  for (const std::string& queue : queues) {
     absl::StatusOr<std::optional<ReservedJob>> job =
         ReserveOne({queue}, absl::ZeroDuration(), paused);
-    if (absl::IsFailedPrecondition(job.status())) continue;
+    if (absl::IsFailedPrecondition(job.status())) {
+      MarkUnusable(queue, job.status());
+      continue;
+    }
+    if (job.ok()) NoteUsable({queue}, "");
     if (!job.ok() || job->has_value() || *paused) return job;
   }
-  return error;
+  return std::nullopt;
+}
+
+std::vector<std::string> Reserver::UsableQueues() const {
+  if (unusable_.empty()) return queues_;
+  const absl::Time now = options_.timer->MonotonicNow();
+  std::vector<std::string> usable;
+  for (const std::string& q : queues_) {
+    auto it = unusable_.find(q);
+    if (it == unusable_.end() || it->second.retry_at <= now) usable.push_back(q);
+  }
+  return usable;
+}
+
+void Reserver::MarkUnusable(const std::string& queue, const absl::Status& error) {
+  const absl::Time now = options_.timer->MonotonicNow();
+  auto [it, fresh] = unusable_.try_emplace(queue);
+  Unusable& u = it->second;
+  u.error = std::string(error.message());
+  u.retry_at = now + kUnusableRetry;
+  if (!fresh && now - u.logged_at < kUnusableReminder) return;
+  u.logged_at = now;
+  Log(LogLevel::kError,
+      absl::StrFormat("worker %s: queue \"%s\" is unusable (%s): skipping it, trying it again "
+                      "every %s",
+                      slot_id_, queue, u.error, absl::FormatDuration(kUnusableRetry)));
+}
+
+void Reserver::NoteUsable(const std::vector<std::string>& queues, std::string_view through) {
+  if (unusable_.empty()) return;
+  for (const std::string& q : queues) {
+    if (unusable_.erase(q) > 0) {
+      Log(LogLevel::kInfo, absl::StrFormat("worker %s: queue \"%s\" is usable again", slot_id_, q));
+    }
+    if (q == through) return;  // the reserve looked no further
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> Reserver::UnusableQueues() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& q : queues_) {
+    if (auto it = unusable_.find(q); it != unusable_.end()) out.emplace_back(q, it->second.error);
+  }
+  return out;
 }
 
 absl::Status Reserver::HandBackOrphans() {
@@ -127,7 +181,7 @@ absl::Status Reserver::HandBackOrphans() {
 
 absl::StatusOr<bool> Reserver::AnyQueued() {
   RESQUE_RETURN_IF_ERROR(ResolveQueues());
-  for (const std::string& queue : queues_) {
+  for (const std::string& queue : UsableQueues()) {
     RESQUE_ASSIGN_OR_RETURN(const int64_t n, backend_.Size(queue));
     if (n > 0) return true;
   }

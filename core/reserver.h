@@ -1,8 +1,9 @@
 // Reserver: how one slot takes jobs. It resolves "*" to the known queues (kept for a second on
 // the worker's timer, looked up again at once after a reserve that found nothing), reserves in
-// priority order, reliably into the slot's in-flight list unless the backend has none, goes
-// around a queue key of the wrong type, grows batches while jobs are quick, and hands back the
-// jobs a batch did not start or a lost reply left in flight. Used by the slot's thread only.
+// priority order, reliably into the slot's in-flight list unless the backend has none, skips a
+// queue whose key is of the wrong type (trying it again every kUnusableRetry), grows batches
+// while jobs are quick, and hands back the jobs a batch did not start or a lost reply left in
+// flight. Used by the slot's thread only.
 //
 //   resque::Reserver reserver(backend, slot_id, options, tickets, state, reliable);
 //   absl::StatusOr<resque::Reservation> r = reserver.Reserve(absl::Seconds(1), /*batch=*/true);
@@ -10,9 +11,11 @@
 #define RESQUE_CORE_RESERVER_H_
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +35,7 @@ struct Reservation {
   std::vector<ReservedJob> jobs;  // empty: nothing found
   bool batch = false;             // a batch (Reserve with max > 1): record them in one step
   bool no_queues = false;         // "*" stood for no queue at all: nothing to reserve from
+  bool no_usable = false;         // every queue is skipped as unusable (see Reserver)
   bool paused = false;            // the fleet-wide pause flag is set: nothing was taken
 };
 
@@ -93,12 +97,29 @@ class Reserver {
   // A batch goes on while it has run for less than this; then its unstarted jobs go back.
   static constexpr absl::Duration kBatchBudget = absl::Milliseconds(10);
 
+  // A queue the backend refuses to reserve from (FailedPrecondition: on Redis, its key holds
+  // something else than a list) is skipped, and logged once; it is tried again this often,
+  // logged again at most every kUnusableReminder while it stays so, and logged when it works
+  // again.
+  static constexpr absl::Duration kUnusableRetry = absl::Seconds(30);
+  static constexpr absl::Duration kUnusableReminder = absl::Minutes(10);
+  // How many queues the slot listens to now ("*" resolved at the last reserve).
+  size_t queue_count() const { return queues_.size(); }
+  // The slot's queues skipped as unusable now, each with the error that made it so.
+  std::vector<std::pair<std::string, std::string>> UnusableQueues() const;
+
  private:
   absl::StatusOr<Reservation> ReserveOnList(absl::Duration wait, bool allow_batch);
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const std::vector<std::string>& queues,
                                                         absl::Duration wait, bool* paused);
-  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(const absl::Status& error,
-                                                                       bool* paused);
+  absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
+      const std::vector<std::string>& queues, bool* paused);
+  // queues_ less the unusable queues not due for another try.
+  std::vector<std::string> UsableQueues() const;
+  void MarkUnusable(const std::string& queue, const absl::Status& error);
+  // A reserve over `queues` went without error, looking at each up to `through` (the queue it
+  // took a job from; empty: all of them): those skipped before are usable again.
+  void NoteUsable(const std::vector<std::string>& queues, std::string_view through);
   absl::Status HandBackOrphans();
   absl::Status ResolveQueues();
   void Log(LogLevel level, const std::string& message) const { options_.log(level, message); }
@@ -120,6 +141,12 @@ class Reserver {
   // What "*" stood for at the last look, and when (by the timer).
   std::vector<std::string> queues_;
   absl::Time queues_at_ = absl::InfinitePast();
+  struct Unusable {
+    std::string error;
+    absl::Time retry_at;   // by the timer
+    absl::Time logged_at;  // by the timer
+  };
+  std::map<std::string, Unusable> unusable_;
 };
 
 }  // namespace resque

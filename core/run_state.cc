@@ -5,6 +5,7 @@ namespace resque {
 void RunState::Stop(bool immediate) {
   {
     std::lock_guard lock(mu_);
+    if (!stopping_) stopped_at_ = timer_.MonotonicNow();
     stopping_ = true;
     stop_flag_.store(true);
     if (immediate) {
@@ -50,6 +51,25 @@ bool RunState::Sleep(absl::Duration d) {
 bool RunState::SleepUnlessImmediate(absl::Duration d) {
   std::unique_lock lock(mu_);
   return !timer_.WaitFor(lock, changed_, d, [this] { return immediate_; });
+}
+
+void RunState::SlotEnded() {
+  {
+    std::lock_guard lock(mu_);
+    ++ended_slots_;
+  }
+  changed_.notify_all();
+}
+
+bool RunState::AwaitStopOrSlotsEnded(int slots) {
+  std::unique_lock lock(mu_);
+  changed_.wait(lock, [&] { return stopping_ || ended_slots_ >= slots; });
+  return stopping_;
+}
+
+absl::Time RunState::stopped_at() const {
+  std::lock_guard lock(mu_);
+  return stopped_at_;
 }
 
 int RunState::paused_slots() const {

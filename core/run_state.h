@@ -29,6 +29,12 @@ class RunState {
 
   // Parks while paused, calling `on_park` once before it does; false once a stop is asked for.
   bool AwaitRunnable(const std::function<void()>& on_park);
+  // Each slot thread of Worker::Run says so as it ends. AwaitStopOrSlotsEnded returns once a
+  // stop is asked for (true) or `slots` of them have ended (false), whichever comes first.
+  void SlotEnded();
+  bool AwaitStopOrSlotsEnded(int slots);
+  // When the first stop was asked for, on the timer; InfiniteFuture before.
+  absl::Time stopped_at() const;
   // False when a stop cut the sleep short (or came before it).
   bool Sleep(absl::Duration d);
   // False when an immediate stop cut the sleep short (or came before it).
@@ -54,6 +60,8 @@ class RunState {
   bool immediate_ = false;           // guarded by mu_
   bool paused_ = false;              // guarded by mu_
   int paused_slots_ = 0;             // guarded by mu_
+  int ended_slots_ = 0;              // guarded by mu_
+  absl::Time stopped_at_ = absl::InfiniteFuture();  // guarded by mu_
   // Mirrors of the three flags for reads that must not take mu_.
   std::atomic<bool> stop_flag_{false};
   std::atomic<bool> immediate_flag_{false};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/backoff.h"
@@ -50,6 +51,11 @@ constexpr absl::Duration kBatchQuiet = absl::Milliseconds(1);
 // A slot whose reserve fails waits this long before the next, doubling up to kMaxBackoff.
 constexpr absl::Duration kMinBackoff = absl::Milliseconds(50);
 constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
+// Once stopping, no wait on the backend's server lasts longer than this (Backend::CapWaits),
+// and unregistering goes on until kStopBudget after the stop (at least one capped try): a
+// stop with the server gone or hanging takes about a second, and never more than two.
+constexpr absl::Duration kStopWaitCap = absl::Milliseconds(500);
+constexpr absl::Duration kStopBudget = absl::Seconds(1);
 
 // "<class> <id>" of a job, for the log.
 std::string JobName(const Payload* payload) {
@@ -195,16 +201,72 @@ absl::Status Worker::Run() {
   StartWatchdog();
   std::vector<std::thread> threads;
   threads.reserve(slots_.size());
-  for (const auto& slot : slots_) threads.emplace_back([this, &slot] { SlotLoop(*slot); });
+  for (const auto& slot : slots_) {
+    threads.emplace_back([this, &slot] {
+      SlotLoop(*slot);
+      state_->SlotEnded();
+    });
+  }
+  // A stop, or the slots' own end (burst): from then on nothing waits long on a server that is
+  // gone or hangs, neither the slots' last calls nor a heartbeat round nor unregistering.
+  (void)state_->AwaitStopOrSlotsEnded(static_cast<int>(slots_.size()));
+  backend_.CapWaits(kStopWaitCap);
   for (std::thread& t : threads) t.join();
   EndShutdownWait();
   StopWatchdog();
   liveness_->Stop();
+  const absl::Time now = options_.timer->MonotonicNow();
+  const absl::Time stopped = std::min(state_->stopped_at(), now);
+  const absl::Status released =
+      liveness_->ReleaseSlots(worker_ids_, std::max(stopped + kStopBudget, now + kStopWaitCap));
   for (const auto& slot : slots_) {
-    liveness_->ReleaseSlot(slot->id);
     Log(LogLevel::kInfo, absl::StrFormat("worker %s stopped", slot->id));
   }
-  return absl::OkStatus();
+  backend_.CapWaits(absl::InfiniteDuration());
+  return RunOutcome(released);
+}
+
+absl::Status Worker::RunOutcome(const absl::Status& released) const {
+  std::vector<std::string> problems;
+  absl::StatusCode code = absl::StatusCode::kOk;
+  const auto add = [&](absl::StatusCode c, std::string what) {
+    if (code == absl::StatusCode::kOk) code = c;
+    problems.push_back(std::move(what));
+  };
+  if (const int64_t n = recorder_->unrecorded(); n > 0) {
+    add(absl::StatusCode::kDataLoss,
+        absl::StrFormat("%d job(s) were performed but their end could not be recorded (%s); %s", n,
+                        recorder_->first_unrecorded_error().message(),
+                        !reliable_.load() ? "nothing kept them (--unreliable)"
+                        : released.ok()   ? "they are back on their queues"
+                                          : "they stay in flight until a worker recovers them"));
+  }
+  if (options_.burst) {
+    // Each queue once, as the first slot that skipped it saw it.
+    std::vector<std::pair<std::string, std::string>> unusable;
+    for (const auto& slot : slots_) {
+      for (auto& q : slot->reserver.UnusableQueues()) {
+        const bool seen = std::any_of(unusable.begin(), unusable.end(),
+                                      [&](const auto& u) { return u.first == q.first; });
+        if (!seen) unusable.push_back(std::move(q));
+      }
+    }
+    if (!unusable.empty()) {
+      std::vector<std::string> named;
+      for (const auto& [queue, error] : unusable) {
+        named.push_back(absl::StrFormat("queue \"%s\" (%s)", queue, error));
+      }
+      const bool none = unusable.size() == slots_[0]->reserver.queue_count();
+      add(absl::StatusCode::kFailedPrecondition,
+          absl::StrFormat("burst: %s: %s",
+                          none ? "no queue it listens to is usable"
+                               : "the other queues are done, but it skipped",
+                          absl::StrJoin(named, ", ")));
+    }
+  }
+  if (!released.ok()) add(released.code(), std::string(released.message()));
+  if (problems.empty()) return absl::OkStatus();
+  return absl::Status(code, absl::StrJoin(problems, "; "));
 }
 
 int64_t Worker::BeatAndRecover() { return liveness_->BeatAndRecover(); }
@@ -219,6 +281,8 @@ void Worker::SlotLoop(Slot& slot) {
     if (!tickets_->Take(/*wait=*/true)) break;
     absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait(), /*allow_batch=*/true);
     if (!worked.ok()) {
+      // A reserve cut short by the stop (Backend::CapWaits) is no news.
+      if (state_->stopping()) break;
       Log(LogLevel::kError, absl::StrFormat("worker %s: %s", slot.id, worked.status().ToString()));
       if (!backoff.Wait()) break;
       continue;
@@ -296,8 +360,9 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allo
 
 absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch) {
   RESQUE_ASSIGN_OR_RETURN(Reservation r, slot.reserver.Reserve(wait, allow_batch));
-  if (r.no_queues) {
-    // "*" with no queue yet: nothing to reserve from, so wait as the reserve would have.
+  if (r.no_queues || r.no_usable) {
+    // "*" with no queue yet, or none usable: nothing to reserve from, so wait as the reserve
+    // would have.
     if (wait > absl::ZeroDuration()) state_->Sleep(wait);
     return false;
   }

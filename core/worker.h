@@ -130,8 +130,13 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Prunes dead workers of this host, registers the slots, works until stopped (RequestStop,
-  // burst, max_jobs), unregisters. InvalidArgument for bad options; otherwise OK (backend errors
-  // are logged and retried). A stop requested before Run makes it return at once.
+  // burst, max_jobs), unregisters. InvalidArgument for bad options. Backend errors while it
+  // works are logged and retried; what it could not do in the end is the error it returns, in
+  // one message: DataLoss when jobs it performed could not be recorded (left in flight, handed
+  // back as it unregisters), FailedPrecondition when a burst skipped a queue it could not read
+  // (a key of the wrong type), Unavailable when it could not unregister (Redis away: about a
+  // second after the stop, the slots are left for recovery). A stop requested before Run makes
+  // it return at once.
   absl::Status Run();
 
   // Reserves, performs and records at most one job as slot 0, waiting up to `wait` for one.
@@ -165,6 +170,10 @@ class Worker {
   struct Slot;
 
   absl::Status CheckOptions() const;
+  // What Run returns once its slots are released (`released`: how that went): OK, or one error
+  // that says everything the worker could not do (records, unusable queues in burst,
+  // unregistering).
+  absl::Status RunOutcome(const absl::Status& released) const;
   void SlotLoop(Slot& slot);
   // Reserves with a ticket held (see Tickets) and performs. Returns whether a job was taken;
   // the ticket is given back when none was.

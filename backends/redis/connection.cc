@@ -1,10 +1,13 @@
 #include "backends/redis/connection.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
 
@@ -26,11 +29,9 @@ absl::Duration NextBackoff(absl::Duration previous, absl::Duration cap) {
                                           : std::min(previous * 2, cap);
 }
 
-timeval TimeoutFor(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return timeval{0, 0};  // hiredis: no timeout
-  d = std::max(d, absl::Milliseconds(1));                   // {0, 0} would mean "forever"
-  return absl::ToTimeval(d);
-}
+// I/O waits are on the real clock whatever RedisOptions::timer is: the server does not
+// follow a test's ManualClock.
+absl::Time RealNow() { return RealClock()->MonotonicNow(); }
 
 // A pooled context may have been closed by the server while it sat idle (a restart, a client
 // timeout). Peeking at the socket tells without a round trip: EOF or pending bytes (a stale
@@ -71,7 +72,82 @@ ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> sc
     : options_(WithTimer(std::move(options))),
       scripts_(std::move(scripts)),
       address_(RedisAddress(options_)),
-      shas_(scripts_.size()) {}
+      shas_(scripts_.size()),
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+ConnectionPool::~ConnectionPool() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void ConnectionPool::CapWaits(absl::Duration cap) {
+  if (cap == absl::InfiniteDuration()) {
+    cap_ns_.store(-1);
+    uint64_t n = 0;
+    if (wake_fd_ >= 0) (void)!read(wake_fd_, &n, sizeof(n));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    capped_at_ns_.store(absl::ToUnixNanos(RealNow()));
+    cap_ns_.store(std::max<int64_t>(absl::ToInt64Nanoseconds(cap), 0));
+  }
+  capped_cv_.notify_all();
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+ConnectionPool::WaitSpec ConnectionPool::Spec(absl::Duration blocking, bool keep_blocking) const {
+  const absl::Duration timeout = blocking == absl::InfiniteDuration()
+                                     ? absl::InfiniteDuration()
+                                     : options_.command_timeout + blocking;
+  return {
+      .start = RealNow(), .timeout = timeout, .blocking = blocking, .keep_blocking = keep_blocking};
+}
+
+absl::Time ConnectionPool::Limit(const WaitSpec& spec) const {
+  const absl::Time own = spec.start + spec.timeout;
+  const int64_t cap = cap_ns_.load();
+  if (cap < 0) return own;
+  const absl::Time capped_at = absl::FromUnixNanos(capped_at_ns_.load());
+  // A wait that began before the cap ends `cap` after it; one that began since, `cap` after its
+  // start. A blocking command's own wait is waited out first, unless it may be abandoned.
+  absl::Time from = std::max(spec.start, capped_at);
+  if (spec.keep_blocking || spec.start >= capped_at) {
+    from = std::max(from, spec.start + spec.blocking);
+  }
+  return std::min(own, from + absl::Nanoseconds(cap));
+}
+
+bool ConnectionPool::AwaitFd(int fd, short events, const WaitSpec& spec) const {
+  for (;;) {
+    const bool was_capped = capped();
+    const absl::Duration left = Limit(spec) - RealNow();
+    if (left <= absl::ZeroDuration()) return false;
+    int timeout_ms = -1;
+    if (left != absl::InfiniteDuration()) {
+      timeout_ms = static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1))), INT_MAX));
+    }
+    pollfd fds[2] = {{fd, events, 0}, {wake_fd_, POLLIN, 0}};
+    // The wake fd stays readable while a cap holds: only a wait that has not seen the cap
+    // listens to it.
+    const nfds_t n = was_capped || wake_fd_ < 0 ? 1 : 2;
+    const int ready = poll(fds, n, timeout_ms);
+    if (ready < 0 && errno != EINTR) return true;  // the read or write that follows says why
+    if (ready > 0 && fds[0].revents != 0) return true;
+    // A timeout, a signal or a cap: look at the limit again.
+  }
+}
+
+absl::Status ConnectionPool::TimedOut(const WaitSpec& spec, std::string_view what) const {
+  if (capped() && Limit(spec) < spec.start + spec.timeout) {
+    return absl::UnavailableError(absl::StrFormat(
+        "redis %s: %s cut short: the worker is stopping and waits at most %s", address_,
+        AbslView(what), absl::FormatDuration(absl::Nanoseconds(cap_ns_.load()))));
+  }
+  return absl::UnavailableError(
+      absl::StrFormat("redis %s: %s in time (command timeout)", address_, AbslView(what)));
+}
 
 namespace {
 
@@ -96,33 +172,52 @@ absl::Status Append(redisContext* c, const std::string& address,
   return absl::OkStatus();
 }
 
-// Writes every command, then reads as many replies. Any I/O error leaves the context unusable.
-absl::StatusOr<Replies> Exchange(redisContext* c, const std::string& address,
-                                 absl::Span<const Command> commands) {
-  RESQUE_RETURN_IF_ERROR(Append(c, address, commands));
+}  // namespace
+
+absl::Status ConnectionPool::WriteAll(redisContext* c, const WaitSpec& spec) const {
+  for (int done = 0;;) {
+    if (redisBufferWrite(c, &done) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+    }
+    if (done != 0) return absl::OkStatus();
+    if (!AwaitFd(c->fd, POLLOUT, spec)) return TimedOut(spec, "could not send");
+  }
+}
+
+absl::StatusOr<Reply> ConnectionPool::ReadReply(redisContext* c, const WaitSpec& spec) const {
+  for (;;) {
+    void* raw = nullptr;
+    // Non-blocking context: this only takes a reply already read, if there is one.
+    if (redisGetReply(c, &raw) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+    }
+    if (raw != nullptr) return Reply(static_cast<redisReply*>(raw));
+    if (!AwaitFd(c->fd, POLLIN, spec)) return TimedOut(spec, "no reply");
+    if (redisBufferRead(c) != REDIS_OK) {
+      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+    }
+  }
+}
+
+absl::StatusOr<Replies> ConnectionPool::Exchange(redisContext* c,
+                                                 absl::Span<const Command> commands,
+                                                 const WaitSpec& spec) const {
+  RESQUE_RETURN_IF_ERROR(Append(c, address_, commands));
+  RESQUE_RETURN_IF_ERROR(WriteAll(c, spec));
   Replies replies;
   replies.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
-      const bool timed_out =
-          c->err == REDIS_ERR_IO && std::strcmp(c->errstr, strerror(EAGAIN)) == 0;
-      return absl::UnavailableError(absl::StrFormat(
-          "redis %s: %s", address,
-          timed_out ? "no reply in time (command timeout)" : std::string(c->errstr)));
-    }
-    replies.emplace_back(static_cast<redisReply*>(raw));
+    RESQUE_ASSIGN_OR_RETURN(Reply reply, ReadReply(c, spec));
+    replies.push_back(std::move(reply));
   }
   return replies;
 }
 
-}  // namespace
-
 absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
-  const timeval connect_tv = TimeoutFor(timeout);
+  // Non-blocking, as the context stays: every wait is AwaitFd's.
   Context c(options_.unix_socket.empty()
-                ? redisConnectWithTimeout(options_.host.c_str(), options_.port, connect_tv)
-                : redisConnectUnixWithTimeout(options_.unix_socket.c_str(), connect_tv));
+                ? redisConnectNonBlock(options_.host.c_str(), options_.port)
+                : redisConnectUnixNonBlock(options_.unix_socket.c_str()));
   if (c == nullptr) {
     return absl::UnavailableError(
         absl::StrFormat("redis %s: cannot allocate a connection", address_));
@@ -130,8 +225,17 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   if (c->err != 0) {
     return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
   }
-  if (redisSetTimeout(c.get(), TimeoutFor(options_.command_timeout)) != REDIS_OK) {
-    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+  const WaitSpec connecting = {.start = RealNow(), .timeout = timeout};
+  if (!AwaitFd(c->fd, POLLOUT, connecting)) {
+    return absl::UnavailableError(absl::StrFormat("redis %s: cannot connect within %s%s", address_,
+                                                  absl::FormatDuration(timeout),
+                                                  capped() ? " (stopping)" : ""));
+  }
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error != 0) {
+    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, strerror(error)));
   }
   if (options_.unix_socket.empty()) redisEnableKeepAlive(c.get());
 
@@ -140,7 +244,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
     // Redis 6 ACLs take AUTH <user> <pass>. php-resque's redis://user:pass@ URLs ignore the
     // user, and Redis 5 knows only AUTH <pass>: fall back to that when the pair is refused.
     absl::StatusOr<Replies> r =
-        Exchange(c.get(), address_, {{"AUTH", options_.username, options_.password}});
+        Exchange(c.get(), {{"AUTH", options_.username, options_.password}}, Spec());
     if (!r.ok()) return r.status();
     if ((*r)[0]->type != REDIS_REPLY_ERROR) authenticated = true;
   }
@@ -150,7 +254,7 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   if (auth) setup.push_back({"AUTH", options_.password});
   if (options_.db != 0) setup.push_back({"SELECT", absl::StrFormat("%d", options_.db)});
   for (const std::string& script : scripts_) setup.push_back({"SCRIPT", "LOAD", script});
-  absl::StatusOr<Replies> replies = Exchange(c.get(), address_, setup);
+  absl::StatusOr<Replies> replies = Exchange(c.get(), setup, Spec());
   if (!replies.ok()) return replies.status();
   size_t i = 0;
   if (auth) {
@@ -179,8 +283,6 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   return c;
 }
 
-ConnectionPool::~ConnectionPool() = default;
-
 ConnectionPool::Session ConnectionPool::OpenSession() { return Session(this); }
 
 absl::StatusOr<Context> ConnectionPool::Acquire() {
@@ -198,18 +300,21 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
 absl::StatusOr<Context> ConnectionPool::ConnectWithBackoff() {
   const absl::Time deadline = options_.timer->MonotonicNow() + options_.connect_timeout;
   while (true) {
-    absl::Time start;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      start = next_attempt_;
-      if (start > deadline) {
-        return absl::UnavailableError(absl::StrFormat(
-            "redis %s: cannot connect (%s); next attempt in %s", address_, last_error_,
-            absl::FormatDuration(start - options_.timer->MonotonicNow())));
+      std::unique_lock<std::mutex> lock(mu_);
+      const absl::Time start = next_attempt_;
+      // Under a cap (a stopping worker) each call tries once, at once: whoever calls has its
+      // own pace and no time to wait out a backoff.
+      if (!capped()) {
+        if (start > deadline) {
+          return absl::UnavailableError(absl::StrFormat(
+              "redis %s: cannot connect (%s); next attempt in %s", address_, last_error_,
+              absl::FormatDuration(start - options_.timer->MonotonicNow())));
+        }
+        const absl::Time now = options_.timer->MonotonicNow();
+        if (start > now) BackoffSleep(lock, start - now);
       }
     }
-    const absl::Time now = options_.timer->MonotonicNow();
-    if (start > now) options_.timer->SleepFor(start - now);
     const absl::Duration left = deadline - options_.timer->MonotonicNow();
     absl::StatusOr<Context> c = Connect(std::max(left, absl::Milliseconds(1)));
     std::lock_guard<std::mutex> lock(mu_);
@@ -224,8 +329,14 @@ absl::StatusOr<Context> ConnectionPool::ConnectWithBackoff() {
     next_attempt_ = options_.timer->MonotonicNow() + backoff_;
     last_error_ = std::string(c.status().message());
     // A refused AUTH or SELECT will not get better by retrying within this call.
-    if (!absl::IsUnavailable(c.status()) || next_attempt_ >= deadline) return c.status();
+    if (!absl::IsUnavailable(c.status()) || next_attempt_ >= deadline || capped()) {
+      return c.status();
+    }
   }
+}
+
+void ConnectionPool::BackoffSleep(std::unique_lock<std::mutex>& lock, absl::Duration d) {
+  options_.timer->WaitFor(lock, capped_cv_, d, [this] { return capped(); });
 }
 
 void ConnectionPool::Release(Context context) {
@@ -236,9 +347,9 @@ void ConnectionPool::Release(Context context) {
 }
 
 absl::StatusOr<Replies> ConnectionPool::Run(absl::Span<const Command> commands,
-                                            absl::Duration extra_timeout) {
+                                            absl::Duration blocking) {
   // The session ends with this call, handing its connection back to the pool.
-  return Session(this).Run(commands, extra_timeout);
+  return Session(this).Run(commands, blocking);
 }
 
 // ---- Session ----
@@ -268,16 +379,15 @@ void ConnectionPool::Session::Close() {
 }
 
 absl::Status ConnectionPool::Session::Drain() {
+  const WaitSpec spec = pool_->Spec();
   for (; pending_ > 0; --pending_) {
-    void* raw = nullptr;
-    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
-      const std::string error = context_->errstr;
+    absl::StatusOr<Reply> reply = pool_->ReadReply(context_.get(), spec);
+    if (!reply.ok()) {
       context_.reset();
       pending_ = 0;
       return absl::UnavailableError(absl::StrFormat(
-          "redis %s: reading the replies of commands sent earlier: %s", pool_->address_, error));
+          "reading the replies of commands sent earlier: %s", reply.status().message()));
     }
-    freeReplyObject(raw);
   }
   return absl::OkStatus();
 }
@@ -297,48 +407,24 @@ absl::StatusOr<redisContext*> ConnectionPool::Session::Ready() {
 }
 
 absl::StatusOr<Replies> ConnectionPool::Session::Run(absl::Span<const Command> commands,
-                                                     absl::Duration extra_timeout) {
+                                                     absl::Duration blocking, Abandon abandon) {
   absl::StatusOr<redisContext*> c = Ready();
   if (!c.ok()) return c.status();
-  const RedisOptions& options = pool_->options_;
-  const bool extended = extra_timeout != absl::ZeroDuration();
-  if (extended) {
-    const absl::Duration timeout = extra_timeout == absl::InfiniteDuration()
-                                       ? absl::InfiniteDuration()
-                                       : options.command_timeout + extra_timeout;
-    if (redisSetTimeout(*c, TimeoutFor(timeout)) != REDIS_OK) {
-      const absl::Status error =
-          absl::UnavailableError(absl::StrFormat("redis %s: %s", pool_->address_, (*c)->errstr));
-      context_.reset();
-      return error;
-    }
-  }
-  absl::StatusOr<Replies> replies = Exchange(*c, pool_->address_, commands);
-  if (!replies.ok()) {
-    context_.reset();  // unusable after an I/O error
-    return replies.status();
-  }
-  if (extended && redisSetTimeout(*c, TimeoutFor(options.command_timeout)) != REDIS_OK) {
-    context_.reset();  // the replies are good; the context is not kept
-  }
+  absl::StatusOr<Replies> replies =
+      pool_->Exchange(*c, commands, pool_->Spec(blocking, abandon == Abandon::kNever));
+  if (!replies.ok()) context_.reset();  // unusable after an I/O error or a timeout
   return replies;
 }
 
 absl::Status ConnectionPool::Session::Send(absl::Span<const Command> commands) {
   absl::StatusOr<redisContext*> c = Ready();
   if (!c.ok()) return c.status();
-  if (absl::Status s = Append(*c, pool_->address_, commands); !s.ok()) {
+  absl::Status s = Append(*c, pool_->address_, commands);
+  // Written now, so that the server applies the commands while the caller goes on.
+  if (s.ok()) s = pool_->WriteAll(*c, pool_->Spec());
+  if (!s.ok()) {
     context_.reset();
     return s;
-  }
-  // Written now, so that the server applies the commands while the caller goes on.
-  for (int done = 0; done == 0;) {
-    if (redisBufferWrite(*c, &done) != REDIS_OK) {
-      const absl::Status error =
-          absl::UnavailableError(absl::StrFormat("redis %s: %s", pool_->address_, (*c)->errstr));
-      context_.reset();
-      return error;
-    }
   }
   pending_ = commands.size();
   return absl::OkStatus();

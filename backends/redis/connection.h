@@ -1,7 +1,9 @@
 // Connections to one Redis server for the Redis backend: a small pool of hiredis contexts (a
 // context is not thread-safe, so each call checks one out), lazy connection with AUTH and
 // SELECT, reconnection with capped exponential backoff, and pipelined execution of argv-form
-// commands (binary safe: no user data is ever formatted into a command string).
+// commands (binary safe: no user data is ever formatted into a command string). Every wait on
+// the server is a poll() that CapWaits can cut short, so that a stopping worker is never held
+// by a server that hangs or is gone.
 //
 // Internal to backends/redis/: hiredis types do not leave this folder.
 //
@@ -15,6 +17,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,9 +70,19 @@ class ConnectionPool {
   // Sends every command of `commands` then reads every reply: one round trip. Error replies
   // are returned as replies (see ReplyStatus); a failure to reach the server, or an I/O error
   // or timeout on the way, is Unavailable naming the address, and the connection is dropped.
-  // `extra_timeout` extends the read timeout (a BLPOP's wait); InfiniteDuration waits forever.
+  // `blocking` is the server-side wait of a blocking command among them (a BLPOP's), added to
+  // the command timeout; InfiniteDuration waits forever.
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
-                              absl::Duration extra_timeout = absl::ZeroDuration());
+                              absl::Duration blocking = absl::ZeroDuration());
+
+  // From now on no wait of this pool on the server (a connection, a write, a reply, a
+  // reconnect backoff) lasts longer than `cap`; a wait in progress ends within `cap` from now.
+  // A blocking command's own wait is not cut (its reply is awaited `cap` past it), except one
+  // sent with Session::Abandon::kAllowed, whose connection is dropped. A cut wait fails
+  // Unavailable, as a timeout does. InfiniteDuration lifts the cap. Thread-safe.
+  void CapWaits(absl::Duration cap);
+  // Whether CapWaits holds.
+  bool capped() const { return cap_ns_.load() >= 0; }
 
   // Checks that the server can be reached now (connecting if no connection is idle).
   absl::Status Ping();
@@ -101,8 +115,13 @@ class ConnectionPool {
     // has none or the server closed it). Unavailable, without sending anything, when reading the
     // replies an earlier Send left fails: what was sent may still be applied, and sending on
     // another connection could overtake it.
+    // `abandon`: whether CapWaits may drop the connection in the middle of the blocking wait
+    // (it may when whatever the command takes stays on the server: a BLMOVE's job sits in an
+    // in-flight list; a BLPOP's reply would be a job lost).
+    enum class Abandon { kNever, kAllowed };
     absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
-                                absl::Duration extra_timeout = absl::ZeroDuration());
+                                absl::Duration blocking = absl::ZeroDuration(),
+                                Abandon abandon = Abandon::kNever);
 
     // Writes `commands` and returns without reading their replies, which stay pending on this
     // session's connection until its next call (or its end) reads and drops them. Unavailable
@@ -134,12 +153,36 @@ class ConnectionPool {
   };
 
  private:
+  // How long one exchange may wait: from `start` (MonotonicNow of the real clock), `timeout`,
+  // of which `blocking` is the server's own wait (a BLPOP's), cut by CapWaits unless `keep`.
+  struct WaitSpec {
+    absl::Time start;
+    absl::Duration timeout;
+    absl::Duration blocking = absl::ZeroDuration();
+    bool keep_blocking = true;
+  };
+  WaitSpec Spec(absl::Duration blocking = absl::ZeroDuration(), bool keep_blocking = true) const;
+  // When a wait of `spec` must end, with CapWaits as it is now.
+  absl::Time Limit(const WaitSpec& spec) const;
+  // Polls `fd` for `events` until ready (true) or the limit of `spec` (false). A CapWaits
+  // wakes it to look at its limit again.
+  bool AwaitFd(int fd, short events, const WaitSpec& spec) const;
+  // Unavailable for a wait of `spec` that ran out: a timeout, or the cap.
+  absl::Status TimedOut(const WaitSpec& spec, std::string_view what) const;
+  absl::Status WriteAll(redisContext* c, const WaitSpec& spec) const;
+  // One reply, read as it arrives.
+  absl::StatusOr<Reply> ReadReply(redisContext* c, const WaitSpec& spec) const;
+  // Writes every command, then reads as many replies. Any error leaves the context unusable.
+  absl::StatusOr<Replies> Exchange(redisContext* c, absl::Span<const Command> commands,
+                                   const WaitSpec& spec) const;
   // An idle connection, or a new one.
   absl::StatusOr<Context> Acquire();
   // Connects within connect_timeout, no sooner than the backoff left by failed attempts allows.
   absl::StatusOr<Context> ConnectWithBackoff();
   absl::StatusOr<Context> Connect(absl::Duration timeout);
   void Release(Context context);
+  // Sleeps `d` on the timer unless CapWaits comes first.
+  void BackoffSleep(std::unique_lock<std::mutex>& lock, absl::Duration d);
 
   const RedisOptions options_;
   const std::vector<std::string> scripts_;
@@ -154,6 +197,14 @@ class ConnectionPool {
   absl::Duration backoff_ = absl::ZeroDuration();
   absl::Time next_attempt_ = absl::InfinitePast();
   std::string last_error_;
+  std::condition_variable capped_cv_;  // notified (under mu_) when CapWaits sets a cap
+
+  // CapWaits: the cap in nanoseconds (-1: none) and since when (the real MonotonicNow, in
+  // nanoseconds), read without mu_ by every wait. wake_fd_ (an eventfd) turns readable when a
+  // cap is set, waking the polls in progress; it is drained when the cap is lifted.
+  std::atomic<int64_t> cap_ns_{-1};
+  std::atomic<int64_t> capped_at_ns_{0};
+  int wake_fd_ = -1;
 };
 
 }  // namespace resque::redis

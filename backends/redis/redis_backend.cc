@@ -68,6 +68,8 @@ class RedisBackend : public Backend {
   absl::Status Ping() { return pool_->Ping(); }
 
  private:
+  void DoCapWaits(absl::Duration cap) override { pool_->CapWaits(cap); }
+
   // A backend of its own session (see above), for a worker slot.
   std::unique_ptr<Backend> DoOpenSession() override {
     return std::make_unique<RedisBackend>(*this, pool_->OpenSession());
@@ -238,7 +240,8 @@ class RedisBackend : public Backend {
     for (;;) {
       absl::StatusOr<std::optional<ReservedJob>> job = ReserveInFlightNow(queues, owner, paused);
       if (!job.ok() || job->has_value() || (paused != nullptr && *paused)) return job;
-      if (timer.MonotonicNow() >= deadline) return std::nullopt;
+      // A stopping worker (CapWaits) looks no more.
+      if (timer.MonotonicNow() >= deadline || pool_->capped()) return std::nullopt;
       pause.Wait();
     }
   }
@@ -573,7 +576,10 @@ class RedisBackend : public Backend {
     std::vector<Command> commands = {{"SADD", keys_.InFlightQueues(owner), queue},
                                      {"BLMOVE", key, dest, "LEFT", "RIGHT", BlockSeconds(wait)}};
     if (paused != nullptr) commands.push_back({"GET", keys_.PauseAllWorkers()});
-    absl::StatusOr<Replies> r = Run(std::move(commands), wait);
+    // A stopping worker may drop the connection mid-wait: a job the BLMOVE takes meanwhile sits
+    // in the in-flight list, which the slot hands back as it unregisters.
+    absl::StatusOr<Replies> r =
+        Run(std::move(commands), wait, ConnectionPool::Session::Abandon::kAllowed);
     if (!r.ok()) return r.status();
     RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*r)[0], keys_.InFlightQueues(owner)));
     const redisReply& reply = *(*r)[1];
@@ -756,10 +762,11 @@ class RedisBackend : public Backend {
 
   // Where every command goes: this backend's session if it has one, else any idle connection of
   // the pool.
-  absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
-                              absl::Duration extra_timeout = absl::ZeroDuration()) {
-    return session_.has_value() ? session_->Run(commands, extra_timeout)
-                                : pool_->Run(commands, extra_timeout);
+  absl::StatusOr<Replies> Run(
+      absl::Span<const Command> commands, absl::Duration blocking = absl::ZeroDuration(),
+      ConnectionPool::Session::Abandon abandon = ConnectionPool::Session::Abandon::kNever) {
+    if (session_.has_value()) return session_->Run(commands, blocking, abandon);
+    return pool_->OpenSession().Run(commands, blocking, abandon);
   }
 
   absl::Status Send(absl::Span<const Command> commands) {

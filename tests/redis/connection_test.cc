@@ -193,5 +193,45 @@ TEST_F(ConnectionFaultTest, AServerThatHangsWithRepliesPendingIsUnavailableByThe
   EXPECT_EQ(RunOne(session, {"GET", "k"}), std::vector<std::string>{"v"});
 }
 
+// A stopping worker caps the waits: a reply awaited from a hanging server, or a blocking
+// command that may be abandoned, ends at the cap, not at the command timeout; calls made
+// under the cap wait no longer than it; lifting it restores the timeouts.
+TEST_F(ConnectionFaultTest, CapWaitsCutsAReplyAwaitedFromAHangingServerShort) {
+  RedisOptions options = Options();
+  options.command_timeout = absl::Seconds(20);
+  ConnectionPool pool(options, {});
+  ConnectionPool::Session session = pool.OpenSession();
+  ASSERT_EQ(RunOne(session, {"PING"}), std::vector<std::string>{"PONG"});
+  ConnectionPool::Session blocked = pool.OpenSession();
+  ASSERT_EQ(RunOne(blocked, {"PING"}), std::vector<std::string>{"PONG"});
+  ASSERT_TRUE(server_.Pause().ok());
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Replies> blpop;
+  std::thread waiter([&] {
+    blpop = blocked.Run({{"BLMOVE", "a", "b", "LEFT", "RIGHT", "10"}}, absl::Seconds(10),
+                        ConnectionPool::Session::Abandon::kAllowed);
+  });
+  absl::StatusOr<Replies> hung;
+  std::thread reader([&] { hung = session.Run({{"GET", "k"}}); });
+  absl::SleepFor(absl::Milliseconds(200));
+  pool.CapWaits(absl::Milliseconds(300));
+  reader.join();
+  waiter.join();
+  EXPECT_TRUE(absl::IsUnavailable(hung.status())) << hung.status();
+  EXPECT_THAT(std::string(hung.status().message()), ::testing::HasSubstr("stopping"));
+  EXPECT_TRUE(absl::IsUnavailable(blpop.status())) << blpop.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+
+  const absl::Time again = absl::Now();
+  EXPECT_TRUE(absl::IsUnavailable(pool.Run({{"PING"}}).status()));
+  EXPECT_LT(absl::Now() - again, absl::Seconds(1));
+
+  pool.CapWaits(absl::InfiniteDuration());
+  EXPECT_FALSE(pool.capped());
+  ASSERT_TRUE(server_.Resume().ok());
+  EXPECT_EQ(RunOne(session, {"PING"}), std::vector<std::string>{"PONG"});
+}
+
 }  // namespace
 }  // namespace resque::redis

@@ -1,6 +1,7 @@
 // The reserver alone, on the memory backend and a ManualClock: what "*" stands for is kept for a
 // second of the timer while jobs keep coming, looked up again at once when nothing is found, and
-// a reserve's tickets come back when it takes nothing.
+// a reserve's tickets come back when it takes nothing; a queue the backend refuses is skipped and
+// tried again every kUnusableRetry.
 #include "core/reserver.h"
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "backends/memory/memory_backend.h"
+#include "core/backend_wrapper.h"
 #include "gtest/gtest.h"
 #include "tests/worker/worker_testing.h"
 
@@ -83,6 +85,71 @@ TEST_F(ReserverTest, AReserveThatTakesNothingGivesItsTicketBack) {
   Push("q", "One");
   EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), "q");
   EXPECT_FALSE(tickets.Take(false));  // held by the job taken
+}
+
+// Refuses every reserve that names queue "broken", as Redis refuses a key of the wrong type.
+class BrokenQueueBackend : public BackendWrapper {
+ public:
+  using BackendWrapper::BackendWrapper;
+  int tries_of_broken = 0;
+
+ private:
+  absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                   absl::Span<ReservedJob> out) override {
+    for (const std::string& q : request.queues) {
+      if (q != "broken") continue;
+      ++tries_of_broken;
+      return absl::FailedPreconditionError("queue \"broken\" holds the wrong kind of value");
+    }
+    return BackendWrapper::DoReserve(request, out);
+  }
+};
+
+TEST_F(ReserverTest, AQueueTheBackendRefusesIsSkippedLoggedOnceAndTriedAgainLater) {
+  BrokenQueueBackend broken(backend_.get());
+  Tickets tickets(0);
+  int logged = 0;
+  Reserver reserver(broken, "host:1:broken,fine",
+                    {.queues = {"broken", "fine"},
+                     .clock = &clock_,
+                     .timer = &clock_,
+                     .log =
+                         [&](LogLevel, std::string_view m) {
+                           if (m.find("unusable") != std::string_view::npos) ++logged;
+                         }},
+                    tickets, state_, reliable_);
+  Push("fine", "One");
+  Push("fine", "Two");
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), "fine");
+  const int tries = broken.tries_of_broken;
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), "fine");
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), "");
+  EXPECT_EQ(broken.tries_of_broken, tries);  // skipped, not asked again
+  ASSERT_EQ(reserver.UnusableQueues().size(), 1u);
+  EXPECT_EQ(reserver.UnusableQueues()[0].first, "broken");
+  clock_.Advance(Reserver::kUnusableRetry);
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), "");
+  EXPECT_GT(broken.tries_of_broken, tries);  // tried again, still refused
+  EXPECT_EQ(logged, 1);                      // not again before kUnusableReminder
+}
+
+TEST_F(ReserverTest, NoUsableQueueIsSaidSoWithoutAskingTheBackendAgain) {
+  BrokenQueueBackend broken(backend_.get());
+  Tickets tickets(0);
+  Reserver reserver(broken, "host:1:broken",
+                    {.queues = {"broken"},
+                     .clock = &clock_,
+                     .timer = &clock_,
+                     .log = [](LogLevel, std::string_view) {}},
+                    tickets, state_, reliable_);
+  absl::StatusOr<Reservation> r = reserver.Reserve(absl::ZeroDuration(), false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->no_usable);
+  const int tries = broken.tries_of_broken;
+  r = reserver.Reserve(absl::ZeroDuration(), false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->no_usable);
+  EXPECT_EQ(broken.tries_of_broken, tries);
 }
 
 }  // namespace

@@ -74,5 +74,23 @@ TEST(RunStateTest, AStopEndsAPause) {
   EXPECT_EQ(runnable, 0);
 }
 
+TEST(RunStateTest, AwaitStopOrSlotsEndedReturnsOnTheStopOrOnTheLastSlot) {
+  ManualClock timer;
+  RunState ended(timer);
+  std::thread slots([&] {
+    ended.SlotEnded();
+    ended.SlotEnded();
+  });
+  EXPECT_FALSE(ended.AwaitStopOrSlotsEnded(2));
+  slots.join();
+  EXPECT_EQ(ended.stopped_at(), absl::InfiniteFuture());
+
+  RunState stopped(timer);
+  std::thread stopper([&] { stopped.Stop(/*immediate=*/true); });
+  EXPECT_TRUE(stopped.AwaitStopOrSlotsEnded(2));
+  stopper.join();
+  EXPECT_EQ(stopped.stopped_at(), timer.MonotonicNow());
+}
+
 }  // namespace
 }  // namespace resque::testing

@@ -24,7 +24,7 @@
 local wid = ARGV[1]
 local err = check(KEYS[6], 'hash') or check(KEYS[7], 'set') or check(KEYS[1], 'set') or
             check(KEYS[8], 'set') or check(KEYS[9], 'hash') or check(KEYS[10], 'set') or
-            check(KEYS[11], 'list') or check(KEYS[13], 'set')
+            check(KEYS[13], 'set')
 if err then return err end
 if ARGV[4] == '1' and redis.call('HGET', KEYS[6], wid) ~= ARGV[5] then return false end
 if ARGV[6] == '1' and (redis.call('SISMEMBER', KEYS[1], wid) == 1 or
@@ -51,8 +51,11 @@ local function failure_list(q)
   if ARGV[15] == '' then return KEYS[11] end
   return ARGV[15] .. q .. '_failed'
 end
+-- A queue key of the wrong type matters only to jobs that must go back to it: a worker whose
+-- in-flight list of that queue is empty is still recovered (or it would stay a ghost).
 for _, q in ipairs(queues) do
-  err = check(ARGV[2] .. q, 'list') or check(ARGV[3] .. q, 'list') or check(failure_list(q), 'list')
+  err = check(ARGV[2] .. q, 'list')
+  if not err and redis.call('LLEN', ARGV[2] .. q) > 0 then err = check(ARGV[3] .. q, 'list') end
   if err then return err end
 end
 
@@ -84,7 +87,8 @@ local failed = {}
 local searched = {}
 for _, q in ipairs(queues) do
   local list = failure_list(q)
-  if not searched[list] then
+  -- A failure list of another type holds no DirtyExit record: nothing to search.
+  if not searched[list] and redis.call('TYPE', list).ok == 'list' then
     searched[list] = true
     for _, record in ipairs(redis.call('LRANGE', list, -tonumber(ARGV[12]), -1)) do
       if string.find(record, wid, 1, true) then
