@@ -165,7 +165,6 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLay
                         keys.Stat(kFailedStat),
                         keys.Stat(write.stats.failed),
                         keys.FailedQueues(),
-                        keys.Recoveries(),
                     },
                     std::move(args));
 }
