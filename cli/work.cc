@@ -64,6 +64,7 @@ struct WorkArgs {
   int64_t max_jobs = 0;
   bool unreliable = false;
   double dead_after = 60;
+  int64_t max_recoveries = 3;
   double peer_dead_after = 300;
   std::optional<double> shutdown_timeout;
 };
@@ -198,6 +199,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.max_jobs = args.max_jobs;
   options.reliable = !args.unreliable;
   options.dead_after = absl::Seconds(args.dead_after);
+  options.max_recoveries = args.max_recoveries;
   options.peer_dead_after = absl::Seconds(args.peer_dead_after);
   options.log = StderrLogSink(global.log_level());
   if (args.shutdown_timeout) options.shutdown_timeout = absl::Seconds(*args.shutdown_timeout);
@@ -359,6 +361,10 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
                   "Seconds without a heartbeat after which this worker's slots count as dead "
                   "and their jobs are recovered (declared to every worker; at least 16)")
       ->check(Seconds(0, kMaxSeconds))
+      ->capture_default_str();
+  cmd->add_option("--max-recoveries", args->max_recoveries,
+                  "Times a worker may die running one job before it is failed (resque::PoisonJob)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
       ->capture_default_str();
   cmd->add_option(
          "--peer-dead-after", args->peer_dead_after,

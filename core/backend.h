@@ -210,6 +210,12 @@ struct DirtyExit {
   std::string queue = {};         // the job's queue: the list a per-queue failure layout uses
   std::string job_id = {};        // "" for none; else its status gets status_json if it exists
   std::string status_json = {};   // the failed status, expiring after a day
+  // The job's payload as the record holds it (the in-flight payload, byte for byte, for a job
+  // of ours): the job that was running when the worker died, counted by a recovery with
+  // RecoverRequest::max_recoveries.
+  std::string payload_json = {};
+  // What is recorded, instead of handing it back, when that count reaches max_recoveries.
+  std::string poison_failure_json = {};
 };
 
 // What RecoverWorker takes. Borrows worker_id for the length of the call.
@@ -223,6 +229,15 @@ struct RecoverRequest {
   // Act only while the worker's working-on record is still the DirtyExit's; it is recorded when
   // the worker had nothing in flight.
   std::optional<DirtyExit> dirty_exit = std::nullopt;
+  // Above 0 (with a dirty_exit whose payload is in flight): the worker died running that job,
+  // so its count of such recoveries grows by one; at this many it is recorded as failed with
+  // the dirty exit's poison_failure_json (and its status failed) instead of handed back, and
+  // its count forgotten. Counts are kept by payload for kRecoveryCountTtl after the last one,
+  // kMaxRecoveryCounts at most.
+  int64_t max_recoveries = 0;
+  // The status each tracked job handed back gets, if it exists, with no TTL: waiting again.
+  // Empty: statuses are left as they are.
+  std::string waiting_status_json = {};
 };
 
 // What a recovery did; RecoverWorker returns nullopt when its condition did not hold.
@@ -230,7 +245,17 @@ struct RecoverResult {
   int64_t handed_back = 0;     // in-flight payloads back at the head of their queues
   int64_t dirty_exits = 0;     // 1 when the DirtyExit was recorded
   int64_t already_failed = 0;  // in-flight payloads a peer had recorded as failed: dropped
+  int64_t poisoned = 0;        // 1 when the running job was recorded as failed (max_recoveries)
+  // How many times workers died running the dirty exit's job, this recovery included (0 when
+  // it was not counted: no max_recoveries, or not in flight).
+  int64_t recoveries = 0;
 };
+
+// How long a job's count of recoveries is kept after its last one, and how many jobs' counts at
+// most: past that the counts start afresh (a poison job then takes longer to be stopped; no
+// innocent job is failed for it).
+inline constexpr absl::Duration kRecoveryCountTtl = absl::Hours(24);
+inline constexpr int64_t kMaxRecoveryCounts = 10000;
 
 // One failure record retried or removed (Backend::EditFailure). `record` is the record as it
 // was read at `index`: the edit applies to that record wherever it is now (workers append,
@@ -425,7 +450,9 @@ class Backend {
   // payload id; same class and args for a payload without one) among the newest
   // kDirtyExitLookback failures is not run again. When nothing was in flight, the request's
   // DirtyExit is recorded: the failure appended, kFailedStat grown by one, the tracked status
-  // set (expiring after a day).
+  // set (expiring after a day). With max_recoveries, the DirtyExit's job, when in flight, is
+  // counted, and failed as a poison job at that count (see RecoverRequest). Every tracked job
+  // handed back gets waiting_status_json.
   absl::StatusOr<std::optional<RecoverResult>> RecoverWorker(const RecoverRequest& request);
 
   // Every heartbeat with its declared rule, the orphaned workers of ours, and the store's

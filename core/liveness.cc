@@ -27,6 +27,8 @@ namespace {
 constexpr char kDirtyExit[] = "Resque::DirtyExit";
 constexpr char kDirtyExitError[] = "Job still being processed";
 constexpr char kPrunedDirtyExit[] = "Resque::PruneDeadWorkerDirtyExit";
+// Ours: a job that took max_recoveries workers down with it.
+constexpr char kPoisonJob[] = "resque::PoisonJob";
 
 // A string field of a parsed object; empty when absent or not a string.
 std::string StringField(const std::vector<json::Field>& fields, std::string_view key) {
@@ -98,19 +100,32 @@ std::optional<DirtyExit> Liveness::DirtyExitOf(const std::string& worker_id, boo
                 : kDirtyExitError;
   f.worker = worker_id;
   f.queue = StringField(*fields, "queue");
+  const std::string failure_json = EncodeFailure(f);
+  f.exception = kPoisonJob;
+  f.error = absl::StrFormat(
+      "the worker died %d times while performing it (the last one: worker %s, %s); not run "
+      "again",
+      options_.max_recoveries, worker_id,
+      by_heartbeat ? "its heartbeat stopped" : "its process was gone");
   return DirtyExit{.working_json = **std::move(working),
-                   .failure_json = EncodeFailure(f),
+                   .failure_json = failure_json,
                    .queue = f.queue,
                    .job_id = decoded.ok() ? decoded->id : IdOfBadPayload(payload_json),
-                   .status_json = StatusUpdateJson(JobState::kFailed, now)};
+                   .status_json = StatusUpdateJson(JobState::kFailed, now),
+                   .payload_json = payload_json,
+                   .poison_failure_json = EncodeFailure(f)};
 }
 
-int64_t Liveness::Recover(const RecoverRequest& request, std::string_view why) {
+absl::StatusOr<int64_t> Liveness::Recover(RecoverRequest request, std::string_view why) {
+  request.max_recoveries = options_.max_recoveries;
+  request.waiting_status_json = StatusUpdateJson(JobState::kWaiting, options_.clock->Now());
   absl::StatusOr<std::optional<RecoverResult>> r = backend_.RecoverWorker(request);
   if (!r.ok()) {
-    options_.log(LogLevel::kError, absl::StrFormat("recovering dead worker %s: %s",
-                                                   request.worker_id, r.status().ToString()));
-    return 0;
+    if (!absl::IsUnimplemented(r.status())) {
+      options_.log(LogLevel::kError, absl::StrFormat("recovering dead worker %s: %s",
+                                                     request.worker_id, r.status().ToString()));
+    }
+    return r.status();
   }
   // Someone else did it first, or the worker showed a sign of life or moved on meanwhile.
   if (!r->has_value()) return 0;
@@ -118,6 +133,15 @@ int64_t Liveness::Recover(const RecoverRequest& request, std::string_view why) {
   std::string what = absl::StrFormat("%d job(s) back on their queues", done.handed_back);
   if (done.dirty_exits > 0) {
     absl::StrAppend(&what, "; its running job recorded as failed (dirty exit)");
+  }
+  if (done.poisoned > 0) {
+    absl::StrAppend(&what, absl::StrFormat("; it died running a job that %d workers died "
+                                           "running: recorded as failed (%s), not run again",
+                                           done.recoveries, kPoisonJob));
+  } else if (done.recoveries > 0) {
+    absl::StrAppend(&what, absl::StrFormat("; it died running one of them (%d of %d deaths "
+                                           "before that job is failed as a poison job)",
+                                           done.recoveries, options_.max_recoveries));
   }
   if (done.already_failed > 0) {
     absl::StrAppend(&what, absl::StrFormat("; %d job(s) a peer had recorded as failed left there",
@@ -138,25 +162,11 @@ void Liveness::PruneDeadWorkers() {
     // EPERM: the process exists under another user; only ESRCH says it is gone.
     if (kill(parts->pid, 0) == 0 || errno != ESRCH) continue;
     // Its process is gone, so whatever it had in flight is recovered, heartbeat or not.
-    const RecoverRequest request = {.worker_id = id,
-                                    .dirty_exit = DirtyExitOf(id, /*by_heartbeat=*/false)};
-    absl::StatusOr<std::optional<RecoverResult>> probe = backend_.RecoverWorker(request);
-    if (absl::IsUnimplemented(probe.status())) {
-      if (backend_.UnregisterWorker(id).ok()) {
-        options_.log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s", id));
-      }
-      continue;
-    }
-    if (!probe.ok()) {
-      options_.log(LogLevel::kError,
-                   absl::StrFormat("pruning dead worker %s: %s", id, probe.status().ToString()));
-    } else if (probe->has_value()) {
-      options_.log(LogLevel::kInfo,
-                   absl::StrFormat("pruned dead worker %s; %d job(s) back on their queues%s", id,
-                                   (*probe)->handed_back,
-                                   (*probe)->dirty_exits > 0
-                                       ? ", its running job recorded as failed (dirty exit)"
-                                       : ""));
+    absl::StatusOr<int64_t> done =
+        Recover({.worker_id = id, .dirty_exit = DirtyExitOf(id, /*by_heartbeat=*/false)},
+                absl::StrFormat("its process %d is gone", parts->pid));
+    if (absl::IsUnimplemented(done.status()) && backend_.UnregisterWorker(id).ok()) {
+      options_.log(LogLevel::kInfo, absl::StrFormat("pruned dead worker %s", id));
     }
   }
 }
@@ -199,25 +209,32 @@ int64_t Liveness::BeatAndRecover() {
     recovered += Recover({.worker_id = beat.worker_id,
                           .if_heartbeat = beat.beat,
                           .dirty_exit = DirtyExitOf(beat.worker_id, /*by_heartbeat=*/true)},
-                         absl::StrFormat("no heartbeat since %s", beat.beat));
+                         absl::StrFormat("no heartbeat since %s", beat.beat))
+                     .value_or(0);
   }
   for (const std::string& id : view->orphans) {
     if (stopping_.load()) return recovered;
     if (ours(id)) continue;
     // Only if it is still neither registered nor beating when the backend looks again.
+    // A peer that unregistered it recorded its running job (Resque::DirtyExit): nothing is
+    // left to tell which job it was running, so nothing is counted.
     recovered += Recover({.worker_id = id, .if_orphaned = true},
-                         "neither registered nor beating (a peer unregistered it)");
+                         "neither registered nor beating (a peer unregistered it)")
+                     .value_or(0);
   }
   return recovered;
 }
 absl::Status Liveness::ReleaseOne(const std::string& id) {
   if (reliable_.load()) {
-    absl::StatusOr<std::optional<int64_t>> back = backend_.RecoverWorker(id, std::nullopt);
+    // Not a death: nothing is counted; what goes back is waiting again.
+    absl::StatusOr<std::optional<RecoverResult>> back = backend_.RecoverWorker(
+        {.worker_id = id,
+         .waiting_status_json = StatusUpdateJson(JobState::kWaiting, options_.clock->Now())});
     if (back.ok()) {
-      if (back->value_or(0) > 0) {
-        options_.log(
-            LogLevel::kInfo,
-            absl::StrFormat("worker %s: %d unfinished job(s) back on their queues", id, **back));
+      if (back->has_value() && (*back)->handed_back > 0) {
+        options_.log(LogLevel::kInfo,
+                     absl::StrFormat("worker %s: %d unfinished job(s) back on their queues", id,
+                                     (*back)->handed_back));
       }
       return absl::OkStatus();
     }

@@ -52,6 +52,10 @@ struct LivenessOptions {
   // How a heartbeat with no declaration (a peer's) is judged: its worker is dead once the beat is
   // older than this, in whole seconds, as Ruby judges it.
   absl::Duration peer_dead_after = kPeerDeadAfter;
+  // How many times a worker may die running one job (a crash, exit(), kill -9, a dead
+  // heartbeat) before the recovery records it as failed (resque::PoisonJob) instead of handing
+  // it back: a job that takes its worker down would otherwise take down the next one too.
+  int64_t max_recoveries = 3;
   Clock* clock = RealClock();  // what heartbeats are written and judged by (wall time)
   Clock* timer = RealClock();  // what the interval and the release backoff wait on
   LogSink log = nullptr;       // must be callable
@@ -81,7 +85,7 @@ class Liveness {
   absl::Status RegisterSlot(const std::string& id);
   // Recovers the registered workers of this host whose process is gone, heartbeat or not. A job
   // such a worker had running and not in flight (a peer's) is recorded as a Resque::DirtyExit
-  // failure, as Ruby's pruning records it.
+  // failure, as Ruby's pruning records it; one in flight is counted against max_recoveries.
   void PruneDeadWorkers();
   // Writes the heartbeats of this worker's slots (in the backend's time when it has a clock of
   // its own, as Ruby does), then recovers every other worker whose heartbeat is too old by its
@@ -108,10 +112,12 @@ class Liveness {
   bool IsDead(const WorkerBeat& beat, absl::Time now) const;
   // The failure to record for the job in `worker_id`'s working-on record, if it has one: as
   // Ruby's pruning names it, a PruneDeadWorkerDirtyExit when the worker was judged by its
-  // heartbeat, else a DirtyExit.
+  // heartbeat, else a DirtyExit; and the resque::PoisonJob failure for max_recoveries.
   std::optional<DirtyExit> DirtyExitOf(const std::string& worker_id, bool by_heartbeat);
-  // Recovers `request.worker_id`, logging what happened under `why`; how many jobs went back.
-  int64_t Recover(const RecoverRequest& request, std::string_view why);
+  // Recovers `request.worker_id` (a dead worker's, its running job counted against
+  // max_recoveries, with the waiting status for what goes back), logging what happened under
+  // `why`; how many jobs went back. Unimplemented when the backend keeps no in-flight lists.
+  absl::StatusOr<int64_t> Recover(RecoverRequest request, std::string_view why);
   // One slot's release: OK, or the error that kept it registered.
   absl::Status ReleaseOne(const std::string& id);
 

@@ -132,6 +132,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
                                                  .heartbeat_interval = options_.heartbeat_interval,
                                                  .dead_after = options_.dead_after,
                                                  .peer_dead_after = options_.peer_dead_after,
+                                                 .max_recoveries = options_.max_recoveries,
                                                  .clock = options_.clock,
                                                  .timer = options_.timer,
                                                  .log = options_.log},

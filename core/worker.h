@@ -86,6 +86,9 @@ struct WorkerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   absl::Duration dead_after = absl::Seconds(60);
   absl::Duration peer_dead_after = absl::Seconds(300);
+  // How many times workers may die running one job before a recovery fails it
+  // (resque::PoisonJob) instead of handing it back; see LivenessOptions::max_recoveries.
+  int64_t max_recoveries = 3;
   Clock* clock = RealClock();                     // dates of statuses, failures and registrations
   const Hooks* hooks = nullptr;                   // not owned; may be null
   LogSink log = StderrLogSink(LogLevel::kError);  // called from every slot: must be thread-safe

@@ -141,6 +141,10 @@ class MemoryBackend final : public Backend {
   // kDirtyExitLookback records, with how many records name each.
   absl::flat_hash_map<std::string, int> DirtyExitsOfLocked(std::string_view worker_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts one more death of a worker running `payload` into `count`: whether that makes it a
+  // poison job (at `max`; its count is then forgotten).
+  bool PoisonedByThisDeathLocked(const std::string& payload, int64_t max, int64_t& count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
 
@@ -176,6 +180,11 @@ class MemoryBackend final : public Backend {
   // workers:liveness and workers:inflight.
   absl::flat_hash_map<std::string, absl::Duration> dead_after_ ABSL_GUARDED_BY(mu_);
   std::set<std::string, std::less<>> in_flight_owners_ ABSL_GUARDED_BY(mu_);
+  // How many times a worker died running each payload (RecoverRequest::max_recoveries), as
+  // Redis keeps them in <ns>:recoveries: all forgotten together kRecoveryCountTtl after the
+  // last count, or when kMaxRecoveryCounts are held and another comes.
+  absl::flat_hash_map<std::string, int64_t> recoveries_ ABSL_GUARDED_BY(mu_);
+  absl::Time recoveries_expire_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
 // What names a job for matching a peer's DirtyExit record against an in-flight payload: its id,
@@ -641,6 +650,23 @@ absl::flat_hash_map<std::string, int> MemoryBackend::DirtyExitsOfLocked(
   return found;
 }
 
+bool MemoryBackend::PoisonedByThisDeathLocked(const std::string& payload, int64_t max,
+                                              int64_t& count) {
+  if (clock_->Now() >= recoveries_expire_ ||
+      (!recoveries_.contains(payload) &&
+       recoveries_.size() >= static_cast<size_t>(kMaxRecoveryCounts))) {
+    recoveries_.clear();
+  }
+  count = ++recoveries_[payload];
+  if (count >= max) {
+    recoveries_.erase(payload);
+    if (recoveries_.empty()) recoveries_expire_ = absl::InfiniteFuture();
+    return true;
+  }
+  recoveries_expire_ = clock_->Now() + kRecoveryCountTtl;
+  return false;
+}
+
 absl::StatusOr<std::optional<RecoverResult>> MemoryBackend::DoRecoverWorker(
     const RecoverRequest& request, const WorkerStats& stats) {
   const std::string_view worker_id = request.worker_id;
@@ -666,16 +692,35 @@ absl::StatusOr<std::optional<RecoverResult>> MemoryBackend::DoRecoverWorker(
     in_flight_owners_.erase(it);
   }
   if (!jobs.empty()) {
+    // The job the worker was running, counted as the Redis script counts it.
+    const std::string* running = request.max_recoveries > 0 && request.dirty_exit.has_value()
+                                     ? &request.dirty_exit->payload_json
+                                     : nullptr;
     // Newest first, as the Redis script reads them: of several equal payloads, the newest are
-    // the ones dropped.
+    // the ones dropped (and counted).
     absl::flat_hash_map<std::string, int> failed = DirtyExitsOfLocked(worker_id);
     std::vector<bool> drop(jobs.size(), false);
     for (size_t i = jobs.size(); i-- > 0;) {
+      const bool is_running = running != nullptr && jobs[i].payload == *running;
+      if (is_running) running = nullptr;
       auto it = failed.find(JobKeyOf(jobs[i].payload));
       if (it != failed.end() && it->second > 0) {
         --it->second;
         drop[i] = true;
         ++result.already_failed;
+      } else if (is_running && PoisonedByThisDeathLocked(jobs[i].payload, request.max_recoveries,
+                                                         result.recoveries)) {
+        drop[i] = true;
+        result.poisoned = 1;
+      }
+    }
+    if (result.poisoned > 0) {
+      const DirtyExit& exit = *request.dirty_exit;
+      failures_.push_back(exit.poison_failure_json);
+      AddToStat(kFailedStat, 1);
+      if (!exit.job_id.empty()) {
+        SetStatusLocked(exit.job_id, exit.status_json, kFinishedStatusTtl,
+                        /*only_if_exists=*/true);
       }
     }
     std::vector<ReservedJob> back;
@@ -683,6 +728,15 @@ absl::StatusOr<std::optional<RecoverResult>> MemoryBackend::DoRecoverWorker(
       if (!drop[i]) back.push_back(std::move(jobs[i]));
     }
     jobs = std::move(back);
+  }
+  if (!request.waiting_status_json.empty()) {
+    for (const ReservedJob& job : jobs) {
+      absl::StatusOr<Payload> p = DecodePayload(job.payload);
+      if (p.ok() && !p->id.empty()) {
+        SetStatusLocked(p->id, request.waiting_status_json, absl::InfiniteDuration(),
+                        /*only_if_exists=*/true);
+      }
+    }
   }
   // Still under the lock, so that a second recovery cannot overtake this one; the queues' own
   // operations take no lock, so there is no lock order to keep.

@@ -29,6 +29,8 @@ class Keys {
   std::string QueuePrefix() const { return Join("queue:"); }
   // String: the status JSON of a tracked job.
   std::string Status(std::string_view job_id) const { return Join("job:", job_id, ":status"); }
+  // "<ns>:job:": a status key minus its id and ":status" (recover.lua adds them).
+  std::string StatusPrefix() const { return Join("job:"); }
   // Set of registered worker ids.
   std::string Workers() const { return Join("workers"); }
   // String: "true" (Ruby's rule, backend.h PauseFlagSet) while no worker may take a job.
@@ -62,6 +64,9 @@ class Keys {
   // Set: our workers that reserve in flight, listed from registration until their recovery, so
   // that their in-flight lists are found without a SCAN after a peer unregistered them.
   std::string InFlightOwners() const { return Join("workers:inflight"); }
+  // Hash: SHA-1 of a payload -> how many times a worker died running it (resque-cpp's own; see
+  // RecoverRequest::max_recoveries).
+  std::string Recoveries() const { return Join("recoveries"); }
   // Set: the queues from which worker `worker_id` has payloads in flight (resque-cpp's own).
   std::string InFlightQueues(std::string_view worker_id) const {
     return Join("inflight:", worker_id);

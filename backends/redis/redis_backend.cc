@@ -303,12 +303,13 @@ class RedisBackend : public Backend {
     if (!r.ok()) return r.status();
     const redisReply& reply = **r;
     if (reply.type == REDIS_REPLY_NIL) return std::nullopt;
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) {
+    RecoverResult result;
+    int64_t* fields[] = {&result.handed_back, &result.dirty_exits, &result.already_failed,
+                         &result.poisoned, &result.recoveries};
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != std::size(fields)) {
       return Unexpected(reply, "the recover script");
     }
-    RecoverResult result;
-    int64_t* fields[] = {&result.handed_back, &result.dirty_exits, &result.already_failed};
-    for (size_t i = 0; i < 3; ++i) {
+    for (size_t i = 0; i < std::size(fields); ++i) {
       RESQUE_ASSIGN_OR_RETURN(*fields[i], IntegerOf(*reply.element[i], "the recover script"));
     }
     return std::optional<RecoverResult>(result);

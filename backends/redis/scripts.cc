@@ -69,8 +69,19 @@ ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const Wo
       "",
       "",
       per_queue ? keys.FailedQueuePrefix() : "",
+      "",
+      Int(request.max_recoveries),
+      "",
+      TtlMillis(kRecoveryCountTtl),
+      Int(kMaxRecoveryCounts),
+      request.waiting_status_json,
+      keys.StatusPrefix(),
   };
   if (const std::optional<DirtyExit>& exit = request.dirty_exit; exit.has_value()) {
+    if (request.max_recoveries > 0) {
+      args[15] = exit->payload_json;
+      args[17] = exit->poison_failure_json;
+    }
     args[6] = exit->working_json;
     args[7] = exit->failure_json;
     if (!exit->job_id.empty()) args[8] = keys.Status(exit->job_id);
@@ -93,6 +104,7 @@ ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const Wo
                         keys.Failed(),
                         keys.Stat(kFailedStat),
                         keys.FailedQueues(),
+                        keys.Recoveries(),
                     },
                     std::move(args));
 }

@@ -65,8 +65,9 @@ ScriptCall ReserveCall(std::vector<std::string> queue_keys, std::string pause_ke
 
 // recover.lua: declares worker `request.worker_id` dead, under the request's conditions: hands
 // its in-flight payloads back (but those a peer recorded as DirtyExit failures), records its
-// dirty exit when nothing was in flight, and forgets the worker. Replies {handed back, dirty
-// exits, already failed}, or nil when a condition did not hold.
+// dirty exit when nothing was in flight, counts the running job's death (failing it at
+// max_recoveries), and forgets the worker. Replies {handed back, dirty exits, already failed,
+// poisoned, the running job's deaths}, or nil when a condition did not hold.
 // With FailureLayout::kPerQueue the dirty exit goes to its queue's failure list, and a peer's
 // DirtyExit record is looked for in each in-flight queue's own.
 ScriptCall RecoverCall(const Keys& keys, const RecoverRequest& request, const WorkerStats& stats,

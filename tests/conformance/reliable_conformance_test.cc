@@ -418,5 +418,147 @@ TEST_P(BackendConformance, ConcurrentReliableWorkersTakeEveryJobExactlyOnce) {
   }
 }
 
+// ---- Poison jobs: a job whose run took its worker down, counted by the recoveries ----
+
+constexpr char kWaiting[] = R"({"status":1,"updated":1764064800})";
+constexpr char kRunning[] = R"({"status":2,"updated":1764064800})";
+
+// The recovery of our worker kOwner, found dead while it ran `running` (its working-on record).
+RecoverRequest DeathWhileRunning(const DirtyExit& exit, int64_t max_recoveries) {
+  return {.worker_id = kOwner,
+          .dirty_exit = exit,
+          .max_recoveries = max_recoveries,
+          .waiting_status_json = kWaiting};
+}
+
+DirtyExit PoisonExit(const std::string& payload, const std::string& job_id) {
+  DirtyExit exit = ADirtyExit(payload, job_id);
+  exit.payload_json = payload;
+  exit.poison_failure_json = absl::StrFormat(
+      R"({"payload":%s,"exception":"resque::PoisonJob","worker":"%s","queue":"mail"})", payload,
+      kOwner);
+  return exit;
+}
+
+// kOwner takes the head of "mail" in flight and starts it, as a worker does.
+void TakeAndStart(Backend& backend) {
+  ASSERT_OK(backend.RegisterWorker(kOwner, "now", {.in_flight = true}));
+  std::optional<ReservedJob> job = ReserveNow(backend, Queues({"mail"}));
+  ASSERT_TRUE(job.has_value());
+  ASSERT_OK(backend.StartJob({.worker_id = kOwner,
+                              .working_json = Working(job->payload),
+                              .job_id = "1",
+                              .status_json = kRunning}));
+}
+
+TEST_P(BackendConformance, AJobThatTookItsWorkerDownMaxRecoveriesTimesIsFailedNotQueued) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", Job(2)));
+  ASSERT_OK(backend().SetStatus("1", kWaiting, absl::InfiniteDuration(), false));
+  for (int death = 1; death <= 2; ++death) {
+    TakeAndStart(backend());
+    EXPECT_EQ(Value(backend().GetStatus("1")), kRunning);
+    const std::optional<RecoverResult> r =
+        Value(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(1), "1"), 3)));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->handed_back, 1);
+    EXPECT_EQ(r->recoveries, death);
+    EXPECT_EQ(r->poisoned, 0);
+    EXPECT_EQ(r->dirty_exits, 0);
+    // Back at the head, waiting again.
+    EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1), Job(2)));
+    EXPECT_EQ(Value(backend().GetStatus("1")), kWaiting);
+  }
+  TakeAndStart(backend());
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(1), "1"), 3)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->handed_back, 0);
+  EXPECT_EQ(r->recoveries, 3);
+  EXPECT_EQ(r->poisoned, 1);
+  EXPECT_EQ(r->dirty_exits, 0);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(2)));
+  EXPECT_THAT(Value(backend().Failures(0, 10)),
+              ElementsAre(PoisonExit(Job(1), "1").poison_failure_json));
+  EXPECT_EQ(Value(backend().GetStat("failed")), 1);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 0);
+  EXPECT_EQ(Value(backend().GetStatus("1")), R"({"status":3,"updated":1764064800})");
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+  // Its count was forgotten: the same payload queued again starts afresh.
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"}), "host:200:mail").has_value());  // Job(2)
+  TakeAndStart(backend());
+  EXPECT_EQ(
+      Value(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(1), "1"), 3)))->recoveries, 1);
+}
+
+TEST_P(BackendConformance, OnlyTheJobTheWorkerWasRunningIsCountedAgainstItsMaxRecoveries) {
+  for (int n = 1; n <= 3; ++n) ASSERT_OK(backend().Push("mail", Job(n)));
+  ASSERT_OK(backend().RegisterWorker(kOwner, "now", {.in_flight = true}));
+  ASSERT_EQ(Value(backend().ReserveInFlightMany(Queues({"mail"}), absl::ZeroDuration(), kOwner, 3))
+                .size(),
+            3u);
+  // The batch's second job was running: it alone is failed, the others go back in order.
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = Working(Job(2))}));
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(2), "2"), 1)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->poisoned, 1);
+  EXPECT_EQ(r->handed_back, 2);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1), Job(3)));
+  EXPECT_EQ(Value(backend().FailureCount()), 1);
+}
+
+TEST_P(BackendConformance, ARecoveryWithoutMaxRecoveriesOrWithoutARunningJobCountsNothing) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  for (int i = 0; i < 3; ++i) {
+    TakeAndStart(backend());
+    RecoverRequest request = DeathWhileRunning(PoisonExit(Job(1), "1"), 1);
+    if (i == 0) request.max_recoveries = 0;  // not counted
+    if (i == 1) request.dirty_exit.reset();  // no running job known (an orphan, a clean stop)
+    if (i == 2) request.dirty_exit->payload_json = Job(9);  // it ran a job not in flight
+    if (i == 2) request.dirty_exit->working_json = Working(Job(1));
+    const std::optional<RecoverResult> r = Value(backend().RecoverWorker(request));
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->handed_back, 1);
+    EXPECT_EQ(r->recoveries, 0);
+    EXPECT_EQ(r->poisoned, 0);
+  }
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+  EXPECT_EQ(Value(backend().FailureCount()), 0);
+}
+
+TEST_P(BackendConformance, RecoveryCountsAreForgottenADayAfterTheLastOne) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  for (int death = 1; death <= 2; ++death) {
+    TakeAndStart(backend());
+    ASSERT_OK(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(1), "1"), 3)).status());
+    AdvanceTime(kRecoveryCountTtl - absl::Minutes(1));
+  }
+  AdvanceTime(absl::Minutes(2));
+  TakeAndStart(backend());
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker(DeathWhileRunning(PoisonExit(Job(1), "1"), 3)));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->recoveries, 1);
+  EXPECT_EQ(r->poisoned, 0);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1)));
+}
+
+TEST_P(BackendConformance, EveryTrackedJobARecoveryHandsBackIsWaitingAgain) {
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().Push("mail", R"({"class":"J","args":[],"id":"untracked"})"));
+  ASSERT_OK(backend().SetStatus("1", kRunning, absl::InfiniteDuration(), false));
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  ASSERT_TRUE(ReserveNow(backend(), Queues({"mail"})).has_value());
+  const std::optional<RecoverResult> r =
+      Value(backend().RecoverWorker({.worker_id = kOwner, .waiting_status_json = kWaiting}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->handed_back, 2);
+  EXPECT_EQ(Value(backend().GetStatus("1")), kWaiting);
+  EXPECT_CODE(backend().GetStatus("untracked"), kNotFound);  // only if it exists
+}
+
 }  // namespace
 }  // namespace resque::testing

@@ -81,20 +81,26 @@ TEST(RedisScriptsTest, RecoverCallNamesTheWorkersKeysInScriptOrder) {
       ElementsAre("ns:workers", "ns:worker:h:1:q:0", "ns:worker:h:1:q:0:started",
                   "ns:stat:processed:h:1:q:0", "ns:stat:failed:h:1:q:0", "ns:workers:heartbeat",
                   "ns:inflight:h:1:q:0", "ns:queues", "ns:workers:liveness", "ns:workers:inflight",
-                  "ns:failed", "ns:stat:failed", "ns:failed_queues"));
+                  "ns:failed", "ns:stat:failed", "ns:failed_queues", "ns:recoveries"));
   EXPECT_THAT(call.args(), ElementsAre(wid, "ns:inflight:h:1:q:0:queue:", "ns:queue:", "1", "beat",
-                                       "0", "", "", "", "", "86400000", "1000", "", "", ""));
+                                       "0", "", "", "", "", "86400000", "1000", "", "", "", "", "0",
+                                       "", "86400000", "10000", "", "ns:job:"));
   ScriptCall dirty = RecoverCall(keys,
                                  {.worker_id = "w",
                                   .if_orphaned = true,
                                   .dirty_exit = DirtyExit{.working_json = "{working}",
                                                           .failure_json = "{failure}",
                                                           .job_id = "j1",
-                                                          .status_json = "{status}"}},
+                                                          .status_json = "{status}",
+                                                          .payload_json = "{payload}",
+                                                          .poison_failure_json = "{poison}"},
+                                  .max_recoveries = 3,
+                                  .waiting_status_json = "{waiting}"},
                                  WorkerStatNames("w"));
   EXPECT_THAT(dirty.args(), ElementsAre("w", "ns:inflight:w:queue:", "ns:queue:", "0", "", "1",
                                         "{working}", "{failure}", "ns:job:j1:status", "{status}",
-                                        "86400000", "1000", "ns:failed", "", ""));
+                                        "86400000", "1000", "ns:failed", "", "", "{payload}", "3",
+                                        "{poison}", "86400000", "10000", "{waiting}", "ns:job:"));
 }
 
 TEST(RedisScriptsTest, ReserveManyCallEndsTheKeysWithTheInFlightSet) {

@@ -42,13 +42,19 @@ void WorkerProcess::Kill() {
 int WorkerProcess::Stop(int sig, absl::Duration timeout) {
   if (child_ == nullptr) return -1;
   (void)child_->Signal(sig);
+  absl::StatusOr<ChildExit> exit = Wait(timeout);
+  return exit.ok() ? exit->exit_code : -1;
+}
+
+absl::StatusOr<ChildExit> WorkerProcess::Wait(absl::Duration timeout) {
+  if (child_ == nullptr) return absl::FailedPreconditionError("the worker was reaped already");
   absl::StatusOr<ChildExit> exit = child_->Wait(absl::Now() + timeout);
   if (!exit.ok()) {
     Kill();
-    return -1;
+    return exit.status();
   }
   child_ = nullptr;
-  return exit->exit_code;
+  return exit;
 }
 
 }  // namespace resque::testing

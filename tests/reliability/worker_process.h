@@ -32,6 +32,9 @@ class WorkerProcess {
   // Sends `sig` and waits up to `timeout` for it to exit (then SIGKILL). Returns its exit code,
   // or -1 if it did not exit by itself.
   int Stop(int sig, absl::Duration timeout);
+  // Waits up to `timeout` for it to end by itself: how it ended, or DeadlineExceeded (it is then
+  // killed).
+  absl::StatusOr<ChildExit> Wait(absl::Duration timeout);
 
  private:
   explicit WorkerProcess(std::unique_ptr<ChildProcess> child) : child_(std::move(child)) {}

@@ -12,20 +12,33 @@
 --       12 how many of the newest failure records to search for a peer's DirtyExit,
 --       13 the list the dirty exit goes to (failed, or <queue>_failed), 14 that list's name to add
 --         to failed_queues ("" for none), 15 "" to search failed for a peer's DirtyExit, else the
---         prefix of the per-queue failure lists ("<ns>:"): each in-flight queue's own is searched.
+--         prefix of the per-queue failure lists ("<ns>:"): each in-flight queue's own is searched,
+--       16 the running job's in-flight payload, to count ("" for none; only with a dirty exit),
+--       17 the recoveries at which it is failed, 18 the failure JSON recorded then,
+--       19 the counts' TTL in ms, 20 how many counts at most,
+--       21 the status JSON of a tracked job handed back ("" to leave statuses alone),
+--       22 the status keys' prefix ("<ns>:job:", then the id and ":status").
+-- KEYS 14: recoveries (hash: SHA-1 of a payload -> how many times a worker died running it).
 -- Every type is checked before anything moves. An in-flight payload that a DirtyExit record of
 -- this worker among the newest failures names (same id; same class and args without one) was
 -- recorded as failed by the peer that pruned the worker: it is dropped, not run again. The rest
 -- of each in-flight list goes back to the head of its queue, its oldest payload first in line.
 -- When nothing was in flight, the dirty exit (a job that was not in flight: a peer's, or ours
--- reserved without an owner) is recorded as failed. Returns {handed back, dirty exits
--- recorded, dropped as already failed}, or nil when a condition did not hold.
+-- reserved without an owner) is recorded as failed. The running job (ARGV[16]), when in flight,
+-- is counted: at ARGV[17] it is recorded as failed (ARGV[18]) instead of handed back. Returns
+-- {handed back, dirty exits recorded, dropped as already failed, poisoned, the running job's
+-- count}, or nil when a condition did not hold.
 
 local wid = ARGV[1]
 local err = check(KEYS[6], 'hash') or check(KEYS[7], 'set') or check(KEYS[1], 'set') or
             check(KEYS[8], 'set') or check(KEYS[9], 'hash') or check(KEYS[10], 'set') or
             check(KEYS[13], 'set')
 if err then return err end
+local running = ARGV[7] ~= '' and ARGV[16] or ''
+if running ~= '' then
+  err = check(KEYS[14], 'hash')
+  if err then return err end
+end
 if ARGV[4] == '1' and redis.call('HGET', KEYS[6], wid) ~= ARGV[5] then return false end
 if ARGV[6] == '1' and (redis.call('SISMEMBER', KEYS[1], wid) == 1 or
                        redis.call('HEXISTS', KEYS[6], wid) == 1 or
@@ -103,7 +116,25 @@ for _, q in ipairs(queues) do
   end
 end
 
-local moved, dropped = 0, 0
+-- One more death of a worker running it: true when that makes it a poison job (its count is
+-- then forgotten). The counts start afresh rather than grow past ARGV[20].
+local count = 0
+local function poisoned_by_this_death(payload)
+  local field = redis.sha1hex(payload)
+  if redis.call('HEXISTS', KEYS[14], field) == 0 and
+     redis.call('HLEN', KEYS[14]) >= tonumber(ARGV[20]) then
+    redis.call('DEL', KEYS[14])
+  end
+  count = redis.call('HINCRBY', KEYS[14], field, 1)
+  if count >= tonumber(ARGV[17]) then
+    redis.call('HDEL', KEYS[14], field)
+    return true
+  end
+  redis.call('PEXPIRE', KEYS[14], ARGV[19])
+  return false
+end
+
+local moved, dropped, poisoned = 0, 0, 0
 for _, q in ipairs(queues) do
   local list, queue = ARGV[2] .. q, ARGV[3] .. q
   local payloads = redis.call('LRANGE', list, 0, -1)
@@ -112,11 +143,18 @@ for _, q in ipairs(queues) do
   for i = #payloads, 1, -1 do
     local ok, p = pcall(cjson.decode, payloads[i])
     local key = ok and job_key(p) or nil
+    local is_running = running ~= '' and payloads[i] == running
+    if is_running then running = '' end
     if key and (failed[key] or 0) > 0 then
       failed[key] = failed[key] - 1
       dropped = dropped + 1
+    elseif is_running and poisoned_by_this_death(payloads[i]) then
+      poisoned = 1
     else
       redis.call('LPUSH', queue, payloads[i])
+      if ARGV[21] ~= '' and ok and type(p) == 'table' and type(p.id) == 'string' and p.id ~= '' then
+        redis.call('SET', ARGV[22] .. p.id .. ':status', ARGV[21], 'XX')
+      end
       n = n + 1
     end
   end
@@ -124,12 +162,19 @@ for _, q in ipairs(queues) do
   moved = moved + n
 end
 
-local exits = 0
-if dirty and moved + dropped == 0 then
+-- Records the dirty exit's job as failed with `failure`.
+local function fail_running_job(failure)
   if ARGV[14] ~= '' then redis.call('SADD', KEYS[13], ARGV[14]) end
-  redis.call('RPUSH', ARGV[13], ARGV[8])
+  redis.call('RPUSH', ARGV[13], failure)
   redis.call('INCR', KEYS[12])
   if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[10], 'PX', ARGV[11], 'XX') end
+end
+
+local exits = 0
+if poisoned == 1 then
+  fail_running_job(ARGV[18])
+elseif dirty and moved + dropped == 0 then
+  fail_running_job(ARGV[8])
   exits = 1
 end
 redis.call('SREM', KEYS[1], wid)
@@ -137,4 +182,4 @@ redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[7])
 redis.call('HDEL', KEYS[6], wid)
 redis.call('HDEL', KEYS[9], wid)
 redis.call('SREM', KEYS[10], wid)
-return {moved, exits, dropped}
+return {moved, exits, dropped, poisoned, count}
