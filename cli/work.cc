@@ -364,7 +364,7 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
       ->capture_default_str();
   cmd->add_option("--max-recoveries", args->max_recoveries,
                   "Times a worker may die running one job before it is failed (resque::PoisonJob)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->check(WholeNumber(1, 1000000))
       ->capture_default_str();
   cmd->add_option(
          "--peer-dead-after", args->peer_dead_after,
