@@ -195,7 +195,7 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.batch = args.batch;
   options.fork = args.fork;
   options.job_timeout = absl::Seconds(args.timeout);
-  options.burst = args.burst || (!args.blocking && args.interval == 0);
+  options.burst = args.burst;  // the Worker takes a polling --interval 0 as burst, too
   options.max_jobs = args.max_jobs;
   options.reliable = !args.unreliable;
   options.dead_after = absl::Seconds(args.dead_after);

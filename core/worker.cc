@@ -79,6 +79,8 @@ WorkerOptions Normalized(WorkerOptions options) {
   if (options.clock == nullptr) options.clock = RealClock();
   if (options.timer == nullptr) options.timer = RealClock();
   if (!options.log) options.log = [](LogLevel, std::string_view) {};
+  // Polling without a pause would hammer the backend: zero means what INTERVAL=0 means to peers.
+  if (!options.blocking && options.interval == absl::ZeroDuration()) options.burst = true;
   if (options.hostname.empty()) {
     char buf[256] = {};
     options.hostname = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "localhost";

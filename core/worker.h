@@ -56,7 +56,8 @@ struct WorkerOptions {
   std::vector<std::string> queues = {"*"};
   // Blocking: each reserve waits (up to `interval`, at most 1 s so that a stop is seen; a zero
   // interval means 1 s) for a job to arrive. Polling: each reserve returns at once and an empty
-  // round sleeps `interval`.
+  // round sleeps `interval`; a zero interval is php-resque's and Ruby's INTERVAL=0, a worker that
+  // stops once its queues are empty (as `burst`), never a loop without a pause.
   bool blocking = false;
   absl::Duration interval = absl::Seconds(5);
   int concurrency = 1;  // execution slots (threads), each a registered worker

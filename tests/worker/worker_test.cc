@@ -649,6 +649,18 @@ TEST_P(WorkerTest, BurstWorkerStopsOnEmptyQueuesAndUnregisters) {
   EXPECT_THAT(Value(backend().Workers()), IsEmpty());
 }
 
+// Issue 12, item 12: a polling worker with a zero interval is php-resque's INTERVAL=0, which
+// stops at the first empty round, not a loop against the backend without a pause.
+TEST_P(WorkerTest, APollingWorkerWithAZeroIntervalStopsOnceItsQueuesAreEmpty) {
+  for (int i = 0; i < 3; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
+  WorkerOptions options = Options({"q"});
+  options.interval = absl::ZeroDuration();
+  Worker worker(backend(), registry_, std::move(options));
+  ASSERT_OK(worker.Run());
+  EXPECT_EQ(journal_.size(), 3u);
+  EXPECT_THAT(Value(backend().Workers()), IsEmpty());
+}
+
 TEST_P(WorkerTest, StopsAfterMaxJobs) {
   for (int i = 0; i < 10; ++i) Enqueue("q", "Record", absl::StrFormat("[%d]", i));
   WorkerOptions options = Options({"q"});
