@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/failure.h"
 #include "core/json.h"
 #include "core/payload.h"
@@ -20,6 +21,8 @@ namespace {
 
 // The exit code when the command did all it could but stepped over records (docs/cli.md).
 constexpr int kSkippedExit = 2;
+// Past any list Redis can hold (2^32 - 1 elements), and within what an int64_t index holds.
+constexpr int64_t kMaxIndex = int64_t{1} << 40;
 
 struct Args {
   std::string action;
@@ -248,7 +251,7 @@ void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->required()
       ->check(CLI::IsMember({"list", "count", "retry", "retry-all", "remove", "clear", "queues"}));
   cmd->add_option("index", args->index, "For retry and remove: the failure's index")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumber(0, kMaxIndex));
   cmd->add_option("-q,--queue", args->queue,
                   "The failures of this job queue: with --failure-backend redis_multi_queue "
                   "its list (<ns>:<queue>_failed), with one list the records of that queue");
@@ -261,9 +264,9 @@ void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_flag("--again", args->again,
                 "retry-all: retry records that were retried before too (left alone otherwise)");
   cmd->add_option("--start", args->start, "list: the first index shown (0 is the oldest)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumber(0, kMaxIndex));
   cmd->add_option("--count", args->count, "list: how many records at most (of each list)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumber(0, kMaxIndex));
   cmd->add_flag("--json", args->json, "Print JSON (list, queues)");
   cmd->callback([&global, args, exit_code] {
     *exit_code = WithBackend(global, [&](Backend& backend) {

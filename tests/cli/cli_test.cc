@@ -424,6 +424,19 @@ TEST_F(CliTest, BadInputGivesOneLineErrorsAndNonZeroExits) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("--batch"));
 
+  // An index or a count past any list, negative or not a whole number: one short line.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"failed", "retry", "99999999999999999999"},
+        {"failed", "remove", "-5"},
+        {"failed", "list", "--start", "-1"},
+        {"failed", "list", "--count", "1e3"}}) {
+    r = Resque(args);
+    EXPECT_NE(r.exit_code, 0) << args.back();
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_LT(r.err.size(), 200u) << r.err;
+    EXPECT_THAT(r.err, Not(HasSubstr("9223372036854775807"))) << r.err;
+  }
+
   r = Resque({"work", "--queue", "q", "--burst", "--batch", "8", "--unreliable", "--load",
               TEST_JOBS_LIBRARY});
   EXPECT_NE(r.exit_code, 0);
