@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -166,7 +167,11 @@ absl::Status RedisServer::StartOnce(int port) {
     ContextPtr c(redisConnectWithTimeout("127.0.0.1", port, tv));
     if (c != nullptr && c->err == 0) {
       ReplyPtr reply(static_cast<redisReply*>(redisCommand(c.get(), "PING")));
-      if (reply != nullptr) return absl::OkStatus();  // PONG, or NOAUTH: it is up either way
+      // PONG, or NOAUTH: it is up either way. LOADING (an append-only file read back after a
+      // restart): not yet, every command would be refused.
+      const bool loading = reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+                           std::string_view(reply->str, reply->len).starts_with("LOADING");
+      if (reply != nullptr && !loading) return absl::OkStatus();
     }
     absl::SleepFor(kPollStep);
   }
