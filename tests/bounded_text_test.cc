@@ -52,7 +52,9 @@ TEST(CutToBytesTest, LongerTextIsCutAndMarkedWithinTheLimit) {
 
 TEST(CutToBytesTest, ACutNeverSplitsAUtf8Character) {
   // "é" is two bytes: a cut after its first byte backs off to before it.
-  const std::string text = "abc\xC3\xA9" "defgh";
+  const std::string text =
+      "abc\xC3\xA9"
+      "defgh";
   EXPECT_EQ(CutToBytes(text, 7), "abc...");
   EXPECT_EQ(CutToBytes(text, 8), "abc\xC3\xA9...");
 }
