@@ -12,6 +12,7 @@
 #include "backends/backend_factory.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
+#include "cli/names.h"
 #include "core/process_title.h"
 
 namespace resque::cli {
@@ -76,6 +77,7 @@ int Main(int argc, char** argv, JobRegistry& registry) {
       ->check(CLI::IsMember({"redis", "redis_multi_queue"}))
       ->capture_default_str();
   app.add_flag("-v,--verbose", global.verbosity, "More logging (-vv: debug)");
+  CheckNamespaceOnceParsed(app, global);
 
   // php-resque's VERBOSE / VVERBOSE.
   if (const char* v = std::getenv("VVERBOSE"); v != nullptr && *v != '\0') global.verbosity = 2;

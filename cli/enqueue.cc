@@ -3,6 +3,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/names.h"
+#include "core/names.h"
 #include "core/queue.h"
 
 namespace resque::cli {
@@ -27,6 +29,13 @@ void AddEnqueue(CLI::App& app, GlobalOptions& global, int* exit_code) {
                 "JSON bytes, no id), so that Ruby's Resque.dequeue(klass, *args) can remove it")
       ->excludes(track);
   cmd->callback([&global, args, exit_code] {
+    // Before Redis is reached: a usage error, whether Redis is up or not.
+    for (const absl::Status& s : {CheckQueueName(args->queue), CheckClassName(args->class_name)}) {
+      if (!s.ok()) {
+        *exit_code = Fail(s, kUsageExit);
+        return;
+      }
+    }
     *exit_code = WithBackend(global, [&](Backend& backend) {
       Queue queue(backend);
       absl::StatusOr<std::string> id =

@@ -5,14 +5,18 @@
 // work on every queue's. With one list --queue takes the records of that queue.
 // A record that does not decode is named on stderr and stepped over; the exit code is then
 // kSkippedExit, so that a script tells "done, but not everything" from "done" and from "failed".
+// Records are peers' too and may hold anything: text output escapes each field (core/names.h),
+// so that each record stays one line.
 #include <cstdio>
 #include <limits>
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
+#include "cli/names.h"
 #include "core/failure.h"
 #include "core/json.h"
+#include "core/names.h"
 #include "core/payload.h"
 #include "core/status_macros.h"
 
@@ -40,12 +44,12 @@ struct Args {
 
 // " of queue Q" where a list is one queue's.
 std::string OfList(const FailureEntry& entry) {
-  return entry.list.empty() ? "" : absl::StrFormat(" of queue %s", entry.list);
+  return entry.list.empty() ? "" : absl::StrFormat(" of queue %s", EscapeField(entry.list));
 }
 
 std::string ClassOf(const Failure& f) {
   absl::StatusOr<Payload> payload = DecodePayload(f.payload);
-  return payload.ok() ? payload->class_name : "?";
+  return payload.ok() ? EscapeField(payload->class_name) : "?";
 }
 
 // Names a record that does not decode on stderr; a record listed by index can be removed by it.
@@ -53,7 +57,7 @@ void ReportUndecodable(const FailureEntry& entry) {
   std::fprintf(stderr, "resque: %s; skipped (`resque failed remove %lld%s` drops it)\n",
                std::string(entry.failure.status().message()).c_str(),
                static_cast<long long>(entry.index),
-               entry.list.empty() ? "" : (" --queue " + entry.list).c_str());
+               entry.list.empty() ? "" : (" --queue " + EscapeField(entry.list)).c_str());
 }
 
 absl::StatusOr<int> List(FailureStore& failures, const Args& args) {
@@ -74,9 +78,10 @@ absl::StatusOr<int> List(FailureStore& failures, const Args& args) {
         } else {
           // The index is within the record's list: what retry and remove take (with --queue).
           std::printf("%lld\t%s\t%s\t%s: %s\t%s%s\n", static_cast<long long>(entry.index),
-                      f.failed_at.c_str(), f.queue.c_str(), f.exception.c_str(), f.error.c_str(),
-                      f.payload.c_str(),
-                      f.retried_at ? ("\tretried " + *f.retried_at).c_str() : "");
+                      EscapeField(f.failed_at).c_str(), EscapeField(f.queue).c_str(),
+                      EscapeField(f.exception).c_str(), EscapeField(f.error).c_str(),
+                      EscapeJsonField(f.payload).c_str(),
+                      f.retried_at ? ("\tretried " + EscapeField(*f.retried_at)).c_str() : "");
         }
         first = false;
         return absl::OkStatus();
@@ -123,7 +128,7 @@ absl::StatusOr<int> RetryAll(FailureStore& failures, const Args& args) {
           case RetryOutcome::kRetried:
             ++counts.retried;
             std::printf("retried\t%lld\t%s\t%s\n", static_cast<long long>(entry.index),
-                        entry.failure->queue.c_str(), ClassOf(*entry.failure).c_str());
+                        EscapeField(entry.failure->queue).c_str(), ClassOf(*entry.failure).c_str());
             break;
           case RetryOutcome::kAlreadyRetried:
             ++counts.already_retried;
@@ -200,7 +205,7 @@ absl::Status Queues(FailureStore& failures, const Args& args) {
       std::printf("%s%s:%lld", i ? "," : "", json::Quote((*queues)[i]).c_str(),
                   static_cast<long long>(*n));
     } else {
-      std::printf("%s\t%lld\n", (*queues)[i].c_str(), static_cast<long long>(*n));
+      std::printf("%s\t%lld\n", EscapeField((*queues)[i]).c_str(), static_cast<long long>(*n));
     }
   }
   if (args.json) std::printf("}\n");
@@ -229,17 +234,28 @@ absl::StatusOr<int> Run(FailureStore& failures, const Args& args) {
     if (absl::IsDataLoss(retried.status())) {
       return absl::DataLossError(absl::StrFormat(
           "%s (`resque failed remove %d%s` drops it)", retried.status().message(), args.index,
-          failures.layout() == FailureLayout::kPerQueue ? " --queue " + args.queue : ""));
+          failures.layout() == FailureLayout::kPerQueue ? " --queue " + EscapeField(args.queue)
+                                                        : ""));
     }
     RESQUE_ASSIGN_OR_RETURN(Failure f, std::move(retried));
-    std::printf("retried\t%lld\t%s\t%s%s\n", static_cast<long long>(args.index), f.queue.c_str(),
-                ClassOf(f).c_str(), args.remove ? "\t(removed from the failed list)" : "");
+    std::printf("retried\t%lld\t%s\t%s%s\n", static_cast<long long>(args.index),
+                EscapeField(f.queue).c_str(), ClassOf(f).c_str(),
+                args.remove ? "\t(removed from the failed list)" : "");
     return 0;
   }
   // "remove": the only action left
   RESQUE_RETURN_IF_ERROR(failures.Remove(args.index, args.filter()).status());
   std::printf("removed\t%lld\n", static_cast<long long>(args.index));
   return 0;
+}
+
+// A filter given empty would take every record: `failed clear --queue "$Q"` with Q unset must
+// not clear them all. Any other value is looked for as it is, since peers may have written it.
+absl::Status CheckFilterGiven(const CLI::Option& option, const std::string& value,
+                              const char* name) {
+  if (option.count() == 0 || !value.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s is empty: give a name, or leave %s out for every record", name, name));
 }
 
 }  // namespace
@@ -252,12 +268,14 @@ void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->check(CLI::IsMember({"list", "count", "retry", "retry-all", "remove", "clear", "queues"}));
   cmd->add_option("index", args->index, "For retry and remove: the failure's index")
       ->check(WholeNumber(0, kMaxIndex));
-  cmd->add_option("-q,--queue", args->queue,
-                  "The failures of this job queue: with --failure-backend redis_multi_queue "
-                  "its list (<ns>:<queue>_failed), with one list the records of that queue");
-  cmd->add_option("--class", args->job_class,
-                  "Only the failures whose payload is of this class (list, count, retry-all; a "
-                  "check for retry and remove)");
+  const CLI::Option* queue =
+      cmd->add_option("-q,--queue", args->queue,
+                      "The failures of this job queue: with --failure-backend redis_multi_queue "
+                      "its list (<ns>:<queue>_failed), with one list the records of that queue");
+  const CLI::Option* job_class =
+      cmd->add_option("--class", args->job_class,
+                      "Only the failures whose payload is of this class (list, count, retry-all; a "
+                      "check for retry and remove)");
   cmd->add_flag("--remove", args->remove,
                 "retry, retry-all: remove each retried record from the failed list (in one step "
                 "with its push), so that no later retry queues it again");
@@ -268,7 +286,14 @@ void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code) {
   cmd->add_option("--count", args->count, "list: how many records at most (of each list)")
       ->check(WholeNumber(0, kMaxIndex));
   cmd->add_flag("--json", args->json, "Print JSON (list, queues)");
-  cmd->callback([&global, args, exit_code] {
+  cmd->callback([&global, args, exit_code, queue, job_class] {
+    for (const absl::Status& s : {CheckFilterGiven(*queue, args->queue, "--queue"),
+                                  CheckFilterGiven(*job_class, args->job_class, "--class")}) {
+      if (!s.ok()) {
+        *exit_code = Fail(s, kUsageExit);
+        return;
+      }
+    }
     *exit_code = WithBackend(global, [&](Backend& backend) {
       FailureStore failures(backend);
       absl::StatusOr<int> code = Run(failures, *args);

@@ -1,9 +1,12 @@
-// `resque queues | workers | stats [--json]`: what resque-web's overview shows.
+// `resque queues | workers | stats [--json]`: what resque-web's overview shows. Names and records
+// come from Redis, where peers may have written anything: text output escapes each field
+// (core/names.h) so that every queue and worker stays one line, and --json stays JSON.
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
 #include "cli/commands.h"
 #include "core/json.h"
+#include "core/names.h"
 
 namespace resque::cli {
 namespace {
@@ -18,7 +21,7 @@ absl::Status Queues(Backend& backend, bool json) {
     if (json) {
       absl::StrAppendFormat(&out, "%s%s:%d", i ? "," : "", json::Quote((*names)[i]), *size);
     } else {
-      absl::StrAppendFormat(&out, "%s\t%d\n", (*names)[i], *size);
+      absl::StrAppendFormat(&out, "%s\t%d\n", EscapeField((*names)[i]), *size);
     }
   }
   if (json) out += "}\n";
@@ -37,12 +40,16 @@ absl::Status Workers(Backend& backend, bool json) {
     if (!started.ok()) return started.status();
     if (!job.ok()) return job.status();
     if (json) {
+      // A record a peer wrote that is not JSON is shown as a string, so the output stays JSON.
+      const std::string job_json = !job->has_value()            ? "null"
+                                   : json::Validate(**job).ok() ? **job
+                                                                : json::Quote(**job);
       absl::StrAppendFormat(&out, "%s{\"id\":%s,\"started\":%s,\"job\":%s}", i ? "," : "",
-                            json::Quote(id), json::Quote(started->value_or("")),
-                            job->has_value() ? **job : "null");
+                            json::Quote(id), json::Quote(started->value_or("")), job_json);
     } else {
-      absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", id, started->value_or("?"),
-                            job->has_value() ? "working on " + **job : "idle");
+      absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", EscapeField(id),
+                            EscapeField(started->value_or("?")),
+                            job->has_value() ? "working on " + EscapeJsonField(**job) : "idle");
     }
   }
   if (json) out += "]\n";

@@ -32,8 +32,10 @@
 #include "cli/commands.h"
 #include "cli/exec_job.h"
 #include "cli/flag_checks.h"
+#include "cli/names.h"
 #include "core/child_process.h"
 #include "core/liveness.h"
+#include "core/names.h"
 #include "core/process_title.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
@@ -185,10 +187,8 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   absl::StatusOr<std::unique_ptr<Backend>> backend = Open(global, "redis://127.0.0.1:6379");
   if (!backend.ok()) return Fail(backend.status());
   WorkerOptions options;
-  options.queues.clear();
-  for (absl::string_view q : absl::StrSplit(args.queue, ',', absl::SkipWhitespace())) {
-    options.queues.emplace_back(q);
-  }
+  options.queues =
+      ParseQueueList(args.queue).value_or(std::vector<std::string>{});  // RunWork checked it
   options.blocking = args.blocking;
   options.interval = absl::Seconds(args.interval);
   options.concurrency = args.concurrency;
@@ -287,6 +287,7 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
   if (args.queue.empty()) {
     return Fail(absl::InvalidArgumentError("work needs --queue (or QUEUE): q1,q2 or '*'"));
   }
+  if (absl::Status s = ParseQueueList(args.queue).status(); !s.ok()) return Fail(s, kUsageExit);
   // Checked before anything starts, once for every process of --count.
   if (absl::Status s =
           CheckLivenessOptions({.heartbeat_interval = WorkerOptions().heartbeat_interval,

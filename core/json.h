@@ -29,6 +29,10 @@ struct Field {
   Type type;
 };
 
+// The length of the valid UTF-8 sequence that starts at s[i] (1 to 4), or 0 if none starts there
+// (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short).
+size_t Utf8SequenceLength(std::string_view s, size_t i);
+
 // Appends `s` as a JSON string literal (with quotes). Invalid UTF-8 bytes become U+FFFD so the
 // output is always valid JSON, whatever an exception message or a user's string holds.
 void AppendQuoted(std::string* out, std::string_view s);

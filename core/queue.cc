@@ -1,6 +1,7 @@
 #include "core/queue.h"
 
 #include "absl/strings/str_format.h"
+#include "core/names.h"
 #include "core/status.h"
 #include "core/status_macros.h"
 
@@ -9,8 +10,8 @@ namespace resque {
 absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_view class_name,
                                            std::string_view args_json,
                                            const EnqueueOptions& options) {
-  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
-  if (class_name.empty()) return absl::InvalidArgumentError("job class name is empty");
+  RESQUE_RETURN_IF_ERROR(CheckQueueName(queue));
+  RESQUE_RETURN_IF_ERROR(CheckClassName(class_name));
   absl::StatusOr<std::string> args = ArgsFromUserJson(args_json);
   if (!args.ok()) return args.status();
 
@@ -51,7 +52,7 @@ absl::StatusOr<std::string> Queue::Enqueue(std::string_view queue, std::string_v
 }
 
 absl::Status Queue::EnqueuePayload(std::string_view queue, const Payload& payload) {
-  if (queue.empty()) return absl::InvalidArgumentError("queue name is empty");
+  RESQUE_RETURN_IF_ERROR(CheckQueueName(queue));
   const std::string encoded = EncodePayload(payload);
   if (absl::StatusOr<Payload> check = DecodePayload(encoded); !check.ok()) return check.status();
   return backend_.Push(queue, encoded);

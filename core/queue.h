@@ -38,13 +38,15 @@ class Queue {
 
   // Pushes a job of `class_name` on `queue` and returns its id. `args_json` is a JSON array (the
   // positional args), a JSON object (wrapped as php-resque does: [ {...} ]) or empty ([]).
-  // InvalidArgument for an empty queue or class name, or args that are not an array or object;
-  // with ruby_form, also for args Ruby cannot write and for track or an id asked for too.
+  // InvalidArgument for a queue or class name that not every worker can take (core/names.h), or
+  // args that are not an array or object; with ruby_form, also for args Ruby cannot write and for
+  // track or an id asked for too.
   absl::StatusOr<std::string> Enqueue(std::string_view queue, std::string_view class_name,
                                       std::string_view args_json = "",
                                       const EnqueueOptions& options = {});
 
-  // Pushes an already-built payload as it is (after checking that it decodes).
+  // Pushes an already-built payload as it is (after checking the queue name, as Enqueue does, and
+  // that the payload decodes).
   absl::Status EnqueuePayload(std::string_view queue, const Payload& payload);
 
   absl::StatusOr<int64_t> Size(std::string_view queue) { return backend_.Size(queue); }
