@@ -59,6 +59,7 @@ fi
 
 # ---- our own redis-server, on a free loopback port, stopped on exit ----
 redis_pid=""
+redis_port=""
 redis_dir=$(mktemp -d)
 cleanup() {
   if [ -n "$redis_pid" ]; then
@@ -71,33 +72,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-start_redis() {
-  local attempt port i
-  for attempt in $(seq 1 20); do
-    port=$((20000 + RANDOM % 20000))
-    port_in_use "$port" && continue
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$redis_dir" \
-      --logfile "$redis_dir/redis.log" &
-    redis_pid=$!
-    for i in $(seq 1 50); do
-      # Ours answers with its own pid: another server that took the port meanwhile does not.
-      if redis-cli -p "$port" info server 2>/dev/null | grep -q "^process_id:$redis_pid"; then
-        redis_port=$port
-        return 0
-      fi
-      kill -0 "$redis_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-    redis_pid=""
-  done
-  echo "could not start redis-server on a free loopback port (attempt $attempt)" >&2
-  return 1
-}
+# shellcheck source=../scripts/redis.sh
+. "$RESQUE_ROOT/scripts/redis.sh"
 step "redis-server"
-start_redis
+resque_start_redis "$redis_dir"
 export RESQUE_BENCH_REDIS=redis://127.0.0.1:$redis_port
 echo "   $(redis-server --version | cut -d' ' -f1-3) on $RESQUE_BENCH_REDIS (pid $redis_pid)"
 
