@@ -29,6 +29,15 @@ struct GlobalOptions {
   }
 };
 
+// Every parse error (an unknown command or flag, a missing or bad value) exits with this, after
+// one line "resque: <what> (see resque CMD --help)" on stderr: the Unix convention.
+inline constexpr int kUsageExit = 2;
+
+// `resque status ID`'s exit codes beyond 0 (complete, or not finished without --watch) and 1.
+inline constexpr int kStatusFailedExit = 3;
+inline constexpr int kStatusUnknownExit = 4;
+inline constexpr int kStatusTimeoutExit = 5;  // --watch --timeout SEC reached
+
 // Opens the backend the options name; `fallback_url` when none is given.
 absl::StatusOr<std::unique_ptr<Backend>> Open(const GlobalOptions& global,
                                               const std::string& fallback_url);

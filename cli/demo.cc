@@ -47,7 +47,8 @@ absl::StatusOr<JobStatus> AwaitState(StatusTracker& tracker, const std::string& 
   }
 }
 
-int RunDemo(const GlobalOptions& global) {
+int RunDemo(GlobalOptions global, const std::string& url) {
+  if (!url.empty()) global.redis = url;
   absl::StatusOr<std::unique_ptr<Backend>> backend = Open(global, "memory://");
   if (!backend.ok()) return Fail(backend.status());
   const std::string queue_name = "default";
@@ -107,9 +108,12 @@ int RunDemo(const GlobalOptions& global) {
 }  // namespace
 
 void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto url = std::make_shared<std::string>();
   CLI::App* cmd =
       app.add_subcommand("demo", "The php-resque walkthrough (memory backend unless --redis)");
-  cmd->callback([&global, exit_code] { *exit_code = RunDemo(global); });
+  // Its own --redis, for its own default; `resque --redis URL demo` works as well.
+  cmd->add_option("--redis", *url, "Backend URL, as resque --redis")->default_str("memory://");
+  cmd->callback([&global, url, exit_code] { *exit_code = RunDemo(global, *url); });
 }
 
 }  // namespace resque::cli

@@ -24,7 +24,7 @@ namespace resque::cli {
 namespace {
 
 // The exit code when the command did all it could but stepped over records (docs/cli.md).
-constexpr int kSkippedExit = 2;
+constexpr int kSkippedExit = 3;  // 2 is every command's usage error
 // Past any list Redis can hold (2^32 - 1 elements), and within what an int64_t index holds.
 constexpr int64_t kMaxIndex = int64_t{1} << 40;
 

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace resque::cli {
 namespace {
@@ -38,7 +39,7 @@ CLI::Validator Seconds(double min, double max) {
         }
         return "";
       },
-      absl::StrFormat("SECONDS in [%.12g, %.12g]", min, max));
+      absl::StrFormat("%.12g to %.12g seconds", min, max));
 }
 
 CLI::Validator ZeroOrAtLeast(double floor, const char* zero_means) {
@@ -67,7 +68,19 @@ CLI::Validator WholeNumber(int64_t min, int64_t max) {
         }
         return "";
       },
-      absl::StrFormat("INT in [%d, %d]", min, max));
+      absl::StrFormat("%d to %d", min, max));
+}
+
+CLI::Validator OneOf(std::vector<std::string> names) {
+  const std::string listed = absl::StrJoin(names, " or ");
+  return CLI::Validator(
+      [names = std::move(names), listed](std::string& text) -> std::string {
+        for (const std::string& name : names) {
+          if (text == name) return "";
+        }
+        return absl::StrFormat("\"%s\" is not one of the choices: want %s", text, listed);
+      },
+      listed);
 }
 
 }  // namespace resque::cli

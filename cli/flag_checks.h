@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 
@@ -26,6 +27,9 @@ CLI::Validator ZeroOrAtLeast(double floor, const char* zero_means);
 
 // A decimal integer in [min, max] (no sign for a min >= 0, no fraction, no exponent, no hex).
 CLI::Validator WholeNumber(int64_t min, int64_t max);
+
+// One of `names`, said in words when it is not ("want redis or redis_multi_queue").
+CLI::Validator OneOf(std::vector<std::string> names);
 
 }  // namespace resque::cli
 

@@ -6,16 +6,13 @@
 
 namespace resque::cli {
 
-void CheckNamespaceOnceParsed(CLI::App& app, const GlobalOptions& global) {
-  app.parse_complete_callback([&global] {
-    std::string_view ns = global.ns;
-    if (!ns.empty() && ns.back() == ':') ns.remove_suffix(1);
-    if (absl::Status s = CheckNamespace(ns); !s.ok()) {
-      Fail(s);
-      // Ends the parse with this exit code and prints nothing more (CLI::App::exit).
-      throw CLI::RuntimeError(kUsageExit);
-    }
-  });
+void CheckNamespaceParsed(const GlobalOptions& global) {
+  std::string_view ns = global.ns;
+  if (!ns.empty() && ns.back() == ':') ns.remove_suffix(1);
+  if (absl::Status s = CheckNamespace(ns); !s.ok()) {
+    Fail(s);
+    throw CLI::RuntimeError(kUsageExit);  // Main returns its code and prints nothing more
+  }
 }
 
 }  // namespace resque::cli

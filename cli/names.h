@@ -2,7 +2,7 @@
 // use (core/names.h) is a usage error, refused before anything reaches Redis.
 //
 //   if (absl::Status s = CheckQueueName(queue); !s.ok()) return Fail(s, kUsageExit);
-//   CheckNamespaceOnceParsed(app, global);  // in Main, before app.parse
+//   CheckNamespaceParsed(global);  // in Main, once the command line is read
 #ifndef RESQUE_CLI_NAMES_H_
 #define RESQUE_CLI_NAMES_H_
 
@@ -11,13 +11,11 @@
 
 namespace resque::cli {
 
-// The exit code of a usage error, a refused name among them (docs/cli.md).
-inline constexpr int kUsageExit = 2;
-
 // Checks --namespace (or PREFIX) once the command line is read, before any command runs: a
 // namespace CheckNamespace refuses (a trailing ':' is dropped first, as Open does) is printed as
-// one line and the command exits kUsageExit. An empty PREFIX is unset, as php-resque takes it.
-void CheckNamespaceOnceParsed(CLI::App& app, const GlobalOptions& global);
+// one line, and CLI::RuntimeError(kUsageExit) is thrown to end the parse with nothing more
+// printed. An empty PREFIX is unset, as php-resque takes it.
+void CheckNamespaceParsed(const GlobalOptions& global);
 
 }  // namespace resque::cli
 

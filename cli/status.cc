@@ -1,4 +1,7 @@
-// `resque status ID [--watch] [--json]`: "Status of ID is: N (name)"; exit 1 when unknown.
+// `resque status ID [--watch] [--json]`: "Status of ID is: N (name)". The exit code tells a
+// script what it needs without reading the line: 0 complete (or not finished, without --watch),
+// kStatusFailedExit failed, kStatusUnknownExit never tracked or expired, kStatusTimeoutExit at
+// --watch's --timeout, 1 for an error (Redis).
 #include <cstdio>
 
 #include "absl/time/clock.h"
@@ -22,6 +25,8 @@ void Print(const std::string& id, const JobStatus& status, bool json) {
 
 bool Finished(JobState state) { return state == JobState::kFailed || state == JobState::kComplete; }
 
+int ExitCodeOf(JobState state) { return state == JobState::kFailed ? kStatusFailedExit : 0; }
+
 struct StatusArgs {
   std::string id;
   bool watch = false, json = false;
@@ -35,12 +40,13 @@ int Watch(Backend& backend, const StatusArgs& args) {
   std::optional<JobState> last;
   for (;;) {
     absl::StatusOr<JobStatus> status = tracker.Get(args.id);
+    if (absl::IsNotFound(status.status())) return Fail(status.status(), kStatusUnknownExit);
     if (!status.ok()) return Fail(status.status());
     if (!last.has_value() || *last != status->state) Print(args.id, *status, args.json);
     last = status->state;
-    if (!args.watch || Finished(status->state)) return 0;
+    if (!args.watch || Finished(status->state)) return ExitCodeOf(status->state);
     if (absl::Now() >= deadline) {
-      return Fail(absl::DeadlineExceededError("job still not finished"), 2);
+      return Fail(absl::DeadlineExceededError("job still not finished"), kStatusTimeoutExit);
     }
     absl::SleepFor(absl::Milliseconds(200));
   }

@@ -25,6 +25,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -94,7 +95,15 @@ void SignalLoop(const std::atomic<bool>& done, const std::function<void(int)>& o
   }
 }
 
+// Loads each --load library. A class that two of them register, or one of them and the program
+// (an embedding one), is refused naming both, as a --load/--exec clash is: the first would win
+// silently and the other's jobs would run the wrong code.
 absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
+  absl::flat_hash_map<std::string, std::string> registered_by;  // class -> "--load LIB"
+  for (std::string& name : JobRegistry::Global().ClassNames()) {
+    registered_by.try_emplace(name, "the program");
+  }
+  (void)internal::TakeRefusedRegistrations();  // the program's own, not ours to judge
   for (const std::string& path : args.load) {
     // dlopen reads a name without a '/' as a library to search for (LD_LIBRARY_PATH, the
     // system's directories), never as the file here that the user named.
@@ -102,6 +111,24 @@ absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
     // RTLD_NODELETE: job code must stay mapped while factories it registered are alive.
     if (dlopen(file.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == nullptr) {
       return absl::InvalidArgumentError(absl::StrFormat("--load %s: %s", path, dlerror()));
+    }
+    std::vector<std::string> clashes = internal::TakeRefusedRegistrations();
+    for (std::string& name : JobRegistry::Global().ClassNames()) {
+      const bool added_now = registered_by.try_emplace(name, "--load " + path).second;
+      if (added_now && registry.Contains(name)) {  // the embedding program's own class
+        registered_by[name] = "the program";
+        clashes.push_back(name);
+      }
+    }
+    for (const std::string& name : clashes) {
+      const std::string& first = registered_by[name];
+      if (first == "--load " + path) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("--load %s registers job class \"%s\" twice", path, name));
+      }
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "job class \"%s\" is registered by both %s and --load %s: give each class one library",
+          name, first, path));
     }
   }
   registry.Merge(JobRegistry::Global());
@@ -341,7 +368,10 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
   cmd->add_flag("--fork", args->fork, "Perform each job in a child process");
   cmd->add_option("--timeout", args->timeout, "Per-job timeout in seconds (0: none)")
       ->check(Seconds(0, kMaxSeconds));
-  cmd->add_option("--load", args->load, "Shared library whose jobs register themselves")
+  cmd->add_option("--load", args->load,
+                  "Shared library whose jobs register themselves (php-resque's APP_INCLUDE names "
+                  "one; repeatable)")
+      ->envname("APP_INCLUDE")
       ->check(CLI::ExistingFile);
   cmd->add_option("--exec", args->exec, "CLASS=COMMAND: perform CLASS jobs with a shell command");
   cmd->add_option("--exec-env", args->exec_env,

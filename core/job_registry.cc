@@ -1,6 +1,7 @@
 #include "core/job_registry.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 
@@ -74,10 +75,26 @@ JobRegistry& JobRegistry::Global() {
   return *registry;
 }
 
+namespace {
+std::mutex refused_mu;
+std::vector<std::string>& Refused() {  // guarded by refused_mu
+  static auto* const refused = new std::vector<std::string>();
+  return *refused;
+}
+}  // namespace
+
 internal::JobRegistration::JobRegistration(std::string_view class_name,
                                            JobRegistry::Factory factory) {
-  // A duplicate registration in a loaded library is ignored: the first one wins.
-  (void)JobRegistry::Global().Register(class_name, std::move(factory));
+  // The first registration stays; a later one is kept in mind for the loader to refuse.
+  if (absl::IsAlreadyExists(JobRegistry::Global().Register(class_name, std::move(factory)))) {
+    std::lock_guard lock(refused_mu);
+    Refused().emplace_back(class_name);
+  }
+}
+
+std::vector<std::string> internal::TakeRefusedRegistrations() {
+  std::lock_guard lock(refused_mu);
+  return std::exchange(Refused(), {});
 }
 
 }  // namespace resque

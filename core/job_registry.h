@@ -63,6 +63,11 @@ namespace internal {
 struct JobRegistration {
   JobRegistration(std::string_view class_name, JobRegistry::Factory factory);
 };
+
+// The class names RESQUE_REGISTER_JOB found already registered in JobRegistry::Global() since
+// the last call (the first registration stays): `resque work` refuses two --load libraries that
+// register one class, naming both.
+std::vector<std::string> TakeRefusedRegistrations();
 }  // namespace internal
 
 }  // namespace resque

@@ -405,7 +405,7 @@ TEST_F(CliTest, BadInputGivesOneLineErrorsAndNonZeroExits) {
   EXPECT_THAT(r.err, HasSubstr("resque: args: not valid JSON"));
 
   r = Resque({"status", "0123456789abcdef0123456789abcdef"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 4);  // an unknown id (issue 13, item 7)
   EXPECT_THAT(r.err, HasSubstr("has no status"));
 
   r = Resque({"work", "--queue", "q", "--bogus"});
