@@ -308,14 +308,17 @@ void Worker::SlotLoop(Slot& slot) {
   Backoff backoff(kMinBackoff, kMaxBackoff, [this](absl::Duration d) { return state_->Sleep(d); });
   bool parked = false;
   const auto on_park = [&] {
-    Log(LogLevel::kDebug, absl::StrFormat("worker %s: paused, taking no new jobs", slot.id));
+    Log(LogLevel::kInfo, absl::StrFormat("worker %s: paused, taking no new jobs", slot.id));
     parked = true;
     MarkPaused(slot, true);
   };
   while (!state_->stopping()) {
     const bool runnable = state_->AwaitRunnable(on_park);
     // Unregistering clears the mark of a slot that stops while paused.
-    if (parked && runnable) MarkPaused(slot, false);
+    if (parked && runnable) {
+      Log(LogLevel::kInfo, absl::StrFormat("worker %s: resumed, taking jobs again", slot.id));
+      MarkPaused(slot, false);
+    }
     parked = false;
     if (!runnable) break;
     if (!tickets_->Take(/*wait=*/true)) break;
@@ -653,17 +656,10 @@ void Worker::EndShutdownWait() {
   if (timer.joinable()) timer.join();
 }
 
-void Worker::Pause() {
-  const bool was = state_->paused();
-  state_->Pause();
-  if (!was) Log(LogLevel::kInfo, "paused: taking no new jobs (running jobs go on)");
-}
+// Each slot logs its pause as it parks (after its running job) and its resume as it wakes.
+void Worker::Pause() { state_->Pause(); }
 
-void Worker::Resume() {
-  const bool was = state_->paused();
-  state_->Resume();
-  if (was) Log(LogLevel::kInfo, "resumed: taking jobs again");
-}
+void Worker::Resume() { state_->Resume(); }
 
 void Worker::KillRunningJobs() {
   for (const auto& slot : slots_) slot->cancel.Cancel(CancelReason::kKilled);

@@ -206,9 +206,9 @@ TEST_F(LogCliTest, PauseAndResumeAreLoggedAndShownByWorkers) {
   ASSERT_EQ(done.exit_code, 0) << done.err;
   const std::string& err = done.err;
   const size_t usr2 = err.find(" INFO SIGUSR2: pausing\n");
-  const size_t paused = err.find(" INFO paused: taking no new jobs");
+  const size_t paused = err.find(": paused, taking no new jobs\n");
   const size_t cont = err.find(" INFO SIGCONT: resuming\n");
-  const size_t resumed = err.find(" INFO resumed: taking jobs again\n");
+  const size_t resumed = err.find(": resumed, taking jobs again\n");
   const size_t quit = err.find(" INFO SIGQUIT: finishing the running jobs, then exiting\n");
   ASSERT_NE(usr2, std::string::npos) << err;
   ASSERT_NE(paused, std::string::npos) << err;
