@@ -19,13 +19,15 @@ struct GlobalOptions {
   std::string redis;  // empty: REDIS_BACKEND, then the command's default
   std::string ns = "resque";
   int db = -1;
-  int verbosity = 0;  // -v 1, -vv 2
+  int verbosity = 0;  // -v 1 (info), -vv 2 (debug); 0: warning
   // Ruby's FAILURE_BACKEND: "redis" (one failure list) or "redis_multi_queue" (one per queue).
   std::string failure_backend = "redis";
   bool json = false;
 
   LogLevel log_level() const {
-    return verbosity >= 2 ? LogLevel::kDebug : verbosity == 1 ? LogLevel::kInfo : LogLevel::kError;
+    return verbosity >= 2   ? LogLevel::kDebug
+           : verbosity == 1 ? LogLevel::kInfo
+                            : LogLevel::kWarning;
   }
 };
 

@@ -1,6 +1,7 @@
 // `resque queues | workers | stats [--json]`: what resque-web's overview shows. Names and records
 // come from Redis, where peers may have written anything: text output escapes each field
 // (core/names.h) so that every queue and worker stays one line, and --json stays JSON.
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
@@ -32,6 +33,14 @@ absl::Status Queues(Backend& backend, bool json) {
 absl::Status Workers(Backend& backend, bool json) {
   absl::StatusOr<std::vector<std::string>> ids = backend.Workers();
   if (!ids.ok()) return ids.status();
+  // Paused: marked so by its USR2 (ours only), or every worker while pause-all-workers is set
+  // (docs/wire-format.md, "Paused workers").
+  absl::StatusOr<bool> paused = backend.AllWorkersPaused();
+  absl::StatusOr<std::vector<std::string>> marked = backend.PausedWorkers();
+  if (!marked.ok()) return marked.status();
+  const auto is_paused = [&](const std::string& id) {
+    return (paused.ok() && *paused) || std::binary_search(marked->begin(), marked->end(), id);
+  };
   std::string out = json ? "[" : "";
   for (size_t i = 0; i < ids->size(); ++i) {
     const std::string& id = (*ids)[i];
@@ -44,18 +53,20 @@ absl::Status Workers(Backend& backend, bool json) {
       const std::string job_json = !job->has_value()            ? "null"
                                    : json::Validate(**job).ok() ? **job
                                                                 : json::Quote(**job);
-      absl::StrAppendFormat(&out, "%s{\"id\":%s,\"started\":%s,\"job\":%s}", i ? "," : "",
-                            json::Quote(id), json::Quote(started->value_or("")), job_json);
+      absl::StrAppendFormat(&out, "%s{\"id\":%s,\"started\":%s,\"job\":%s,\"paused\":%s}",
+                            i ? "," : "", json::Quote(id), json::Quote(started->value_or("")),
+                            job_json, is_paused(id) ? "true" : "false");
     } else {
       absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", EscapeField(id),
                             EscapeField(started->value_or("?")),
-                            job->has_value() ? "working on " + EscapeJsonField(**job) : "idle");
+                            job->has_value() ? "working on " + EscapeJsonField(**job)
+                            : is_paused(id)  ? "paused"
+                                             : "idle");
     }
   }
   if (json) out += "]\n";
   std::fputs(out.c_str(), stdout);
   // On stderr, so that the list itself keeps its form for scripts.
-  absl::StatusOr<bool> paused = backend.AllWorkersPaused();
   if (!json && paused.ok() && *paused) {
     std::fputs("all workers are paused (pause-all-workers is set; `resque resume` clears it)\n",
                stderr);

@@ -11,6 +11,7 @@
 // library code; with --count the parent passes each on to every worker process.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -70,7 +71,38 @@ struct WorkArgs {
   int64_t max_recoveries = 3;
   double peer_dead_after = 300;
   std::optional<double> shutdown_timeout;
+  std::string log_level;  // empty: from -v (GlobalOptions::log_level)
+  std::string log_format = "text";
+  double summary_interval = 10;
 };
+
+// --log-level beats -v/-vv (and php's VERBOSE) when both are given.
+LogLevel WorkLogLevel(const GlobalOptions& global, const WorkArgs& args) {
+  if (args.log_level.empty()) return global.log_level();
+  absl::StatusOr<LogLevel> level = ParseLogLevel(args.log_level);
+  return level.ok() ? *level : global.log_level();  // the flag's check admits the four
+}
+
+// What a signal does, for its log line.
+const char* SignalMeaning(int sig, bool shutdown_timeout) {
+  switch (sig) {
+    case SIGQUIT:
+      return "finishing the running jobs, then exiting";
+    case SIGHUP:
+      return "stopping as for TERM";
+    case SIGTERM:
+    case SIGINT:
+      return shutdown_timeout ? "exiting once the running jobs finish or go back"
+                              : "stopping the running jobs and exiting";
+    case SIGUSR1:
+      return "stopping the running jobs, going on";
+    case SIGUSR2:
+      return "pausing";
+    case SIGCONT:
+      return "resuming";
+  }
+  return "ignored";
+}
 
 // HUP is taken too unless the worker was started with it ignored (nohup), which it honours.
 sigset_t ControlSignals() {
@@ -137,6 +169,90 @@ absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
   }
   return absl::OkStatus();
 }
+
+// --log-format json: whatever this process and its children write to stderr (an --exec
+// command's lines, a --load job's std::cerr, a forked job's) goes through a pipe and comes out
+// as JSON lines ("source":"stderr", level info, shown at every level as in text), so that every
+// line of the stream parses; the worker's own lines are written to the real stderr directly.
+class JsonStderr {
+ public:
+  JsonStderr() = default;
+  JsonStderr(const JsonStderr&) = delete;
+  JsonStderr& operator=(const JsonStderr&) = delete;
+
+  // Returns the descriptor of the real stderr, for the log sink.
+  absl::StatusOr<int> Start() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Error("pipe");
+    real_ = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (real_ < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
+      const absl::Status error = Error("dup");
+      close(fds[0]);
+      close(fds[1]);
+      if (real_ >= 0) close(std::exchange(real_, -1));
+      return error;
+    }
+    close(fds[1]);
+    read_ = fds[0];
+    reader_ = std::thread([this] { Copy(); });
+    return real_;
+  }
+
+  // Puts the real stderr back and copies what is left in the pipe (for 100 ms at most, should
+  // a job's stray process hold it open).
+  ~JsonStderr() {
+    if (real_ < 0) return;
+    dup2(real_, STDERR_FILENO);
+    stopping_.store(true);
+    reader_.join();
+    close(read_);
+    close(real_);
+  }
+
+ private:
+  static absl::Status Error(const char* what) {
+    return absl::InternalError(
+        absl::StrFormat("--log-format json: %s: %s", what, std::strerror(errno)));
+  }
+
+  void Copy() {
+    const LogSink sink = FdLogSink(real_, LogLevel::kDebug, LogFormat::kJson);
+    std::string pending;
+    const auto flush = [&](std::string_view line) {
+      sink(LogLevel::kInfo, line, {.source = "stderr"});
+    };
+    char buf[4096];
+    for (;;) {
+      pollfd p{read_, POLLIN, 0};
+      const int ready = poll(&p, 1, 100);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        if (stopping_.load()) break;
+        continue;
+      }
+      const ssize_t n = read(read_, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // every writer is gone
+      pending.append(buf, static_cast<size_t>(n));
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        flush(std::string_view(pending).substr(start, nl - start));
+      }
+      pending.erase(0, start);
+      // A line without an end is cut where a log line would be.
+      if (pending.size() >= kMaxLogLineBytes) {
+        flush(pending);
+        pending.clear();
+      }
+    }
+    if (!pending.empty()) flush(pending);
+  }
+
+  int real_ = -1;
+  int read_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread reader_;
+};
 
 // The pid file, held with an exclusive flock on a descriptor kept open for the process's life:
 // a second worker given the same file is refused while this one (or a worker process of its
@@ -210,9 +326,19 @@ class PidFile {
   pid_t owner_ = 0;  // a forked worker process of --count never removes its parent's file
 };
 
-int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry,
+                  int log_fd) {
+  const bool json_log = args.log_format == "json";
+  const LogSink log =
+      FdLogSink(log_fd, WorkLogLevel(global, args), json_log ? LogFormat::kJson : LogFormat::kText);
+  // In JSON, the error it ends with is a line of the stream as any other.
+  const auto fail = [&](const absl::Status& error) {
+    if (!json_log) return Fail(error);
+    log(LogLevel::kError, std::string_view(error.message().data(), error.message().size()));
+    return 1;
+  };
   absl::StatusOr<std::unique_ptr<Backend>> backend = Open(global, "redis://127.0.0.1:6379");
-  if (!backend.ok()) return Fail(backend.status());
+  if (!backend.ok()) return fail(backend.status());
   WorkerOptions options;
   options.queues =
       ParseQueueList(args.queue).value_or(std::vector<std::string>{});  // RunWork checked it
@@ -228,7 +354,8 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.dead_after = absl::Seconds(args.dead_after);
   options.max_recoveries = args.max_recoveries;
   options.peer_dead_after = absl::Seconds(args.peer_dead_after);
-  options.log = StderrLogSink(global.log_level());
+  options.log = log;
+  options.summary_interval = absl::Seconds(args.summary_interval);
   if (args.shutdown_timeout) options.shutdown_timeout = absl::Seconds(*args.shutdown_timeout);
   Worker worker(**backend, registry, options);
   // In the peers' form, so that their pruning counts this process (and a forked job's, which
@@ -239,13 +366,16 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   std::atomic<bool> done{false};
   std::thread signals([&] {
     SignalLoop(done, [&](int sig) {
+      // HUP is a stop nobody may have meant (a closed terminal): said louder.
+      options.log(sig == SIGHUP ? LogLevel::kWarning : LogLevel::kInfo,
+                  absl::StrFormat("SIG%s: %s", sigabbrev_np(sig),
+                                  SignalMeaning(sig, args.shutdown_timeout.has_value())));
       switch (sig) {
         case SIGQUIT:
           SetProcessTitle("Finishing its jobs, then exiting");
           worker.RequestStop(StopMode::kGraceful);
           break;
         case SIGHUP:  // a stop as for TERM, said once: see the header
-          options.log(LogLevel::kError, "SIGHUP: stopping as for TERM");
           [[fallthrough]];
         case SIGTERM:
         case SIGINT:  // with --shutdown-timeout, a second one ends the wait (Worker::RequestStop)
@@ -270,19 +400,19 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   absl::Status result = worker.Run();
   done.store(true);
   signals.join();
-  if (!result.ok()) return Fail(result);
-  return 0;
+  return result.ok() ? 0 : fail(result);
 }
 
 // COUNT > 1: one worker process per count, as php-resque forks; signals are passed on.
-int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry) {
+int RunProcesses(const GlobalOptions& global, const WorkArgs& args, JobRegistry& registry,
+                 int log_fd) {
   SetProcessTitle(absl::StrFormat("Supervising %d workers for %s", args.count, args.queue));
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int i = 0; i < args.count; ++i) {
     // The child keeps the blocked control signals (its own SignalLoop takes them), and its
     // jobs' commands get groups of their own: a QUIT passed on to it is not for them.
     absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-        ChildProcess::Fork([&](int) { return RunOneProcess(global, args, registry); },
+        ChildProcess::Fork([&](int) { return RunOneProcess(global, args, registry, log_fd); },
                            {.reset_signals = false, .exec_children_join_group = false});
     if (!child.ok()) {
       Fail(child.status());
@@ -334,8 +464,15 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
   signal(SIGPIPE, SIG_IGN);  // a dead peer (Redis, an --exec command) is an error, not death
   PidFile pidfile(args.pidfile);
   if (absl::Status s = pidfile.Take(); !s.ok()) return Fail(s);
-  return args.count > 1 ? RunProcesses(global, args, registry)
-                        : RunOneProcess(global, args, registry);
+  JsonStderr json_stderr;
+  int log_fd = STDERR_FILENO;
+  if (args.log_format == "json") {
+    absl::StatusOr<int> real = json_stderr.Start();
+    if (!real.ok()) return Fail(real.status());
+    log_fd = *real;
+  }
+  return args.count > 1 ? RunProcesses(global, args, registry, log_fd)
+                        : RunOneProcess(global, args, registry, log_fd);
 }
 
 }  // namespace
@@ -401,6 +538,22 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
          "--peer-dead-after", args->peer_dead_after,
          "Seconds a heartbeat with no declared dead-after (a Ruby resque worker's) may "
          "age before its worker counts as dead: Ruby's Resque.prune_interval (at least 60)")
+      ->check(Seconds(0, kMaxSeconds))
+      ->capture_default_str();
+  cmd->add_option("--log-level", args->log_level,
+                  "Log this level and the ones above it: error, warning, info (each job's start "
+                  "and end), debug (default: warning; -v info, -vv debug)")
+      ->envname("LOG_LEVEL")
+      ->check(CLI::IsMember({"error", "warning", "info", "debug"}));
+  cmd->add_option("--log-format", args->log_format,
+                  "text, or json: one object a line (time, level, msg, worker, class, id, queue, "
+                  "duration_ms, ...) for log shippers")
+      ->envname("LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--summary-interval", args->summary_interval,
+                  "Seconds between summary lines at info while jobs run: jobs, jobs/s, failures, "
+                  "busy slots (0: none; nothing while idle)")
       ->check(Seconds(0, kMaxSeconds))
       ->capture_default_str();
   cmd->callback(

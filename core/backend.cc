@@ -352,6 +352,13 @@ absl::StatusOr<bool> Backend::AllWorkersPaused() { return DoAllWorkersPaused(); 
 
 absl::Status Backend::PauseAllWorkers(bool paused) { return DoPauseAllWorkers(paused); }
 
+absl::Status Backend::SetWorkerPaused(std::string_view worker_id, bool paused) {
+  RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
+  return DoSetWorkerPaused(worker_id, paused);
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::PausedWorkers() { return DoPausedWorkers(); }
+
 absl::StatusOr<std::optional<RecoverResult>> Backend::RecoverWorker(const RecoverRequest& request) {
   RESQUE_RETURN_IF_ERROR(WorkerId(request.worker_id));
   if (request.dirty_exit.has_value() && request.dirty_exit->working_json.empty()) {

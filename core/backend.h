@@ -442,6 +442,12 @@ class Backend {
   // Sets the flag (true) or clears it (false).
   absl::Status PauseAllWorkers(bool paused);
 
+  // One worker's own pause (USR2), for dashboards: marks the worker paused or not. Registering
+  // and unregistering the worker clear the mark. Unimplemented on a backend without marks.
+  absl::Status SetWorkerPaused(std::string_view worker_id, bool paused);
+  // The workers marked paused (some may no longer be registered: ask Workers()), sorted.
+  absl::StatusOr<std::vector<std::string>> PausedWorkers();
+
   // The whole recovery, in one atomic step: under the request's conditions (nullopt, changing
   // nothing, when one does not hold), unregisters the worker as UnregisterWorker does, forgets
   // its heartbeat, its declared dead-after and its listing as an owner, and hands its in-flight
@@ -578,6 +584,12 @@ class Backend {
 
   virtual absl::StatusOr<bool> DoAllWorkersPaused() = 0;
   virtual absl::Status DoPauseAllWorkers(bool paused) = 0;
+  virtual absl::Status DoSetWorkerPaused(std::string_view /*worker_id*/, bool /*paused*/) {
+    return absl::UnimplementedError("this backend keeps no pause marks");
+  }
+  virtual absl::StatusOr<std::vector<std::string>> DoPausedWorkers() {
+    return std::vector<std::string>();
+  }
 
   // nullopt, changing nothing, when the sum would not fit 64 bits.
   virtual absl::StatusOr<std::optional<int64_t>> DoIncrementStat(std::string_view name,

@@ -51,6 +51,12 @@ class BackendWrapper : public Backend {
   absl::Status DoPauseAllWorkers(bool paused) override {
     return target_->DoPauseAllWorkers(paused);
   }
+  absl::Status DoSetWorkerPaused(std::string_view worker_id, bool paused) override {
+    return target_->DoSetWorkerPaused(worker_id, paused);
+  }
+  absl::StatusOr<std::vector<std::string>> DoPausedWorkers() override {
+    return target_->DoPausedWorkers();
+  }
   absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
                                                   int64_t count) override {
     return target_->DoPeek(queue, start, count);

@@ -52,7 +52,7 @@ std::optional<JobOutcome> JobRunner::Perform(std::string_view worker_id, const R
   JobOutcome& outcome = *stopped_or_outcome;
   if (hooks != nullptr && outcome.kind == JobOutcome::kComplete) {
     if (absl::Status s = RunHooksCatching(hooks->after_perform, event); !s.ok()) {
-      options_.log(LogLevel::kError, absl::StrFormat("after_perform hook: %s", s.ToString()));
+      options_.log(LogLevel::kError, absl::StrFormat("after_perform hook: %s", s.message()));
     }
   }
   if (hooks != nullptr && outcome.kind == JobOutcome::kFailed) {

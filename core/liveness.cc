@@ -123,7 +123,7 @@ absl::StatusOr<int64_t> Liveness::Recover(RecoverRequest request, std::string_vi
   if (!r.ok()) {
     if (!absl::IsUnimplemented(r.status())) {
       options_.log(LogLevel::kError, absl::StrFormat("recovering dead worker %s: %s",
-                                                     request.worker_id, r.status().ToString()));
+                                                     request.worker_id, r.status().message()));
     }
     return r.status();
   }
@@ -185,7 +185,7 @@ int64_t Liveness::BeatAndRecover() {
     // Unavailable during a Redis outage: the next beat will do. Not an error for a backend
     // that keeps no heartbeats.
     if (!absl::IsUnimplemented(view.status())) {
-      options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", view.status().ToString()));
+      options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", view.status().message()));
     }
     return 0;
   }
@@ -193,7 +193,7 @@ int64_t Liveness::BeatAndRecover() {
   const absl::Time now = view->server_time.value_or(options_.clock->Now());
   if (absl::Status s = backend_.Heartbeat(ids_, FormatHeartbeat(now)); !s.ok()) {
     if (!absl::IsUnimplemented(s)) {
-      options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", s.ToString()));
+      options_.log(LogLevel::kError, absl::StrFormat("heartbeat: %s", s.message()));
     }
     return 0;
   }
@@ -250,7 +250,7 @@ absl::Status Liveness::ReleaseOne(const std::string& id) {
                    absl::StrFormat("worker %s: its in-flight jobs cannot go back to their queues "
                                    "(%s): unregistering it, they stay in flight until the key "
                                    "is repaired and a worker recovers them",
-                                   id, back.status().ToString()));
+                                   id, back.status().message()));
     }
   }
   return backend_.UnregisterWorker(id);

@@ -42,7 +42,7 @@ void Recorder::Start(Backend& backend, std::string_view worker_id, const Reserve
                                            .other_job_ids = std::move(others)});
   if (!started.ok()) {
     options_.log(LogLevel::kError, absl::StrFormat("worker %s: recording the start of job %s: %s",
-                                                   worker_id, payload.id, started.ToString()));
+                                                   worker_id, payload.id, started.message()));
   }
 }
 
@@ -106,26 +106,17 @@ bool Recorder::Record(Backend& backend, std::string_view worker_id,
   if (!recorded) {
     options_.log(LogLevel::kError,
                  absl::StrFormat("worker %s: %s was performed but could not be recorded: %s",
-                                 worker_id, what(), s.ToString()));
+                                 worker_id, what(), s.message()));
     unrecorded_.fetch_add(static_cast<int64_t>(done.size()));
     std::lock_guard lock(mu_);
     if (first_unrecorded_error_.ok()) first_unrecorded_error_ = s;
   }
   for (size_t i = 0; i < done.size(); ++i) {
     const FinishedJob& d = done[i];
+    // Its end is the worker's to log (with how long it took).
     if (recorded) {
       processed_.fetch_add(1);
-      if (d.outcome.kind == JobOutcome::kFailed) {
-        failed_.fetch_add(1);
-        options_.log(LogLevel::kInfo,
-                     absl::StrFormat("worker %s: %s failed: %s: %s", worker_id, What(d),
-                                     d.outcome.exception, d.outcome.error));
-      } else {
-        options_.log(
-            LogLevel::kDebug,
-            absl::StrFormat("worker %s: %s %s", worker_id, What(d),
-                            d.outcome.kind == JobOutcome::kSkipped ? "skipped" : "complete"));
-      }
+      if (d.outcome.kind == JobOutcome::kFailed) failed_.fetch_add(1);
     }
     if (options_.on_job_done) {
       options_.on_job_done({.worker_id = worker_id,

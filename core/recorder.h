@@ -99,7 +99,7 @@ auto RetryWhileUnreachable(RunState& state, const LogSink& log, std::string_view
   return RetryWithBackoff(backoff, attempt, [&](const absl::Status& error) {
     if (!IsTransient(error) || state.immediate()) return false;
     log(LogLevel::kError,
-        absl::StrFormat("worker %s: %s: %s; retrying", worker_id, what(), error.ToString()));
+        absl::StrFormat("worker %s: %s: %s; retrying", worker_id, what(), error.message()));
     return true;
   });
 }

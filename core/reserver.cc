@@ -247,7 +247,7 @@ absl::StatusOr<int64_t> Reserver::HandBack(absl::Span<const ReservedJob> jobs,
     // They stay in flight: this slot hands them back when it stops, or a recovery does if it
     // dies.
     Log(LogLevel::kError, absl::StrFormat("worker %s: handing %d %s back: %s", slot_id_,
-                                          jobs.size(), what, back.status().ToString()));
+                                          jobs.size(), what, back.status().message()));
     return back;
   }
   Log(LogLevel::kDebug,

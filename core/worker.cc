@@ -63,6 +63,33 @@ std::string JobName(const Payload* payload) {
                             : "a payload that does not decode";
 }
 
+// "<class> (<id>)" of a job, or "<class>" for one without an id (Ruby's).
+std::string JobTitle(const Payload* payload) {
+  if (payload == nullptr) return "a payload that does not decode";
+  if (payload->id.empty()) return payload->class_name;
+  return absl::StrFormat("%s (%s)", payload->class_name, payload->id);
+}
+
+// The fields of a line about one job.
+LogFields JobFields(std::string_view worker, const ReservedJob& job, const Payload* payload) {
+  return {.worker = worker,
+          .class_name = payload != nullptr ? std::string_view(payload->class_name) : "",
+          .id = payload != nullptr ? std::string_view(payload->id) : "",
+          .queue = job.queue};
+}
+
+// An error without absl's code in front ("UNKNOWN: "), which a job's Status brings in its
+// record's text (docs/wire-format.md) but says nothing to whoever reads the log.
+std::string_view WithoutStatusCode(std::string_view error) {
+  for (int c = 1; c <= static_cast<int>(absl::StatusCode::kUnauthenticated); ++c) {
+    const std::string prefix = absl::StatusCodeToString(static_cast<absl::StatusCode>(c)) + ": ";
+    if (error.substr(0, prefix.size()) == prefix) return error.substr(prefix.size());
+  }
+  return error;
+}
+
+double Milliseconds(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
 const char* OutcomeName(const JobOutcome& outcome) {
   switch (outcome.kind) {
     case JobOutcome::kComplete:
@@ -143,6 +170,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
 }
 
 Worker::~Worker() {
+  StopSummary();
   EndShutdownWait();
   StopWatchdog();
   if (slot0_registered_) liveness_->ReleaseSlot(slots_[0]->id);
@@ -202,6 +230,7 @@ absl::Status Worker::Run() {
   }
   liveness_->Start();
   StartWatchdog();
+  StartSummary();
   std::vector<std::thread> threads;
   threads.reserve(slots_.size());
   for (const auto& slot : slots_) {
@@ -215,6 +244,7 @@ absl::Status Worker::Run() {
   (void)state_->AwaitStopOrSlotsEnded(static_cast<int>(slots_.size()));
   backend_.CapWaits(kStopWaitCap);
   for (std::thread& t : threads) t.join();
+  StopSummary();
   EndShutdownWait();
   StopWatchdog();
   liveness_->Stop();
@@ -276,17 +306,27 @@ int64_t Worker::BeatAndRecover() { return liveness_->BeatAndRecover(); }
 
 void Worker::SlotLoop(Slot& slot) {
   Backoff backoff(kMinBackoff, kMaxBackoff, [this](absl::Duration d) { return state_->Sleep(d); });
+  bool parked = false;
   const auto on_park = [&] {
     Log(LogLevel::kInfo, absl::StrFormat("worker %s: paused, taking no new jobs", slot.id));
+    parked = true;
+    MarkPaused(slot, true);
   };
   while (!state_->stopping()) {
-    if (!state_->AwaitRunnable(on_park)) break;
+    const bool runnable = state_->AwaitRunnable(on_park);
+    // Unregistering clears the mark of a slot that stops while paused.
+    if (parked && runnable) {
+      Log(LogLevel::kInfo, absl::StrFormat("worker %s: resumed, taking jobs again", slot.id));
+      MarkPaused(slot, false);
+    }
+    parked = false;
+    if (!runnable) break;
     if (!tickets_->Take(/*wait=*/true)) break;
     absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait(), /*allow_batch=*/true);
     if (!worked.ok()) {
       // A reserve cut short by the stop (Backend::CapWaits) is no news.
       if (state_->stopping()) break;
-      Log(LogLevel::kError, absl::StrFormat("worker %s: %s", slot.id, worked.status().ToString()));
+      Log(LogLevel::kError, absl::StrFormat("worker %s: %s", slot.id, worked.status().message()));
       if (!backoff.Wait()) break;
       continue;
     }
@@ -298,6 +338,14 @@ void Worker::SlotLoop(Slot& slot) {
     }
     if (options_.burst) break;
     if (!options_.blocking && !state_->Sleep(options_.interval)) break;
+  }
+}
+
+void Worker::MarkPaused(Slot& slot, bool paused) {
+  const absl::Status s = slot.session->SetWorkerPaused(slot.id, paused);
+  if (!s.ok() && !absl::IsUnimplemented(s)) {
+    Log(LogLevel::kWarning, absl::StrFormat("worker %s: marking it %s for dashboards: %s", slot.id,
+                                            paused ? "paused" : "no longer paused", s.message()));
   }
 }
 
@@ -320,7 +368,7 @@ bool Worker::WaitOutFleetPause(Slot& slot) {
     absl::StatusOr<bool> still = slot.reserver.FleetPaused();
     if (!still.ok()) {
       Log(LogLevel::kError, absl::StrFormat("worker %s: reading pause-all-workers: %s", slot.id,
-                                            still.status().ToString()));
+                                            still.status().message()));
       continue;
     }
     if (!*still) break;
@@ -370,11 +418,13 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
     return false;
   }
   if (r.jobs.empty()) return false;
+  busy_.fetch_add(1);
   if (r.batch) {
     ProcessBatch(slot, r.jobs);
   } else {
     Process(slot, r.jobs.front());
   }
+  busy_.fetch_sub(1);
   return true;
 }
 
@@ -386,10 +436,11 @@ void Worker::Process(Slot& slot, const ReservedJob& job) {
     HandBack(slot, absl::MakeConstSpan(&job, 1), absl::MakeConstSpan(&payload, 1));
     return;
   }
+  const std::vector<absl::Duration> took = {options_.timer->MonotonicNow() - start};
   std::vector<FinishedJob> done;
   done.push_back(recorder_->Finished(slot.id, job, payload.ok() ? &*payload : nullptr, *outcome,
                                      slot.reserver.in_flight()));
-  Record(slot, done);
+  Record(slot, done, took);
   slot.reserver.OneJobTook(options_.timer->MonotonicNow() - start);
 }
 
@@ -410,8 +461,8 @@ std::optional<JobOutcome> Worker::RunOne(Slot& slot, const ReservedJob& job,
                       "the worker was stopping at once when it took the job: not performed"};
   }
   if (announce) recorder_->Start(*slot.session, slot.id, job, *payload, {});
-  Log(LogLevel::kDebug, absl::StrFormat("worker %s: performing %s %s from %s", slot.id,
-                                        payload->class_name, payload->id, job.queue));
+  Log(LogLevel::kInfo, absl::StrFormat("start %s from %s", JobTitle(&*payload), job.queue),
+      JobFields(slot.id, job, &*payload));
   std::optional<JobOutcome> outcome = runner_->Perform(slot.id, job, *payload, slot.cancel);
   if (outcome.has_value() || can_go_back) return outcome;
   return runner_->CancelledOutcome(CancelReason::kStopped, options_.fork);
@@ -433,11 +484,14 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
     break;
   }
   std::vector<FinishedJob> done;
+  std::vector<absl::Duration> took;
   done.reserve(jobs.size());
   size_t next = 0;
+  absl::Time job_start = start;
   for (; next < jobs.size(); ++next) {
     if (next > 0) {
-      const absl::Duration elapsed = options_.timer->MonotonicNow() - start;
+      job_start = options_.timer->MonotonicNow();
+      const absl::Duration elapsed = job_start - start;
       if (elapsed > Reserver::kBatchBudget || state_->stopping() || state_->paused()) break;
       if (elapsed > kBatchQuiet && payloads[next].ok()) {
         recorder_->Start(*slot.session, slot.id, jobs[next], *payloads[next], {});
@@ -446,6 +500,7 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
     const std::optional<JobOutcome> outcome =
         RunOne(slot, jobs[next], payloads[next], /*announce=*/false);
     if (!outcome.has_value()) break;  // stopped for the shutdown: it goes back with the rest
+    took.push_back(options_.timer->MonotonicNow() - job_start);
     done.push_back(recorder_->Finished(slot.id, jobs[next],
                                        payloads[next].ok() ? &*payloads[next] : nullptr, *outcome,
                                        slot.reserver.in_flight()));
@@ -454,12 +509,17 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
     HandBack(slot, absl::MakeConstSpan(jobs).subspan(next),
              absl::MakeConstSpan(payloads).subspan(next));
   }
-  Record(slot, done);
+  Record(slot, done, took);
   slot.reserver.BatchTook(options_.timer->MonotonicNow() - start);
 }
 
-void Worker::Record(Slot& slot, std::vector<FinishedJob>& done) {
+void Worker::Record(Slot& slot, std::vector<FinishedJob>& done,
+                    absl::Span<const absl::Duration> took) {
   const bool recorded = recorder_->Record(*slot.session, slot.id, done);
+  // What could not be recorded, the recorder said.
+  if (recorded) {
+    for (size_t i = 0; i < done.size(); ++i) LogEnd(slot, done[i], took[i]);
+  }
   if (handing_back_.load()) {
     for (const FinishedJob& d : done) {
       Log(LogLevel::kInfo,
@@ -473,6 +533,38 @@ void Worker::Record(Slot& slot, std::vector<FinishedJob>& done) {
     Log(LogLevel::kInfo, absl::StrFormat("%d jobs done: stopping", options_.max_jobs));
     RequestStop(StopMode::kGraceful);
   }
+}
+
+void Worker::LogEnd(const Slot& slot, const FinishedJob& d, absl::Duration took) const {
+  LogFields fields = JobFields(slot.id, *d.job, d.payload);
+  fields.duration_ms = Milliseconds(took);
+  const std::string job = absl::StrFormat("%s from %s", JobTitle(d.payload), d.job->queue);
+  const JobOutcome& o = d.outcome;
+  switch (o.kind) {
+    case JobOutcome::kComplete:
+      Log(LogLevel::kInfo, absl::StrFormat("done %s in %.1f ms", job, *fields.duration_ms), fields);
+      return;
+    case JobOutcome::kSkipped:
+      Log(LogLevel::kInfo,
+          absl::StrFormat("skipped %s in %.1f ms%s%s", job, *fields.duration_ms,
+                          o.error.empty() ? "" : ": ", o.error),
+          fields);
+      return;
+    case JobOutcome::kFailed:
+      break;
+  }
+  if (o.exception == "resque::UnknownJobClass") {
+    Log(LogLevel::kWarning,
+        absl::StrFormat("unknown job class %s from %s: no job of this worker has that name; "
+                        "recorded as failed (resque::UnknownJobClass)",
+                        JobTitle(d.payload), d.job->queue),
+        fields);
+    return;
+  }
+  Log(LogLevel::kWarning,
+      absl::StrFormat("failed %s in %.1f ms: %s: %s", job, *fields.duration_ms, o.exception,
+                      WithoutStatusCode(o.error)),
+      fields);
 }
 
 void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
@@ -564,12 +656,67 @@ void Worker::EndShutdownWait() {
   if (timer.joinable()) timer.join();
 }
 
+// Each slot logs its pause as it parks (after its running job) and its resume as it wakes.
 void Worker::Pause() { state_->Pause(); }
 
 void Worker::Resume() { state_->Resume(); }
 
 void Worker::KillRunningJobs() {
   for (const auto& slot : slots_) slot->cancel.Cancel(CancelReason::kKilled);
+}
+
+void Worker::StartSummary() {
+  if (options_.summary_interval <= absl::ZeroDuration()) return;
+  std::lock_guard lock(summary_mu_);
+  summary_over_ = false;
+  summary_thread_ = std::thread([this] { SummaryLoop(); });
+}
+
+void Worker::SummaryLoop() {
+  int64_t processed = recorder_->processed();
+  int64_t failed = recorder_->failed();
+  absl::Time since = options_.timer->MonotonicNow();
+  std::unique_lock lock(summary_mu_);
+  while (!options_.timer->WaitFor(lock, summary_changed_, options_.summary_interval,
+                                  [this] { return summary_over_; })) {
+    lock.unlock();
+    const absl::Time now = options_.timer->MonotonicNow();
+    const int64_t processed_now = recorder_->processed();
+    const int64_t failed_now = recorder_->failed();
+    const int busy = busy_.load();
+    const int64_t jobs = processed_now - processed;
+    // Nothing ran: an idle worker's log stays quiet.
+    if (jobs > 0 || busy > 0) {
+      const double seconds = std::max(absl::ToDoubleSeconds(now - since), 1e-3);
+      const double per_second = static_cast<double>(jobs) / seconds;
+      const int slots = static_cast<int>(slots_.size());
+      const LogNumber numbers[] = {{"jobs", static_cast<double>(jobs)},
+                                   {"failed", static_cast<double>(failed_now - failed)},
+                                   {"period_s", seconds},
+                                   {"jobs_per_s", per_second},
+                                   {"busy", static_cast<double>(busy)},
+                                   {"concurrency", static_cast<double>(slots)}};
+      Log(LogLevel::kInfo,
+          absl::StrFormat("summary: %d jobs in %.1f s (%.1f/s), %d failed, %d of %d slots busy",
+                          jobs, seconds, per_second, failed_now - failed, busy, slots),
+          {.numbers = numbers});
+    }
+    processed = processed_now;
+    failed = failed_now;
+    since = now;
+    lock.lock();
+  }
+}
+
+void Worker::StopSummary() {
+  std::thread summary;
+  {
+    std::lock_guard lock(summary_mu_);
+    summary_over_ = true;
+    summary = std::move(summary_thread_);
+  }
+  summary_changed_.notify_all();
+  if (summary.joinable()) summary.join();
 }
 
 void Worker::StartWatchdog() {

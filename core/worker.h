@@ -90,9 +90,14 @@ struct WorkerOptions {
   // How many times workers may die running one job before a recovery fails it
   // (resque::PoisonJob) instead of handing it back; see LivenessOptions::max_recoveries.
   int64_t max_recoveries = 3;
-  Clock* clock = RealClock();                     // dates of statuses, failures and registrations
-  const Hooks* hooks = nullptr;                   // not owned; may be null
-  LogSink log = StderrLogSink(LogLevel::kError);  // called from every slot: must be thread-safe
+  Clock* clock = RealClock();    // dates of statuses, failures and registrations
+  const Hooks* hooks = nullptr;  // not owned; may be null
+  // Called from every slot: must be thread-safe. Each job's start and end (with its duration)
+  // at info, a failure at warning; see docs/worker.md, "Logs".
+  LogSink log = StderrLogSink(LogLevel::kWarning);
+  // While jobs run, one info line this often: jobs ended in the period, their rate, failures,
+  // busy slots. Nothing while idle. Zero: no summary. On `timer`.
+  absl::Duration summary_interval = absl::ZeroDuration();
   // What the worker measures time spent on and waits with (MonotonicNow, SleepFor, WaitUntil):
   // the batch budget, the "*" list's TTL, job_timeout, backoffs, the polling and heartbeat
   // intervals. Real by default; a test's ManualClock makes them pass only when it is advanced.
@@ -188,6 +193,8 @@ class Worker {
   // After a reserve found the fleet-wide pause flag set: waits, reading the flag once per poll,
   // until it is cleared (true) or a stop comes, or a burst worker's queues are empty (false).
   bool WaitOutFleetPause(Slot& slot);
+  // Marks the slot paused (USR2) in the backend, or clears the mark, for `resque workers`.
+  void MarkPaused(Slot& slot, bool paused);
   void Process(Slot& slot, const ReservedJob& job);
   // Performs a batch (Reserve with max > 1): announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
@@ -197,8 +204,11 @@ class Worker {
   // started).
   std::optional<JobOutcome> RunOne(Slot& slot, const ReservedJob& job,
                                    const absl::StatusOr<Payload>& payload, bool announce);
-  // Records `done` and counts it against max_jobs.
-  void Record(Slot& slot, std::vector<FinishedJob>& done);
+  // Records `done` (each job having taken `took`), logs each one's end, and counts them against
+  // max_jobs.
+  void Record(Slot& slot, std::vector<FinishedJob>& done, absl::Span<const absl::Duration> took);
+  // The line of a recorded job's end: done or skipped at info, failed at warning.
+  void LogEnd(const Slot& slot, const FinishedJob& d, absl::Duration took) const;
   // Hands `jobs` back to the head of their queues (Reserver::HandBack); during a shutdown wait
   // one log line says what became of each.
   void HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
@@ -213,7 +223,13 @@ class Worker {
   void EndShutdownWait();
   void StartWatchdog();
   void StopWatchdog();
-  void Log(LogLevel level, std::string_view message) const { options_.log(level, message); }
+  // The summary lines (WorkerOptions::summary_interval), on a thread of their own.
+  void StartSummary();
+  void SummaryLoop();
+  void StopSummary();
+  void Log(LogLevel level, std::string_view message, const LogFields& fields = {}) const {
+    options_.log(level, message, fields);
+  }
 
   Backend& backend_;
   WorkerOptions options_;  // normalized: clock, timer and log are set
@@ -242,6 +258,12 @@ class Worker {
   bool shutdown_now_ = false;   // guarded by shutdown_mu_: a second TERM
   bool shutdown_over_ = false;  // guarded by shutdown_mu_: the slots are done, nothing to stop
   std::thread shutdown_timer_;  // guarded by shutdown_mu_
+
+  std::atomic<int> busy_{0};  // slots performing (or recording) a job now
+  std::mutex summary_mu_;
+  std::condition_variable summary_changed_;
+  bool summary_over_ = false;   // guarded by summary_mu_
+  std::thread summary_thread_;  // guarded by summary_mu_
 };
 
 }  // namespace resque

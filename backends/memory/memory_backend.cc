@@ -76,6 +76,8 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<LivenessView> DoReadLiveness() override;
 
   absl::StatusOr<bool> DoAllWorkersPaused() override { return paused_all_.load(); }
+  absl::Status DoSetWorkerPaused(std::string_view worker_id, bool paused) override;
+  absl::StatusOr<std::vector<std::string>> DoPausedWorkers() override;
   absl::Status DoPauseAllWorkers(bool paused) override {
     paused_all_.store(paused);
     return absl::OkStatus();
@@ -168,6 +170,7 @@ class MemoryBackend final : public Backend {
   absl::flat_hash_map<std::string, Status> statuses_ ABSL_GUARDED_BY(mu_);
   size_t sweep_statuses_at_ ABSL_GUARDED_BY(mu_) = 1024;
   std::set<std::string, std::less<>> workers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> paused_workers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> worker_jobs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> worker_started_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> stats_ ABSL_GUARDED_BY(mu_);
@@ -442,6 +445,9 @@ absl::Status MemoryBackend::DoRegisterWorker(std::string_view worker_id, std::st
                                              const std::optional<WorkerLiveness>& liveness) {
   std::lock_guard<std::mutex> lock(mu_);
   workers_.emplace(worker_id);
+  if (auto it = paused_workers_.find(worker_id); it != paused_workers_.end()) {
+    paused_workers_.erase(it);
+  }
   worker_started_[AbslView(worker_id)] = std::string(started);
   if (liveness.has_value()) {
     dead_after_[AbslView(worker_id)] = liveness->dead_after;
@@ -459,12 +465,30 @@ absl::Status MemoryBackend::DoUnregisterWorker(std::string_view worker_id,
 
 void MemoryBackend::UnregisterWorkerLocked(std::string_view worker_id, const WorkerStats& stats) {
   if (auto it = workers_.find(worker_id); it != workers_.end()) workers_.erase(it);
+  if (auto it = paused_workers_.find(worker_id); it != paused_workers_.end()) {
+    paused_workers_.erase(it);
+  }
   worker_jobs_.erase(AbslView(worker_id));
   worker_started_.erase(AbslView(worker_id));
   stats_.erase(stats.processed);
   stats_.erase(stats.failed);
   heartbeats_.erase(AbslView(worker_id));
   dead_after_.erase(AbslView(worker_id));
+}
+
+absl::Status MemoryBackend::DoSetWorkerPaused(std::string_view worker_id, bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (paused) {
+    paused_workers_.emplace(worker_id);
+  } else if (auto it = paused_workers_.find(worker_id); it != paused_workers_.end()) {
+    paused_workers_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoPausedWorkers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::vector<std::string>(paused_workers_.begin(), paused_workers_.end());
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryBackend::DoWorkers() {

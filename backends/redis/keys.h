@@ -64,6 +64,8 @@ class Keys {
   // Set: our workers that reserve in flight, listed from registration until their recovery, so
   // that their in-flight lists are found without a SCAN after a peer unregistered them.
   std::string InFlightOwners() const { return Join("workers:inflight"); }
+  // Set: our workers paused by USR2 (resque-cpp's own; peers keep no such mark).
+  std::string PausedWorkers() const { return Join("workers:paused"); }
   // Hash: SHA-1 of a payload -> how many times a worker died running it (resque-cpp's own; see
   // RecoverRequest::max_recoveries).
   std::string Recoveries() const { return Join("recoveries"); }

@@ -175,7 +175,8 @@ class RedisBackend : public Backend {
   absl::Status DoRegisterWorker(std::string_view worker_id, std::string_view started,
                                 const std::optional<WorkerLiveness>& liveness) override {
     std::vector<Command> commands = {{"SADD", keys_.Workers(), Str(worker_id)},
-                                     {"SET", keys_.WorkerStarted(worker_id), Str(started)}};
+                                     {"SET", keys_.WorkerStarted(worker_id), Str(started)},
+                                     {"SREM", keys_.PausedWorkers(), Str(worker_id)}};
     if (liveness.has_value()) {
       commands.push_back(
           {"HSET", keys_.Liveness(), Str(worker_id), FormatDeadAfter(liveness->dead_after)});
@@ -189,7 +190,8 @@ class RedisBackend : public Backend {
                         {"DEL", keys_.Worker(worker_id), keys_.WorkerStarted(worker_id),
                          keys_.Stat(stats.processed), keys_.Stat(stats.failed)},
                         {"HDEL", keys_.Heartbeats(), Str(worker_id)},
-                        {"HDEL", keys_.Liveness(), Str(worker_id)}})
+                        {"HDEL", keys_.Liveness(), Str(worker_id)},
+                        {"SREM", keys_.PausedWorkers(), Str(worker_id)}})
         .status();
   }
 
@@ -516,6 +518,14 @@ class RedisBackend : public Backend {
     // As Ruby's Resque.redis.set('pause-all-workers', 'true') and its del.
     if (paused) return Pipeline({{"SET", keys_.PauseAllWorkers(), "true"}}).status();
     return Pipeline({{"DEL", keys_.PauseAllWorkers()}}).status();
+  }
+
+  absl::Status DoSetWorkerPaused(std::string_view worker_id, bool paused) override {
+    return Pipeline({{paused ? "SADD" : "SREM", keys_.PausedWorkers(), Str(worker_id)}}).status();
+  }
+
+  absl::StatusOr<std::vector<std::string>> DoPausedWorkers() override {
+    return SortedMembers(keys_.PausedWorkers());
   }
 
   // The longest pause between two tries of a reserve over several queues: how late a job pushed

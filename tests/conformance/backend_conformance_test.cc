@@ -461,6 +461,26 @@ TEST_P(BackendConformance, UnregisterWorkerForgetsItItsJobItsStartAndItsOwnStats
   EXPECT_EQ(Value(backend().WorkerStarted("w2")), "then");
 }
 
+// A worker's own pause (USR2), for `resque workers`: marked and cleared, and gone with its
+// registration.
+TEST_P(BackendConformance, APauseMarkIsSetClearedAndForgottenAtUnregister) {
+  ASSERT_OK(backend().RegisterWorker("w1", "then"));
+  ASSERT_OK(backend().RegisterWorker("w2", "then"));
+  EXPECT_THAT(Value(backend().PausedWorkers()), IsEmpty());
+  ASSERT_OK(backend().SetWorkerPaused("w2", true));
+  ASSERT_OK(backend().SetWorkerPaused("w1", true));
+  EXPECT_THAT(Value(backend().PausedWorkers()), ElementsAre("w1", "w2"));
+  ASSERT_OK(backend().SetWorkerPaused("w1", false));
+  EXPECT_THAT(Value(backend().PausedWorkers()), ElementsAre("w2"));
+  ASSERT_OK(backend().UnregisterWorker("w2"));
+  EXPECT_THAT(Value(backend().PausedWorkers()), IsEmpty());
+  // A registration starts unpaused, whatever a worker of the same id left.
+  ASSERT_OK(backend().SetWorkerPaused("w3", true));
+  ASSERT_OK(backend().RegisterWorker("w3", "now"));
+  EXPECT_THAT(Value(backend().PausedWorkers()), IsEmpty());
+  EXPECT_CODE(backend().SetWorkerPaused("", true), kInvalidArgument);
+}
+
 TEST_P(BackendConformance, UnregisterAnUnknownWorkerIsOk) {
   EXPECT_OK(backend().UnregisterWorker("ghost"));
   EXPECT_THAT(Value(backend().Workers()), IsEmpty());
