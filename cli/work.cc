@@ -11,10 +11,10 @@
 // library code; with --count the parent passes each on to every worker process.
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -174,39 +174,64 @@ absl::Status LoadJobs(const WorkArgs& args, JobRegistry& registry) {
 // command's lines, a --load job's std::cerr, a forked job's) goes through a pipe and comes out
 // as JSON lines ("source":"stderr", level info, shown at every level as in text), so that every
 // line of the stream parses; the worker's own lines are written to the real stderr directly.
+// The pipe is read by a relay process, not a thread: what a worker writes just before it dies
+// (an abort's message, a sanitizer's report) is in the pipe when it dies, and the relay, which
+// reads until every writer is gone, still passes it on.
 class JsonStderr {
  public:
   JsonStderr() = default;
   JsonStderr(const JsonStderr&) = delete;
   JsonStderr& operator=(const JsonStderr&) = delete;
 
-  // Returns the descriptor of the real stderr, for the log sink.
+  // Starts the relay; returns the descriptor of the real stderr, for the log sink. Called while
+  // the process has one thread and holds nothing a relay must not keep (the pid file's lock).
   absl::StatusOr<int> Start() {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return Error("pipe");
     real_ = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
-    if (real_ < 0 || dup2(fds[1], STDERR_FILENO) < 0) {
+    if (real_ < 0) {
       const absl::Status error = Error("dup");
       close(fds[0]);
       close(fds[1]);
-      if (real_ >= 0) close(std::exchange(real_, -1));
       return error;
     }
+    relay_ = fork();
+    if (relay_ < 0) {
+      const absl::Status error = Error("fork");
+      close(fds[0]);
+      close(fds[1]);
+      close(std::exchange(real_, -1));
+      return error;
+    }
+    if (relay_ == 0) {
+      // The control signals stay blocked (the caller blocked them): a TERM to the process group
+      // stops the worker, and the relay ends when the worker and its children are gone.
+      close(fds[1]);
+      Copy(fds[0], real_);
+      _exit(0);
+    }
+    close(fds[0]);
+    if (dup2(fds[1], STDERR_FILENO) < 0) {
+      const absl::Status error = Error("dup");
+      close(fds[1]);
+      return error;  // the relay ends at once: no writer
+    }
     close(fds[1]);
-    read_ = fds[0];
-    reader_ = std::thread([this] { Copy(); });
     return real_;
   }
 
-  // Puts the real stderr back and copies what is left in the pipe (for 100 ms at most, should
-  // a job's stray process hold it open).
+  // Puts the real stderr back, which ends the relay once this process's children are gone too;
+  // waits for it a moment so that its last lines come before the shell's prompt.
   ~JsonStderr() {
     if (real_ < 0) return;
     dup2(real_, STDERR_FILENO);
-    stopping_.store(true);
-    reader_.join();
-    close(read_);
     close(real_);
+    if (relay_ <= 0) return;
+    for (int i = 0; i < 100; ++i) {  // 1 s at most: a job's stray process may hold the pipe
+      const pid_t r = waitpid(relay_, nullptr, WNOHANG);
+      if (r == relay_ || (r < 0 && errno != EINTR)) return;
+      usleep(10 * 1000);
+    }
   }
 
  private:
@@ -215,22 +240,15 @@ class JsonStderr {
         absl::StrFormat("--log-format json: %s: %s", what, std::strerror(errno)));
   }
 
-  void Copy() {
-    const LogSink sink = FdLogSink(real_, LogLevel::kDebug, LogFormat::kJson);
+  static void Copy(int from, int to) {
+    const LogSink sink = FdLogSink(to, LogLevel::kDebug, LogFormat::kJson);
     std::string pending;
     const auto flush = [&](std::string_view line) {
       sink(LogLevel::kInfo, line, {.source = "stderr"});
     };
     char buf[4096];
     for (;;) {
-      pollfd p{read_, POLLIN, 0};
-      const int ready = poll(&p, 1, 100);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready == 0) {
-        if (stopping_.load()) break;
-        continue;
-      }
-      const ssize_t n = read(read_, buf, sizeof(buf));
+      const ssize_t n = read(from, buf, sizeof(buf));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // every writer is gone
       pending.append(buf, static_cast<size_t>(n));
@@ -249,9 +267,7 @@ class JsonStderr {
   }
 
   int real_ = -1;
-  int read_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::thread reader_;
+  pid_t relay_ = -1;
 };
 
 // The pid file, held with an exclusive flock on a descriptor kept open for the process's life:
@@ -462,8 +478,7 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
   const sigset_t set = ControlSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a dead peer (Redis, an --exec command) is an error, not death
-  PidFile pidfile(args.pidfile);
-  if (absl::Status s = pidfile.Take(); !s.ok()) return Fail(s);
+  // The relay first: it must not inherit the pid file's lock, which would outlive the worker.
   JsonStderr json_stderr;
   int log_fd = STDERR_FILENO;
   if (args.log_format == "json") {
@@ -471,6 +486,8 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
     if (!real.ok()) return Fail(real.status());
     log_fd = *real;
   }
+  PidFile pidfile(args.pidfile);
+  if (absl::Status s = pidfile.Take(); !s.ok()) return Fail(s);
   return args.count > 1 ? RunProcesses(global, args, registry, log_fd)
                         : RunOneProcess(global, args, registry, log_fd);
 }

@@ -242,5 +242,26 @@ TEST_F(LogCliTest, ABusyWorkerLogsPeriodicSummaries) {
   EXPECT_THAT(none.err, Not(HasSubstr("summary:")));
 }
 
+// What a worker writes to stderr just before it is killed is passed on as a JSON line: the relay
+// reading the pipe is a process of its own, still there when the worker is gone. (A thread of
+// the worker, as before, died with it and the line was lost.)
+TEST_F(LogCliTest, JsonFormatKeepsWhatAWorkerWroteJustBeforeItWasKilled) {
+  Enqueue("mail", "LastWords");
+  RunResult work = Resque(
+      {"work", "-q", "mail", "--burst", "--log-format", "json", "--load", TEST_JOBS_LIBRARY});
+  EXPECT_EQ(work.exit_code, -1) << work.err;  // killed
+  simdjson::ondemand::parser parser;
+  int last_words = 0;
+  for (const std::string& line : Lines(work.err)) {
+    simdjson::padded_string padded(line);
+    simdjson::ondemand::document doc;
+    ASSERT_EQ(parser.iterate(padded).get(doc), simdjson::SUCCESS) << line;
+    std::string_view msg;
+    ASSERT_EQ(doc["msg"].get_string().get(msg), simdjson::SUCCESS) << line;
+    if (msg == "last words before the kill") ++last_words;
+  }
+  EXPECT_EQ(last_words, 1) << work.err;
+}
+
 }  // namespace
 }  // namespace resque::testing

@@ -1,4 +1,6 @@
 // Jobs for the CLI tests, loaded with `resque work --load`: they register themselves.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -45,8 +47,20 @@ class Crash : public resque::Job {
   }
 };
 
+// Writes a line to stderr and is killed at once, as a worker killed -9 right after it wrote.
+class LastWords : public resque::Job {
+ public:
+  absl::Status Perform(const resque::JobContext&) override {
+    static constexpr char kLine[] = "last words before the kill\n";
+    (void)!write(STDERR_FILENO, kLine, sizeof(kLine) - 1);
+    std::raise(SIGKILL);
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace
 
+RESQUE_REGISTER_JOB(LastWords, "LastWords");
 RESQUE_REGISTER_JOB(Record, "Record");
 RESQUE_REGISTER_JOB(Print, "Print");
 RESQUE_REGISTER_JOB(Throw, "Throw");
