@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -77,10 +78,13 @@ class StopOutageTest : public ::testing::Test {
     return redis_.Command({"SMEMBERS", "resque:workers"}).value_or("?");
   }
 
-  bool AwaitRegistered(absl::Duration within = absl::Seconds(10)) const {
+  // Waits until `slots` worker ids are registered: the worker has then left its start, whose
+  // calls to Redis a stop does not cut short yet (a TERM there waits for their timeouts).
+  bool AwaitRegistered(int slots = 1, absl::Duration within = absl::Seconds(10)) const {
     const absl::Time deadline = absl::Now() + within;
     while (absl::Now() < deadline) {
-      if (!Workers().empty() && Workers() != "?") return true;
+      const std::string n = redis_.Command({"SCARD", "resque:workers"}).value_or("?");
+      if (n == absl::StrCat(slots)) return true;
       absl::SleepFor(absl::Milliseconds(20));
     }
     return false;
@@ -137,7 +141,7 @@ TEST_F(StopOutageTest, TermStopsABlockingWorkerWithinTwoSecondsWhileRedisHangs) 
   std::unique_ptr<WorkerProcess> w =
       StartWorker({"--queue", "q", "--blocking", "--interval", "1", "--concurrency", "3"});
   ASSERT_NE(w, nullptr);
-  ASSERT_TRUE(AwaitRegistered());
+  ASSERT_TRUE(AwaitRegistered(3));
   ASSERT_TRUE(redis_.Pause().ok());
   absl::SleepFor(absl::Milliseconds(2500));
   int code = 0;
@@ -157,7 +161,7 @@ TEST_F(StopOutageTest, TermStopsWorkersWithinTwoSecondsWhileRedisIsDown) {
     if (blocking) flags.push_back("--blocking");
     std::unique_ptr<WorkerProcess> w = StartWorker(flags);
     ASSERT_NE(w, nullptr);
-    ASSERT_TRUE(AwaitRegistered());
+    ASSERT_TRUE(AwaitRegistered(2));
     ASSERT_TRUE(redis_.Stop().ok());
     // Long enough for the slots' backoff and the reconnect backoff to reach their caps.
     absl::SleepFor(absl::Seconds(4));
