@@ -30,7 +30,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/exec_job.h"
 #include "cli/flag_checks.h"
