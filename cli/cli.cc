@@ -215,6 +215,8 @@ void AddExitCodeFooters(CLI::App& app) {
              usage +
              "  3  done, but records that do not decode were skipped (named on "
              "stderr)\n");
+  footer("scheduler", "  0  stopped by a signal; with --once, the turn done\n" + common);
+  footer("delayed", "  0  success (list, count, or how many were removed or queued)\n" + common);
   footer("demo", "  0  the job completed\n  1  error, or the job did not complete\n" + usage);
   footer("help", "  0  help printed\n" + usage);
   footer("version", "  0  version printed\n" + usage);
@@ -293,6 +295,7 @@ int Main(int argc, char** argv, JobRegistry& registry) {
   AddFailed(app, global, &exit_code);
   AddDemo(app, global, &exit_code);
   AddPause(app, global, &exit_code);
+  AddScheduler(app, global, &exit_code);  // scheduler, delayed
   AddHelpAndVersion(app, &exit_code);
   AddExitCodeFooters(app);
   // php-resque's VERBOSE, LOGGING and VVERBOSE, read once the flags are known and before any

@@ -59,6 +59,7 @@ void AddInspect(CLI::App& app, GlobalOptions& global, int* exit_code);  // queue
 void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddPause(CLI::App& app, GlobalOptions& global, int* exit_code);  // pause, resume
+void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);  // scheduler, delayed
 
 }  // namespace resque::cli
 

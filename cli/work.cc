@@ -38,6 +38,7 @@
 #include "core/liveness.h"
 #include "core/names.h"
 #include "core/process_title.h"
+#include "core/scheduler.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
 
@@ -64,6 +65,7 @@ struct WorkArgs {
   std::vector<std::string> exec_env;
   std::string pidfile;
   bool burst = false;
+  bool scheduler = false;  // run a Scheduler beside the worker
   int64_t max_jobs = 0;
   bool unreliable = false;
   double dead_after = 60;
@@ -412,7 +414,19 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
       }
     });
   });
+  // A scheduler beside the slots: it leads only while it holds the fleet's leader lock, so every
+  // worker of a fleet may be given --scheduler.
+  std::unique_ptr<Scheduler> scheduler;
+  std::thread scheduling;
+  if (args.scheduler) {
+    scheduler = std::make_unique<Scheduler>(**backend, SchedulerOptions{.log = log});
+    scheduling = std::thread([&] { (void)scheduler->Run(); });
+  }
   absl::Status result = worker.Run();
+  if (scheduler != nullptr) {
+    scheduler->Stop();
+    scheduling.join();
+  }
   done.store(true);
   signals.join();
   return result.ok() ? 0 : fail(result);
@@ -532,6 +546,9 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
                   "(repeatable; they get only PATH, HOME, LANG and their RESQUE_* otherwise)");
   cmd->add_option("--pidfile", args->pidfile, "Write the pid here")->envname("PIDFILE");
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
+  cmd->add_flag("--scheduler", args->scheduler,
+                "Also move due delayed jobs to their queues (as `resque scheduler`, leading only "
+                "while it holds the fleet's leader lock)");
   cmd->add_option("--max-jobs", args->max_jobs, "Exit after this many jobs (0: no limit)")
       ->check(WholeNumber(0, kMaxJobsLimit));
   cmd->add_option("--shutdown-timeout", args->shutdown_timeout,

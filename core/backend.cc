@@ -470,4 +470,100 @@ absl::StatusOr<std::vector<std::string>> Backend::FailureQueues() {
   return DoFailureQueues();
 }
 
+// ---- Delayed jobs ----
+
+namespace {
+
+absl::Status DelayedSecond(int64_t at) {
+  if (at < 0) return absl::InvalidArgumentError(absl::StrFormat("a negative due time: %d", at));
+  return absl::OkStatus();
+}
+
+absl::Status DelayedItem(std::string_view item) { return NotEmpty(item, "delayed item"); }
+
+absl::Status LockHolder(std::string_view holder) { return NotEmpty(holder, "lock holder"); }
+
+absl::Status Unimplemented() {
+  return absl::UnimplementedError("this backend keeps no delayed jobs");
+}
+
+}  // namespace
+
+absl::Status Backend::PushDelayed(int64_t at, std::string_view item) {
+  RESQUE_RETURN_IF_ERROR(DelayedSecond(at));
+  RESQUE_RETURN_IF_ERROR(DelayedItem(item));
+  return DoPushDelayed(at, item);
+}
+
+absl::StatusOr<int64_t> Backend::DelayedCount() { return DoDelayedCount(); }
+
+absl::StatusOr<std::vector<DelayedTime>> Backend::DelayedTimes(int64_t start, int64_t count) {
+  RESQUE_RETURN_IF_ERROR(Range(start, count));
+  return DoDelayedTimes(start, count);
+}
+
+absl::StatusOr<std::vector<std::string>> Backend::DelayedItems(int64_t at, int64_t start,
+                                                               int64_t count) {
+  RESQUE_RETURN_IF_ERROR(DelayedSecond(at));
+  RESQUE_RETURN_IF_ERROR(Range(start, count));
+  return DoDelayedItems(at, start, count);
+}
+
+absl::StatusOr<int64_t> Backend::RemoveDelayed(std::string_view item) {
+  RESQUE_RETURN_IF_ERROR(DelayedItem(item));
+  return DoRemoveDelayed(item);
+}
+
+absl::StatusOr<int64_t> Backend::MoveDelayed(std::string_view item, std::string_view queue) {
+  RESQUE_RETURN_IF_ERROR(DelayedItem(item));
+  RESQUE_RETURN_IF_ERROR(QueueName(queue));
+  return DoMoveDelayed(item, queue);
+}
+
+absl::StatusOr<MoveDueResult> Backend::MoveDue(const MoveDueRequest& request) {
+  RESQUE_RETURN_IF_ERROR(DelayedSecond(request.now));
+  if (request.max < 1 || request.max > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("a move of %d items (1 to %d)", request.max, kMaxBatch));
+  }
+  return DoMoveDue(request);
+}
+
+absl::StatusOr<bool> Backend::HoldSchedulerLock(std::string_view holder, absl::Duration ttl) {
+  RESQUE_RETURN_IF_ERROR(LockHolder(holder));
+  const int64_t seconds = absl::ToInt64Seconds(ttl);
+  if (seconds < 1 || absl::Seconds(seconds) != ttl || ttl == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("a scheduler lock of %s (a whole number of seconds, at least 1)",
+                        absl::FormatDuration(ttl)));
+  }
+  return DoHoldSchedulerLock(holder, seconds);
+}
+
+absl::Status Backend::ReleaseSchedulerLock(std::string_view holder) {
+  RESQUE_RETURN_IF_ERROR(LockHolder(holder));
+  return DoReleaseSchedulerLock(holder);
+}
+
+absl::StatusOr<std::vector<SchedulerLock>> Backend::SchedulerLocks() { return DoSchedulerLocks(); }
+
+absl::Status Backend::DoPushDelayed(int64_t, std::string_view) { return Unimplemented(); }
+absl::StatusOr<int64_t> Backend::DoDelayedCount() { return Unimplemented(); }
+absl::StatusOr<std::vector<DelayedTime>> Backend::DoDelayedTimes(int64_t, int64_t) {
+  return Unimplemented();
+}
+absl::StatusOr<std::vector<std::string>> Backend::DoDelayedItems(int64_t, int64_t, int64_t) {
+  return Unimplemented();
+}
+absl::StatusOr<int64_t> Backend::DoRemoveDelayed(std::string_view) { return Unimplemented(); }
+absl::StatusOr<int64_t> Backend::DoMoveDelayed(std::string_view, std::string_view) {
+  return Unimplemented();
+}
+absl::StatusOr<MoveDueResult> Backend::DoMoveDue(const MoveDueRequest&) { return Unimplemented(); }
+absl::StatusOr<bool> Backend::DoHoldSchedulerLock(std::string_view, int64_t) {
+  return Unimplemented();
+}
+absl::Status Backend::DoReleaseSchedulerLock(std::string_view) { return Unimplemented(); }
+absl::StatusOr<std::vector<SchedulerLock>> Backend::DoSchedulerLocks() { return Unimplemented(); }
+
 }  // namespace resque

@@ -272,6 +272,46 @@ struct FailureEdit {
 // in-flight job (the newest entries only, so that a recovery costs a bounded time).
 inline constexpr int64_t kDirtyExitLookback = 1000;
 
+// ---- Delayed jobs: resque-scheduler's layout, which node-resque's scheduler shares ----
+
+// A delayed item is the JSON object {"class","args","queue",...}: a payload with the queue it
+// goes to, as resque-scheduler and node-resque write it. Items are due by whole unix seconds.
+
+// How many items are due at one second (Backend::DelayedTimes).
+struct DelayedTime {
+  int64_t at = 0;  // unix seconds
+  int64_t size = 0;
+};
+
+// What MoveDue takes: the scheduler's step.
+struct MoveDueRequest {
+  int64_t now = 0;  // unix seconds: items due at or before it move
+  int max = 100;    // the most items one step moves (1..kMaxBatch)
+  // An item that cannot move (not a JSON object, no non-empty string "queue", or its queue's
+  // key is not a list) becomes a failure record instead, appended to the one failure list (in
+  // FailureLayout::kPerQueue, to the list of queue ""): bad_item_prefix, then the item (when it
+  // is a JSON object; else {"class":"","args":[<the item as a JSON string>]}), then
+  // bad_item_middle, then why (a JSON string), then bad_item_suffix.
+  std::string bad_item_prefix = {};
+  std::string bad_item_middle = {};
+  std::string bad_item_suffix = {};
+};
+
+// What one MoveDue did.
+struct MoveDueResult {
+  int64_t moved = 0;   // items pushed to their queues
+  int64_t failed = 0;  // bad items recorded as failures
+  // The earliest second that still holds items after the step (due or not); nullopt for none.
+  std::optional<int64_t> next_at = std::nullopt;
+};
+
+// One scheduler leader lock as stored: the key's role, who holds it, for how long still.
+struct SchedulerLock {
+  std::string name = {};    // "resque-scheduler" or "node-resque"
+  std::string holder = {};  // empty when free
+  std::optional<absl::Duration> ttl = std::nullopt;
+};
+
 class BackendWrapper;
 
 class Backend {
@@ -518,6 +558,48 @@ class Backend {
   // The job queues that have a failure list (kPerQueue), sorted; empty with one list.
   absl::StatusOr<std::vector<std::string>> FailureQueues();
 
+  // ---- Delayed jobs (see DelayedTime) ----
+  //
+  // Every verb keeps resque-scheduler's three structures in step: the sorted set of seconds that
+  // hold items, each second's list of items (oldest first), and each item's set of seconds.
+
+  // Appends `item` to the items due at second `at`, in one step.
+  absl::Status PushDelayed(int64_t at, std::string_view item);
+
+  // How many items wait, at every second.
+  absl::StatusOr<int64_t> DelayedCount();
+
+  // The seconds that hold items, the earliest first, from index `start`, at most `count`.
+  absl::StatusOr<std::vector<DelayedTime>> DelayedTimes(int64_t start, int64_t count);
+
+  // The items due at second `at`, from index `start` (0 = the oldest), at most `count`.
+  absl::StatusOr<std::vector<std::string>> DelayedItems(int64_t at, int64_t start, int64_t count);
+
+  // Removes every copy of `item` (byte for byte) at every second; returns how many went.
+  absl::StatusOr<int64_t> RemoveDelayed(std::string_view item);
+
+  // Moves every copy of `item` to the end of `queue` now, out of the delayed structures, in one
+  // step; returns how many moved (0 when it was no longer delayed).
+  absl::StatusOr<int64_t> MoveDelayed(std::string_view item, std::string_view queue);
+
+  // The scheduler's step: in one atomic step, moves up to request.max items due by request.now,
+  // the earliest second first and each second's items in order, to the end of their queues
+  // (listing the queues), and leaves no empty second behind. A scheduler killed at any point
+  // has moved each item once or not at all.
+  absl::StatusOr<MoveDueResult> MoveDue(const MoveDueRequest& request);
+
+  // Takes or keeps the scheduler leader lock for `holder` for `ttl` (whole seconds, at least
+  // one): both of the peers' locks (resque-scheduler's master lock and node-resque's leader
+  // lock) at once, or neither when another holds either of them, so that one scheduler, ours or
+  // a peer's, leads. True when `holder` now holds both.
+  absl::StatusOr<bool> HoldSchedulerLock(std::string_view holder, absl::Duration ttl);
+
+  // Frees the locks `holder` holds; others' are left alone.
+  absl::Status ReleaseSchedulerLock(std::string_view holder);
+
+  // Both locks as stored.
+  absl::StatusOr<std::vector<SchedulerLock>> SchedulerLocks();
+
  private:
   // Reserve of one job, written in place into the result.
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const ReserveRequest& request);
@@ -615,6 +697,19 @@ class Backend {
   virtual absl::StatusOr<std::vector<std::string>> DoFailureQueues() {
     return std::vector<std::string>();
   }
+  // The delayed verbs: `at`, `start` and `count` not negative, items and queue names not empty,
+  // request.max in range, ttl a whole number of seconds >= 1. Unimplemented by default.
+  virtual absl::Status DoPushDelayed(int64_t at, std::string_view item);
+  virtual absl::StatusOr<int64_t> DoDelayedCount();
+  virtual absl::StatusOr<std::vector<DelayedTime>> DoDelayedTimes(int64_t start, int64_t count);
+  virtual absl::StatusOr<std::vector<std::string>> DoDelayedItems(int64_t at, int64_t start,
+                                                                  int64_t count);
+  virtual absl::StatusOr<int64_t> DoRemoveDelayed(std::string_view item);
+  virtual absl::StatusOr<int64_t> DoMoveDelayed(std::string_view item, std::string_view queue);
+  virtual absl::StatusOr<MoveDueResult> DoMoveDue(const MoveDueRequest& request);
+  virtual absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds);
+  virtual absl::Status DoReleaseSchedulerLock(std::string_view holder);
+  virtual absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks();
 };
 
 }  // namespace resque

@@ -149,6 +149,35 @@ class BackendWrapper : public Backend {
   absl::StatusOr<std::vector<std::string>> DoFailureQueues() override {
     return target_->DoFailureQueues();
   }
+  absl::Status DoPushDelayed(int64_t at, std::string_view item) override {
+    return target_->DoPushDelayed(at, item);
+  }
+  absl::StatusOr<int64_t> DoDelayedCount() override { return target_->DoDelayedCount(); }
+  absl::StatusOr<std::vector<DelayedTime>> DoDelayedTimes(int64_t start, int64_t count) override {
+    return target_->DoDelayedTimes(start, count);
+  }
+  absl::StatusOr<std::vector<std::string>> DoDelayedItems(int64_t at, int64_t start,
+                                                          int64_t count) override {
+    return target_->DoDelayedItems(at, start, count);
+  }
+  absl::StatusOr<int64_t> DoRemoveDelayed(std::string_view item) override {
+    return target_->DoRemoveDelayed(item);
+  }
+  absl::StatusOr<int64_t> DoMoveDelayed(std::string_view item, std::string_view queue) override {
+    return target_->DoMoveDelayed(item, queue);
+  }
+  absl::StatusOr<MoveDueResult> DoMoveDue(const MoveDueRequest& request) override {
+    return target_->DoMoveDue(request);
+  }
+  absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds) override {
+    return target_->DoHoldSchedulerLock(holder, ttl_seconds);
+  }
+  absl::Status DoReleaseSchedulerLock(std::string_view holder) override {
+    return target_->DoReleaseSchedulerLock(holder);
+  }
+  absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks() override {
+    return target_->DoSchedulerLocks();
+  }
 
  private:
   Backend* const target_;

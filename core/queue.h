@@ -45,6 +45,22 @@ class Queue {
                                       std::string_view args_json = "",
                                       const EnqueueOptions& options = {});
 
+  // Delays a job (resque-scheduler's enqueue_at): it waits in the delayed structures until a
+  // scheduler (core/scheduler.h; ours, resque-scheduler's or node-resque's) moves it to `queue`
+  // once `at` (to the second, rounded down) has come. A time already past delays it by nothing:
+  // the next scheduler turn moves it. Returns its id, as Enqueue does; a tracked job's status is
+  // waiting (1) until it runs. The same checks as Enqueue; ruby_form is InvalidArgument (a
+  // delayed item always names its queue).
+  absl::StatusOr<std::string> EnqueueAt(absl::Time at, std::string_view queue,
+                                        std::string_view class_name,
+                                        std::string_view args_json = "",
+                                        const EnqueueOptions& options = {});
+  // EnqueueAt(clock now + delay, ...): resque-scheduler's enqueue_in. `delay` not negative.
+  absl::StatusOr<std::string> EnqueueIn(absl::Duration delay, std::string_view queue,
+                                        std::string_view class_name,
+                                        std::string_view args_json = "",
+                                        const EnqueueOptions& options = {});
+
   // Pushes an already-built payload as it is (after checking the queue name, as Enqueue does, and
   // that the payload decodes).
   absl::Status EnqueuePayload(std::string_view queue, const Payload& payload);

@@ -1,9 +1,12 @@
 #include "backends/memory/memory_backend.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -99,6 +102,18 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<bool> DoEditFailure(std::string_view queue, const FailureEdit& edit) override;
   absl::Status DoClearFailures(std::string_view queue) override;
 
+  absl::Status DoPushDelayed(int64_t at, std::string_view item) override;
+  absl::StatusOr<int64_t> DoDelayedCount() override;
+  absl::StatusOr<std::vector<DelayedTime>> DoDelayedTimes(int64_t start, int64_t count) override;
+  absl::StatusOr<std::vector<std::string>> DoDelayedItems(int64_t at, int64_t start,
+                                                          int64_t count) override;
+  absl::StatusOr<int64_t> DoRemoveDelayed(std::string_view item) override;
+  absl::StatusOr<int64_t> DoMoveDelayed(std::string_view item, std::string_view queue) override;
+  absl::StatusOr<MoveDueResult> DoMoveDue(const MoveDueRequest& request) override;
+  absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds) override;
+  absl::Status DoReleaseSchedulerLock(std::string_view holder) override;
+  absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks() override;
+
   struct Status {
     std::string json;
     absl::Time expires = absl::InfiniteFuture();
@@ -147,6 +162,8 @@ class MemoryBackend final : public Backend {
   // poison job (at `max`; its count is then forgotten).
   bool PoisonedByThisDeathLocked(const std::string& payload, int64_t max, int64_t& count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes every copy of a delayed item out; how many there were.
+  int64_t TakeDelayedLocked(std::string_view item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
 
@@ -188,6 +205,15 @@ class MemoryBackend final : public Backend {
   // last count, or when kMaxRecoveryCounts are held and another comes.
   absl::flat_hash_map<std::string, int64_t> recoveries_ ABSL_GUARDED_BY(mu_);
   absl::Time recoveries_expire_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  // Delayed items, as Redis keeps them: each second's items in order, and each item's seconds.
+  std::map<int64_t, std::deque<std::string>> delayed_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::set<int64_t>> delayed_seconds_ ABSL_GUARDED_BY(mu_);
+  // The two scheduler leader locks (resque-scheduler's, node-resque's): holder and expiry.
+  struct Lock {
+    std::string holder;
+    absl::Time expires = absl::InfinitePast();
+  };
+  std::array<Lock, 2> scheduler_locks_ ABSL_GUARDED_BY(mu_);
 };
 
 // What names a job for matching a peer's DirtyExit record against an in-flight payload: its id,
@@ -888,6 +914,169 @@ absl::Status MemoryBackend::DoClearFailures(std::string_view) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.clear();
   return absl::OkStatus();
+}
+
+// ---- Delayed jobs ----
+
+absl::Status MemoryBackend::DoPushDelayed(int64_t at, std::string_view item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  delayed_[at].emplace_back(item);
+  delayed_seconds_[AbslView(item)].insert(at);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MemoryBackend::DoDelayedCount() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t total = 0;
+  for (const auto& [at, items] : delayed_) total += static_cast<int64_t>(items.size());
+  return total;
+}
+
+absl::StatusOr<std::vector<DelayedTime>> MemoryBackend::DoDelayedTimes(int64_t start,
+                                                                       int64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DelayedTime> times;
+  int64_t index = 0;
+  for (const auto& [at, items] : delayed_) {
+    if (static_cast<int64_t>(times.size()) >= count) break;
+    if (index++ < start) continue;
+    times.push_back({.at = at, .size = static_cast<int64_t>(items.size())});
+  }
+  return times;
+}
+
+absl::StatusOr<std::vector<std::string>> MemoryBackend::DoDelayedItems(int64_t at, int64_t start,
+                                                                       int64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  auto it = delayed_.find(at);
+  if (it == delayed_.end()) return out;
+  const std::deque<std::string>& items = it->second;
+  for (int64_t i = start; i < static_cast<int64_t>(items.size()) && i - start < count; ++i) {
+    out.push_back(items[static_cast<size_t>(i)]);
+  }
+  return out;
+}
+
+int64_t MemoryBackend::TakeDelayedLocked(std::string_view item) {
+  auto seconds = delayed_seconds_.find(AbslView(item));
+  if (seconds == delayed_seconds_.end()) return 0;
+  int64_t count = 0;
+  for (int64_t at : seconds->second) {
+    auto it = delayed_.find(at);
+    if (it == delayed_.end()) continue;
+    std::deque<std::string>& items = it->second;
+    const size_t before = items.size();
+    items.erase(std::remove(items.begin(), items.end(), item), items.end());
+    count += static_cast<int64_t>(before - items.size());
+    if (items.empty()) delayed_.erase(it);
+  }
+  delayed_seconds_.erase(seconds);
+  return count;
+}
+
+absl::StatusOr<int64_t> MemoryBackend::DoRemoveDelayed(std::string_view item) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return TakeDelayedLocked(item);
+}
+
+absl::StatusOr<int64_t> MemoryBackend::DoMoveDelayed(std::string_view item,
+                                                     std::string_view queue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t count = TakeDelayedLocked(item);
+  if (count > 0) {
+    std::vector<std::string_view> copies(static_cast<size_t>(count), item);
+    RESQUE_RETURN_IF_ERROR(DoPush(queue, copies));
+  }
+  return count;
+}
+
+// The queue a delayed item goes to, or why it cannot go (move_due.lua's rules).
+absl::StatusOr<std::string> DelayedItemQueue(std::string_view item) {
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(item);
+  if (!fields.ok()) return absl::InvalidArgumentError("the delayed item is not a JSON object");
+  const json::Field* queue = json::FindField(*fields, "queue");
+  absl::StatusOr<std::string> name =
+      queue == nullptr ? absl::NotFoundError("") : json::StringValue(queue->raw);
+  if (!name.ok() || name->empty()) {
+    return absl::InvalidArgumentError("the delayed item names no queue");
+  }
+  return name;
+}
+
+absl::StatusOr<MoveDueResult> MemoryBackend::DoMoveDue(const MoveDueRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MoveDueResult result;
+  while (result.moved + result.failed < request.max && !delayed_.empty() &&
+         delayed_.begin()->first <= request.now) {
+    auto it = delayed_.begin();
+    std::deque<std::string>& items = it->second;
+    while (!items.empty() && result.moved + result.failed < request.max) {
+      std::string item = std::move(items.front());
+      items.pop_front();
+      auto seconds = delayed_seconds_.find(item);
+      if (seconds != delayed_seconds_.end()) {
+        seconds->second.erase(it->first);
+        if (seconds->second.empty()) delayed_seconds_.erase(seconds);
+      }
+      absl::StatusOr<std::string> queue = DelayedItemQueue(item);
+      if (queue.ok()) {
+        const std::string_view one[] = {item};
+        RESQUE_RETURN_IF_ERROR(DoPush(*queue, one));
+        ++result.moved;
+        continue;
+      }
+      std::string record = request.bad_item_prefix;
+      if (json::ParseObject(item).ok()) {
+        record += item;
+      } else {
+        absl::StrAppend(&record, R"({"class":"","args":[)", json::Quote(item), "]}");
+      }
+      absl::StrAppend(&record, request.bad_item_middle,
+                      json::Quote(std::string(queue.status().message())), request.bad_item_suffix);
+      failures_.push_back(std::move(record));
+      ++result.failed;
+    }
+    if (items.empty()) delayed_.erase(it);
+  }
+  if (!delayed_.empty()) result.next_at = delayed_.begin()->first;
+  return result;
+}
+
+absl::StatusOr<bool> MemoryBackend::DoHoldSchedulerLock(std::string_view holder,
+                                                        int64_t ttl_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time now = clock_->Now();
+  for (const Lock& l : scheduler_locks_) {
+    if (l.expires > now && l.holder != holder) return false;
+  }
+  for (Lock& l : scheduler_locks_) {
+    l.holder = std::string(holder);
+    l.expires = now + absl::Seconds(ttl_seconds);
+  }
+  return true;
+}
+
+absl::Status MemoryBackend::DoReleaseSchedulerLock(std::string_view holder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time now = clock_->Now();
+  for (Lock& l : scheduler_locks_) {
+    if (l.expires > now && l.holder == holder) l = Lock();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SchedulerLock>> MemoryBackend::DoSchedulerLocks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time now = clock_->Now();
+  std::vector<SchedulerLock> locks = {{.name = "resque-scheduler"}, {.name = "node-resque"}};
+  for (size_t i = 0; i < locks.size(); ++i) {
+    const Lock& l = scheduler_locks_[i];
+    if (l.expires <= now) continue;
+    locks[i].holder = l.holder;
+    locks[i].ttl = l.expires - now;
+  }
+  return locks;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #ifndef RESQUE_BACKENDS_REDIS_KEYS_H_
 #define RESQUE_BACKENDS_REDIS_KEYS_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,6 +84,21 @@ class Keys {
   std::string InFlightPrefix(std::string_view worker_id) const {
     return Join("inflight:", worker_id, ":queue:");
   }
+
+  // resque-scheduler's delayed jobs, which node-resque's scheduler shares: the sorted set of
+  // the seconds that hold items (member and score both the unix second), each second's list of
+  // items ("<ns>:delayed:<second>", oldest first), and each item's set of the seconds it is
+  // due at ("<ns>:timestamps:<item>", members "delayed:<second>").
+  std::string DelayedSchedule() const { return Join("delayed_queue_schedule"); }
+  std::string DelayedAt(int64_t at) const { return Join("delayed:", std::to_string(at)); }
+  std::string DelayedTimestamps(std::string_view item) const { return Join("timestamps:", item); }
+  // The scheduler leader locks, strings holding the leader's name with a TTL:
+  // resque-scheduler's master lock, whose name redis-namespace prefixes a second time
+  // ("<ns>:<ns>:resque_scheduler_master_lock"), and node-resque's leader lock.
+  std::string SchedulerMasterLock() const {
+    return Join(std::string(prefix_).append("resque_scheduler_master_lock"));
+  }
+  std::string SchedulerLeaderLock() const { return Join("resque_scheduler_leader_lock"); }
 
  private:
   std::string Join(std::string_view a, std::string_view b = {}, std::string_view c = {}) const {

@@ -654,6 +654,111 @@ class RedisBackend : public Backend {
         absl::StrFormat("redis: BLPOP answered from key \"%s\", not asked for", (*pair)[0]));
   }
 
+  // ---- Delayed jobs ----
+
+  absl::Status DoPushDelayed(int64_t at, std::string_view item) override {
+    return RunScript(PushDelayedCall(keys_, at, item)).status();
+  }
+
+  // The seconds of the schedule from `start`, at most `count`, with their lists' lengths: a
+  // ZRANGE, then one pipeline of LLENs.
+  absl::StatusOr<std::vector<DelayedTime>> DoDelayedTimes(int64_t start, int64_t count) override {
+    std::vector<DelayedTime> times;
+    if (count == 0) return times;
+    RESQUE_ASSIGN_OR_RETURN(
+        Reply r, RunOne({"ZRANGE", keys_.DelayedSchedule(), Int(start), Int(start + count - 1)}));
+    RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> seconds, StringsOf(*r, "ZRANGE"));
+    std::vector<Command> lens;
+    for (const std::string& second : seconds) {
+      int64_t at = 0;
+      if (!absl::SimpleAtoi(second, &at)) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "%s holds %s, not a unix second", keys_.DelayedSchedule(), AbslView(second)));
+      }
+      times.push_back({.at = at});
+      lens.push_back({"LLEN", keys_.DelayedAt(at)});
+    }
+    if (lens.empty()) return times;
+    RESQUE_ASSIGN_OR_RETURN(Replies sizes, Pipeline(std::move(lens)));
+    for (size_t i = 0; i < times.size(); ++i) {
+      RESQUE_ASSIGN_OR_RETURN(times[i].size, IntegerOf(*sizes[i], "LLEN"));
+    }
+    return times;
+  }
+
+  absl::StatusOr<int64_t> DoDelayedCount() override {
+    int64_t total = 0;
+    constexpr int64_t kChunk = 1000;
+    for (int64_t start = 0;; start += kChunk) {  // bounded by the schedule's size
+      RESQUE_ASSIGN_OR_RETURN(std::vector<DelayedTime> times, DoDelayedTimes(start, kChunk));
+      for (const DelayedTime& t : times) total += t.size;
+      if (static_cast<int64_t>(times.size()) < kChunk) return total;
+    }
+  }
+
+  absl::StatusOr<std::vector<std::string>> DoDelayedItems(int64_t at, int64_t start,
+                                                          int64_t count) override {
+    return Range(keys_.DelayedAt(at), start, count);
+  }
+
+  absl::StatusOr<int64_t> DoRemoveDelayed(std::string_view item) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(MoveDelayedCall(keys_, item, "")));
+    return IntegerOf(*r, "the move_delayed script");
+  }
+
+  absl::StatusOr<int64_t> DoMoveDelayed(std::string_view item, std::string_view queue) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(MoveDelayedCall(keys_, item, queue)));
+    return IntegerOf(*r, "the move_delayed script");
+  }
+
+  absl::StatusOr<MoveDueResult> DoMoveDue(const MoveDueRequest& request) override {
+    const std::string failed_key =
+        failures_ == FailureLayout::kOneList ? keys_.Failed() : keys_.FailedQueue("");
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(MoveDueCall(keys_, failed_key, request)));
+    const redisReply& reply = *r;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3) {
+      return Unexpected(reply, "the move_due script");
+    }
+    MoveDueResult result;
+    RESQUE_ASSIGN_OR_RETURN(result.moved, IntegerOf(*reply.element[0], "the move_due script"));
+    RESQUE_ASSIGN_OR_RETURN(result.failed, IntegerOf(*reply.element[1], "the move_due script"));
+    RESQUE_ASSIGN_OR_RETURN(std::optional<std::string> next,
+                            OptionalStringOf(*reply.element[2], "the move_due script"));
+    if (next.has_value()) {
+      double at = 0;  // a score as Redis writes it: "1700000000", or "1.7e+09" past 2^53
+      if (!absl::SimpleAtod(*next, &at)) return Unexpected(reply, "the move_due script");
+      result.next_at = static_cast<int64_t>(at);
+    }
+    return result;
+  }
+
+  absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(SchedulerLockCall(keys_, holder, ttl_seconds)));
+    RESQUE_ASSIGN_OR_RETURN(int64_t held, IntegerOf(*r, "the scheduler_lock script"));
+    return held == 1;
+  }
+
+  absl::Status DoReleaseSchedulerLock(std::string_view holder) override {
+    return RunScript(SchedulerLockCall(keys_, holder, 0)).status();
+  }
+
+  absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks() override {
+    const std::string master = keys_.SchedulerMasterLock();
+    const std::string leader = keys_.SchedulerLeaderLock();
+    RESQUE_ASSIGN_OR_RETURN(
+        Replies r,
+        Pipeline({{"GET", master}, {"PTTL", master}, {"GET", leader}, {"PTTL", leader}}));
+    std::vector<SchedulerLock> locks = {{.name = "resque-scheduler"}, {.name = "node-resque"}};
+    for (size_t i = 0; i < locks.size(); ++i) {
+      RESQUE_ASSIGN_OR_RETURN(std::optional<std::string> holder,
+                              OptionalStringOf(*r[2 * i], "GET"));
+      RESQUE_ASSIGN_OR_RETURN(int64_t pttl, IntegerOf(*r[2 * i + 1], "PTTL"));
+      locks[i].holder = holder.value_or("");
+      if (pttl >= 0) locks[i].ttl = absl::Milliseconds(pttl);
+    }
+    return locks;
+  }
+
   absl::StatusOr<std::vector<std::string>> Range(const std::string& key, int64_t start,
                                                  int64_t count) {
     if (count == 0) return std::vector<std::string>();  // LRANGE k 0 -1 would be everything

@@ -195,4 +195,34 @@ ScriptCall EditFailureCall(const Keys& keys, std::string failed_key, const Failu
   return ScriptCall(lua::Script::kEditFailure, std::move(key_list), std::move(args));
 }
 
+ScriptCall PushDelayedCall(const Keys& keys, int64_t at, std::string_view item) {
+  return ScriptCall(lua::Script::kPushDelayed,
+                    {keys.DelayedAt(at), keys.DelayedTimestamps(item), keys.DelayedSchedule()},
+                    {absl::StrFormat("%d", at), std::string(item)});
+}
+
+ScriptCall MoveDelayedCall(const Keys& keys, std::string_view item, std::string_view queue) {
+  std::vector<std::string> key_list = {keys.DelayedTimestamps(item), keys.DelayedSchedule()};
+  std::vector<std::string> args = {std::string(item), keys.prefix()};
+  if (!queue.empty()) {
+    key_list.push_back(keys.Queues());
+    key_list.push_back(keys.Queue(queue));
+    args.emplace_back(queue);
+  }
+  return ScriptCall(lua::Script::kMoveDelayed, std::move(key_list), std::move(args));
+}
+
+ScriptCall MoveDueCall(const Keys& keys, std::string failed_key, const MoveDueRequest& request) {
+  return ScriptCall(
+      lua::Script::kMoveDue, {keys.DelayedSchedule(), keys.Queues(), std::move(failed_key)},
+      {absl::StrFormat("%d", request.now), absl::StrFormat("%d", request.max), keys.prefix(),
+       request.bad_item_prefix, request.bad_item_middle, request.bad_item_suffix});
+}
+
+ScriptCall SchedulerLockCall(const Keys& keys, std::string_view holder, int64_t ttl_seconds) {
+  return ScriptCall(lua::Script::kSchedulerLock,
+                    {keys.SchedulerMasterLock(), keys.SchedulerLeaderLock()},
+                    {std::string(holder), absl::StrFormat("%d", ttl_seconds)});
+}
+
 }  // namespace resque::redis

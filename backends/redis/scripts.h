@@ -114,6 +114,21 @@ ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request);
 ScriptCall EditFailureCall(const Keys& keys, std::string failed_key, const FailureEdit& edit,
                            std::string mark);
 
+// push_delayed.lua: `item` due at second `at` (Backend::PushDelayed).
+ScriptCall PushDelayedCall(const Keys& keys, int64_t at, std::string_view item);
+
+// move_delayed.lua: every copy of `item` out of the delayed structures, to the end of `queue`
+// (dropped when `queue` is empty). Replies the number of copies.
+ScriptCall MoveDelayedCall(const Keys& keys, std::string_view item, std::string_view queue);
+
+// move_due.lua: the scheduler's step into `failed_key` for bad items (Backend::MoveDue).
+// Replies {moved, failed, the earliest second left or nil}.
+ScriptCall MoveDueCall(const Keys& keys, std::string failed_key, const MoveDueRequest& request);
+
+// scheduler_lock.lua: both leader locks held for `ttl_seconds` by `holder`, or released when
+// `ttl_seconds` is 0. Replies 1/0 (hold) or the locks released.
+ScriptCall SchedulerLockCall(const Keys& keys, std::string_view holder, int64_t ttl_seconds);
+
 }  // namespace resque::redis
 
 #endif  // RESQUE_BACKENDS_REDIS_SCRIPTS_H_

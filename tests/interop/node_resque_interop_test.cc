@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "backends/redis/redis_backend.h"
 #include "core/failure.h"
 #include "core/job.h"
 #include "core/job_registry.h"
 #include "core/payload.h"
 #include "core/queue.h"
+#include "core/scheduler.h"
 #include "core/worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -290,6 +292,97 @@ TEST_F(NodeResqueInterop, NodeResqueReadsOurWorkersStatsAndFailures) {
   EXPECT_EQ(At(retried, {"failedCount"}), "0");
   EXPECT_THAT(*backend_->Peek("q1", 0, 10),
               ElementsAre(R"({"class":"Fail","queue":"q1","args":["bad input"]})"));
+}
+
+// ---- Delayed jobs: resque-scheduler's layout, shared with node-resque's Scheduler ----
+
+// One turn of our scheduler on the test's Redis, at the real time.
+SchedulerTurn OurSchedulerTurn(Backend& backend, const std::string& name = "ours:1") {
+  Scheduler scheduler(backend, {.name = name, .lock_timeout = absl::Seconds(5)});
+  absl::StatusOr<SchedulerTurn> turn = scheduler.RunOnce();
+  EXPECT_TRUE(turn.ok()) << turn.status();
+  if (turn.ok() && turn->leader) {
+    EXPECT_TRUE(backend.ReleaseSchedulerLock(name).ok());
+  }
+  return turn.value_or(SchedulerTurn{});
+}
+
+TEST_F(NodeResqueInterop, JobsNodeResqueDelaysAreMovedByOurSchedulerAndPerformedByOurWorker) {
+  const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+  // Two due (one in the past, one by enqueueIn 1 ms), one an hour away.
+  Node("enqueue_at.js", {absl::StrFormat(R"([[%d,"q1","Add",[1,2]],[-1,"q2","Echo",["in"]],)"
+                                         R"([%d,"q1","Echo",["later"]]])",
+                                         now_ms - 5000, now_ms + 3600 * 1000)});
+  // node-resque's item: class, queue, args, in the second it rounded to.
+  EXPECT_EQ(*backend_->DelayedCount(), 3);
+  std::vector<DelayedTime> times = *backend_->DelayedTimes(0, 10);
+  ASSERT_EQ(times.size(), 3u);
+  EXPECT_EQ(times[0].at, (now_ms - 5000 + 500) / 1000);
+  EXPECT_THAT(*backend_->DelayedItems(times[0].at, 0, 10),
+              ElementsAre(R"({"class":"Add","queue":"q1","args":[1,2]})"));
+
+  absl::SleepFor(absl::Milliseconds(1100));  // the enqueueIn job's second has come
+  const SchedulerTurn turn = OurSchedulerTurn(*backend_);
+  EXPECT_TRUE(turn.leader);
+  EXPECT_EQ(turn.moved, 2);
+  EXPECT_EQ(*backend_->DelayedCount(), 1);
+  WorkUntilEmpty();
+  std::map<std::string, std::vector<std::string>> by_class;
+  for (const auto& [cls, args] : recorder_.seen()) by_class[cls].push_back(args);
+  EXPECT_THAT(by_class["Add"], ElementsAre("[1,2]"));
+  EXPECT_THAT(by_class["Echo"], ElementsAre(R"(["in"])"));
+}
+
+TEST_F(NodeResqueInterop, JobsWeDelayAreMovedByNodeResquesSchedulerAndPerformedByItsWorker) {
+  Queue queue(*backend_);
+  ASSERT_OK(queue.EnqueueAt(absl::Now() - absl::Seconds(2), "q3", "Add", "[5,6]"));
+  ASSERT_OK(queue.EnqueueIn(absl::ZeroDuration(), "q3", "Echo", R"(["now"])"));
+  ASSERT_OK(queue.EnqueueIn(absl::Hours(1), "q3", "Echo", R"(["later"])"));
+  const std::string moved = Node("scheduler.js", {});
+  EXPECT_EQ(At(moved, {"leader"}), "true") << moved;
+  EXPECT_EQ(At(moved, {"transferred"}), "2") << moved;
+  EXPECT_EQ(*backend_->DelayedCount(), 1);
+  EXPECT_EQ(*backend_->Size("q3"), 2);
+
+  const std::string out = Node("work.js", {"q3", "2"});
+  EXPECT_EQ(At(out, {"seen"}), R"([{"class":"Add","args":[5,6]},{"class":"Echo","args":["now"]}])");
+}
+
+TEST_F(NodeResqueInterop, OneSchedulerLeadsWhenOursAndNodeResquesBothRun) {
+  Queue queue(*backend_);
+  ASSERT_OK(queue.EnqueueAt(absl::Now() - absl::Seconds(1), "q3", "Add", "[1,1]"));
+
+  // Ours leads: node-resque's Scheduler does not, and moves nothing.
+  ASSERT_TRUE(*backend_->HoldSchedulerLock("ours:1", absl::Seconds(30)));
+  std::string node = Node("scheduler.js", {});
+  EXPECT_EQ(At(node, {"leader"}), "false") << node;
+  EXPECT_EQ(At(node, {"transferred"}), "0") << node;
+  EXPECT_EQ(*backend_->DelayedCount(), 1);
+  ASSERT_OK(backend_->ReleaseSchedulerLock("ours:1"));
+
+  // Node leads (its lock alone, set as its Scheduler sets it): ours does not.
+  absl::StatusOr<std::vector<SchedulerLock>> locks = backend_->SchedulerLocks();
+  ASSERT_OK(locks);
+  EXPECT_EQ((*locks)[1].holder, "");  // node's end() released its lock
+  ASSERT_OK(
+      redis().Command({"SET", "resque:resque_scheduler_leader_lock", "otherhost:42", "EX", "30"}));
+  SchedulerTurn turn = OurSchedulerTurn(*backend_);
+  EXPECT_FALSE(turn.leader);
+  EXPECT_EQ(turn.moved, 0);
+  EXPECT_EQ(*backend_->DelayedCount(), 1);
+
+  // resque-scheduler's master lock held (as redis-namespace writes its key): ours does not lead.
+  ASSERT_OK(redis().Command({"DEL", "resque:resque_scheduler_leader_lock"}));
+  ASSERT_OK(redis().Command(
+      {"SET", "resque:resque:resque_scheduler_master_lock", "rubyhost:7", "EX", "30"}));
+  EXPECT_FALSE(OurSchedulerTurn(*backend_).leader);
+  ASSERT_OK(redis().Command({"DEL", "resque:resque:resque_scheduler_master_lock"}));
+
+  // Both free: ours leads and moves the job; node-resque, run meanwhile, would find it gone.
+  turn = OurSchedulerTurn(*backend_);
+  EXPECT_TRUE(turn.leader);
+  EXPECT_EQ(turn.moved, 1);
+  EXPECT_EQ(*backend_->Size("q3"), 1);
 }
 
 }  // namespace

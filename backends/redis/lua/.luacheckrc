@@ -13,3 +13,7 @@ files["reserve_many.lua"] = { read_globals = { "check" } }
 files["finish_many.lua"] = { read_globals = { "check" } }
 files["unreserve.lua"] = { read_globals = { "check" } }
 files["edit_failure.lua"] = { read_globals = { "check" } }
+files["push_delayed.lua"] = { read_globals = { "check" } }
+files["move_delayed.lua"] = { read_globals = { "check" } }
+files["move_due.lua"] = { read_globals = { "check" } }
+files["scheduler_lock.lua"] = { read_globals = { "check" } }

@@ -1,0 +1,258 @@
+// `resque scheduler` (moves due delayed jobs to their queues until a signal stops it) and
+// `resque delayed list|count|remove|run-now` (what waits in resque-scheduler's delayed queue).
+// The scheduler leads only while it holds both peers' leader locks (core/scheduler.h), so it may
+// run beside resque-scheduler and node-resque's Scheduler: one of them moves jobs at a time.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "cli/flag_checks.h"
+#include "cli/names.h"
+#include "core/job_filter.h"
+#include "core/json.h"
+#include "core/names.h"
+#include "core/payload.h"
+#include "core/scheduler.h"
+#include "core/status_macros.h"
+
+namespace resque::cli {
+namespace {
+
+// The most items `delayed` looks at: its commands read the whole delayed queue.
+constexpr int64_t kPage = 1000;
+
+// Every delayed item with its second, the earliest first, at most `limit` (0: all).
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> AllDelayed(Backend& backend,
+                                                                        int64_t limit) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (int64_t start = 0;; start += kPage) {  // bounded by the schedule's size
+    absl::StatusOr<std::vector<DelayedTime>> times = backend.DelayedTimes(start, kPage);
+    if (!times.ok()) return times.status();
+    for (const DelayedTime& t : *times) {
+      for (int64_t from = 0; from < t.size; from += kPage) {
+        absl::StatusOr<std::vector<std::string>> items = backend.DelayedItems(t.at, from, kPage);
+        if (!items.ok()) return items.status();
+        for (std::string& item : *items) {
+          if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) return out;
+          out.emplace_back(t.at, std::move(item));
+        }
+        if (static_cast<int64_t>(items->size()) < kPage) break;
+      }
+    }
+    if (static_cast<int64_t>(times->size()) < kPage) return out;
+  }
+}
+
+// The queue a delayed item names, or "" when it names none.
+std::string QueueOf(std::string_view item) {
+  absl::StatusOr<std::vector<json::Field>> fields = json::ParseObject(item);
+  if (!fields.ok()) return "";
+  const json::Field* queue = json::FindField(*fields, "queue");
+  if (queue == nullptr) return "";
+  return json::StringValue(queue->raw).value_or("");
+}
+
+std::string Iso(int64_t at) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(at), absl::UTCTimeZone());
+}
+
+struct FilterArgs {
+  std::string class_name, args, id;
+};
+
+void AddFilter(CLI::App* cmd, FilterArgs& f) {
+  cmd->add_option("class", f.class_name, "Job class name")->required();
+  cmd->add_option("args", f.args, "Only jobs with these args (JSON, compared as values)");
+  cmd->add_option("--id", f.id, "Only the job with this id");
+}
+
+// Applies `act` to every copy of each delayed item that matches; prints how many.
+int EachMatch(const GlobalOptions& global, const FilterArgs& f, const char* verb,
+              const std::function<absl::StatusOr<int64_t>(Backend&, const std::string& item,
+                                                          const std::string& queue)>& act) {
+  JobFilter filter{.class_name = f.class_name};
+  if (!f.id.empty()) filter.id = f.id;
+  if (!f.args.empty()) filter.args = f.args;
+  absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
+  if (!matcher.ok()) return Fail(matcher.status(), kUsageExit);
+  return WithBackend(global, [&](Backend& backend) {
+    absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> all = AllDelayed(backend, 0);
+    if (!all.ok()) return Fail(all.status());
+    std::set<std::string> done;
+    int64_t count = 0;
+    for (const auto& [at, item] : *all) {
+      if (!matcher->Matches(item) || !done.insert(item).second) continue;
+      absl::StatusOr<int64_t> n = act(backend, item, QueueOf(item));
+      if (!n.ok()) return Fail(n.status());
+      count += *n;
+    }
+    std::printf("%lld %s\n", static_cast<long long>(count), verb);
+    return 0;
+  });
+}
+
+void AddDelayed(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  CLI::App* delayed = app.add_subcommand(
+      "delayed", "Delayed jobs: list, count, remove, run-now (resque-scheduler's delayed queue)");
+  delayed->require_subcommand(1);
+  delayed->fallthrough();
+
+  auto limit = std::make_shared<int64_t>(100);
+  CLI::App* list = delayed->add_subcommand("list", "Delayed jobs, the soonest first");
+  list->add_option("--limit", *limit, "At most this many (0: all)")
+      ->check(WholeNumber(0, int64_t{1} << 40));
+  list->callback([&global, exit_code, limit] {
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> all =
+          AllDelayed(backend, *limit);
+      if (!all.ok()) return Fail(all.status());
+      std::string out = global.json ? "[" : "";
+      bool first = true;
+      for (const auto& [at, item] : *all) {
+        if (global.json) {
+          const std::string job = json::Validate(item).ok() ? item : json::Quote(item);
+          absl::StrAppendFormat(&out, "%s{\"at\":%d,\"job\":%s}", first ? "" : ",", at, job);
+        } else {
+          absl::StatusOr<Payload> p = DecodePayload(item);
+          if (p.ok()) {
+            absl::StrAppendFormat(&out, "%s\t%s\t%s\t%s\t%s\n", Iso(at), EscapeField(QueueOf(item)),
+                                  EscapeField(p->class_name), EscapeField(p->args),
+                                  EscapeField(p->id));
+          } else {
+            absl::StrAppendFormat(&out, "%s\t(not a job)\t%s\n", Iso(at), EscapeField(item));
+          }
+        }
+        first = false;
+      }
+      if (global.json) out += "]\n";
+      std::fputs(out.c_str(), stdout);
+      return 0;
+    });
+  });
+
+  CLI::App* count = delayed->add_subcommand("count", "How many jobs are delayed");
+  count->callback([&global, exit_code] {
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<int64_t> n = backend.DelayedCount();
+      if (!n.ok()) return Fail(n.status());
+      std::printf("%lld\n", static_cast<long long>(*n));
+      return 0;
+    });
+  });
+
+  auto remove = std::make_shared<FilterArgs>();
+  CLI::App* rm = delayed->add_subcommand("remove", "Remove the matching delayed jobs");
+  AddFilter(rm, *remove);
+  rm->callback([&global, exit_code, remove] {
+    *exit_code = EachMatch(global, *remove, "removed",
+                           [](Backend& backend, const std::string& item, const std::string&) {
+                             return backend.RemoveDelayed(item);
+                           });
+  });
+
+  auto run = std::make_shared<FilterArgs>();
+  CLI::App* now = delayed->add_subcommand("run-now", "Queue the matching delayed jobs now");
+  AddFilter(now, *run);
+  now->callback([&global, exit_code, run] {
+    *exit_code = EachMatch(global, *run, "queued",
+                           [](Backend& backend, const std::string& item,
+                              const std::string& queue) -> absl::StatusOr<int64_t> {
+                             if (queue.empty())
+                               return absl::InvalidArgumentError("a delayed item names no queue");
+                             RESQUE_RETURN_IF_ERROR(CheckQueueName(queue));
+                             return backend.MoveDelayed(item, queue);
+                           });
+  });
+}
+
+struct SchedulerArgs {
+  double interval = 1;
+  int64_t lock_timeout = 180;
+  int batch = 100;
+  std::string name;
+  bool once = false;
+  std::string log_level;
+};
+
+int RunScheduler(const GlobalOptions& global, const SchedulerArgs& args) {
+  LogLevel level = global.log_level();
+  if (!args.log_level.empty()) level = ParseLogLevel(args.log_level).value_or(level);
+  const LogSink log = StderrLogSink(level);
+  SchedulerOptions options{.name = args.name,
+                           .poll_interval = absl::Seconds(args.interval),
+                           .lock_timeout = absl::Seconds(args.lock_timeout),
+                           .batch = args.batch,
+                           .log = log};
+  if (absl::Status s = Scheduler::CheckOptions(options); !s.ok()) return Fail(s, kUsageExit);
+  return WithBackend(global, [&](Backend& backend) {
+    Scheduler scheduler(backend, options);
+    if (args.once) {
+      absl::StatusOr<SchedulerTurn> turn = scheduler.RunOnce();
+      if (!turn.ok()) return Fail(turn.status());
+      if (turn->leader) (void)backend.ReleaseSchedulerLock(scheduler.name());
+      std::printf("%s: %lld moved, %lld failed\n", turn->leader ? "leader" : "not the leader",
+                  static_cast<long long>(turn->moved), static_cast<long long>(turn->failed));
+      return 0;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&set, sig);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::atomic<bool> done{false};
+    std::thread signals([&] {
+      const timespec tick{0, 100 * 1000 * 1000};
+      while (!done.load()) {
+        const int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig <= 0) continue;
+        log(LogLevel::kInfo,
+            absl::StrFormat("SIG%s: releasing the lock and exiting", sigabbrev_np(sig)));
+        scheduler.Stop();
+      }
+    });
+    log(LogLevel::kInfo, absl::StrFormat("scheduler %s started", scheduler.name()));
+    absl::Status result = scheduler.Run();
+    done.store(true);
+    signals.join();
+    return result.ok() ? 0 : Fail(result);
+  });
+}
+
+}  // namespace
+
+void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  auto args = std::make_shared<SchedulerArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "scheduler",
+      "Move due delayed jobs to their queues until a signal (TERM, INT, QUIT) stops it");
+  cmd->add_option("-i,--interval", args->interval,
+                  "Longest seconds between looks at the delayed queue")
+      ->envname("RESQUE_SCHEDULER_INTERVAL")
+      ->check(Seconds(0.01, kMaxSeconds))
+      ->capture_default_str();
+  cmd->add_option("--lock-timeout", args->lock_timeout,
+                  "Seconds the leader lock lasts unless renewed: how long a fleet waits for a new "
+                  "leader after one died")
+      ->envname("LOCK_TIMEOUT")
+      ->check(WholeNumber(1, 365 * 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--batch", args->batch, "Most jobs one atomic move takes")
+      ->envname("DELAYED_REQUEUE_BATCH_SIZE")
+      ->check(WholeNumber(1, kMaxBatch))
+      ->capture_default_str();
+  cmd->add_option("--name", args->name, "Leader lock holder name (default HOST:PID)");
+  cmd->add_flag("--once", args->once, "One turn, then exit (prints what it moved)");
+  cmd->add_option("--log-level", args->log_level, "error, warning, info or debug (default from -v)")
+      ->envname("LOG_LEVEL")
+      ->check(OneOf({"error", "warning", "warn", "info", "debug"}));
+  cmd->callback([&global, args, exit_code] { *exit_code = RunScheduler(global, *args); });
+  AddDelayed(app, global, exit_code);
+}
+
+}  // namespace resque::cli

@@ -1,0 +1,169 @@
+#include "core/scheduler.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/absl_view.h"
+#include "core/failure.h"
+#include "core/status_macros.h"
+
+namespace resque {
+namespace {
+
+// The most batches one turn moves before it renews the lock and looks at the time again.
+constexpr int kBatchesPerTurn = 1000;
+
+}  // namespace
+
+std::string DefaultSchedulerName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrFormat("%s:%d", host[0] != '\0' ? host : "localhost", getpid());
+}
+
+void SetBadItemRecord(MoveDueRequest& request, absl::Time now, std::string_view scheduler) {
+  // The payload goes where the raw marker is, the reason into the empty "error" string.
+  constexpr std::string_view kPayloadMark = "\x01P";
+  constexpr std::string_view kError = "\"error\":";
+  Failure f;
+  f.failed_at = FormatFailedAt(now);
+  f.payload = std::string(kPayloadMark);
+  f.exception = "resque::InvalidDelayedItem";
+  f.worker = std::string(scheduler);
+  const std::string record = EncodeFailure(f);
+  const size_t p = record.find(kPayloadMark);
+  const size_t e = record.find(std::string(kError) + "\"\"", p);
+  request.bad_item_prefix = record.substr(0, p);
+  request.bad_item_middle =
+      record.substr(p + kPayloadMark.size(), e + kError.size() - p - kPayloadMark.size());
+  request.bad_item_suffix = record.substr(e + kError.size() + 2);
+}
+
+Scheduler::Scheduler(Backend& backend, SchedulerOptions options)
+    : backend_(backend), options_(std::move(options)) {
+  if (options_.name.empty()) options_.name = DefaultSchedulerName();
+  if (options_.clock == nullptr) options_.clock = RealClock();
+}
+
+Scheduler::~Scheduler() = default;
+
+absl::Status Scheduler::CheckOptions(const SchedulerOptions& options) {
+  if (options.poll_interval <= absl::ZeroDuration() ||
+      options.poll_interval == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat("scheduler poll interval %s is not positive",
+                                                      absl::FormatDuration(options.poll_interval)));
+  }
+  const int64_t lock_seconds = absl::ToInt64Seconds(options.lock_timeout);
+  if (lock_seconds < 1 || absl::Seconds(lock_seconds) != options.lock_timeout) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("scheduler lock timeout %s is not a whole number of seconds >= 1",
+                        absl::FormatDuration(options.lock_timeout)));
+  }
+  if (options.batch < 1 || options.batch > kMaxBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("scheduler batch %d is out of range (1 to %d)", options.batch, kMaxBatch));
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Log(LogLevel level, std::string_view message) const {
+  if (options_.log) options_.log(level, message);
+}
+
+absl::StatusOr<SchedulerTurn> Scheduler::RunOnce() {
+  RESQUE_RETURN_IF_ERROR(CheckOptions(options_));
+  SchedulerTurn turn;
+  Clock& clock = *options_.clock;
+  RESQUE_ASSIGN_OR_RETURN(turn.leader,
+                          backend_.HoldSchedulerLock(options_.name, options_.lock_timeout));
+  if (turn.leader != leader_) {
+    leader_ = turn.leader;
+    Log(LogLevel::kInfo, turn.leader
+                             ? absl::StrFormat("scheduler %s leads", options_.name)
+                             : absl::StrFormat("scheduler %s is not the leader", options_.name));
+  }
+  if (!turn.leader) return turn;
+  // The lock is renewed well before it lapses when a turn moves a long backlog.
+  absl::Time renew_at = clock.MonotonicNow() + options_.lock_timeout / 3;
+  for (int i = 0; i < kBatchesPerTurn; ++i) {
+    if (clock.MonotonicNow() >= renew_at) {
+      RESQUE_ASSIGN_OR_RETURN(bool held,
+                              backend_.HoldSchedulerLock(options_.name, options_.lock_timeout));
+      if (!held) {
+        leader_ = false;
+        Log(LogLevel::kWarning,
+            absl::StrFormat("scheduler %s lost the leader lock mid-turn", options_.name));
+        turn.leader = false;
+        return turn;
+      }
+      renew_at = clock.MonotonicNow() + options_.lock_timeout / 3;
+    }
+    const absl::Time now = clock.Now();
+    MoveDueRequest request{.now = absl::ToUnixSeconds(now), .max = options_.batch};
+    SetBadItemRecord(request, now, options_.name);
+    RESQUE_ASSIGN_OR_RETURN(MoveDueResult moved, backend_.MoveDue(request));
+    turn.moved += moved.moved;
+    turn.failed += moved.failed;
+    turn.next_at = moved.next_at;
+    if (moved.failed > 0) {
+      Log(LogLevel::kWarning,
+          absl::StrFormat("%d delayed items could not move to a queue: recorded as failed",
+                          moved.failed));
+    }
+    if (moved.moved + moved.failed < options_.batch) break;
+  }
+  if (turn.moved > 0) {
+    Log(LogLevel::kInfo, absl::StrFormat("moved %d due jobs to their queues", turn.moved));
+  }
+  return turn;
+}
+
+bool Scheduler::SleepUntil(absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return options_.clock->WaitUntil(lock, cv_, deadline, [&] { return stopping_; });
+}
+
+absl::Status Scheduler::Run() {
+  RESQUE_RETURN_IF_ERROR(CheckOptions(options_));
+  Clock& clock = *options_.clock;
+  for (;;) {  // until Stop()
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+    }
+    absl::StatusOr<SchedulerTurn> turn = RunOnce();
+    absl::Duration sleep = options_.poll_interval;
+    if (!turn.ok()) {
+      Log(LogLevel::kError, absl::StrFormat("scheduler turn failed: %s", turn.status().ToString()));
+    } else if (turn->leader && turn->next_at.has_value()) {
+      // Wake at the start of the next second that holds jobs, if that comes sooner.
+      const absl::Duration until = absl::FromUnixSeconds(*turn->next_at) - clock.Now();
+      sleep = std::clamp(until, absl::ZeroDuration(), options_.poll_interval);
+      if (turn->moved >= options_.batch) sleep = absl::ZeroDuration();  // a backlog: go on
+    }
+    if (sleep > absl::ZeroDuration() && SleepUntil(clock.MonotonicNow() + sleep)) break;
+  }
+  if (leader_) {
+    absl::Status released = backend_.ReleaseSchedulerLock(options_.name);
+    if (!released.ok()) {
+      Log(LogLevel::kWarning,
+          absl::StrFormat("scheduler lock not released: %s", released.ToString()));
+    }
+    leader_ = false;
+  }
+  return absl::OkStatus();
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace resque
