@@ -109,9 +109,8 @@ absl::Status ParseItem(std::string_view item, const FieldSpec& spec, bool questi
     RESQUE_ASSIGN_OR_RETURN(first, ParseValue(range.substr(0, dash), spec));
     RESQUE_ASSIGN_OR_RETURN(last, ParseValue(range.substr(dash + 1), spec));
     if (first > last) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("range %s is reversed (write %s-%s, or two ranges)", range,
-                          range.substr(dash + 1), range.substr(0, dash)));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "range %s is reversed (to wrap around, list two ranges: a-max,min-b)", range));
     }
   } else {
     RESQUE_ASSIGN_OR_RETURN(first, ParseValue(range, spec));
