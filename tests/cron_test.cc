@@ -258,6 +258,23 @@ const std::vector<Expansion>& Expansions() {
        "Europe/Berlin",
        "2026-03-29T01:40:00+01:00",
        {"2026-03-29T01:45:00+01:00", "2026-03-29T03:00:00+02:00"}},
+      // Australia/Lord_Howe moves by 30 minutes: 2026-04-05 02:00 +11:00 -> 01:30 +10:30,
+      // 2026-10-04 02:00 +10:30 -> 02:30 +11:00.
+      {"Lord Howe: a time in a 30-minute gap runs when the gap ends",
+       "15 2 * * *",
+       "Australia/Lord_Howe",
+       "2026-10-03T12:00:00+10:30",
+       {"2026-10-04T02:30:00+11:00", "2026-10-05T02:15:00+11:00"}},
+      {"Lord Howe: every 30 minutes across the 30-minute gap",
+       "*/30 * * * *",
+       "Australia/Lord_Howe",
+       "2026-10-04T01:10:00+10:30",
+       {"2026-10-04T01:30:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:00:00+11:00"}},
+      {"Lord Howe: a time repeated for 30 minutes runs once",
+       "45 1 * * *",
+       "Australia/Lord_Howe",
+       "2026-04-04T12:00:00+11:00",
+       {"2026-04-05T01:45:00+11:00", "2026-04-06T01:45:00+10:30"}},
   };
   return *kExpansions;
 }
