@@ -3,9 +3,10 @@
 # Sourced by demo.sh, test.sh and bench/run.sh; safe to run again.
 set -euo pipefail
 
+# tzdata: the IANA zones cron schedules run in (core/cron.h).
 resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
   libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
-  lua-check ruby ruby-redis)
+  lua-check ruby ruby-redis tzdata)
 
 resque_install_deps() {
   local missing=()
