@@ -105,18 +105,21 @@ void AddDelayed(CLI::App& app, GlobalOptions& global, int* exit_code) {
   delayed->fallthrough();
 
   auto limit = std::make_shared<int64_t>(100);
+  auto as_json = std::make_shared<bool>(false);
   CLI::App* list = delayed->add_subcommand("list", "Delayed jobs, the soonest first");
   list->add_option("--limit", *limit, "At most this many (0: all)")
       ->check(WholeNumber(0, int64_t{1} << 40));
-  list->callback([&global, exit_code, limit] {
+  list->add_flag("--json", *as_json, "Print JSON: [{\"at\":SECONDS,\"job\":{...}}, ...]");
+  list->callback([&global, exit_code, limit, as_json] {
+    const bool json_out = *as_json;
     *exit_code = WithBackend(global, [&](Backend& backend) {
       absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> all =
           AllDelayed(backend, *limit);
       if (!all.ok()) return Fail(all.status());
-      std::string out = global.json ? "[" : "";
+      std::string out = json_out ? "[" : "";
       bool first = true;
       for (const auto& [at, item] : *all) {
-        if (global.json) {
+        if (json_out) {
           const std::string job = json::Validate(item).ok() ? item : json::Quote(item);
           absl::StrAppendFormat(&out, "%s{\"at\":%d,\"job\":%s}", first ? "" : ",", at, job);
         } else {
@@ -131,7 +134,7 @@ void AddDelayed(CLI::App& app, GlobalOptions& global, int* exit_code) {
         }
         first = false;
       }
-      if (global.json) out += "]\n";
+      if (json_out) out += "]\n";
       std::fputs(out.c_str(), stdout);
       return 0;
     });

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -638,6 +639,115 @@ TEST_F(CliTest, AJobsRunawayStderrIsBoundedInTheRecordTheWorkerAndTheLog) {
   for (absl::string_view line : absl::StrSplit(r.err, '\n'))
     longest = std::max(longest, line.size());
   EXPECT_LE(longest, kMaxLogLineBytes + 3);
+}
+
+// ---- Delayed jobs and the scheduler ----
+
+TEST_F(CliTest, ADelayedJobIsQueuedByWorkSchedulerWhenDueAndReachesStatusFour) {
+  RunResult r = Resque({"enqueue", "mail", "Record", R"(["later"])", "--in", "1", "--track"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id(absl::StripTrailingAsciiWhitespace(r.out));
+  ASSERT_EQ(id.size(), 32u);
+  EXPECT_EQ(Resque({"status", id}).out, absl::StrCat("Status of ", id, " is: 1 (waiting)\n"));
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "1\n");
+  const std::string listed = Resque({"delayed", "list"}).out;
+  EXPECT_THAT(listed, HasSubstr(absl::StrCat("Z\tmail\tRecord\t[\"later\"]\t", id, "\n")));
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), '\n'), 1) << listed;
+  EXPECT_EQ(Resque({"queues"}).out, "");  // not queued yet
+
+  Subprocess worker(Argv({"work", "--queue", "mail", "--scheduler", "--interval", "0.05", "--load",
+                          TEST_JOBS_LIBRARY}),
+                    Env());
+  EXPECT_TRUE(Eventually({"status", id}, [](const RunResult& s) {
+    return s.exit_code == 0 && absl::StrContains(s.out, "4 (complete)");
+  }));
+  worker.Signal(SIGTERM);
+  RunResult done = worker.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "0\n");
+  EXPECT_THAT(ReadOut(), HasSubstr("later"));
+  // The worker's scheduler released the leader locks as it stopped.
+  EXPECT_EQ(*redis().Command({"EXISTS", "resque:resque_scheduler_leader_lock",
+                              "resque:resque:resque_scheduler_master_lock"}),
+            "0");
+}
+
+TEST_F(CliTest, SchedulerOnceMovesWhatIsDueAndLeavesTheRest) {
+  ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[1]", "--at", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      Resque({"enqueue", "mail", "Record", "[2]", "--at", "2000-01-01T00:00:00+02:00"}).exit_code,
+      0);
+  ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[3]", "--in", "1h"}).exit_code, 0);
+  RunResult once = Resque({"scheduler", "--once"});
+  EXPECT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(once.out, "leader: 2 moved, 0 failed\n");
+  EXPECT_EQ(Resque({"queues"}).out, "mail\t2\n");
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "1\n");
+  // Another scheduler holds the lock: this one moves nothing.
+  ASSERT_TRUE(redis().Command({"SET", "resque:resque_scheduler_leader_lock", "other:1"}).ok());
+  ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[4]", "--at", "5"}).exit_code, 0);
+  EXPECT_EQ(Resque({"scheduler", "--once"}).out, "not the leader: 0 moved, 0 failed\n");
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "2\n");
+}
+
+TEST_F(CliTest, DelayedRunNowAndRemoveTakeTheMatchingJobs) {
+  for (const char* args : {R"(["a"])", R"(["b"])", R"(["a"])"}) {
+    ASSERT_EQ(Resque({"enqueue", "mail", "Record", args, "--in", "3600"}).exit_code, 0);
+  }
+  ASSERT_EQ(Resque({"enqueue", "mail", "Other", "[]", "--in", "3600"}).exit_code, 0);
+  RunResult now = Resque({"delayed", "run-now", "Record", R"([ "a" ])"});
+  EXPECT_EQ(now.exit_code, 0) << now.err;
+  EXPECT_EQ(now.out, "2 queued\n");
+  EXPECT_EQ(Resque({"queues"}).out, "mail\t2\n");
+  EXPECT_EQ(Resque({"delayed", "remove", "Record"}).out, "1 removed\n");
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "1\n");
+  EXPECT_EQ(Resque({"delayed", "remove", "Nope"}).out, "0 removed\n");
+  RunResult json = Resque({"delayed", "list", "--json"});
+  EXPECT_THAT(json.out, HasSubstr(R"(,"job":{"class":"Other","args":[],)"));
+  EXPECT_EQ(json.out.substr(0, 7), R"([{"at":)");
+  EXPECT_EQ(json.out.substr(json.out.size() - 4), "}}]\n");
+}
+
+TEST_F(CliTest, BadDelaysAndSchedulerFlagsAreUsageErrors) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"enqueue", "mail", "Record", "--at", "tomorrow"},
+           {"enqueue", "mail", "Record", "--at", "-5"},
+           {"enqueue", "mail", "Record", "--in", "-5"},
+           {"enqueue", "mail", "Record", "--in", "2y"},
+           {"enqueue", "mail", "Record", "--in", "400d"},
+           {"enqueue", "mail", "Record", "--in", "nan"},
+           {"enqueue", "mail", "Record", "--at", "1", "--in", "1"},
+           {"enqueue", "mail", "Record", "--ruby-form", "--in", "1"},
+           {"scheduler", "--batch", "0"},
+           {"scheduler", "--lock-timeout", "0"},
+           {"scheduler", "--interval", "0"},
+           {"delayed"},
+           {"delayed", "remove"},
+           {"delayed", "run-now", "Record", "not json"}}) {
+    RunResult r = Resque(args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ") << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "0\n");
+}
+
+TEST_F(CliTest, SchedulerStopsOnTermAndReleasesItsLock) {
+  Subprocess scheduler(Argv({"scheduler", "--interval", "0.05", "--name", "cli-test:1"}), Env());
+  const absl::Time end = absl::Now() + absl::Seconds(15);
+  while (redis().Command({"GET", "resque:resque_scheduler_leader_lock"}).value_or("") !=
+             "cli-test:1" &&
+         absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(*redis().Command({"GET", "resque:resque:resque_scheduler_master_lock"}), "cli-test:1");
+  ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[1]", "--at", "1"}).exit_code, 0);
+  EXPECT_TRUE(Eventually({"queues"}, [](const RunResult& r) { return r.out == "mail\t1\n"; }));
+  scheduler.Signal(SIGTERM);
+  RunResult done = scheduler.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(*redis().Command({"EXISTS", "resque:resque_scheduler_leader_lock",
+                              "resque:resque:resque_scheduler_master_lock"}),
+            "0");
 }
 
 }  // namespace
