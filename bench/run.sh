@@ -44,7 +44,7 @@ else
 fi
 step "build ($build_dir)"
 cmake -S "$RESQUE_ROOT" -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker
+cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker resque
 mkdir -p "$results"
 
 step "node-resque (npm ci in bench/node)"
@@ -115,6 +115,11 @@ RESQUE_BENCH_SCALE=$worker_scale run_bench bench_worker
 step "node-resque enqueue, worker throughput and latency"
 node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
   --out "$results/node.json"
+
+step "schedulers: due jobs moved per second, lag from due second to queued (ours, node-resque's)"
+if [ "$mode" = smoke ]; then sched_args=(--jobs 2000 --lag-jobs 40); else sched_args=(); fi
+node "$bench/node/scheduler.js" --redis "$RESQUE_BENCH_REDIS" --resque "$build_dir/cli/resque" \
+  "${sched_args[@]}" --out "$results/scheduler.json"
 
 # Machines are shared: a second round of the Redis worker points that the targets and the
 # comparison with node-resque rest on (throughput, blocking latency), ours then node-resque's;
