@@ -58,7 +58,7 @@ void AddStatus(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddInspect(CLI::App& app, GlobalOptions& global, int* exit_code);  // queues, workers, stats
 void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code);
-void AddPause(CLI::App& app, GlobalOptions& global, int* exit_code);  // pause, resume
+void AddPause(CLI::App& app, GlobalOptions& global, int* exit_code);      // pause, resume
 void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);  // scheduler, delayed
 
 }  // namespace resque::cli

@@ -9,6 +9,7 @@
 #include "backends/memory/memory_backend.h"
 #include "core/json.h"
 #include "core/payload.h"
+#include "core/scheduler.h"
 #include "core/status_macros.h"
 #include "gtest/gtest.h"
 
@@ -127,6 +128,35 @@ absl::StatusOr<std::string> Harness::Enqueue(std::string_view queue, std::string
   if (!inline_error_.ok()) return std::exchange(inline_error_, absl::OkStatus());
   return id;
 }
+
+absl::StatusOr<std::string> Harness::EnqueueAt(absl::Time at, std::string_view queue,
+                                               std::string_view class_name,
+                                               std::string_view args_json,
+                                               const EnqueueOptions& options) {
+  return queue_.EnqueueAt(at, queue, class_name, args_json, options);
+}
+
+absl::StatusOr<std::string> Harness::EnqueueIn(absl::Duration delay, std::string_view queue,
+                                               std::string_view class_name,
+                                               std::string_view args_json,
+                                               const EnqueueOptions& options) {
+  return queue_.EnqueueIn(delay, queue, class_name, args_json, options);
+}
+
+absl::StatusOr<int64_t> Harness::AdvanceClock(absl::Duration d) {
+  clock_.Advance(d);
+  Scheduler scheduler(*backend_, {.name = "testing-kit", .clock = &clock_});
+  absl::StatusOr<SchedulerTurn> turn = scheduler.RunOnce();
+  if (!turn.ok()) return turn.status();
+  RESQUE_RETURN_IF_ERROR(backend_->ReleaseSchedulerLock(scheduler.name()));
+  if (mode_ == Mode::kInline && turn->moved > 0) {
+    absl::StatusOr<std::vector<PerformedJob>> done = Run(&options_.queues);
+    if (!done.ok()) return done.status();
+  }
+  return turn->moved;
+}
+
+int64_t Harness::DelayedCount() { return backend_->DelayedCount().value_or(-1); }
 
 void Harness::OnEnqueued(std::string_view queue) {
   if (mode_ != Mode::kInline) return;

@@ -135,6 +135,23 @@ class Harness {
                                       std::string_view args_json = "",
                                       const EnqueueOptions& options = {});
 
+  // resque::Queue::EnqueueAt / EnqueueIn by the harness's clock: the job waits in the delayed
+  // queue until AdvanceClock() brings its second.
+  absl::StatusOr<std::string> EnqueueAt(absl::Time at, std::string_view queue,
+                                        std::string_view class_name,
+                                        std::string_view args_json = "",
+                                        const EnqueueOptions& options = {});
+  absl::StatusOr<std::string> EnqueueIn(absl::Duration delay, std::string_view queue,
+                                        std::string_view class_name,
+                                        std::string_view args_json = "",
+                                        const EnqueueOptions& options = {});
+
+  // Moves clock() on by `d`, then, as a scheduler would, the delayed jobs due by then to their
+  // queues (in inline mode they are performed too). Returns how many moved.
+  absl::StatusOr<int64_t> AdvanceClock(absl::Duration d);
+  // How many jobs wait in the delayed queue.
+  int64_t DelayedCount();
+
   // The Queue to hand to the code under test: its enqueues, and those of the jobs performed
   // here, follow the mode. (A Queue made over backend() directly runs no hooks: inline mode
   // does not see its enqueues.) In inline mode an endless chain started from it is a test

@@ -192,6 +192,19 @@ TEST_F(SendEmailTest, TrackedStatusOfAFailedJobIsFailed) {
   EXPECT_THAT(resque_.Status(*id), HasState(JobState::kFailed));
 }
 
+TEST_F(SendEmailTest, AReminderDelayedByAnHourIsSentOnceTheHourHasPassed) {
+  ASSERT_THAT(resque_.EnqueueIn(absl::Hours(1), "mail", "SendEmail",
+                                R"({"to":"ann@example.com","subject":"Reminder"})"),
+              IsOk());
+  EXPECT_THAT(resque_.Jobs("mail"), IsEmpty());  // delayed, not queued
+  EXPECT_EQ(resque_.DelayedCount(), 1);
+
+  EXPECT_THAT(resque_.AdvanceClock(absl::Minutes(59)), IsOkAndHolds(0));
+  EXPECT_THAT(resque_.AdvanceClock(absl::Minutes(1)), IsOkAndHolds(1));  // as a scheduler would
+  EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Completed())));
+  EXPECT_THAT(mailer_.sent, ElementsAre("ann@example.com: Reminder"));
+}
+
 using WelcomeUserTest = SendEmailTest;
 
 TEST_F(WelcomeUserTest, EnqueuesTheWelcomeEmail) {
