@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -77,10 +78,13 @@ void AddFilter(CLI::App* cmd, FilterArgs& f) {
 int EachMatch(const GlobalOptions& global, const FilterArgs& f, const char* verb,
               const std::function<absl::StatusOr<int64_t>(Backend&, const std::string& item,
                                                           const std::string& queue)>& act) {
-  JobFilter filter{.class_name = f.class_name};
-  if (!f.id.empty()) filter.id = f.id;
-  if (!f.args.empty()) filter.args = f.args;
-  absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(filter);
+  // Made whole in one expression: GCC 12 at -O3 took a later assignment to an optional member
+  // for a read of an uninitialised string (-Wmaybe-uninitialized).
+  const auto given = [](const std::string& v) {
+    return v.empty() ? std::nullopt : std::optional<std::string>(v);
+  };
+  absl::StatusOr<JobMatcher> matcher = JobMatcher::Create(
+      JobFilter{.class_name = f.class_name, .id = given(f.id), .args = given(f.args)});
   if (!matcher.ok()) return Fail(matcher.status(), kUsageExit);
   return WithBackend(global, [&](Backend& backend) {
     absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> all = AllDelayed(backend, 0);
