@@ -3,10 +3,13 @@
 // kStatusFailedExit failed, kStatusUnknownExit never tracked or expired, kStatusTimeoutExit at
 // --watch's --timeout, 1 for an error (Redis).
 #include <cstdio>
+#include <string>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
+#include "core/failure.h"
 #include "core/status.h"
 
 namespace resque::cli {
@@ -16,9 +19,14 @@ void Print(const std::string& id, const JobStatus& status, bool json) {
   if (json) {
     std::printf("%s\n", EncodeStatus(status).c_str());
   } else {
-    std::printf("Status of %s is: %d (%.*s)\n", id.c_str(), static_cast<int>(status.state),
+    std::string retry;
+    if (status.state == JobState::kWaiting && status.retry_at.has_value()) {
+      retry = absl::StrFormat(", retry %d at %s after: %s", status.retry_count,
+                              FormatIsoTime(absl::FromUnixSeconds(*status.retry_at)), status.error);
+    }
+    std::printf("Status of %s is: %d (%.*s%s)\n", id.c_str(), static_cast<int>(status.state),
                 static_cast<int>(JobStateName(status.state).size()),
-                JobStateName(status.state).data());
+                JobStateName(status.state).data(), retry.c_str());
   }
   std::fflush(stdout);
 }

@@ -38,6 +38,7 @@
 #include "core/liveness.h"
 #include "core/names.h"
 #include "core/process_title.h"
+#include "core/retry.h"
 #include "core/scheduler.h"
 #include "core/status_macros.h"
 #include "core/worker.h"
@@ -63,6 +64,8 @@ struct WorkArgs {
   std::vector<std::string> load;
   std::vector<std::string> exec;
   std::vector<std::string> exec_env;
+  std::vector<std::string> retry;     // CLASS=N, "*=N"
+  std::optional<double> retry_delay;  // seconds between tries; default: Sidekiq's backoff
   std::string pidfile;
   bool burst = false;
   bool scheduler = false;  // run a Scheduler beside the worker
@@ -374,6 +377,15 @@ int RunOneProcess(const GlobalOptions& global, const WorkArgs& args, JobRegistry
   options.log = log;
   options.summary_interval = absl::Seconds(args.summary_interval);
   if (args.shutdown_timeout) options.shutdown_timeout = absl::Seconds(*args.shutdown_timeout);
+  for (const std::string& flag : args.retry) {
+    absl::StatusOr<std::pair<std::string, int>> retry = ParseRetryFlag(flag);  // RunWork checked it
+    if (!retry.ok()) continue;
+    RetryPolicy policy{.retries = retry->second};
+    if (args.retry_delay.has_value()) {
+      policy.delay = [wait = absl::Seconds(*args.retry_delay)](int) { return wait; };
+    }
+    options.retry.insert_or_assign(retry->first, std::move(policy));
+  }
   Worker worker(**backend, registry, options);
   // In the peers' form, so that their pruning counts this process (and a forked job's, which
   // keeps the title) as a live worker of this host; docs/wire-format.md, "Worker ids".
@@ -487,6 +499,16 @@ int RunWork(const GlobalOptions& global, const WorkArgs& args, JobRegistry& regi
     return Fail(absl::FailedPreconditionError(
         "no job classes: give --load LIB.so or --exec CLASS=COMMAND, or embed the worker"));
   }
+  for (const std::string& flag : args.retry) {
+    absl::StatusOr<std::pair<std::string, int>> retry = ParseRetryFlag(flag);
+    if (!retry.ok()) return Fail(retry.status(), kUsageExit);
+    if (retry->first != "*" && !registry.Contains(retry->first)) {
+      return Fail(absl::InvalidArgumentError(absl::StrFormat(
+                      "--retry %s: no job class of this worker is named \"%s\" (it has %s)", flag,
+                      retry->first, absl::StrJoin(registry.ClassNames(), ", "))),
+                  kUsageExit);
+    }
+  }
   // Blocked in every thread (threads inherit the mask) so only SignalLoop takes them.
   const sigset_t set = ControlSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -544,6 +566,13 @@ void AddWork(CLI::App& app, GlobalOptions& global, JobRegistry& registry, int* e
   cmd->add_option("--exec-env", args->exec_env,
                   "NAME: pass this variable of the worker's environment to --exec commands too "
                   "(repeatable; they get only PATH, HOME, LANG and their RESQUE_* otherwise)");
+  cmd->add_option("--retry", args->retry,
+                  "CLASS=N: retry a failed CLASS job up to N times, with backoff, through the "
+                  "delayed jobs (\"*=N\": every class without a policy of its own; repeatable)");
+  cmd->add_option("--retry-delay", args->retry_delay,
+                  "Seconds between the tries of --retry (default: Sidekiq's backoff, "
+                  "retry^4 + 15 + rand(10) * (retry + 1))")
+      ->check(Seconds(0, kMaxSeconds));
   cmd->add_option("--pidfile", args->pidfile, "Write the pid here")->envname("PIDFILE");
   cmd->add_flag("--burst", args->burst, "Exit once the queues are empty");
   cmd->add_flag("--scheduler", args->scheduler,

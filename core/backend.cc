@@ -76,6 +76,13 @@ inline absl::Status CheckReserve(const ReserveRequest& request) {
   return fine ? absl::OkStatus() : CheckReserveSlowly(request);
 }
 
+absl::Status DelayedSecond(int64_t at) {
+  if (at < 0) return absl::InvalidArgumentError(absl::StrFormat("a negative due time: %d", at));
+  return absl::OkStatus();
+}
+
+absl::Status DelayedItem(std::string_view item) { return NotEmpty(item, "delayed item"); }
+
 }  // namespace
 
 WorkerStats WorkerStatNames(std::string_view worker_id) {
@@ -278,6 +285,13 @@ absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
     if (!finish.job_id.empty()) RESQUE_RETURN_IF_ERROR(Ttl(finish.status_ttl));
     if (finish.in_flight.has_value()) RESQUE_RETURN_IF_ERROR(QueueName(finish.in_flight->queue));
     if (finish.failed) ++failures;
+    if (finish.retry.has_value()) {
+      if (!finish.failed)
+        return absl::InvalidArgumentError("finish: a retry of a job that did not fail");
+      if (!DoSupportsRetry()) return absl::UnimplementedError("this backend keeps no delayed jobs");
+      RESQUE_RETURN_IF_ERROR(DelayedSecond(finish.retry->at));
+      RESQUE_RETURN_IF_ERROR(DelayedItem(finish.retry->item));
+    }
     if (finish.failed && finish.failure_queue.empty() &&
         DoFailureLayout() == FailureLayout::kPerQueue) {
       return absl::InvalidArgumentError(
@@ -473,13 +487,6 @@ absl::StatusOr<std::vector<std::string>> Backend::FailureQueues() {
 // ---- Delayed jobs ----
 
 namespace {
-
-absl::Status DelayedSecond(int64_t at) {
-  if (at < 0) return absl::InvalidArgumentError(absl::StrFormat("a negative due time: %d", at));
-  return absl::OkStatus();
-}
-
-absl::Status DelayedItem(std::string_view item) { return NotEmpty(item, "delayed item"); }
 
 absl::Status LockHolder(std::string_view holder) { return NotEmpty(holder, "lock holder"); }
 

@@ -114,6 +114,14 @@ struct JobFinish {
   // The job as an in-flight Reserve returned it: its payload leaves the worker's in-flight list
   // in the same step. nullopt for a job reserved without an owner.
   std::optional<ReservedJob> in_flight = std::nullopt;
+  // An automatic retry (core/retry.h) of a failed job: instead of a failure record, `item` (a
+  // delayed item, as PushDelayed takes) is added to the delayed jobs at second `at`, in the
+  // same step. Needs `failed` (the attempt counts as a failure) and Backend::SupportsRetry().
+  struct Retry {
+    int64_t at = 0;
+    std::string item = {};
+  };
+  std::optional<Retry> retry = std::nullopt;
 };
 
 // One job that Unreserve hands back, with the id of its status ("" for an untracked job).
@@ -150,7 +158,8 @@ bool PauseFlagSet(std::string_view value);
 // - each job in `jobs`, in order: its status (when it has a job id, only if the status exists,
 //   expiring after status_ttl unless infinite), the oldest equal payload out of `worker_id`'s
 //   in-flight list (when in_flight), its failure record appended (when failed) to the failure
-//   list, or in FailureLayout::kPerQueue to its failure_queue's list;
+//   list, or in FailureLayout::kPerQueue to its failure_queue's list, or, when it has a
+//   `retry`, its retry item added to the delayed jobs (as DoPushDelayed) instead;
 // - the counters: kProcessedStat and stats.processed grow by jobs.size(), kFailedStat and
 //   stats.failed by `failures` (not touched when it is 0);
 // - `worker_id`'s working-on record (JobStart::working_json) is deleted.
@@ -336,6 +345,10 @@ class Backend {
   // unless what it takes stays in flight). A wait cut short is Unavailable, as a timeout is.
   // InfiniteDuration lifts the cap. Thread-safe. A backend that waits on no server ignores it.
   void CapWaits(absl::Duration cap) { DoCapWaits(cap); }
+
+  // Whether Finish applies a JobFinish's `retry` (both backends here do). A backend that keeps
+  // no delayed jobs says no, and the worker records failures as before, retrying none.
+  bool SupportsRetry() const { return DoSupportsRetry(); }
 
   // ---- Queues ----
 
@@ -617,6 +630,8 @@ class Backend {
   virtual std::unique_ptr<Backend> DoOpenSession();
   // CapWaits; the default does nothing.
   virtual void DoCapWaits(absl::Duration /*cap*/) {}
+  // Return true only when DoFinish applies JobFinish::retry (see SupportsRetry).
+  virtual bool DoSupportsRetry() const { return false; }
 
   // Appends `payloads` (at least one) to `queue`, contiguously, and lists the queue.
   virtual absl::Status DoPush(std::string_view queue,

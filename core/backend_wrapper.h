@@ -38,6 +38,7 @@ class BackendWrapper : public Backend {
 
  protected:
   void DoCapWaits(absl::Duration cap) override { target_->DoCapWaits(cap); }
+  bool DoSupportsRetry() const override { return target_->DoSupportsRetry(); }
   absl::Status DoPush(std::string_view queue,
                       absl::Span<const std::string_view> payloads) override {
     return target_->DoPush(queue, payloads);

@@ -26,6 +26,27 @@ absl::Status JobRegistry::Register(std::string_view class_name, Factory factory)
   return absl::OkStatus();
 }
 
+absl::Status JobRegistry::SetRetryPolicy(std::string_view class_name, RetryPolicy policy) {
+  if (policy.retries < 0 || policy.retries > kMaxRetries) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("job class \"%s\": retries must be 0 to %d, not %d", class_name,
+                        kMaxRetries, policy.retries));
+  }
+  std::lock_guard lock(mu_);
+  if (!factories_.contains(std::string(class_name))) {
+    return absl::NotFoundError(absl::StrFormat("unknown job class \"%s\"", class_name));
+  }
+  retries_.insert_or_assign(std::string(class_name), std::move(policy));
+  return absl::OkStatus();
+}
+
+std::optional<RetryPolicy> JobRegistry::RetryPolicyOf(std::string_view class_name) const {
+  std::lock_guard lock(mu_);
+  auto it = retries_.find(std::string(class_name));
+  if (it == retries_.end()) return std::nullopt;
+  return it->second;
+}
+
 absl::StatusOr<std::unique_ptr<Job>> JobRegistry::Create(std::string_view class_name) const {
   Factory factory;
   {
@@ -62,12 +83,20 @@ std::vector<std::string> JobRegistry::ClassNames() const {
 void JobRegistry::Merge(const JobRegistry& other) {
   if (&other == this) return;
   std::vector<std::pair<std::string, Factory>> copied;
+  std::vector<std::pair<std::string, RetryPolicy>> policies;
   {
     std::lock_guard lock(other.mu_);
     copied.assign(other.factories_.begin(), other.factories_.end());
+    policies.assign(other.retries_.begin(), other.retries_.end());
   }
   std::lock_guard lock(mu_);
-  for (auto& [name, factory] : copied) factories_.try_emplace(name, std::move(factory));
+  for (auto& [name, factory] : copied) {
+    if (!factories_.try_emplace(name, std::move(factory)).second) continue;
+    // The policy goes with the class it came with.
+    for (auto& [policy_of, policy] : policies) {
+      if (policy_of == name) retries_.insert_or_assign(name, std::move(policy));
+    }
+  }
 }
 
 JobRegistry& JobRegistry::Global() {
@@ -90,6 +119,17 @@ internal::JobRegistration::JobRegistration(std::string_view class_name,
     std::lock_guard lock(refused_mu);
     Refused().emplace_back(class_name);
   }
+}
+
+internal::JobRegistration::JobRegistration(std::string_view class_name,
+                                           JobRegistry::Factory factory, int retries) {
+  if (absl::IsAlreadyExists(JobRegistry::Global().Register(class_name, std::move(factory)))) {
+    std::lock_guard lock(refused_mu);
+    Refused().emplace_back(class_name);
+    return;  // the class stays the first library's, with its policy
+  }
+  // The macro's static_assert keeps the count in range.
+  (void)JobRegistry::Global().SetRetryPolicy(class_name, {.retries = retries});
 }
 
 std::vector<std::string> internal::TakeRefusedRegistrations() {

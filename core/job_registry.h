@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/job.h"
+#include "core/retry.h"
 
 namespace resque {
 
@@ -40,6 +42,13 @@ class JobRegistry {
     return Register(class_name, [] { return std::make_unique<T>(); });
   }
 
+  // How a failed job of the class is retried (core/retry.h); a worker's own option for the
+  // class (WorkerOptions::retry) comes first. NotFound when the class is not registered,
+  // InvalidArgument for retries outside 0..kMaxRetries.
+  absl::Status SetRetryPolicy(std::string_view class_name, RetryPolicy policy);
+  // The policy set for the class, if any.
+  std::optional<RetryPolicy> RetryPolicyOf(std::string_view class_name) const;
+
   // A new instance of the job class; NotFound naming the class when it is not registered.
   absl::StatusOr<std::unique_ptr<Job>> Create(std::string_view class_name) const;
 
@@ -56,12 +65,14 @@ class JobRegistry {
   // std::mutex rather than absl::Mutex: ThreadSanitizer sees through it (Debian's Abseil is
   // not built with it), and a library loaded while slots run registers here.
   mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Factory> factories_;  // guarded by mu_
+  absl::flat_hash_map<std::string, Factory> factories_;    // guarded by mu_
+  absl::flat_hash_map<std::string, RetryPolicy> retries_;  // guarded by mu_
 };
 
 namespace internal {
 struct JobRegistration {
   JobRegistration(std::string_view class_name, JobRegistry::Factory factory);
+  JobRegistration(std::string_view class_name, JobRegistry::Factory factory, int retries);
 };
 
 // The class names RESQUE_REGISTER_JOB found already registered in JobRegistry::Global() since
@@ -78,5 +89,11 @@ std::vector<std::string> TakeRefusedRegistrations();
 #define RESQUE_REGISTER_JOB(Type, class_name)                                           \
   static const ::resque::internal::JobRegistration RESQUE_REGISTER_JOB_NAME_(__LINE__)( \
       class_name, [] { return std::unique_ptr<::resque::Job>(new Type()); })
+// The same, with `retries` automatic retries after a failure (RetryPolicy's default backoff).
+#define RESQUE_REGISTER_JOB_WITH_RETRIES(Type, class_name, retries)                     \
+  static_assert((retries) >= 0 && (retries) <= ::resque::kMaxRetries,                   \
+                "RESQUE_REGISTER_JOB_WITH_RETRIES: retries must be 0 to kMaxRetries");  \
+  static const ::resque::internal::JobRegistration RESQUE_REGISTER_JOB_NAME_(__LINE__)( \
+      class_name, [] { return std::unique_ptr<::resque::Job>(new Type()); }, retries)
 
 #endif  // RESQUE_CORE_JOB_REGISTRY_H_

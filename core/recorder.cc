@@ -1,7 +1,9 @@
 #include "core/recorder.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/failure.h"
 #include "core/json.h"
@@ -61,14 +63,38 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
                            .status_ttl = kFinishedStatusTtl,
                            .failed = failed,
                            .failure_json = {},
-                           .in_flight = in_flight ? std::optional<ReservedJob>(job) : std::nullopt},
+                           .in_flight = in_flight ? std::optional<ReservedJob>(job) : std::nullopt,
+                           .retry = std::nullopt},
                 .job = &job,
                 .payload = payload,
                 .outcome = std::move(bounded)};
+  std::optional<RetryPolicy> policy;
+  // An unknown class is not retried: waiting does not teach this worker the class.
+  if (failed && payload != nullptr && options_.retry_policy &&
+      d.outcome.exception != "resque::UnknownJobClass") {
+    policy = options_.retry_policy(payload->class_name);
+  }
+  const int retried = payload != nullptr ? RetryCountOf(*payload) : 0;
+  if (policy.has_value() && retried < policy->retries) {
+    // Tried again later instead of recorded: the try counts as failed, its error rides along.
+    const absl::Duration wait = policy->delay ? policy->delay(retried) : DefaultRetryDelay(retried);
+    const int64_t at = absl::ToUnixSeconds(now + std::max(wait, absl::ZeroDuration()));
+    d.finish.retry = JobFinish::Retry{.at = at,
+                                      .item = RetryItem(*payload, job.queue, retried + 1,
+                                                        d.outcome.exception, d.outcome.error, now)};
+    d.finish.status_json = RetryStatusJson(now, at, retried + 1, d.outcome.error);
+    d.finish.status_ttl = absl::InfiniteDuration();  // it waits, as a job enqueued does
+    return d;
+  }
   if (failed) {
     Failure f;
     f.failed_at = FormatFailedAt(now);
-    f.payload = PayloadForRecord(job.payload);
+    // Without the retry fields: retrying the record by hand starts the retries over.
+    f.payload = policy.has_value() ? PayloadWithoutRetry(*payload) : PayloadForRecord(job.payload);
+    if (policy.has_value() && policy->retries > 0) {
+      f.extra.emplace_back("retry_count", absl::StrCat(retried));
+      f.extra.emplace_back("retries_exhausted", "true");
+    }
     f.exception = d.outcome.exception;
     f.error = d.outcome.error;
     f.backtrace = d.outcome.backtrace;

@@ -25,6 +25,7 @@
 #include "core/job_outcome.h"
 #include "core/log.h"
 #include "core/payload.h"
+#include "core/retry.h"
 #include "core/run_state.h"
 
 namespace resque {
@@ -41,6 +42,9 @@ struct RecorderOptions {
   Clock* clock = RealClock();  // dates statuses, failures and working-on records
   LogSink log = nullptr;       // must be callable
   std::function<void(const JobReport&)> on_job_done = nullptr;  // may be empty
+  // The retry policy of a job class, nullopt for none. Empty: no job is retried (the backend
+  // keeps no delayed jobs).
+  std::function<std::optional<RetryPolicy>(std::string_view class_name)> retry_policy = nullptr;
 };
 
 class Recorder {

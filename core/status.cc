@@ -23,6 +23,11 @@ std::string EncodeStatus(const JobStatus& status) {
   std::string out = absl::StrFormat("{\"status\":%d,\"updated\":%d", static_cast<int>(status.state),
                                     status.updated);
   if (status.started.has_value()) absl::StrAppendFormat(&out, ",\"started\":%d", *status.started);
+  if (status.retry_at.has_value()) {
+    absl::StrAppendFormat(&out, ",\"retry_at\":%d,\"retry_count\":%d,\"error\":", *status.retry_at,
+                          status.retry_count);
+    json::AppendQuoted(&out, status.error);
+  }
   out.push_back('}');
   return out;
 }
@@ -48,18 +53,43 @@ absl::StatusOr<JobStatus> DecodeStatus(std::string_view json_text) {
   if (const json::Field* f = json::FindField(*fields, "started")) {
     if (absl::StatusOr<int64_t> t = json::IntValue(f->raw); t.ok()) status.started = *t;
   }
+  if (const json::Field* f = json::FindField(*fields, "retry_at")) {
+    if (absl::StatusOr<int64_t> t = json::IntValue(f->raw); t.ok()) status.retry_at = *t;
+  }
+  if (const json::Field* f = json::FindField(*fields, "retry_count")) {
+    if (absl::StatusOr<int64_t> n = json::IntValue(f->raw); n.ok() && *n >= 0 && *n <= INT32_MAX) {
+      status.retry_count = static_cast<int>(*n);
+    }
+  }
+  if (const json::Field* f = json::FindField(*fields, "error")) {
+    if (absl::StatusOr<std::string> e = json::StringValue(f->raw); e.ok()) status.error = *e;
+  }
   return status;
 }
 
+std::string RetryStatusJson(absl::Time now, int64_t retry_at, int retry_count,
+                            std::string_view error) {
+  return EncodeStatus({.state = JobState::kWaiting,
+                       .updated = absl::ToUnixSeconds(now),
+                       .started = {},
+                       .retry_at = retry_at,
+                       .retry_count = retry_count,
+                       .error = std::string(error)});
+}
+
 std::string StatusUpdateJson(JobState state, absl::Time now) {
-  return EncodeStatus({.state = state, .updated = absl::ToUnixSeconds(now), .started = {}});
+  JobStatus status;
+  status.state = state;
+  status.updated = absl::ToUnixSeconds(now);
+  return EncodeStatus(status);
 }
 
 absl::Status StatusTracker::Create(std::string_view id) {
-  const int64_t now = absl::ToUnixSeconds(clock_->Now());
-  return backend_.SetStatus(
-      id, EncodeStatus({.state = JobState::kWaiting, .updated = now, .started = now}),
-      absl::InfiniteDuration(), /*only_if_exists=*/false);
+  JobStatus waiting;
+  waiting.updated = absl::ToUnixSeconds(clock_->Now());
+  waiting.started = waiting.updated;
+  return backend_.SetStatus(id, EncodeStatus(waiting), absl::InfiniteDuration(),
+                            /*only_if_exists=*/false);
 }
 
 absl::StatusOr<JobStatus> StatusTracker::Get(std::string_view id) {

@@ -1,6 +1,7 @@
 // Job status tracking (php-resque's Resque_Job_Status): whether tracked job <id> is waiting (1),
 // running (2), failed (3) or complete (4). Statuses live in the backend as JSON
-// {"status":N,"updated":T[,"started":T]}; a finished status expires after 24 hours.
+// {"status":N,"updated":T[,"started":T]} (a job waiting for a retry says when, see
+// RetryStatusJson); a finished status expires after 24 hours.
 //
 //   resque::StatusTracker statuses(backend);
 //   absl::StatusOr<resque::JobStatus> s = statuses.Get(id);  // NotFound: untracked or expired
@@ -31,6 +32,11 @@ struct JobStatus {
   JobState state = JobState::kWaiting;
   int64_t updated = 0;             // unix seconds
   std::optional<int64_t> started;  // unix seconds; only in the status written at enqueue
+  // A job waiting for an automatic retry (core/retry.h): when it is due, how many retries it
+  // has had with this one, and the error of the try that failed.
+  std::optional<int64_t> retry_at = std::nullopt;  // unix seconds
+  int retry_count = 0;
+  std::string error = {};
 };
 
 std::string EncodeStatus(const JobStatus& status);
@@ -40,6 +46,11 @@ absl::StatusOr<JobStatus> DecodeStatus(std::string_view json);
 
 // The JSON a status update writes: {"status":N,"updated":now}.
 std::string StatusUpdateJson(JobState state, absl::Time now);
+
+// A failed job's status as it waits for its retry: waiting (1), with "retry_at", "retry_count"
+// and "error" (peers read the status code only).
+std::string RetryStatusJson(absl::Time now, int64_t retry_at, int retry_count,
+                            std::string_view error);
 
 class StatusTracker {
  public:

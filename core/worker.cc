@@ -115,6 +115,20 @@ WorkerOptions Normalized(WorkerOptions options) {
   return options;
 }
 
+// Where a class's retry policy comes from: the worker's option for it, its registration's, the
+// worker's "*". Empty when the backend cannot retry.
+std::function<std::optional<RetryPolicy>(std::string_view)> RetryPolicies(
+    const Backend& backend, const JobRegistry& registry,
+    const absl::flat_hash_map<std::string, RetryPolicy>& by_class) {
+  if (!backend.SupportsRetry()) return nullptr;
+  return [&registry, &by_class](std::string_view class_name) -> std::optional<RetryPolicy> {
+    if (auto it = by_class.find(std::string(class_name)); it != by_class.end()) return it->second;
+    if (std::optional<RetryPolicy> own = registry.RetryPolicyOf(class_name)) return own;
+    if (auto it = by_class.find("*"); it != by_class.end()) return it->second;
+    return std::nullopt;
+  };
+}
+
 }  // namespace
 
 Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions options)
@@ -126,8 +140,10 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
       tickets_(std::make_unique<Tickets>(options_.max_jobs)),
       recorder_(std::make_unique<Recorder>(
           *state_,
-          RecorderOptions{
-              .clock = options_.clock, .log = options_.log, .on_job_done = options_.on_job_done})),
+          RecorderOptions{.clock = options_.clock,
+                          .log = options_.log,
+                          .on_job_done = options_.on_job_done,
+                          .retry_policy = RetryPolicies(backend, registry, options_.retry)})),
       forks_(options_.fork ? std::make_unique<ForkRunner>(options_.job_timeout, *options_.timer)
                            : nullptr),
       runner_(std::make_unique<JobRunner>(registry,
@@ -204,6 +220,14 @@ absl::Status Worker::CheckOptions() const {
     // Without in-flight lists a batch's unstarted jobs could not go back: a crash would lose them.
     return absl::InvalidArgumentError("batches need reliable reserve");
   }
+  for (const auto& [class_name, policy] : options_.retry) {
+    if (class_name.empty()) return absl::InvalidArgumentError("retry: an empty job class name");
+    if (policy.retries < 0 || policy.retries > kMaxRetries) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("retry: job class \"%s\": retries must be 0 to %d, not %d", class_name,
+                          kMaxRetries, policy.retries));
+    }
+  }
   if (options_.shutdown_timeout.has_value()) {
     if (*options_.shutdown_timeout < absl::ZeroDuration()) {
       return absl::InvalidArgumentError("shutdown timeout must not be negative");
@@ -219,15 +243,22 @@ absl::Status Worker::CheckOptions() const {
 
 absl::Status Worker::Run() {
   RESQUE_RETURN_IF_ERROR(CheckOptions());
+  BeginStart();
   liveness_->PruneDeadWorkers();
   for (const auto& slot : slots_) {
     absl::Status s = liveness_->RegisterSlot(slot->id);
     if (!s.ok()) {
       for (const auto& done : slots_) (void)backend_.UnregisterWorker(done->id);
+      const bool stopped = state_->stopping();
+      EndStart();
+      backend_.CapWaits(absl::InfiniteDuration());
+      // Cut short by a stop: nothing was worked, and nothing is left registered to recover.
+      if (stopped) return absl::OkStatus();
       return s;
     }
     Log(LogLevel::kInfo, absl::StrFormat("worker %s started", slot->id));
   }
+  EndStart();
   liveness_->Start();
   StartWatchdog();
   StartSummary();
@@ -561,6 +592,15 @@ void Worker::LogEnd(const Slot& slot, const FinishedJob& d, absl::Duration took)
         fields);
     return;
   }
+  if (d.finish.retry.has_value()) {
+    Log(LogLevel::kWarning,
+        absl::StrFormat("failed %s in %.1f ms: %s: %s; retry %d at %s", job, *fields.duration_ms,
+                        o.exception, WithoutStatusCode(o.error),
+                        d.payload != nullptr ? RetryCountOf(*d.payload) + 1 : 1,
+                        FormatIsoTime(absl::FromUnixSeconds(d.finish.retry->at))),
+        fields);
+    return;
+  }
   Log(LogLevel::kWarning,
       absl::StrFormat("failed %s in %.1f ms: %s: %s", job, *fields.duration_ms, o.exception,
                       WithoutStatusCode(o.error)),
@@ -589,17 +629,33 @@ void Worker::HandBack(Slot& slot, absl::Span<const ReservedJob> jobs,
   }
 }
 
+void Worker::BeginStart() {
+  std::lock_guard lock(start_mu_);
+  starting_ = true;
+  if (state_->stopping()) backend_.CapWaits(kStopWaitCap);
+}
+
+void Worker::CapStartWaits() {
+  std::lock_guard lock(start_mu_);
+  if (starting_) backend_.CapWaits(kStopWaitCap);
+}
+
+void Worker::EndStart() {
+  std::lock_guard lock(start_mu_);
+  starting_ = false;
+}
+
 void Worker::RequestStop(StopMode mode) {
   if (mode == StopMode::kImmediate && options_.shutdown_timeout.has_value()) {
     StartShutdownWait();
-    return;
-  }
-  if (mode == StopMode::kImmediate) {
+  } else if (mode == StopMode::kImmediate) {
     StopRunningJobs(CancelReason::kStopped);
-    return;
+  } else {
+    state_->Stop(/*immediate=*/false);
+    tickets_->Stop();
   }
-  state_->Stop(/*immediate=*/false);
-  tickets_->Stop();
+  // After the stop flag is set: a start cut short by the cap sees the stop.
+  CapStartWaits();
 }
 
 void Worker::StopRunningJobs(CancelReason reason) {

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -37,6 +38,7 @@
 #include "core/log.h"
 #include "core/payload.h"
 #include "core/queue.h"
+#include "core/retry.h"
 
 namespace resque {
 
@@ -90,6 +92,13 @@ struct WorkerOptions {
   // How many times workers may die running one job before a recovery fails it
   // (resque::PoisonJob) instead of handing it back; see LivenessOptions::max_recoveries.
   int64_t max_recoveries = 3;
+  // Automatic retries by job class (core/retry.h), "*" for every class without a policy of its
+  // own: a class named here overrides the policy of its registration (JobRegistry::
+  // SetRetryPolicy). A failed try goes to the delayed jobs, due after the policy's delay, and
+  // counts as failed in the stats without a failure record; the last one is recorded, marked
+  // "retries_exhausted". A scheduler (resque scheduler, or work --scheduler) brings them back.
+  // Ignored by a backend that keeps no delayed jobs (Backend::SupportsRetry).
+  absl::flat_hash_map<std::string, RetryPolicy> retry = {};
   Clock* clock = RealClock();    // dates of statuses, failures and registrations
   const Hooks* hooks = nullptr;  // not owned; may be null
   // Called from every slot: must be thread-safe. Each job's start and end (with its duration)
@@ -145,7 +154,8 @@ class Worker {
   // back as it unregisters), FailedPrecondition when a burst skipped a queue it could not read
   // (a key of the wrong type), Unavailable when it could not unregister (Redis away: about a
   // second after the stop, the slots are left for recovery). A stop requested before Run makes
-  // it return at once.
+  // it return at once; one during the start (pruning, registering) cuts the start's waits on the
+  // server short as it does the rest, and Run then returns OK without working.
   absl::Status Run();
 
   // Reserves, performs and records at most one job as slot 0, waiting up to `wait` for one.
@@ -179,6 +189,11 @@ class Worker {
   struct Slot;
 
   absl::Status CheckOptions() const;
+  // Run's start (pruning, registering): a stop during it, or before it, caps the start's waits
+  // on the server (kStopWaitCap) as a stop caps the slots' waits once they run.
+  void BeginStart();
+  void CapStartWaits();  // after a stop: caps the waits if Run is in its start
+  void EndStart();
   // What Run returns once its slots are released (`released`: how that went): OK, or one error
   // that says everything the worker could not do (records, unusable queues in burst,
   // unregistering).
@@ -258,6 +273,9 @@ class Worker {
   bool shutdown_now_ = false;   // guarded by shutdown_mu_: a second TERM
   bool shutdown_over_ = false;  // guarded by shutdown_mu_: the slots are done, nothing to stop
   std::thread shutdown_timer_;  // guarded by shutdown_mu_
+
+  std::mutex start_mu_;
+  bool starting_ = false;  // guarded by start_mu_: Run is in its start
 
   std::atomic<int> busy_{0};  // slots performing (or recording) a job now
   std::mutex summary_mu_;

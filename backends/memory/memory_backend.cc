@@ -68,6 +68,7 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override;
   absl::Status DoStartJob(const JobStart& start) override;
   absl::Status DoFinish(const FinishWrite& write) override;
+  bool DoSupportsRetry() const override { return true; }
 
   absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override;
   absl::StatusOr<std::vector<ReservedJob>> DoInFlight(std::string_view owner) override;
@@ -564,7 +565,12 @@ absl::Status MemoryBackend::DoFinish(const FinishWrite& write) {
       // they were reserved.
       TakeInFlightLocked(write.worker_id, *finish.in_flight, /*newest=*/false);
     }
-    if (finish.failed) failures_.push_back(finish.failure_json);
+    if (finish.retry.has_value()) {
+      delayed_[finish.retry->at].push_back(finish.retry->item);
+      delayed_seconds_[finish.retry->item].insert(finish.retry->at);
+    } else if (finish.failed) {
+      failures_.push_back(finish.failure_json);
+    }
   }
   const auto jobs = static_cast<int64_t>(write.jobs.size());
   AddToStat(kProcessedStat, jobs);

@@ -69,6 +69,7 @@ class RedisBackend : public Backend {
 
  private:
   void DoCapWaits(absl::Duration cap) override { pool_->CapWaits(cap); }
+  bool DoSupportsRetry() const override { return true; }
 
   // A backend of its own session (see above), for a worker slot.
   std::unique_ptr<Backend> DoOpenSession() override {

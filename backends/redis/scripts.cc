@@ -137,7 +137,12 @@ std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const Jo
     group[kFinishInFlightPayload] = finish.in_flight->payload;
   }
   group[kFinishFailed] = finish.failed ? "1" : "0";
-  if (finish.failed) {
+  if (finish.retry.has_value()) {
+    group[kFinishRetryList] = keys.DelayedAt(finish.retry->at);
+    group[kFinishRetrySeconds] = keys.DelayedTimestamps(finish.retry->item);
+    group[kFinishRetryAt] = std::to_string(finish.retry->at);
+    group[kFinishRetryItem] = finish.retry->item;
+  } else if (finish.failed) {
     group[kFinishFailureJson] = finish.failure_json;
     if (layout == FailureLayout::kPerQueue) {
       group[kFinishFailureList] = keys.FailedQueue(finish.failure_queue);
@@ -165,6 +170,7 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLay
                         keys.Stat(kFailedStat),
                         keys.Stat(write.stats.failed),
                         keys.FailedQueues(),
+                        keys.DelayedSchedule(),
                     },
                     std::move(args));
 }

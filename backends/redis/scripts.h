@@ -91,6 +91,10 @@ enum FinishArg : size_t {
   kFinishFailureJson,      // appended to the failure list when the job failed, else ""
   kFinishFailureList,      // that list: "failed", or "<queue>_failed" (kPerQueue)
   kFinishFailedQueueName,  // "<queue>_failed" to add to "failed_queues" (kPerQueue), else ""
+  kFinishRetryList,        // a retry's second's list (<ns>:delayed:<at>), "" for no retry
+  kFinishRetrySeconds,     // the retry item's set of seconds (<ns>:timestamps:<item>)
+  kFinishRetryAt,          // the retry's second (unix seconds)
+  kFinishRetryItem,        // the delayed item
   kFinishArgsPerJob,       // the width of one group: not a word
 };
 

@@ -113,6 +113,11 @@ MATCHER(Skipped, negation ? "was not skipped" : "was skipped") {
   *result_listener << "which " << OutcomeName(arg.outcome);
   return arg.outcome == Outcome::kSkipped;
 }
+// A PerformedJob that failed and waits for an automatic retry (no failure record).
+MATCHER(Retried, negation ? "was not retried" : "failed and waits for a retry") {
+  *result_listener << "which " << OutcomeName(arg.outcome);
+  return arg.outcome == Outcome::kRetried;
+}
 
 // A PerformedJob that failed with a failure record whose error message matches `error` (a
 // string matcher such as HasSubstr("refused"), or a string).

@@ -65,6 +65,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "failed";
     case Outcome::kSkipped:
       return "skipped";
+    case Outcome::kRetried:
+      return "retried";
   }
   return "?";
 }
@@ -79,6 +81,7 @@ void PrintTo(const PerformedJob& job, std::ostream* os) {
   *os << ": " << OutcomeName(job.outcome);
   if (job.failure.has_value())
     *os << " (" << job.failure->exception << ": " << job.failure->error << ")";
+  if (job.retry_at.has_value()) *os << ", due again at " << absl::FormatTime(*job.retry_at);
 }
 
 Harness::Harness(HarnessOptions options)
@@ -259,6 +262,14 @@ void Harness::OnJobDone(const JobReport& report) {
       job.outcome = Outcome::kSkipped;
       break;
     case JobOutcome::kFailed:
+      if (report.finish.retry.has_value()) {
+        job.outcome = Outcome::kRetried;
+        job.failure.emplace();
+        job.failure->exception = report.outcome.exception;
+        job.failure->error = report.outcome.error;
+        job.retry_at = absl::FromUnixSeconds(report.finish.retry->at);
+        break;
+      }
       job.outcome = Outcome::kFailed;
       job.failure = OrReport(DecodeFailure(report.finish.failure_json), "reading a failure");
       break;

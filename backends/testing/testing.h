@@ -90,8 +90,12 @@ enum class Outcome {
   kComplete,
   kFailed,   // a failure record was written
   kSkipped,  // SkipJob() from SetUp, Perform or a before_perform hook
+  // Failed, and waits in the delayed queue for an automatic retry (JobRegistry::SetRetryPolicy):
+  // no failure record; AdvanceClock past retry_at brings it back.
+  kRetried,
 };
-std::string_view OutcomeName(Outcome outcome);  // "complete", "failed", "skipped"
+// "complete", "failed", "skipped", "retried"
+std::string_view OutcomeName(Outcome outcome);
 
 // A job the harness performed, and how it ended.
 struct PerformedJob {
@@ -100,7 +104,10 @@ struct PerformedJob {
   std::string args;
   std::string id;
   Outcome outcome = Outcome::kComplete;
-  std::optional<Failure> failure;  // the record the worker wrote, when it failed
+  // The record the worker wrote, when it failed; when retried, the try's exception and error
+  // (no record was written).
+  std::optional<Failure> failure;
+  std::optional<absl::Time> retry_at;  // when retried: when it is due again
 };
 
 // For GoogleTest's messages.

@@ -93,6 +93,7 @@ using ::resque::testing_kit::IsJob;
 using ::resque::testing_kit::IsOk;
 using ::resque::testing_kit::IsOkAndHolds;
 using ::resque::testing_kit::Mode;
+using ::resque::testing_kit::Retried;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -203,6 +204,41 @@ TEST_F(SendEmailTest, AReminderDelayedByAnHourIsSentOnceTheHourHasPassed) {
   EXPECT_THAT(resque_.AdvanceClock(absl::Minutes(1)), IsOkAndHolds(1));  // as a scheduler would
   EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Completed())));
   EXPECT_THAT(mailer_.sent, ElementsAre("ann@example.com: Reminder"));
+}
+
+TEST_F(SendEmailTest, WithThreeRetriesADownMailerIsTriedFourTimesThenFails) {
+  ASSERT_THAT(resque_.registry().SetRetryPolicy("SendEmail", {.retries = 3}), IsOk());
+  mailer_.down = true;
+  ASSERT_THAT(resque_.Enqueue("mail", "SendEmail", R"({"to":"ann@example.com","subject":"Hi"})"),
+              IsOk());
+
+  EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Retried())));  // no failure record yet
+  for (int retry = 1; retry <= 2; ++retry) {
+    EXPECT_THAT(resque_.AdvanceClock(absl::Hours(1)), IsOkAndHolds(1));  // its backoff is over
+    EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Retried())));
+  }
+  EXPECT_THAT(resque_.AdvanceClock(absl::Hours(1)), IsOkAndHolds(1));
+  EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(FailedWith(HasSubstr("refused")))));
+  EXPECT_THAT(resque_.Failures(), ElementsAre(FailureOf("SendEmail")));  // the last try's
+  EXPECT_EQ(resque_.Stat("failed"), 4);
+  EXPECT_THAT(mailer_.sent, IsEmpty());
+}
+
+TEST_F(SendEmailTest, ARetryThatSucceedsLeavesNoFailure) {
+  ASSERT_THAT(resque_.registry().SetRetryPolicy("SendEmail", {.retries = 3}), IsOk());
+  mailer_.down = true;
+  absl::StatusOr<std::string> id = resque_.Enqueue(
+      "mail", "SendEmail", R"({"to":"ann@example.com","subject":"Hi"})", {.track = true});
+  ASSERT_THAT(id, IsOk());
+  EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Retried())));
+  EXPECT_THAT(resque_.Status(*id), HasState(JobState::kWaiting));  // with its retry_at
+
+  mailer_.down = false;
+  EXPECT_THAT(resque_.AdvanceClock(absl::Hours(1)), IsOkAndHolds(1));
+  EXPECT_THAT(resque_.Drain(), IsOkAndHolds(ElementsAre(Completed())));
+  EXPECT_THAT(mailer_.sent, ElementsAre("ann@example.com: Hi"));
+  EXPECT_THAT(resque_.Failures(), IsEmpty());
+  EXPECT_THAT(resque_.Status(*id), HasState(JobState::kComplete));
 }
 
 using WelcomeUserTest = SendEmailTest;

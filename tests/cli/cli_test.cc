@@ -672,6 +672,47 @@ TEST_F(CliTest, ADelayedJobIsQueuedByWorkSchedulerWhenDueAndReachesStatusFour) {
             "0");
 }
 
+// --retry: each failed try waits in the delayed jobs (status 1, saying when), counted as failed
+// but not recorded; the last one lands in the failed list marked exhausted.
+TEST_F(CliTest, WorkRetryTriesAFailingJobAgainThenRecordsItExhausted) {
+  RunResult r = Resque({"enqueue", "q", "Flaky", "[1]", "--track"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id(absl::StripTrailingAsciiWhitespace(r.out));
+  // One try, then the retry waits an hour: the status says so, nothing is recorded.
+  RunResult first = Resque({"work", "-q", "q", "--burst", "--exec", "Flaky=exit 3", "--retry",
+                            "Flaky=2", "--retry-delay", "3600"});
+  EXPECT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(Resque({"status", id}).out, HasSubstr("1 (waiting, retry 1 at "));
+  EXPECT_EQ(Resque({"failed", "count"}).out, "0\n");
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "1\n");
+  EXPECT_EQ(*redis().Command({"GET", "resque:stat:failed"}), "1");
+  ASSERT_EQ(Resque({"delayed", "run-now", "Flaky"}).out, "1 queued\n");
+
+  Subprocess worker(Argv({"work", "-q", "q", "--scheduler", "--interval", "0.05", "--exec",
+                          "Flaky=exit 3", "--retry", "Flaky=2", "--retry-delay", "0"}),
+                    Env());
+  EXPECT_TRUE(Eventually(
+      {"status", id}, [](const RunResult& s) { return absl::StrContains(s.out, "3 (failed)"); }));
+  worker.Signal(SIGTERM);
+  RunResult done = worker.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(Resque({"failed", "count"}).out, "1\n");
+  const std::string record = *redis().Command({"LINDEX", "resque:failed", "0"});
+  EXPECT_THAT(record, HasSubstr(R"("retry_count":2,"retries_exhausted":true)"));
+  // The record's payload is the job as enqueued: retried by hand, it starts its retries over.
+  EXPECT_THAT(record, Not(HasSubstr("error_message")));
+  EXPECT_EQ(*redis().Command({"GET", "resque:stat:failed"}), "3");
+  EXPECT_EQ(Resque({"delayed", "count"}).out, "0\n");
+}
+
+TEST_F(CliTest, BadRetryFlagsAreUsageErrors) {
+  for (const char* flag : {"Flaky", "Flaky=", "Flaky=-1", "Flaky=101", "=3", "Nope=2"}) {
+    RunResult r = Resque({"work", "-q", "q", "--burst", "--exec", "Flaky=exit 3", "--retry", flag});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
 TEST_F(CliTest, SchedulerOnceMovesWhatIsDueAndLeavesTheRest) {
   ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[1]", "--at", "1"}).exit_code, 0);
   ASSERT_EQ(

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "core/scheduler.h"
 #include "gmock/gmock.h"
 #include "tests/conformance/backend_conformance.h"
 #include "tests/status_testing.h"
@@ -82,6 +83,41 @@ TEST_P(BackendConformance, FinishJobTakesTheFinishedPayloadOutOfTheInFlightList)
   EXPECT_EQ(Value(backend().GetStat("processed")), 1);
   ASSERT_OK(backend().FinishJob({.worker_id = kOwner, .in_flight = second}));
   EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+}
+
+// An automatic retry (core/retry.h): the failed job leaves its in-flight list and goes to the
+// delayed jobs in the same step, counted as failed, with no failure record and its status
+// waiting.
+TEST_P(BackendConformance, FinishWithARetryDelaysTheJobInsteadOfRecordingAFailure) {
+  ASSERT_TRUE(backend().SupportsRetry());
+  ASSERT_OK(backend().Push("mail", Job(1)));
+  ASSERT_OK(backend().SetStatus("1", R"({"status":2,"updated":1})", absl::InfiniteDuration(),
+                                /*only_if_exists=*/false));
+  std::optional<ReservedJob> job = ReserveNow(backend(), Queues({"mail"}));
+  ASSERT_TRUE(job.has_value());
+  const std::string item = R"({"class":"J","args":[1],"id":"1","queue":"mail","retry_count":1})";
+  const std::string waiting = R"({"status":1,"updated":5,"retry_at":4000,"retry_count":1})";
+  ASSERT_OK(backend().FinishJob({.worker_id = kOwner,
+                                 .job_id = "1",
+                                 .status_json = waiting,
+                                 .status_ttl = absl::InfiniteDuration(),
+                                 .failed = true,
+                                 .in_flight = job,
+                                 .retry = JobFinish::Retry{.at = 4000, .item = item}}));
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+  EXPECT_THAT(Value(backend().DelayedItems(4000, 0, 10)), ElementsAre(item));
+  EXPECT_EQ(Value(backend().FailureCount()), 0);
+  EXPECT_EQ(Value(backend().GetStat("failed")), 1);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+  EXPECT_EQ(Value(backend().GetStatus("1")), waiting);
+  // Due, it moves back to its queue as any delayed item, fields and all.
+  MoveDueRequest due{.now = 4000, .max = 10};
+  SetBadItemRecord(due, absl::FromUnixSeconds(4000), "host:1:scheduler");
+  EXPECT_EQ(Value(backend().MoveDue(due)).moved, 1);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(item));
+  // A retry of a job that did not fail is refused.
+  EXPECT_TRUE(absl::IsInvalidArgument(backend().FinishJob(
+      {.worker_id = kOwner, .retry = JobFinish::Retry{.at = 1, .item = item}})));
 }
 
 TEST_P(BackendConformance, FinishJobRemovesOneCopyOfAPayloadReservedTwice) {

@@ -122,18 +122,25 @@ TEST(RedisScriptsTest, FinishArgsPutsEachWordAtItsPosition) {
                             .in_flight = ReservedJob{"mail", "{p}"}};
   EXPECT_THAT(FinishArgs(keys, failed, FailureLayout::kOneList),
               ElementsAre("resque:job:id1:status", "{s}", "2000", "resque:inflight:w:queue:mail",
-                          "{p}", "1", "{f}", "resque:failed", ""));
+                          "{p}", "1", "{f}", "resque:failed", "", "", "", "", ""));
+  // A retry instead of a record: the delayed item's list, its set of seconds, the second, it.
+  JobFinish retried = failed;
+  retried.retry = JobFinish::Retry{.at = 1700, .item = "{i}"};
+  EXPECT_THAT(
+      FinishArgs(keys, retried, FailureLayout::kOneList),
+      ElementsAre("resque:job:id1:status", "{s}", "2000", "resque:inflight:w:queue:mail", "{p}",
+                  "1", "", "", "", "resque:delayed:1700", "resque:timestamps:{i}", "1700", "{i}"));
   JobFinish by_queue = failed;
   by_queue.failure_queue = "mail";
   EXPECT_THAT(FinishArgs(keys, by_queue, FailureLayout::kPerQueue),
               ElementsAre("resque:job:id1:status", "{s}", "2000", "resque:inflight:w:queue:mail",
-                          "{p}", "1", "{f}", "resque:mail_failed", "mail_failed"));
+                          "{p}", "1", "{f}", "resque:mail_failed", "mail_failed", "", "", "", ""));
   const JobFinish plain = {.worker_id = "w",
                            .status_json = "{s}",
                            .status_ttl = absl::InfiniteDuration(),
                            .failure_json = "{ignored}"};
   EXPECT_THAT(FinishArgs(keys, plain, FailureLayout::kPerQueue),
-              ElementsAre("", "{s}", "", "", "", "0", "", "", ""));
+              ElementsAre("", "{s}", "", "", "", "0", "", "", "", "", "", "", ""));
 }
 
 TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
@@ -145,7 +152,8 @@ TEST(RedisScriptsTest, FinishManyCallGivesEveryJobOneGroup) {
       FailureLayout::kOneList);
   EXPECT_THAT(call.keys(),
               ElementsAre("resque:worker:w", "resque:stat:processed", "resque:stat:processed:w",
-                          "resque:stat:failed", "resque:stat:failed:w", "resque:failed_queues"));
+                          "resque:stat:failed", "resque:stat:failed:w", "resque:failed_queues",
+                          "resque:delayed_queue_schedule"));
   ASSERT_EQ(call.args().size(), 2 * kFinishArgsPerJob);
   EXPECT_EQ(call.args()[kFinishStatusKey], "resque:job:a:status");
   EXPECT_EQ(call.args()[kFinishArgsPerJob + kFinishStatusKey], "resque:job:b:status");

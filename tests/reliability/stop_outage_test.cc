@@ -78,8 +78,8 @@ class StopOutageTest : public ::testing::Test {
     return redis_.Command({"SMEMBERS", "resque:workers"}).value_or("?");
   }
 
-  // Waits until `slots` worker ids are registered: the worker has then left its start, whose
-  // calls to Redis a stop does not cut short yet (a TERM there waits for their timeouts).
+  // Waits until `slots` worker ids are registered: the worker has then left its start (`work`
+  // connects first, and a TERM during that connect waits for its timeout).
   bool AwaitRegistered(int slots = 1, absl::Duration within = absl::Seconds(10)) const {
     const absl::Time deadline = absl::Now() + within;
     while (absl::Now() < deadline) {

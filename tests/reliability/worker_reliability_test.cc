@@ -3,14 +3,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "backends/memory/memory_backend.h"
+#include "core/backend_wrapper.h"
 #include "core/clock.h"
 #include "core/failure.h"
 #include "core/heartbeat.h"
@@ -332,6 +337,74 @@ TEST(Heartbeat, ParsesWhatRubyAndWeWrite) {
   EXPECT_EQ(Value(ParseHeartbeat("2025-11-25T15:04:29+01:00")), t);
   EXPECT_EQ(Value(ParseHeartbeat("1764079469")), t);
   EXPECT_FALSE(ParseHeartbeat("yesterday").ok());
+}
+
+}  // namespace
+}  // namespace resque
+
+namespace resque {
+namespace {
+
+// A server that hangs as a worker registers: RegisterWorker waits until the backend's waits are
+// capped (Backend::CapWaits), as a Redis backend's wait on a stopped server ends, or 20 s.
+class HangsOnRegister : public BackendWrapper {
+ public:
+  using BackendWrapper::BackendWrapper;
+
+  bool AwaitRegistering(absl::Duration within) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, absl::ToChronoMilliseconds(within), [&] { return registering_; });
+  }
+
+ protected:
+  absl::Status DoRegisterWorker(std::string_view, std::string_view,
+                                const std::optional<WorkerLiveness>&) override {
+    std::unique_lock lock(mu_);
+    registering_ = true;
+    cv_.notify_all();
+    if (cv_.wait_for(lock, std::chrono::seconds(20), [&] { return capped_; })) {
+      return absl::UnavailableError("cut short by the cap");
+    }
+    return absl::DeadlineExceededError("never capped");
+  }
+  void DoCapWaits(absl::Duration cap) override {
+    std::lock_guard lock(mu_);
+    if (cap != absl::InfiniteDuration()) capped_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool registering_ = false;
+  bool capped_ = false;
+};
+
+class Noop : public Job {
+ public:
+  absl::Status Perform(const JobContext&) override { return absl::OkStatus(); }
+};
+
+// A stop while the worker registers cuts the registration's wait short, as it does the slots'
+// waits once they run, and Run returns OK: it never worked, and nothing is left registered.
+TEST(WorkerStartTest, AStopDuringRegistrationCapsItsWaitAndRunReturnsOk) {
+  std::unique_ptr<Backend> memory = memory::NewMemoryBackend({});
+  HangsOnRegister backend(memory.get());
+  JobRegistry registry;
+  ASSERT_OK(registry.Register<Noop>("Noop"));
+  WorkerOptions options;
+  options.queues = {"mail"};
+  options.log = nullptr;
+  Worker worker(backend, registry, options);
+  absl::Status result = absl::UnknownError("not returned");
+  const absl::Time start = absl::Now();
+  std::thread run([&] { result = worker.Run(); });
+  ASSERT_TRUE(backend.AwaitRegistering(absl::Seconds(10)));
+  worker.RequestStop(StopMode::kImmediate);
+  run.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_OK(result);
+  EXPECT_THAT(Value(memory->Workers()), IsEmpty());
 }
 
 }  // namespace

@@ -21,7 +21,10 @@
 #include "core/failure.h"
 #include "core/hooks.h"
 #include "core/json.h"
+#include "core/payload.h"
 #include "core/queue.h"
+#include "core/retry.h"
+#include "core/scheduler.h"
 #include "core/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,6 +46,7 @@ using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAreArray;
 
@@ -1071,6 +1075,101 @@ TEST_P(WorkerTest, RunRejectsABatchOutOfRange) {
   unreliable.batch = 4;
   unreliable.reliable = false;
   EXPECT_CODE(Worker(backend(), registry_, unreliable).Run(), kInvalidArgument);
+}
+
+// ---- Automatic retries (core/retry.h) ----
+
+// One scheduler turn at the test's clock, as `resque scheduler` takes it.
+int64_t MoveDueNow(Backend& backend, ManualClock& clock) {
+  Scheduler scheduler(backend, {.name = "test:1", .clock = &clock});
+  absl::StatusOr<SchedulerTurn> turn = scheduler.RunOnce();
+  EXPECT_OK(turn);
+  EXPECT_OK(backend.ReleaseSchedulerLock("test:1"));
+  return turn.ok() ? turn->moved : -1;
+}
+
+TEST_P(WorkerTest, AJobWithRetriesWaitsInTheDelayedJobsUntilItsLastTryFailsAndIsRecorded) {
+  RegisterFn(registry_, "Boom", [](const JobContext&) { return absl::UnavailableError("down"); });
+  ASSERT_OK(registry_.SetRetryPolicy(
+      "Boom", {.retries = 2, .delay = [](int count) { return absl::Seconds(100 * (count + 1)); }}));
+  const std::string id = Enqueue("mail", "Boom", "[1]", /*track=*/true);
+  const int64_t start = absl::ToUnixSeconds(clock().Now());
+
+  RunBurst(Options({"mail"}));
+  EXPECT_THAT(Failures(), IsEmpty());
+  EXPECT_EQ(Stat("failed"), 1);
+  EXPECT_EQ(Stat("processed"), 1);
+  std::vector<std::string> items = Value(backend().DelayedItems(start + 100, 0, 10));
+  ASSERT_EQ(items.size(), 1u);
+  const Payload first = Value(DecodePayload(items[0]));
+  EXPECT_EQ(first.id, id);
+  EXPECT_EQ(RetryCountOf(first), 1);
+  EXPECT_THAT(items[0], HasSubstr(R"("queue":"mail","retry_count":1,"error_class":)"));
+  EXPECT_THAT(items[0], HasSubstr(R"("error_message":"UNAVAILABLE: down")"));
+  JobStatus status = Value(StatusTracker(backend(), &clock()).Get(id));
+  EXPECT_EQ(status.state, JobState::kWaiting);
+  EXPECT_EQ(status.retry_at, start + 100);
+  EXPECT_EQ(status.retry_count, 1);
+  EXPECT_EQ(status.error, "UNAVAILABLE: down");
+
+  env_->AdvanceTime(absl::Seconds(99));
+  EXPECT_EQ(MoveDueNow(backend(), clock()), 0);  // not due yet
+  env_->AdvanceTime(absl::Seconds(1));
+  EXPECT_EQ(MoveDueNow(backend(), clock()), 1);
+  RunBurst(Options({"mail"}));
+  EXPECT_THAT(Failures(), IsEmpty());
+  EXPECT_EQ(Value(backend().DelayedItems(start + 300, 0, 10)).size(), 1u);  // waits 200 s now
+
+  env_->AdvanceTime(absl::Seconds(200));
+  EXPECT_EQ(MoveDueNow(backend(), clock()), 1);
+  RunBurst(Options({"mail"}));
+  std::vector<Failure> failures = Failures();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_THAT(failures[0].extra,
+              ElementsAre(std::pair<std::string, std::string>("retry_count", "2"),
+                          std::pair<std::string, std::string>("retries_exhausted", "true")));
+  // The job as enqueued: retried by hand, it starts its retries over.
+  EXPECT_EQ(RetryCountOf(Value(DecodePayload(failures[0].payload))), 0);
+  EXPECT_THAT(failures[0].payload, Not(HasSubstr("error_message")));
+  EXPECT_EQ(Stat("failed"), 3);
+  EXPECT_EQ(StateOf(id), JobState::kFailed);
+  EXPECT_EQ(Value(backend().DelayedCount()), 0);
+}
+
+TEST_P(WorkerTest, TheWorkersRetryOptionBeatsARegistrationAndStarCoversTheOtherClasses) {
+  for (const char* name : {"Boom", "Other"}) {
+    RegisterFn(registry_, name, [](const JobContext&) { return absl::InternalError("no"); });
+  }
+  ASSERT_OK(registry_.SetRetryPolicy("Boom", {.retries = 5}));
+  Enqueue("mail", "Boom");
+  Enqueue("mail", "Other");
+  Enqueue("mail", "Missing");  // an unknown class is never retried
+  WorkerOptions options = Options({"mail"});
+  options.retry = {{"Boom", RetryPolicy{.retries = 0}}, {"*", RetryPolicy{.retries = 1}}};
+  RunBurst(options);
+  std::vector<std::string> recorded;
+  for (const Failure& f : Failures()) {
+    recorded.push_back(Value(DecodePayload(f.payload)).class_name);
+    EXPECT_THAT(f.extra, IsEmpty()) << "retries 0 and no policy mark nothing";
+  }
+  EXPECT_THAT(recorded, ElementsAre("Boom", "Missing"));
+  std::vector<DelayedTime> times = Value(backend().DelayedTimes(0, 10));
+  ASSERT_EQ(times.size(), 1u);
+  EXPECT_THAT(Value(backend().DelayedItems(times[0].at, 0, 10)),
+              ElementsAre(HasSubstr(R"("class":"Other")")));
+  // Sidekiq's first backoff: 15 to 24 s.
+  const int64_t now = absl::ToUnixSeconds(clock().Now());
+  EXPECT_GE(times[0].at, now + 15);
+  EXPECT_LE(times[0].at, now + 24);
+}
+
+TEST_P(WorkerTest, ARetryPolicyOutOfRangeIsRefused) {
+  WorkerOptions options = Options({"mail"});
+  options.retry = {{"Record", RetryPolicy{.retries = kMaxRetries + 1}}};
+  Worker worker(backend(), registry_, options);
+  EXPECT_TRUE(absl::IsInvalidArgument(worker.Run()));
+  EXPECT_TRUE(absl::IsInvalidArgument(registry_.SetRetryPolicy("Record", {.retries = -1})));
+  EXPECT_TRUE(absl::IsNotFound(registry_.SetRetryPolicy("Nope", {.retries = 1})));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WorkerTest, ::testing::ValuesIn(WorkerBackends()),
