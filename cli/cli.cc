@@ -217,6 +217,10 @@ void AddExitCodeFooters(CLI::App& app) {
              "stderr)\n");
   footer("scheduler", "  0  stopped by a signal; with --once, the turn done\n" + common);
   footer("delayed", "  0  success (list, count, or how many were removed or queued)\n" + common);
+  footer("schedule",
+         "  0  success (listed, stored, removed, loaded)\n"
+         "  1  error: Redis, no such schedule to remove, an unreadable file\n" +
+             usage);
   footer("demo", "  0  the job completed\n  1  error, or the job did not complete\n" + usage);
   footer("help", "  0  help printed\n" + usage);
   footer("version", "  0  version printed\n" + usage);

@@ -1,9 +1,12 @@
-// `resque scheduler` (moves due delayed jobs to their queues until a signal stops it) and
-// `resque delayed list|count|remove|run-now` (what waits in resque-scheduler's delayed queue).
+// `resque scheduler` (moves due delayed jobs to their queues and enqueues the occurrences of
+// recurring schedules until a signal stops it), `resque delayed list|count|remove|run-now` (what
+// waits in resque-scheduler's delayed queue) and `resque schedule list|add|remove|load` (the
+// recurring schedules, where resque-scheduler keeps its dynamic ones).
 // The scheduler leads only while it holds both peers' leader locks (core/scheduler.h), so it may
 // run beside resque-scheduler and node-resque's Scheduler: one of them moves jobs at a time.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -12,14 +15,20 @@
 #include <set>
 #include <thread>
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
 #include "cli/names.h"
+#include "core/failure.h"
 #include "core/job_filter.h"
 #include "core/json.h"
 #include "core/names.h"
 #include "core/payload.h"
+#include "core/recurring.h"
 #include "core/scheduler.h"
 #include "core/status_macros.h"
 
@@ -179,33 +188,213 @@ void AddDelayed(CLI::App& app, GlobalOptions& global, int* exit_code) {
   });
 }
 
+absl::StatusOr<int> LoadScheduleFile(Backend& backend, const std::string& path);
+
+struct ScheduleAddArgs {
+  std::string name;
+  std::string cron;
+  std::string every;
+  std::string class_name;
+  std::string queue;
+  std::string args;
+  std::string description;
+};
+
+void AddSchedule(CLI::App& app, GlobalOptions& global, int* exit_code) {
+  CLI::App* schedule = app.add_subcommand(
+      "schedule",
+      "Recurring schedules: list, add, remove, load (where resque-scheduler keeps its "
+      "dynamic ones)");
+  schedule->require_subcommand(1);
+  schedule->fallthrough();
+
+  auto as_json = std::make_shared<bool>(false);
+  CLI::App* list = schedule->add_subcommand("list", "Every schedule, by name");
+  list->add_flag("--json", *as_json,
+                 "Print JSON: [{\"name\",\"config\",\"last_enqueued_at\",\"next\"}, ...]");
+  list->callback([&global, exit_code, as_json] {
+    const bool json_out = *as_json;
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<std::vector<ScheduleEntry>> all = backend.Schedules();
+      if (!all.ok()) return Fail(all.status());
+      std::string out = json_out ? "[" : "";
+      const absl::Time now = absl::Now();
+      for (size_t i = 0; i < all->size(); ++i) {
+        const ScheduleEntry& e = (*all)[i];
+        absl::StatusOr<RecurringJob> job = ParseRecurring(e.name, e.config);
+        std::string next;
+        if (job.ok()) {
+          absl::StatusOr<Occurrences> when = Occurrences::Of(*job);
+          if (when.ok()) {
+            // Where a scheduler would count from now, on the schedule's own rhythm.
+            const absl::Time from =
+                e.last_occurrence.has_value()
+                    ? when->SkipTo(absl::FromUnixSeconds(*e.last_occurrence), now)
+                    : now;
+            if (std::optional<absl::Time> n = when->Next(from)) next = FormatIsoTime(*n);
+          }
+        }
+        if (json_out) {
+          const std::string config =
+              json::Validate(e.config).ok() ? e.config : json::Quote(e.config);
+          absl::StrAppendFormat(&out,
+                                "%s{\"name\":%s,\"config\":%s,\"last_enqueued_at\":%s,\"next\":%s}",
+                                i == 0 ? "" : ",", json::Quote(e.name), config,
+                                json::Quote(e.last_enqueued_at), json::Quote(next));
+        } else if (job.ok()) {
+          absl::StrAppendFormat(
+              &out, "%s\t%s\t%s\t%s\t%s\tnext %s\tlast %s\n", EscapeField(e.name),
+              EscapeField(job->cron.empty() ? "every " + job->every : "cron " + job->cron),
+              EscapeField(job->queue), EscapeField(job->class_name), EscapeField(job->args),
+              next.empty() ? "never" : next,
+              e.last_enqueued_at.empty() ? "never" : EscapeField(e.last_enqueued_at));
+        } else {
+          absl::StrAppendFormat(&out, "%s\t(invalid: %s)\n", EscapeField(e.name),
+                                EscapeField(std::string(job.status().message())));
+        }
+      }
+      if (json_out) out += "]\n";
+      std::fputs(out.c_str(), stdout);
+      return 0;
+    });
+  });
+
+  auto add = std::make_shared<ScheduleAddArgs>();
+  CLI::App* add_cmd = schedule->add_subcommand("add", "Add a schedule, or change one");
+  add_cmd->add_option("name", add->name, "The schedule's name")->required();
+  add_cmd->add_option("--cron", add->cron,
+                      "A cron expression: 5 fields, or 6 with seconds first, a zone at its end "
+                      "allowed (\"0 3 * * * Europe/Paris\")");
+  add_cmd->add_option("--every", add->every, "An interval: 30s, 5m, 1h30m, 1d, 1w");
+  add_cmd->add_option("--class", add->class_name, "The job class")->required();
+  add_cmd->add_option("--queue", add->queue, "The queue the jobs go to")->required();
+  add_cmd->add_option("--args", add->args, "The job's args (JSON; an object is one argument)");
+  add_cmd->add_option("--description", add->description, "Shown by resque-web's Schedule tab");
+  add_cmd->callback([&global, exit_code, add] {
+    RecurringJob job{.name = add->name,
+                     .class_name = add->class_name,
+                     .queue = add->queue,
+                     .args = "[]",
+                     .description = add->description,
+                     .cron = add->cron,
+                     .every = add->every};
+    if (!add->args.empty()) {
+      absl::StatusOr<std::string> args = ArgsFromUserJson(add->args);
+      if (!args.ok()) {
+        *exit_code =
+            Fail(absl::InvalidArgumentError(absl::StrFormat("--args: %s", args.status().message())),
+                 kUsageExit);
+        return;
+      }
+      job.args = *std::move(args);
+    }
+    // Checked as a stored one is read: the same errors, before anything is written.
+    absl::StatusOr<RecurringJob> checked = ParseRecurring(job.name, EncodeRecurring(job));
+    if (!checked.ok()) {
+      *exit_code = Fail(checked.status(), kUsageExit);
+      return;
+    }
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<bool> changed = backend.SetSchedule(job.name, EncodeRecurring(*checked),
+                                                         absl::ToUnixSeconds(absl::Now()));
+      if (!changed.ok()) return Fail(changed.status());
+      std::printf("%s %s\n", *changed ? "stored" : "unchanged", job.name.c_str());
+      return 0;
+    });
+  });
+
+  auto remove_name = std::make_shared<std::string>();
+  CLI::App* rm = schedule->add_subcommand("remove", "Remove a schedule");
+  rm->add_option("name", *remove_name, "The schedule's name")->required();
+  rm->callback([&global, exit_code, remove_name] {
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<bool> removed = backend.RemoveSchedule(*remove_name);
+      if (!removed.ok()) return Fail(removed.status());
+      if (!*removed) {
+        return Fail(absl::NotFoundError(absl::StrFormat("no schedule \"%s\"", *remove_name)));
+      }
+      std::printf("removed %s\n", remove_name->c_str());
+      return 0;
+    });
+  });
+
+  auto file = std::make_shared<std::string>();
+  CLI::App* load =
+      schedule->add_subcommand("load", "Store every schedule of a schedule file (the others stay)");
+  load->add_option("file", *file, "JSON: schedules by name, resque-scheduler's keys")->required();
+  load->callback([&global, exit_code, file] {
+    *exit_code = WithBackend(global, [&](Backend& backend) {
+      absl::StatusOr<int> loaded = LoadScheduleFile(backend, *file);
+      if (!loaded.ok()) {
+        return Fail(loaded.status(), absl::IsInvalidArgument(loaded.status()) ? kUsageExit : 1);
+      }
+      std::printf("%d stored\n", *loaded);
+      return 0;
+    });
+  });
+}
+
 struct SchedulerArgs {
   double interval = 1;
   int64_t lock_timeout = 180;
+  std::optional<int64_t> catch_up;  // default: the larger of 300 s and the lock timeout
   int batch = 100;
   std::string name;
+  std::string schedule_file;
   bool once = false;
   std::string log_level;
 };
+
+// Stores every schedule of a schedule file (a JSON object of configs by name); one that is
+// already stored as it is keeps counting its occurrences. Returns how many changed.
+absl::StatusOr<int> LoadScheduleFile(Backend& backend, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrFormat("schedule file %s: cannot be read", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::vector<RecurringJob>> jobs = ParseScheduleFile(text.str());
+  if (!jobs.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("schedule file %s: %s", path, jobs.status().message()));
+  }
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  int changed = 0;
+  for (const RecurringJob& job : *jobs) {
+    RESQUE_ASSIGN_OR_RETURN(bool c, backend.SetSchedule(job.name, EncodeRecurring(job), now));
+    changed += c ? 1 : 0;
+  }
+  return changed;
+}
 
 int RunScheduler(const GlobalOptions& global, const SchedulerArgs& args) {
   LogLevel level = global.log_level();
   if (!args.log_level.empty()) level = ParseLogLevel(args.log_level).value_or(level);
   const LogSink log = StderrLogSink(level);
-  SchedulerOptions options{.name = args.name,
-                           .poll_interval = absl::Seconds(args.interval),
-                           .lock_timeout = absl::Seconds(args.lock_timeout),
-                           .batch = args.batch,
-                           .log = log};
+  SchedulerOptions options{
+      .name = args.name,
+      .poll_interval = absl::Seconds(args.interval),
+      .lock_timeout = absl::Seconds(args.lock_timeout),
+      .batch = args.batch,
+      .catch_up = absl::Seconds(args.catch_up.value_or(std::max<int64_t>(300, args.lock_timeout))),
+      .log = log};
   if (absl::Status s = Scheduler::CheckOptions(options); !s.ok()) return Fail(s, kUsageExit);
   return WithBackend(global, [&](Backend& backend) {
+    if (!args.schedule_file.empty()) {
+      absl::StatusOr<int> loaded = LoadScheduleFile(backend, args.schedule_file);
+      if (!loaded.ok()) return Fail(loaded.status());
+      log(LogLevel::kInfo, absl::StrFormat("schedule file %s: %d schedules new or changed",
+                                           args.schedule_file, *loaded));
+    }
     Scheduler scheduler(backend, options);
     if (args.once) {
       absl::StatusOr<SchedulerTurn> turn = scheduler.RunOnce();
       if (!turn.ok()) return Fail(turn.status());
       if (turn->leader) (void)backend.ReleaseSchedulerLock(scheduler.name());
-      std::printf("%s: %lld moved, %lld failed\n", turn->leader ? "leader" : "not the leader",
-                  static_cast<long long>(turn->moved), static_cast<long long>(turn->failed));
+      std::printf("%s: %lld moved, %lld failed, %lld enqueued by schedules\n",
+                  turn->leader ? "leader" : "not the leader", static_cast<long long>(turn->moved),
+                  static_cast<long long>(turn->failed), static_cast<long long>(turn->enqueued));
       return 0;
     }
     sigset_t set;
@@ -249,6 +438,15 @@ void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->envname("LOCK_TIMEOUT")
       ->check(WholeNumber(1, 365 * 24 * 3600))
       ->capture_default_str();
+  cmd->add_option("--catch-up", args->catch_up,
+                  "Seconds within which a missed occurrence of a recurring schedule is still "
+                  "enqueued (late, once); older ones are skipped (default: 300, or the lock "
+                  "timeout if longer)")
+      ->check(WholeNumber(1, 365 * 24 * 3600));
+  cmd->add_option("--schedule", args->schedule_file,
+                  "A schedule file (JSON: schedules by name, resque-scheduler's keys) to store "
+                  "before it starts")
+      ->envname("RESQUE_SCHEDULE");
   cmd->add_option("--batch", args->batch, "Most jobs one atomic move takes")
       ->envname("DELAYED_REQUEUE_BATCH_SIZE")
       ->check(WholeNumber(1, kMaxBatch))
@@ -260,6 +458,7 @@ void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code) {
       ->check(OneOf({"error", "warning", "warn", "info", "debug"}));
   cmd->callback([&global, args, exit_code] { *exit_code = RunScheduler(global, *args); });
   AddDelayed(app, global, exit_code);
+  AddSchedule(app, global, exit_code);
 }
 
 }  // namespace resque::cli

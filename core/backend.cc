@@ -573,4 +573,44 @@ absl::StatusOr<bool> Backend::DoHoldSchedulerLock(std::string_view, int64_t) {
 absl::Status Backend::DoReleaseSchedulerLock(std::string_view) { return Unimplemented(); }
 absl::StatusOr<std::vector<SchedulerLock>> Backend::DoSchedulerLocks() { return Unimplemented(); }
 
+// ---- Recurring schedules ----
+
+absl::StatusOr<bool> Backend::SetSchedule(std::string_view name, std::string_view config,
+                                          int64_t since) {
+  RESQUE_RETURN_IF_ERROR(NotEmpty(name, "schedule name"));
+  RESQUE_RETURN_IF_ERROR(NotEmpty(config, "schedule config"));
+  RESQUE_RETURN_IF_ERROR(DelayedSecond(since));
+  return DoSetSchedule(name, config, since);
+}
+
+absl::StatusOr<bool> Backend::RemoveSchedule(std::string_view name) {
+  RESQUE_RETURN_IF_ERROR(NotEmpty(name, "schedule name"));
+  return DoRemoveSchedule(name);
+}
+
+absl::StatusOr<std::vector<ScheduleEntry>> Backend::Schedules() { return DoSchedules(); }
+
+absl::StatusOr<bool> Backend::EnqueueOccurrence(const ScheduleOccurrence& occurrence) {
+  RESQUE_RETURN_IF_ERROR(NotEmpty(occurrence.name, "schedule name"));
+  RESQUE_RETURN_IF_ERROR(DelayedSecond(occurrence.at));
+  if (!occurrence.mark_only) {
+    RESQUE_RETURN_IF_ERROR(QueueName(occurrence.queue));
+    RESQUE_RETURN_IF_ERROR(NotEmpty(occurrence.payload, "payload"));
+  }
+  return DoEnqueueOccurrence(occurrence);
+}
+
+absl::StatusOr<bool> Backend::DoSetSchedule(std::string_view, std::string_view, int64_t) {
+  return absl::UnimplementedError("this backend keeps no schedules");
+}
+absl::StatusOr<bool> Backend::DoRemoveSchedule(std::string_view) {
+  return absl::UnimplementedError("this backend keeps no schedules");
+}
+absl::StatusOr<std::vector<ScheduleEntry>> Backend::DoSchedules() {
+  return absl::UnimplementedError("this backend keeps no schedules");
+}
+absl::StatusOr<bool> Backend::DoEnqueueOccurrence(const ScheduleOccurrence&) {
+  return absl::UnimplementedError("this backend keeps no schedules");
+}
+
 }  // namespace resque

@@ -321,6 +321,30 @@ struct SchedulerLock {
   std::optional<absl::Duration> ttl = std::nullopt;
 };
 
+// ---- Recurring schedules, where resque-scheduler keeps its dynamic ones ----
+
+// One recurring schedule as stored: its config (resque-scheduler's JSON, see core/recurring.h),
+// what resque-web's Schedule tab shows as its last enqueue, and the second of the last
+// occurrence a scheduler of ours enqueued (or started counting from).
+struct ScheduleEntry {
+  std::string name = {};
+  std::string config = {};
+  std::string last_enqueued_at = {};  // empty when never
+  std::optional<int64_t> last_occurrence = std::nullopt;
+};
+
+// One occurrence of a schedule, for EnqueueOccurrence.
+struct ScheduleOccurrence {
+  std::string_view name = {};
+  int64_t at = 0;  // the occurrence's unix second
+  // The job to push to `queue`; with `mark_only` nothing is pushed: the occurrence is only
+  // counted as done (a schedule seen for the first time starts counting from now).
+  std::string_view queue = {};
+  std::string_view payload = {};
+  std::string_view enqueued_at = {};  // what last_enqueued_at says from now on
+  bool mark_only = false;
+};
+
 class BackendWrapper;
 
 class Backend {
@@ -613,6 +637,27 @@ class Backend {
   // Both locks as stored.
   absl::StatusOr<std::vector<SchedulerLock>> SchedulerLocks();
 
+  // ---- Recurring schedules (see ScheduleEntry) ----
+
+  // Stores `config` as schedule `name` and flags the name changed (resque-scheduler's
+  // Resque.set_schedule). A new or changed config counts occurrences from second `since` on; the
+  // same config as stored changes nothing (a restart loading its schedule file loses no
+  // occurrence). Returns whether anything changed.
+  absl::StatusOr<bool> SetSchedule(std::string_view name, std::string_view config, int64_t since);
+
+  // Removes schedule `name` with its last times, flagging the name changed; false when there was
+  // none.
+  absl::StatusOr<bool> RemoveSchedule(std::string_view name);
+
+  // Every schedule, sorted by name.
+  absl::StatusOr<std::vector<ScheduleEntry>> Schedules();
+
+  // In one step, only if `occurrence.name` is still a schedule and its last occurrence is before
+  // occurrence.at: records occurrence.at as its last, and (unless mark_only) pushes the payload
+  // to its queue and sets last_enqueued_at. So each occurrence is enqueued once, whichever
+  // scheduler of ours gets there, across restarts and leader changes. True when it did.
+  absl::StatusOr<bool> EnqueueOccurrence(const ScheduleOccurrence& occurrence);
+
  private:
   // Reserve of one job, written in place into the result.
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const ReserveRequest& request);
@@ -725,6 +770,13 @@ class Backend {
   virtual absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds);
   virtual absl::Status DoReleaseSchedulerLock(std::string_view holder);
   virtual absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks();
+  // The schedule verbs: names and configs not empty, a queue name and payload unless mark_only.
+  // Unimplemented by default.
+  virtual absl::StatusOr<bool> DoSetSchedule(std::string_view name, std::string_view config,
+                                             int64_t since);
+  virtual absl::StatusOr<bool> DoRemoveSchedule(std::string_view name);
+  virtual absl::StatusOr<std::vector<ScheduleEntry>> DoSchedules();
+  virtual absl::StatusOr<bool> DoEnqueueOccurrence(const ScheduleOccurrence& occurrence);
 };
 
 }  // namespace resque

@@ -179,6 +179,19 @@ class BackendWrapper : public Backend {
   absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks() override {
     return target_->DoSchedulerLocks();
   }
+  absl::StatusOr<bool> DoSetSchedule(std::string_view name, std::string_view config,
+                                     int64_t since) override {
+    return target_->DoSetSchedule(name, config, since);
+  }
+  absl::StatusOr<bool> DoRemoveSchedule(std::string_view name) override {
+    return target_->DoRemoveSchedule(name);
+  }
+  absl::StatusOr<std::vector<ScheduleEntry>> DoSchedules() override {
+    return target_->DoSchedules();
+  }
+  absl::StatusOr<bool> DoEnqueueOccurrence(const ScheduleOccurrence& occurrence) override {
+    return target_->DoEnqueueOccurrence(occurrence);
+  }
 
  private:
   Backend* const target_;

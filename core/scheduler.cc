@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
 #include "core/failure.h"
+#include "core/payload.h"
 #include "core/status_macros.h"
 
 namespace resque {
@@ -16,6 +17,8 @@ namespace {
 
 // The most batches one turn moves before it renews the lock and looks at the time again.
 constexpr int kBatchesPerTurn = 1000;
+// The most occurrences of one schedule a turn enqueues (an `every 1s` after a long catch-up).
+constexpr int kMaxOccurrencesPerTurn = 1000;
 
 }  // namespace
 
@@ -66,6 +69,12 @@ absl::Status Scheduler::CheckOptions(const SchedulerOptions& options) {
   if (options.batch < 1 || options.batch > kMaxBatch) {
     return absl::InvalidArgumentError(
         absl::StrFormat("scheduler batch %d is out of range (1 to %d)", options.batch, kMaxBatch));
+  }
+  if (options.catch_up < options.lock_timeout || options.catch_up == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "scheduler catch-up %s is shorter than the lock timeout %s (a leader change would skip "
+        "occurrences)",
+        absl::FormatDuration(options.catch_up), absl::FormatDuration(options.lock_timeout)));
   }
   return absl::OkStatus();
 }
@@ -119,7 +128,84 @@ absl::StatusOr<SchedulerTurn> Scheduler::RunOnce() {
   if (turn.moved > 0) {
     Log(LogLevel::kInfo, absl::StrFormat("moved %d due jobs to their queues", turn.moved));
   }
+  RESQUE_RETURN_IF_ERROR(EnqueueRecurring(clock.Now(), turn));
   return turn;
+}
+
+absl::Status Scheduler::EnqueueRecurring(absl::Time now, SchedulerTurn& turn) {
+  absl::StatusOr<std::vector<ScheduleEntry>> entries = backend_.Schedules();
+  if (absl::IsUnimplemented(entries.status())) return absl::OkStatus();
+  if (!entries.ok()) return entries.status();
+  const int64_t now_s = absl::ToUnixSeconds(now);
+  absl::flat_hash_map<std::string, Known> known;
+  for (ScheduleEntry& e : *entries) {
+    // Parsed once per config; a bad one is logged when first seen, then left alone.
+    Known k;
+    if (auto it = schedules_.find(e.name);
+        it != schedules_.end() && it->second.config == e.config) {
+      k = std::move(it->second);
+    } else {
+      k.config = e.config;
+      k.job = ParseRecurring(e.name, e.config);
+      if (k.job.ok()) {
+        absl::StatusOr<Occurrences> when = Occurrences::Of(*k.job);
+        if (when.ok()) k.when = *std::move(when);
+      } else {
+        Log(LogLevel::kError, absl::StrFormat("skipping %s", k.job.status().message()));
+      }
+    }
+    if (k.when.has_value()) {
+      const RecurringJob& job = *k.job;
+      if (!e.last_occurrence.has_value()) {
+        // Added by a peer (or a file loaded by one): occurrences count from now.
+        RESQUE_RETURN_IF_ERROR(
+            backend_.EnqueueOccurrence({.name = e.name, .at = now_s, .mark_only = true}).status());
+        e.last_occurrence = now_s;
+      }
+      absl::Time from = absl::FromUnixSeconds(*e.last_occurrence);
+      if (from < now - options_.catch_up) {
+        Log(LogLevel::kWarning,
+            absl::StrFormat("schedule %s: skipping the occurrences between %s and %s (no "
+                            "scheduler ran; catch-up is %s)",
+                            e.name, FormatIsoTime(from), FormatIsoTime(now - options_.catch_up),
+                            absl::FormatDuration(options_.catch_up)));
+        from = k.when->SkipTo(from, now - options_.catch_up);
+      }
+      for (int i = 0; i < kMaxOccurrencesPerTurn; ++i) {
+        std::optional<absl::Time> at = k.when->Next(from);
+        if (!at.has_value() || *at > now) break;
+        Payload payload;
+        payload.class_name = job.class_name;
+        payload.args = job.args;
+        payload.id = NewJobId();
+        payload.queue_time = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+        const std::string encoded = EncodePayload(payload);
+        const std::string enqueued_at = FormatIsoTime(now);
+        RESQUE_ASSIGN_OR_RETURN(bool done,
+                                backend_.EnqueueOccurrence({.name = e.name,
+                                                            .at = absl::ToUnixSeconds(*at),
+                                                            .queue = job.queue,
+                                                            .payload = encoded,
+                                                            .enqueued_at = enqueued_at}));
+        if (done) {
+          ++turn.enqueued;
+          Log(LogLevel::kInfo,
+              absl::StrFormat("schedule %s: enqueued %s %s on %s (due %s)", e.name, job.class_name,
+                              payload.id, job.queue, FormatIsoTime(*at)));
+        }
+        from = *at;
+      }
+      if (std::optional<absl::Time> next = k.when->Next(from); next.has_value()) {
+        const int64_t s = absl::ToUnixSeconds(*next);
+        if (!turn.next_occurrence.has_value() || s < *turn.next_occurrence) {
+          turn.next_occurrence = s;
+        }
+      }
+    }
+    known.emplace(e.name, std::move(k));
+  }
+  schedules_ = std::move(known);
+  return absl::OkStatus();
 }
 
 bool Scheduler::SleepUntil(absl::Time deadline) {
@@ -139,10 +225,16 @@ absl::Status Scheduler::Run() {
     absl::Duration sleep = options_.poll_interval;
     if (!turn.ok()) {
       Log(LogLevel::kError, absl::StrFormat("scheduler turn failed: %s", turn.status().ToString()));
-    } else if (turn->leader && turn->next_at.has_value()) {
-      // Wake at the start of the next second that holds jobs, if that comes sooner.
-      const absl::Duration until = absl::FromUnixSeconds(*turn->next_at) - clock.Now();
-      sleep = std::clamp(until, absl::ZeroDuration(), options_.poll_interval);
+    } else if (turn->leader) {
+      // Wake at the start of the next second that holds jobs or an occurrence, if sooner.
+      std::optional<int64_t> next = turn->next_at;
+      if (turn->next_occurrence.has_value() && (!next || *turn->next_occurrence < *next)) {
+        next = turn->next_occurrence;
+      }
+      if (next.has_value()) {
+        const absl::Duration until = absl::FromUnixSeconds(*next) - clock.Now();
+        sleep = std::clamp(until, absl::ZeroDuration(), options_.poll_interval);
+      }
       if (turn->moved >= options_.batch) sleep = absl::ZeroDuration();  // a backlog: go on
     }
     if (sleep > absl::ZeroDuration() && SleepUntil(clock.MonotonicNow() + sleep)) break;

@@ -19,11 +19,13 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/recurring.h"
 
 namespace resque {
 
@@ -39,6 +41,10 @@ struct SchedulerOptions {
   absl::Duration lock_timeout = absl::Seconds(180);
   // The most jobs one atomic move takes (1 to kMaxBatch).
   int batch = 100;
+  // Recurring schedules (core/recurring.h): an occurrence missed by more than this (no
+  // scheduler ran then) is skipped, as resque-scheduler skips every missed one; those within it
+  // are enqueued late, once. At least lock_timeout, so that a leader change loses none.
+  absl::Duration catch_up = absl::Minutes(5);
   Clock* clock = RealClock();
   // Where moves, lock changes and errors are logged; nowhere when empty.
   LogSink log = {};
@@ -50,6 +56,9 @@ struct SchedulerTurn {
   int64_t moved = 0;
   int64_t failed = 0;  // delayed items that could not move: recorded as failures
   std::optional<int64_t> next_at = std::nullopt;  // the earliest second still delayed
+  int64_t enqueued = 0;                           // occurrences of recurring schedules enqueued
+  // The earliest next occurrence of a recurring schedule.
+  std::optional<int64_t> next_occurrence = std::nullopt;
 };
 
 // "<host>:<pid>".
@@ -87,10 +96,20 @@ class Scheduler {
   // Sleeps until `deadline` by the clock or Stop(); whether Stop() was called.
   bool SleepUntil(absl::Time deadline);
   void Log(LogLevel level, std::string_view message) const;
+  // The leader's step for recurring schedules: each one's occurrences due by `now`, enqueued
+  // once each (Backend::EnqueueOccurrence).
+  absl::Status EnqueueRecurring(absl::Time now, SchedulerTurn& turn);
 
   Backend& backend_;
   SchedulerOptions options_;
   bool leader_ = false;  // as of the last turn, for logging changes
+  // Each schedule's config as last read, parsed (or why not, logged once per config).
+  struct Known {
+    std::string config;
+    absl::StatusOr<RecurringJob> job;
+    std::optional<Occurrences> when;
+  };
+  absl::flat_hash_map<std::string, Known> schedules_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_

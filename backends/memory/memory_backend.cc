@@ -114,6 +114,11 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<bool> DoHoldSchedulerLock(std::string_view holder, int64_t ttl_seconds) override;
   absl::Status DoReleaseSchedulerLock(std::string_view holder) override;
   absl::StatusOr<std::vector<SchedulerLock>> DoSchedulerLocks() override;
+  absl::StatusOr<bool> DoSetSchedule(std::string_view name, std::string_view config,
+                                     int64_t since) override;
+  absl::StatusOr<bool> DoRemoveSchedule(std::string_view name) override;
+  absl::StatusOr<std::vector<ScheduleEntry>> DoSchedules() override;
+  absl::StatusOr<bool> DoEnqueueOccurrence(const ScheduleOccurrence& occurrence) override;
 
   struct Status {
     std::string json;
@@ -215,6 +220,8 @@ class MemoryBackend final : public Backend {
     absl::Time expires = absl::InfinitePast();
   };
   std::array<Lock, 2> scheduler_locks_ ABSL_GUARDED_BY(mu_);
+  // Recurring schedules by name, as Redis keeps them (ScheduleEntry's fields).
+  std::map<std::string, ScheduleEntry> schedules_ ABSL_GUARDED_BY(mu_);
 };
 
 // What names a job for matching a peer's DirtyExit record against an in-flight payload: its id,
@@ -1083,6 +1090,45 @@ absl::StatusOr<std::vector<SchedulerLock>> MemoryBackend::DoSchedulerLocks() {
     locks[i].ttl = l.expires - now;
   }
   return locks;
+}
+
+// ---- Recurring schedules ----
+
+absl::StatusOr<bool> MemoryBackend::DoSetSchedule(std::string_view name, std::string_view config,
+                                                  int64_t since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ScheduleEntry& e = schedules_[std::string(name)];
+  if (e.config == config) return false;
+  e.name = std::string(name);
+  e.config = std::string(config);
+  e.last_occurrence = since;
+  return true;
+}
+
+absl::StatusOr<bool> MemoryBackend::DoRemoveSchedule(std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return schedules_.erase(std::string(name)) == 1;
+}
+
+absl::StatusOr<std::vector<ScheduleEntry>> MemoryBackend::DoSchedules() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ScheduleEntry> out;
+  for (const auto& [name, e] : schedules_) out.push_back(e);
+  return out;
+}
+
+absl::StatusOr<bool> MemoryBackend::DoEnqueueOccurrence(const ScheduleOccurrence& occurrence) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = schedules_.find(std::string(occurrence.name));
+  if (it == schedules_.end()) return false;
+  ScheduleEntry& e = it->second;
+  if (e.last_occurrence.has_value() && *e.last_occurrence >= occurrence.at) return false;
+  e.last_occurrence = occurrence.at;
+  if (occurrence.mark_only) return true;
+  const std::string_view one[] = {occurrence.payload};
+  RESQUE_RETURN_IF_ERROR(DoPush(occurrence.queue, one));
+  e.last_enqueued_at = std::string(occurrence.enqueued_at);
+  return true;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -758,6 +759,53 @@ class RedisBackend : public Backend {
       if (pttl >= 0) locks[i].ttl = absl::Milliseconds(pttl);
     }
     return locks;
+  }
+
+  // ---- Recurring schedules ----
+
+  absl::StatusOr<bool> DoSetSchedule(std::string_view name, std::string_view config,
+                                     int64_t since) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(SetScheduleCall(keys_, name, config, since)));
+    RESQUE_ASSIGN_OR_RETURN(int64_t changed, IntegerOf(*r, "the set_schedule script"));
+    return changed == 1;
+  }
+
+  absl::StatusOr<bool> DoRemoveSchedule(std::string_view name) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(RemoveScheduleCall(keys_, name)));
+    RESQUE_ASSIGN_OR_RETURN(int64_t removed, IntegerOf(*r, "the remove_schedule script"));
+    return removed == 1;
+  }
+
+  absl::StatusOr<std::vector<ScheduleEntry>> DoSchedules() override {
+    const std::vector<std::string> names = {keys_.Schedules(), keys_.ScheduleLastEnqueuedAt(),
+                                            keys_.ScheduleOccurrences()};
+    RESQUE_ASSIGN_OR_RETURN(
+        Replies r, Pipeline({{"HGETALL", names[0]}, {"HGETALL", names[1]}, {"HGETALL", names[2]}}));
+    std::vector<absl::flat_hash_map<std::string, std::string>> maps(3);
+    for (size_t i = 0; i < maps.size(); ++i) {
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*r[i], names[i]));
+      RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> flat, StringsOf(*r[i], "HGETALL"));
+      for (size_t j = 0; j + 1 < flat.size(); j += 2) maps[i][flat[j]] = std::move(flat[j + 1]);
+    }
+    std::vector<ScheduleEntry> out;
+    for (auto& [name, config] : maps[0]) {
+      ScheduleEntry e{.name = name, .config = std::move(config)};
+      if (auto it = maps[1].find(name); it != maps[1].end()) e.last_enqueued_at = it->second;
+      if (auto it = maps[2].find(name); it != maps[2].end()) {
+        int64_t at = 0;
+        if (absl::SimpleAtoi(it->second, &at)) e.last_occurrence = at;
+      }
+      out.push_back(std::move(e));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ScheduleEntry& a, const ScheduleEntry& b) { return a.name < b.name; });
+    return out;
+  }
+
+  absl::StatusOr<bool> DoEnqueueOccurrence(const ScheduleOccurrence& occurrence) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(EnqueueOccurrenceCall(keys_, occurrence)));
+    RESQUE_ASSIGN_OR_RETURN(int64_t done, IntegerOf(*r, "the enqueue_occurrence script"));
+    return done == 1;
   }
 
   absl::StatusOr<std::vector<std::string>> Range(const std::string& key, int64_t start,

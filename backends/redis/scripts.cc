@@ -231,4 +231,32 @@ ScriptCall SchedulerLockCall(const Keys& keys, std::string_view holder, int64_t 
                     {std::string(holder), absl::StrFormat("%d", ttl_seconds)});
 }
 
+ScriptCall SetScheduleCall(const Keys& keys, std::string_view name, std::string_view config,
+                           int64_t since) {
+  return ScriptCall(lua::Script::kSetSchedule,
+                    {keys.Schedules(), keys.SchedulesChanged(), keys.ScheduleOccurrences()},
+                    {std::string(name), std::string(config), std::to_string(since)});
+}
+
+ScriptCall RemoveScheduleCall(const Keys& keys, std::string_view name) {
+  return ScriptCall(lua::Script::kRemoveSchedule,
+                    {keys.Schedules(), keys.SchedulesChanged(), keys.ScheduleOccurrences(),
+                     keys.ScheduleLastEnqueuedAt()},
+                    {std::string(name)});
+}
+
+ScriptCall EnqueueOccurrenceCall(const Keys& keys, const ScheduleOccurrence& occurrence) {
+  std::vector<std::string> key_list = {keys.Schedules(), keys.ScheduleOccurrences()};
+  std::vector<std::string> args = {std::string(occurrence.name), std::to_string(occurrence.at)};
+  if (!occurrence.mark_only) {
+    key_list.push_back(keys.ScheduleLastEnqueuedAt());
+    key_list.push_back(keys.Queues());
+    key_list.push_back(keys.Queue(occurrence.queue));
+    args.emplace_back(occurrence.payload);
+    args.emplace_back(occurrence.queue);
+    args.emplace_back(occurrence.enqueued_at);
+  }
+  return ScriptCall(lua::Script::kEnqueueOccurrence, std::move(key_list), std::move(args));
+}
+
 }  // namespace resque::redis

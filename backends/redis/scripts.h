@@ -133,6 +133,13 @@ ScriptCall MoveDueCall(const Keys& keys, std::string failed_key, const MoveDueRe
 // `ttl_seconds` is 0. Replies 1/0 (hold) or the locks released.
 ScriptCall SchedulerLockCall(const Keys& keys, std::string_view holder, int64_t ttl_seconds);
 
+// set_schedule.lua, remove_schedule.lua, enqueue_occurrence.lua: the recurring schedule verbs.
+// Each replies 1 when it changed something, else 0.
+ScriptCall SetScheduleCall(const Keys& keys, std::string_view name, std::string_view config,
+                           int64_t since);
+ScriptCall RemoveScheduleCall(const Keys& keys, std::string_view name);
+ScriptCall EnqueueOccurrenceCall(const Keys& keys, const ScheduleOccurrence& occurrence);
+
 }  // namespace resque::redis
 
 #endif  // RESQUE_BACKENDS_REDIS_SCRIPTS_H_

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -705,6 +706,79 @@ TEST_F(CliTest, WorkRetryTriesAFailingJobAgainThenRecordsItExhausted) {
   EXPECT_EQ(Resque({"delayed", "count"}).out, "0\n");
 }
 
+// ---- Recurring schedules ----
+
+TEST_F(CliTest, ScheduleAddListLoadAndRemoveWhereResqueSchedulerKeepsThem) {
+  RunResult add = Resque({"schedule", "add", "tick", "--every", "1s", "--class", "Record",
+                          "--queue", "clock", "--args", "[1]", "--description", "each second"});
+  EXPECT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_EQ(add.out, "stored tick\n");
+  EXPECT_EQ(Resque({"schedule", "add", "tick", "--every", "1s", "--class", "Record", "--queue",
+                    "clock", "--args", "[1]", "--description", "each second"})
+                .out,
+            "unchanged tick\n");
+  // resque-scheduler's dynamic schedule, as resque-web reads it.
+  EXPECT_EQ(
+      *redis().Command({"HGET", "resque:schedules", "tick"}),
+      R"({"class":"Record","queue":"clock","args":[1],"every":"1s","description":"each second"})");
+  EXPECT_EQ(*redis().Command({"SISMEMBER", "resque:schedules_changed", "tick"}), "1");
+
+  const std::string file = absl::StrCat(::testing::TempDir(), "/schedule.json");
+  {
+    std::ofstream out(file);
+    out << R"({"nightly": {"cron": "0 3 * * * Europe/Paris", "class": "Report", "queue": "low"}})";
+  }
+  EXPECT_EQ(Resque({"schedule", "load", file}).out, "1 stored\n");
+  EXPECT_EQ(Resque({"schedule", "load", file}).out, "0 stored\n");
+  const std::string listed = Resque({"schedule", "list"}).out;
+  EXPECT_THAT(listed, HasSubstr("nightly\tcron 0 3 * * * Europe/Paris\tlow\tReport\t[]\tnext "));
+  EXPECT_THAT(listed, HasSubstr("tick\tevery 1s\tclock\tRecord\t[1]\tnext "));
+
+  // A worker's scheduler enqueues the occurrences; the job runs.
+  Subprocess worker(Argv({"work", "--queue", "clock", "--scheduler", "--interval", "0.05", "--load",
+                          TEST_JOBS_LIBRARY}),
+                    Env());
+  EXPECT_TRUE(Eventually({"stats"}, [](const RunResult& r) {
+    return r.out.rfind("processed\t", 0) == 0 && std::atoi(r.out.c_str() + 10) >= 2;
+  }));
+  worker.Signal(SIGTERM);
+  RunResult done = worker.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_THAT(ReadOut(), HasSubstr("[1]"));
+  EXPECT_NE(*redis().Command({"HGET", "resque:delayed:last_enqueued_at", "tick"}), "");
+
+  EXPECT_EQ(Resque({"schedule", "remove", "tick"}).out, "removed tick\n");
+  RunResult again = Resque({"schedule", "remove", "tick"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("no schedule \"tick\""));
+}
+
+TEST_F(CliTest, BadSchedulesAreUsageErrors) {
+  const std::string bad_file = absl::StrCat(::testing::TempDir(), "/bad-schedule.json");
+  {
+    std::ofstream out(bad_file);
+    out << R"({"x": {"class": "Report", "queue": "low", "cron": "* * *"}})";
+  }
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"schedule", "add", "t", "--class", "C", "--queue", "q"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "q", "--every", "1s", "--cron",
+            "* * * * *"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "q", "--cron", "61 * * * *"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "q", "--every", "soon"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "q", "--cron",
+            "0 3 * * * Mars/Base"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "a,b", "--every", "1s"},
+           {"schedule", "add", "t", "--class", "C", "--queue", "q", "--every", "1s", "--args", "{"},
+           {"schedule", "load", bad_file},
+           {"scheduler", "--catch-up", "0"},
+           {"scheduler", "--catch-up", "10", "--lock-timeout", "60"}}) {
+    RunResult r = Resque(args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ") << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ(Resque({"schedule", "list"}).out, "");
+}
+
 TEST_F(CliTest, BadRetryFlagsAreUsageErrors) {
   for (const char* flag : {"Flaky", "Flaky=", "Flaky=-1", "Flaky=101", "=3", "Nope=2"}) {
     RunResult r = Resque({"work", "-q", "q", "--burst", "--exec", "Flaky=exit 3", "--retry", flag});
@@ -721,13 +795,14 @@ TEST_F(CliTest, SchedulerOnceMovesWhatIsDueAndLeavesTheRest) {
   ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[3]", "--in", "1h"}).exit_code, 0);
   RunResult once = Resque({"scheduler", "--once"});
   EXPECT_EQ(once.exit_code, 0) << once.err;
-  EXPECT_EQ(once.out, "leader: 2 moved, 0 failed\n");
+  EXPECT_EQ(once.out, "leader: 2 moved, 0 failed, 0 enqueued by schedules\n");
   EXPECT_EQ(Resque({"queues"}).out, "mail\t2\n");
   EXPECT_EQ(Resque({"delayed", "count"}).out, "1\n");
   // Another scheduler holds the lock: this one moves nothing.
   ASSERT_TRUE(redis().Command({"SET", "resque:resque_scheduler_leader_lock", "other:1"}).ok());
   ASSERT_EQ(Resque({"enqueue", "mail", "Record", "[4]", "--at", "5"}).exit_code, 0);
-  EXPECT_EQ(Resque({"scheduler", "--once"}).out, "not the leader: 0 moved, 0 failed\n");
+  EXPECT_EQ(Resque({"scheduler", "--once"}).out,
+            "not the leader: 0 moved, 0 failed, 0 enqueued by schedules\n");
   EXPECT_EQ(Resque({"delayed", "count"}).out, "2\n");
 }
 

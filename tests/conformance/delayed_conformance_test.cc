@@ -3,6 +3,7 @@
 // become failure records; the lock is held by one holder at a time.
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,7 +11,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "core/backend.h"
+#include "core/clock.h"
 #include "core/failure.h"
+#include "core/log.h"
+#include "core/payload.h"
 #include "core/scheduler.h"
 #include "gmock/gmock.h"
 #include "tests/conformance/backend_conformance.h"
@@ -190,6 +194,121 @@ TEST_P(BackendConformance, ConcurrentMovesMoveEachItemOnce) {
   std::sort(moved.begin(), moved.end());
   EXPECT_EQ(std::unique(moved.begin(), moved.end()), moved.end());
   EXPECT_EQ(Value(backend().DelayedCount()), 0);
+}
+
+// ---- Recurring schedules ----
+
+constexpr char kEveryMinute[] = R"({"class":"Tick","queue":"clock","args":[],"every":"60s"})";
+
+TEST_P(BackendConformance, SchedulesAreStoredOnceAndCountTheirOccurrencesFromWhenTheyChanged) {
+  EXPECT_TRUE(Value(backend().SetSchedule("tick", kEveryMinute, 1000)));
+  EXPECT_FALSE(Value(backend().SetSchedule("tick", kEveryMinute, 5000)));  // the same: kept
+  std::vector<ScheduleEntry> all = Value(backend().Schedules());
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].name, "tick");
+  EXPECT_EQ(all[0].config, kEveryMinute);
+  EXPECT_EQ(all[0].last_occurrence, 1000);
+  EXPECT_EQ(all[0].last_enqueued_at, "");
+
+  const ScheduleOccurrence at1060{.name = "tick",
+                                  .at = 1060,
+                                  .queue = "clock",
+                                  .payload = R"({"class":"Tick","args":[]})",
+                                  .enqueued_at = "then"};
+  EXPECT_TRUE(Value(backend().EnqueueOccurrence(at1060)));
+  EXPECT_FALSE(Value(backend().EnqueueOccurrence(at1060)));  // once
+  ScheduleOccurrence earlier = at1060;
+  earlier.at = 1030;
+  EXPECT_FALSE(Value(backend().EnqueueOccurrence(earlier)));
+  EXPECT_EQ(Value(backend().Size("clock")), 1);
+  EXPECT_THAT(Value(backend().Queues()), ::testing::Contains("clock"));
+  all = Value(backend().Schedules());
+  EXPECT_EQ(all[0].last_occurrence, 1060);
+  EXPECT_EQ(all[0].last_enqueued_at, "then");
+  // Only counted: nothing pushed.
+  EXPECT_TRUE(Value(backend().EnqueueOccurrence({.name = "tick", .at = 1100, .mark_only = true})));
+  EXPECT_EQ(Value(backend().Size("clock")), 1);
+
+  // A changed config counts from its own `since`.
+  const std::string hourly = R"({"class":"Tick","queue":"clock","args":[],"every":"1h"})";
+  EXPECT_TRUE(Value(backend().SetSchedule("tick", hourly, 9000)));
+  EXPECT_EQ(Value(backend().Schedules())[0].last_occurrence, 9000);
+
+  EXPECT_TRUE(Value(backend().RemoveSchedule("tick")));
+  EXPECT_FALSE(Value(backend().RemoveSchedule("tick")));
+  EXPECT_THAT(Value(backend().Schedules()), IsEmpty());
+  ScheduleOccurrence later = at1060;
+  later.at = 99999;
+  EXPECT_FALSE(Value(backend().EnqueueOccurrence(later)));  // a removed schedule enqueues nothing
+  EXPECT_EQ(Value(backend().Size("clock")), 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(backend().SetSchedule("", kEveryMinute, 1).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(backend().SetSchedule("x", "", 1).status()));
+}
+
+// Each occurrence is enqueued once: by the leader, by a new leader after the old one died with
+// occurrences pending (its lock lapsed), and not again by a scheduler that restarts.
+TEST_P(BackendConformance, EachOccurrenceIsEnqueuedOnceAcrossALeaderChangeAndARestart) {
+  ManualClock clock(absl::FromUnixSeconds(1800000000));
+  const int64_t start = absl::ToUnixSeconds(clock.Now());
+  ASSERT_TRUE(Value(backend().SetSchedule("tick", kEveryMinute, start)));
+  Scheduler a(backend(), {.name = "a:1", .clock = &clock});
+  Scheduler b(backend(), {.name = "b:1", .clock = &clock});
+
+  clock.Advance(absl::Seconds(59));
+  EXPECT_EQ(Value(a.RunOnce()).enqueued, 0);
+  clock.Advance(absl::Seconds(1));
+  SchedulerTurn turn = Value(a.RunOnce());
+  EXPECT_TRUE(turn.leader);
+  EXPECT_EQ(turn.enqueued, 1);
+  EXPECT_EQ(turn.next_occurrence, start + 120);
+  EXPECT_EQ(Value(b.RunOnce()).enqueued, 0);  // not the leader
+
+  // a dies before the next three occurrences; its lock lapses (released here, as a lapse).
+  clock.Advance(absl::Seconds(185));
+  ASSERT_OK(backend().ReleaseSchedulerLock("a:1"));
+  turn = Value(b.RunOnce());
+  EXPECT_TRUE(turn.leader);
+  EXPECT_EQ(turn.enqueued, 3);  // start+120, +180, +240: late, once each
+  EXPECT_EQ(Value(b.RunOnce()).enqueued, 0);
+
+  // b restarts: a new Scheduler, the same store.
+  ASSERT_OK(backend().ReleaseSchedulerLock("b:1"));
+  Scheduler b2(backend(), {.name = "b:2", .clock = &clock});
+  EXPECT_EQ(Value(b2.RunOnce()).enqueued, 0);
+  std::vector<std::string> jobs = Value(backend().Peek("clock", 0, 10));
+  ASSERT_EQ(jobs.size(), 4u);
+  std::set<std::string> ids;
+  for (const std::string& j : jobs) ids.insert(Value(DecodePayload(j)).id);
+  EXPECT_EQ(ids.size(), 4u);
+
+  // Every scheduler down for an hour: the occurrences of the last catch-up (5 min) run late,
+  // the older ones are skipped.
+  clock.Advance(absl::Hours(1));
+  EXPECT_EQ(Value(b2.RunOnce()).enqueued, 5);
+  EXPECT_EQ(Value(backend().Schedules())[0].last_occurrence, start + 240 + 3600);
+  ASSERT_OK(backend().ReleaseSchedulerLock("b:2"));
+}
+
+TEST_P(BackendConformance, ABadScheduleIsSkippedAndTheOthersRun) {
+  ManualClock clock(absl::FromUnixSeconds(1800000000));
+  const int64_t start = absl::ToUnixSeconds(clock.Now());
+  ASSERT_TRUE(
+      Value(backend().SetSchedule("bad", R"({"class":"Tick","cron":"61 * * * *"})", start)));
+  ASSERT_TRUE(Value(backend().SetSchedule("tick", kEveryMinute, start)));
+  std::vector<std::string> logged;
+  Scheduler s(
+      backend(),
+      {.name = "s:1", .clock = &clock, .log = [&](LogLevel, std::string_view m, const LogFields&) {
+         logged.emplace_back(m);
+       }});
+  clock.Advance(absl::Seconds(60));
+  EXPECT_EQ(Value(s.RunOnce()).enqueued, 1);
+  EXPECT_EQ(Value(s.RunOnce()).enqueued, 0);
+  EXPECT_EQ(
+      std::count_if(logged.begin(), logged.end(),
+                    [](const std::string& m) { return m.find("\"bad\"") != std::string::npos; }),
+      1);
+  ASSERT_OK(backend().ReleaseSchedulerLock("s:1"));
 }
 
 }  // namespace

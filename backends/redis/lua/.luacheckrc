@@ -17,3 +17,6 @@ files["push_delayed.lua"] = { read_globals = { "check" } }
 files["move_delayed.lua"] = { read_globals = { "check" } }
 files["move_due.lua"] = { read_globals = { "check" } }
 files["scheduler_lock.lua"] = { read_globals = { "check" } }
+files["set_schedule.lua"] = { read_globals = { "check" } }
+files["remove_schedule.lua"] = { read_globals = { "check" } }
+files["enqueue_occurrence.lua"] = { read_globals = { "check" } }
