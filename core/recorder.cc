@@ -78,12 +78,15 @@ FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& jo
   if (policy.has_value() && retried < policy->retries) {
     // Tried again later instead of recorded: the try counts as failed, its error rides along.
     const absl::Duration wait = policy->delay ? policy->delay(retried) : DefaultRetryDelay(retried);
-    const int64_t at = absl::ToUnixSeconds(now + std::max(wait, absl::ZeroDuration()));
+    // A policy's own delay is bounded too: an infinite one would park the job for ever.
+    const int64_t at =
+        absl::ToUnixSeconds(now + std::clamp(wait, absl::ZeroDuration(), kMaxRetryWait));
     d.finish.retry = JobFinish::Retry{.at = at,
                                       .item = RetryItem(*payload, job.queue, retried + 1,
                                                         d.outcome.exception, d.outcome.error, now)};
     d.finish.status_json = RetryStatusJson(now, at, retried + 1, d.outcome.error);
     d.finish.status_ttl = absl::InfiniteDuration();  // it waits, as a job enqueued does
+    d.finish.failure_queue = job.queue;  // a failure without its queue is refused in kPerQueue
     return d;
   }
   if (failed) {

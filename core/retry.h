@@ -29,6 +29,9 @@ struct RetryPolicy {
 };
 
 inline constexpr int kMaxRetries = 100;
+// The longest a retry waits, whatever its policy's delay says (Sidekiq's backoff for retry 100 is
+// about 3 years).
+inline constexpr absl::Duration kMaxRetryWait = absl::Hours(24 * 3650);
 
 // Sidekiq's backoff: count^4 + 15 + rand(10) * (count + 1) seconds, so that jobs that failed
 // together do not all come back in the same second. `count` is clamped to [0, kMaxRetries].

@@ -70,11 +70,12 @@ absl::Status Scheduler::CheckOptions(const SchedulerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrFormat("scheduler batch %d is out of range (1 to %d)", options.batch, kMaxBatch));
   }
-  if (options.catch_up < options.lock_timeout || options.catch_up == absl::InfiniteDuration()) {
+  if (options.catch_up.has_value() &&
+      (*options.catch_up < options.lock_timeout || *options.catch_up == absl::InfiniteDuration())) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "scheduler catch-up %s is shorter than the lock timeout %s (a leader change would skip "
         "occurrences)",
-        absl::FormatDuration(options.catch_up), absl::FormatDuration(options.lock_timeout)));
+        absl::FormatDuration(*options.catch_up), absl::FormatDuration(options.lock_timeout)));
   }
   return absl::OkStatus();
 }
@@ -132,11 +133,14 @@ absl::StatusOr<SchedulerTurn> Scheduler::RunOnce() {
   return turn;
 }
 
+absl::Duration Scheduler::CatchUp() const {
+  return options_.catch_up.value_or(std::max(absl::Minutes(5), options_.lock_timeout));
+}
+
 absl::Status Scheduler::EnqueueRecurring(absl::Time now, SchedulerTurn& turn) {
   absl::StatusOr<std::vector<ScheduleEntry>> entries = backend_.Schedules();
   if (absl::IsUnimplemented(entries.status())) return absl::OkStatus();
   if (!entries.ok()) return entries.status();
-  const int64_t now_s = absl::ToUnixSeconds(now);
   absl::flat_hash_map<std::string, Known> known;
   for (ScheduleEntry& e : *entries) {
     // Parsed once per config; a bad one is logged when first seen, then left alone.
@@ -155,56 +159,70 @@ absl::Status Scheduler::EnqueueRecurring(absl::Time now, SchedulerTurn& turn) {
       }
     }
     if (k.when.has_value()) {
-      const RecurringJob& job = *k.job;
-      if (!e.last_occurrence.has_value()) {
-        // Added by a peer (or a file loaded by one): occurrences count from now.
-        RESQUE_RETURN_IF_ERROR(
-            backend_.EnqueueOccurrence({.name = e.name, .at = now_s, .mark_only = true}).status());
-        e.last_occurrence = now_s;
-      }
-      absl::Time from = absl::FromUnixSeconds(*e.last_occurrence);
-      if (from < now - options_.catch_up) {
-        Log(LogLevel::kWarning,
-            absl::StrFormat("schedule %s: skipping the occurrences between %s and %s (no "
-                            "scheduler ran; catch-up is %s)",
-                            e.name, FormatIsoTime(from), FormatIsoTime(now - options_.catch_up),
-                            absl::FormatDuration(options_.catch_up)));
-        from = k.when->SkipTo(from, now - options_.catch_up);
-      }
-      for (int i = 0; i < kMaxOccurrencesPerTurn; ++i) {
-        std::optional<absl::Time> at = k.when->Next(from);
-        if (!at.has_value() || *at > now) break;
-        Payload payload;
-        payload.class_name = job.class_name;
-        payload.args = job.args;
-        payload.id = NewJobId();
-        payload.queue_time = absl::ToDoubleSeconds(now - absl::UnixEpoch());
-        const std::string encoded = EncodePayload(payload);
-        const std::string enqueued_at = FormatIsoTime(now);
-        RESQUE_ASSIGN_OR_RETURN(bool done,
-                                backend_.EnqueueOccurrence({.name = e.name,
-                                                            .at = absl::ToUnixSeconds(*at),
-                                                            .queue = job.queue,
-                                                            .payload = encoded,
-                                                            .enqueued_at = enqueued_at}));
-        if (done) {
-          ++turn.enqueued;
-          Log(LogLevel::kInfo,
-              absl::StrFormat("schedule %s: enqueued %s %s on %s (due %s)", e.name, job.class_name,
-                              payload.id, job.queue, FormatIsoTime(*at)));
-        }
-        from = *at;
-      }
-      if (std::optional<absl::Time> next = k.when->Next(from); next.has_value()) {
-        const int64_t s = absl::ToUnixSeconds(*next);
-        if (!turn.next_occurrence.has_value() || s < *turn.next_occurrence) {
-          turn.next_occurrence = s;
-        }
+      // One schedule's error (its queue's key of the wrong type) leaves the others to run.
+      if (absl::Status s = EnqueueDue(e, *k.job, *k.when, now, turn); !s.ok()) {
+        Log(LogLevel::kError, absl::StrFormat("schedule %s: %s", e.name, s.message()));
       }
     }
     known.emplace(e.name, std::move(k));
   }
   schedules_ = std::move(known);
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::EnqueueDue(const ScheduleEntry& e, const RecurringJob& job,
+                                   const Occurrences& when, absl::Time now, SchedulerTurn& turn) {
+  const int64_t now_s = absl::ToUnixSeconds(now);
+  if (!e.last_occurrence.has_value()) {
+    // Stored by a peer: occurrences count from now.
+    RESQUE_RETURN_IF_ERROR(
+        backend_.EnqueueOccurrence({.name = e.name, .at = now_s, .mark_only = true}).status());
+    return absl::OkStatus();
+  }
+  absl::Time from = absl::FromUnixSeconds(*e.last_occurrence);
+  const absl::Time oldest = now - CatchUp();
+  if (std::optional<absl::Time> first = when.Next(from); first.has_value() && *first <= oldest) {
+    const absl::Time skip_to = when.SkipTo(from, oldest);
+    Log(LogLevel::kWarning,
+        absl::StrFormat("schedule %s: skipping its occurrences from %s to %s (no scheduler ran; "
+                        "catch-up is %s)",
+                        e.name, FormatIsoTime(*first), FormatIsoTime(skip_to),
+                        absl::FormatDuration(CatchUp())));
+    // Recorded, so that the skip is said once and every scheduler counts from there.
+    RESQUE_RETURN_IF_ERROR(
+        backend_
+            .EnqueueOccurrence(
+                {.name = e.name, .at = absl::ToUnixSeconds(skip_to), .mark_only = true})
+            .status());
+    from = skip_to;
+  }
+  for (int i = 0; i < kMaxOccurrencesPerTurn; ++i) {
+    std::optional<absl::Time> at = when.Next(from);
+    if (!at.has_value() || *at > now) break;
+    Payload payload;
+    payload.class_name = job.class_name;
+    payload.args = job.args;
+    payload.id = NewJobId();
+    payload.queue_time = absl::ToDoubleSeconds(now - absl::UnixEpoch());
+    const std::string encoded = EncodePayload(payload);
+    const std::string enqueued_at = FormatIsoTime(now);
+    RESQUE_ASSIGN_OR_RETURN(bool done, backend_.EnqueueOccurrence({.name = e.name,
+                                                                   .at = absl::ToUnixSeconds(*at),
+                                                                   .queue = job.queue,
+                                                                   .payload = encoded,
+                                                                   .enqueued_at = enqueued_at}));
+    if (done) {
+      ++turn.enqueued;
+      Log(LogLevel::kInfo,
+          absl::StrFormat("schedule %s: enqueued %s %s on %s (due %s)", e.name, job.class_name,
+                          payload.id, job.queue, FormatIsoTime(*at)));
+    }
+    from = *at;
+  }
+  if (std::optional<absl::Time> next = when.Next(from); next.has_value()) {
+    const int64_t s = absl::ToUnixSeconds(*next);
+    if (!turn.next_occurrence.has_value() || s < *turn.next_occurrence) turn.next_occurrence = s;
+  }
   return absl::OkStatus();
 }
 

@@ -43,8 +43,9 @@ struct SchedulerOptions {
   int batch = 100;
   // Recurring schedules (core/recurring.h): an occurrence missed by more than this (no
   // scheduler ran then) is skipped, as resque-scheduler skips every missed one; those within it
-  // are enqueued late, once. At least lock_timeout, so that a leader change loses none.
-  absl::Duration catch_up = absl::Minutes(5);
+  // are enqueued late, once. At least lock_timeout, so that a leader change loses none; nullopt:
+  // the longer of 5 minutes and lock_timeout.
+  std::optional<absl::Duration> catch_up = std::nullopt;
   Clock* clock = RealClock();
   // Where moves, lock changes and errors are logged; nowhere when empty.
   LogSink log = {};
@@ -99,6 +100,10 @@ class Scheduler {
   // The leader's step for recurring schedules: each one's occurrences due by `now`, enqueued
   // once each (Backend::EnqueueOccurrence).
   absl::Status EnqueueRecurring(absl::Time now, SchedulerTurn& turn);
+  // One schedule's part of it, `from` its last occurrence.
+  absl::Status EnqueueDue(const ScheduleEntry& entry, const RecurringJob& job,
+                          const Occurrences& when, absl::Time now, SchedulerTurn& turn);
+  absl::Duration CatchUp() const;
 
   Backend& backend_;
   SchedulerOptions options_;

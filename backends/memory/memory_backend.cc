@@ -567,14 +567,20 @@ absl::Status MemoryBackend::DoFinish(const FinishWrite& write) {
       SetStatusLocked(finish.job_id, finish.status_json, finish.status_ttl,
                       /*only_if_exists=*/true);
     }
+    bool taken = true;
     if (finish.in_flight.has_value()) {
       // The oldest match, as the Redis script's LREM with a count of 1: jobs finish in the order
       // they were reserved.
-      TakeInFlightLocked(write.worker_id, *finish.in_flight, /*newest=*/false);
+      taken = TakeInFlightLocked(write.worker_id, *finish.in_flight, /*newest=*/false);
     }
     if (finish.retry.has_value()) {
-      delayed_[finish.retry->at].push_back(finish.retry->item);
-      delayed_seconds_[finish.retry->item].insert(finish.retry->at);
+      // Once, as the Redis script: a finish sent again delays nothing more.
+      std::set<int64_t>& seconds = delayed_seconds_[finish.retry->item];
+      if (taken && !seconds.contains(finish.retry->at)) {
+        delayed_[finish.retry->at].push_back(finish.retry->item);
+        seconds.insert(finish.retry->at);
+      }
+      if (seconds.empty()) delayed_seconds_.erase(finish.retry->item);
     } else if (finish.failed) {
       failures_.push_back(finish.failure_json);
     }
@@ -1101,7 +1107,7 @@ absl::StatusOr<bool> MemoryBackend::DoSetSchedule(std::string_view name, std::st
   if (e.config == config) return false;
   e.name = std::string(name);
   e.config = std::string(config);
-  e.last_occurrence = since;
+  e.last_occurrence = std::max(e.last_occurrence.value_or(since), since);  // never back
   return true;
 }
 

@@ -92,11 +92,13 @@ class Keys {
   std::string DelayedSchedule() const { return Join("delayed_queue_schedule"); }
   std::string DelayedAt(int64_t at) const { return Join("delayed:", std::to_string(at)); }
   std::string DelayedTimestamps(std::string_view item) const { return Join("timestamps:", item); }
-  // Recurring schedules where resque-scheduler keeps its dynamic ones: the hash of configs by
-  // name, the set of names changed since its schedulers last looked, the hash of each one's last
-  // enqueue time (resque-web's "Last Enqueued"); and ours, the hash of each schedule's last
-  // occurrence (unix second) that a scheduler of ours enqueued.
-  std::string Schedules() const { return Join("schedules"); }
+  // Recurring schedules where resque-scheduler keeps its persistent dynamic ones: the hash of
+  // configs by name, the set of names changed since its schedulers last looked, the hash of each
+  // one's last enqueue time (resque-web's "Last Enqueued"); and ours, the hash of each schedule's
+  // last occurrence (unix second) that a scheduler of ours enqueued. (resque-scheduler >= 3.1 keeps
+  // the schedules set with `persist: true` there; its Resque.schedule, which resque-web shows,
+  // merges them with the ones in its memory.)
+  std::string Schedules() const { return Join("persistent_schedules"); }
   std::string SchedulesChanged() const { return Join("schedules_changed"); }
   std::string ScheduleLastEnqueuedAt() const { return Join("delayed:last_enqueued_at"); }
   std::string ScheduleOccurrences() const { return Join("schedule_occurrences"); }

@@ -719,7 +719,7 @@ TEST_F(CliTest, ScheduleAddListLoadAndRemoveWhereResqueSchedulerKeepsThem) {
             "unchanged tick\n");
   // resque-scheduler's dynamic schedule, as resque-web reads it.
   EXPECT_EQ(
-      *redis().Command({"HGET", "resque:schedules", "tick"}),
+      *redis().Command({"HGET", "resque:persistent_schedules", "tick"}),
       R"({"class":"Record","queue":"clock","args":[1],"every":"1s","description":"each second"})");
   EXPECT_EQ(*redis().Command({"SISMEMBER", "resque:schedules_changed", "tick"}), "1");
 

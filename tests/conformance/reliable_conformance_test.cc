@@ -115,6 +115,17 @@ TEST_P(BackendConformance, FinishWithARetryDelaysTheJobInsteadOfRecordingAFailur
   SetBadItemRecord(due, absl::FromUnixSeconds(4000), "host:1:scheduler");
   EXPECT_EQ(Value(backend().MoveDue(due)).moved, 1);
   EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(item));
+  // A finish sent again (its reply was lost) delays the retry no second time.
+  ASSERT_OK(backend().Push("mail", Job(2)));
+  std::optional<ReservedJob> again = ReserveNow(backend(), Queues({"mail"}));
+  ASSERT_TRUE(again.has_value());
+  const JobFinish twice{.worker_id = kOwner,
+                        .failed = true,
+                        .in_flight = again,
+                        .retry = JobFinish::Retry{.at = 5000, .item = item}};
+  ASSERT_OK(backend().FinishJob(twice));
+  ASSERT_OK(backend().FinishJob(twice));
+  EXPECT_THAT(Value(backend().DelayedItems(5000, 0, 10)), ElementsAre(item));
   // A retry of a job that did not fail is refused.
   EXPECT_TRUE(absl::IsInvalidArgument(backend().FinishJob(
       {.worker_id = kOwner, .retry = JobFinish::Retry{.at = 1, .item = item}})));

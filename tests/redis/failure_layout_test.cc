@@ -7,9 +7,13 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "backends/backend_factory.h"
 #include "backends/redis/redis_backend.h"
 #include "core/failure.h"
+#include "core/job_registry.h"
+#include "core/scheduler.h"
+#include "core/worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_testing.h"
@@ -61,6 +65,37 @@ class FailureLayoutTest : public ::testing::Test {
   Backend& backend() { return *backend_; }
   std::unique_ptr<Backend> backend_;
 };
+
+class Fails : public Job {
+ public:
+  absl::Status Perform(const JobContext&) override { return absl::InternalError("no"); }
+};
+
+// An automatic retry writes no record; the last try's goes to its queue's list.
+TEST_F(FailureLayoutTest, RetriesWorkInThePerQueueLayoutAndTheLastTryGoesToItsQueuesList) {
+  JobRegistry registry;
+  ASSERT_OK(registry.Register<Fails>("Fails"));
+  ASSERT_OK(registry.SetRetryPolicy(
+      "Fails", {.retries = 1, .delay = [](int) { return absl::ZeroDuration(); }}));
+  ASSERT_OK(backend().Push("mail", R"({"class":"Fails","args":[],"id":"f1"})"));
+  WorkerOptions options;
+  options.queues = {"mail"};
+  options.burst = true;
+  options.log = nullptr;
+  for (int run = 0; run < 2; ++run) {
+    Worker worker(backend(), registry, options);
+    ASSERT_OK(worker.Run());
+    if (run == 0) {
+      EXPECT_EQ(Value(backend().FailureCount()), 0);
+      ASSERT_EQ(Value(backend().DelayedCount()), 1);
+      Scheduler scheduler(backend(), {.name = "t:1"});
+      EXPECT_EQ(Value(scheduler.RunOnce()).moved, 1);
+      ASSERT_OK(backend().ReleaseSchedulerLock("t:1"));
+    }
+  }
+  EXPECT_EQ(Value(backend().FailureCount("mail")), 1);
+  EXPECT_THAT(Raw({"LINDEX", "resque:mail_failed", "0"}), HasSubstr(R"("retries_exhausted":true)"));
+}
 
 TEST_F(FailureLayoutTest, ReadsRubysPerQueueListsAndTheirSet) {
   RubyFails("mail", "one");

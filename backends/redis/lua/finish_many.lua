@@ -9,7 +9,8 @@
 --       goes to (failed, or <queue>_failed; "" for no record), 9 that list's name to add to
 --       failed_queues ("" for none), 10 a retry's list delayed:<at> ("" for no retry), 11 the
 --       retry item's set timestamps:<item>, 12 the retry's second, 13 the retry item.
--- A retry goes into the delayed jobs as push_delayed.lua adds one, instead of a record.
+-- A retry goes into the delayed jobs as push_delayed.lua adds one, instead of a record; only once
+-- (a finish sent again after a lost reply delays nothing more).
 -- Checks every key first, then applies everything; the counters move once per batch. The
 -- in-flight payloads go in the same step as the stats, so that a job is never both counted and
 -- handed back by a recovery. Returns how many jobs were recorded.
@@ -65,11 +66,16 @@ for j = 0, n - 1 do
     end
   end
   -- The oldest match: a batch is finished in the order it was reserved.
-  if ARGV[b + 4] ~= '' then redis.call('LREM', ARGV[b + 4], 1, ARGV[b + 5]) end
+  local taken = 1
+  if ARGV[b + 4] ~= '' then taken = redis.call('LREM', ARGV[b + 4], 1, ARGV[b + 5]) end
   if ARGV[b + 10] ~= '' then
-    redis.call('RPUSH', ARGV[b + 10], ARGV[b + 13])
-    redis.call('SADD', ARGV[b + 11], 'delayed:' .. ARGV[b + 12])
-    redis.call('ZADD', KEYS[7], ARGV[b + 12], ARGV[b + 12])
+    -- A finish sent again after a lost reply finds its job gone from the in-flight list, or its
+    -- retry already delayed: the retry is delayed once.
+    if taken == 1 and redis.call('SISMEMBER', ARGV[b + 11], 'delayed:' .. ARGV[b + 12]) == 0 then
+      redis.call('RPUSH', ARGV[b + 10], ARGV[b + 13])
+      redis.call('SADD', ARGV[b + 11], 'delayed:' .. ARGV[b + 12])
+      redis.call('ZADD', KEYS[7], ARGV[b + 12], ARGV[b + 12])
+    end
   elseif ARGV[b + 8] ~= '' then
     if ARGV[b + 9] ~= '' then redis.call('SADD', KEYS[6], ARGV[b + 9]) end
     redis.call('RPUSH', ARGV[b + 8], ARGV[b + 7])
