@@ -44,7 +44,7 @@ else
 fi
 step "build ($build_dir)"
 cmake -S "$RESQUE_ROOT" -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker resque
+cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker bench_web resque
 mkdir -p "$results"
 
 step "node-resque (npm ci in bench/node)"
@@ -111,6 +111,8 @@ run_bench() {  # NAME[.ROUND] [flags...]
 run_bench bench_memory_queue --benchmark_min_time="$queue_time" "${repeat[@]}"
 run_bench bench_redis --benchmark_min_time="$queue_time" "${repeat[@]}"
 RESQUE_BENCH_SCALE=$worker_scale run_bench bench_worker
+# 10,000 queues and 100,000 failures in the full run (a minute of filling Redis first).
+RESQUE_BENCH_SCALE=$worker_scale run_bench bench_web
 
 step "node-resque enqueue, worker throughput and latency"
 node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \

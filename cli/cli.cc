@@ -221,6 +221,11 @@ void AddExitCodeFooters(CLI::App& app) {
          "  0  success (listed, stored, removed, loaded)\n"
          "  1  error: Redis, no such schedule to remove, an unreadable file\n" +
              usage);
+  footer("web",
+         "  0  stopped by a signal\n"
+         "  1  error: Redis unreachable, the address cannot be bound\n  2  usage error: a bad "
+         "flag, --listen beyond loopback without credentials, bad credentials\n");
+  footer("top", "  0  done (--once, --iterations) or stopped by a signal\n" + common);
   footer("demo", "  0  the job completed\n  1  error, or the job did not complete\n" + usage);
   footer("help", "  0  help printed\n" + usage);
   footer("version", "  0  version printed\n" + usage);
@@ -300,6 +305,7 @@ int Main(int argc, char** argv, JobRegistry& registry) {
   AddDemo(app, global, &exit_code);
   AddPause(app, global, &exit_code);
   AddScheduler(app, global, &exit_code);  // scheduler, delayed
+  AddWeb(app, global, &exit_code);        // web, top
   AddHelpAndVersion(app, &exit_code);
   AddExitCodeFooters(app);
   // php-resque's VERBOSE, LOGGING and VVERBOSE, read once the flags are known and before any

@@ -60,6 +60,7 @@ void AddFailed(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddDemo(CLI::App& app, GlobalOptions& global, int* exit_code);
 void AddPause(CLI::App& app, GlobalOptions& global, int* exit_code);      // pause, resume
 void AddScheduler(CLI::App& app, GlobalOptions& global, int* exit_code);  // scheduler, delayed
+void AddWeb(CLI::App& app, GlobalOptions& global, int* exit_code);        // web, top
 
 }  // namespace resque::cli
 

@@ -484,6 +484,54 @@ absl::StatusOr<std::vector<std::string>> Backend::FailureQueues() {
   return DoFailureQueues();
 }
 
+// ---- Bulk reads ----
+
+absl::StatusOr<std::vector<QueueSummary>> Backend::DoQueueSummaries() {
+  absl::StatusOr<std::vector<std::string>> names = DoQueues();
+  if (!names.ok()) return names.status();
+  std::vector<QueueSummary> out;
+  out.reserve(names->size());
+  for (std::string& name : *names) {
+    absl::StatusOr<int64_t> size = DoSize(name);
+    absl::StatusOr<std::vector<std::string>> head =
+        size.ok() ? DoPeek(name, 0, 1) : absl::StatusOr<std::vector<std::string>>(size.status());
+    if (!head.ok() && !absl::IsFailedPrecondition(head.status())) return head.status();
+    if (!head.ok()) {
+      out.push_back({.name = std::move(name), .error = std::string(head.status().message())});
+      continue;
+    }
+    out.push_back({.name = std::move(name),
+                   .size = *size,
+                   .head = head->empty() ? std::nullopt
+                                         : std::optional<std::string>(std::move(head->front()))});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<WorkerSummary>> Backend::DoWorkerSummaries() {
+  absl::StatusOr<std::vector<std::string>> ids = DoWorkers();
+  if (!ids.ok()) return ids.status();
+  std::vector<WorkerSummary> out;
+  out.reserve(ids->size());
+  for (std::string& id : *ids) {
+    WorkerSummary w;
+    absl::StatusOr<std::optional<std::string>> started = DoWorkerStarted(id);
+    if (!started.ok()) return started.status();
+    absl::StatusOr<std::optional<std::string>> job = DoWorkerJob(id);
+    if (!job.ok()) return job.status();
+    absl::StatusOr<int64_t> processed = DoGetStat("processed:" + id);
+    if (!processed.ok()) return processed.status();
+    absl::StatusOr<int64_t> failed = DoGetStat("failed:" + id);
+    if (!failed.ok()) return failed.status();
+    out.push_back({.id = std::move(id),
+                   .started = std::move(*started),
+                   .job = std::move(*job),
+                   .processed = *processed,
+                   .failed = *failed});
+  }
+  return out;
+}
+
 // ---- Delayed jobs ----
 
 namespace {

@@ -321,6 +321,25 @@ struct SchedulerLock {
   std::optional<absl::Duration> ttl = std::nullopt;
 };
 
+// ---- Bulk reads for dashboards (resque web, resque top, /metrics) ----
+
+// One queue as a dashboard shows it.
+struct QueueSummary {
+  std::string name = {};
+  int64_t size = 0;
+  std::optional<std::string> head = std::nullopt;  // the oldest payload; nullopt when empty
+  std::string error = {};  // why size and head are unknown (the key holds another type)
+};
+
+// One registered worker as a dashboard shows it.
+struct WorkerSummary {
+  std::string id = {};
+  std::optional<std::string> started = std::nullopt;
+  std::optional<std::string> job = std::nullopt;  // JobStart::working_json while busy
+  int64_t processed = 0;                          // stat:processed:<id>
+  int64_t failed = 0;                             // stat:failed:<id>
+};
+
 // ---- Recurring schedules, where resque-scheduler keeps its dynamic ones ----
 
 // One recurring schedule as stored: its config (resque-scheduler's JSON, see core/recurring.h),
@@ -451,6 +470,13 @@ class Backend {
 
   // When the worker started, as registered; nullopt when unknown.
   absl::StatusOr<std::optional<std::string>> WorkerStarted(std::string_view worker_id);
+
+  // Every queue with its size and oldest payload, sorted by name; every registered worker with
+  // its start, current job and own counters, sorted by id. A bounded number of round trips
+  // however many queues or workers there are (the Redis backend pipelines: two each), so that
+  // a dashboard or a metrics scrape costs the same at 10 queues and at 10,000.
+  absl::StatusOr<std::vector<QueueSummary>> QueueSummaries() { return DoQueueSummaries(); }
+  absl::StatusOr<std::vector<WorkerSummary>> WorkerSummaries() { return DoWorkerSummaries(); }
 
   // Marks the worker busy with a job and, for a tracked job, sets its status. On a session
   // (OpenSession) a backend may apply it after returning (Redis does not wait for the reply), but
@@ -707,6 +733,9 @@ class Backend {
   virtual absl::StatusOr<std::optional<std::string>> DoWorkerJob(std::string_view worker_id) = 0;
   virtual absl::StatusOr<std::optional<std::string>> DoWorkerStarted(
       std::string_view worker_id) = 0;
+  // Defaults: one call per queue or worker, for backends where a call is cheap (memory).
+  virtual absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries();
+  virtual absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries();
   virtual absl::Status DoStartJob(const JobStart& start) = 0;
   virtual absl::Status DoFinish(const FinishWrite& write) = 0;
 

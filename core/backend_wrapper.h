@@ -92,6 +92,12 @@ class BackendWrapper : public Backend {
   absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override {
     return target_->DoWorkerStarted(worker_id);
   }
+  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries() override {
+    return target_->DoQueueSummaries();
+  }
+  absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries() override {
+    return target_->DoWorkerSummaries();
+  }
   absl::Status DoStartJob(const JobStart& start) override { return target_->DoStartJob(start); }
   absl::Status DoFinish(const FinishWrite& write) override { return target_->DoFinish(write); }
 

@@ -3,10 +3,12 @@
 # Sourced by demo.sh, test.sh and bench/run.sh; safe to run again.
 set -euo pipefail
 
-# tzdata: the IANA zones cron schedules run in (core/cron.h).
+# tzdata: the IANA zones cron schedules run in (core/cron.h). chromium and
+# python3-prometheus-client: the dashboard's tests (a real browser, the Prometheus text parser).
 resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
-  libconcurrentqueue-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
-  lua-check ruby ruby-redis tzdata)
+  libconcurrentqueue-dev libcli11-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
+  lua-check ruby ruby-redis tzdata
+  chromium python3-prometheus-client)
 
 resque_install_deps() {
   local missing=()

@@ -8,9 +8,13 @@ RESQUE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$RESQUE_ROOT/scripts/deps.sh"
 resque_install_deps
 
-if [ -f "$RESQUE_ROOT/tests/interop/package-lock.json" ]; then
-  (cd "$RESQUE_ROOT/tests/interop" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
-fi
+# The peers and tools from npm: node-resque (interop) and puppeteer-core (the dashboard's browser
+# tests, which drive Debian's chromium: no browser is downloaded).
+for dir in tests/interop tests/web; do
+  if [ -f "$RESQUE_ROOT/$dir/package-lock.json" ]; then
+    (cd "$RESQUE_ROOT/$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; })
+  fi
+done
 
 # The interop tests fail (rather than skip) when the peer is missing.
 export RESQUE_REQUIRE_PEERS=1

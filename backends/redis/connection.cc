@@ -202,6 +202,7 @@ absl::StatusOr<Reply> ConnectionPool::ReadReply(redisContext* c, const WaitSpec&
 absl::StatusOr<Replies> ConnectionPool::Exchange(redisContext* c,
                                                  absl::Span<const Command> commands,
                                                  const WaitSpec& spec) const {
+  round_trips_.fetch_add(1, std::memory_order_relaxed);
   RESQUE_RETURN_IF_ERROR(Append(c, address_, commands));
   RESQUE_RETURN_IF_ERROR(WriteAll(c, spec));
   Replies replies;

@@ -93,6 +93,10 @@ class ConnectionPool {
 
   const std::string& address() const { return address_; }
 
+  // Exchanges with the server so far (each a write of commands and the read of their replies,
+  // connection setup included): what bench/ counts per request.
+  int64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
+
   // One connection of the pool kept for one caller (a worker slot), the explicit owner of the
   // replies its Send leaves unread: the session's next call reads them first, on the same
   // connection, so the server has applied what Send sent before anything that call sends. A
@@ -187,6 +191,7 @@ class ConnectionPool {
   const RedisOptions options_;
   const std::vector<std::string> scripts_;
   const std::string address_;
+  mutable std::atomic<int64_t> round_trips_{0};
 
   // std::mutex, not absl::Mutex: Debian's Abseil is built without ThreadSanitizer annotations,
   // so TSan would not see absl::Mutex order the accesses. Guards everything below.

@@ -67,6 +67,7 @@ class RedisBackend : public Backend {
         session_(std::move(session)) {}
 
   absl::Status Ping() { return pool_->Ping(); }
+  int64_t round_trips() const { return pool_->round_trips(); }
 
  private:
   void DoCapWaits(absl::Duration cap) override { pool_->CapWaits(cap); }
@@ -207,6 +208,82 @@ class RedisBackend : public Backend {
 
   absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override {
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
+  }
+
+  // Two round trips however many queues: the set, then every LLEN and LINDEX 0 in one
+  // pipeline. A key of another type (a peer's mistake) marks its queue, not the whole answer.
+  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries() override {
+    absl::StatusOr<std::vector<std::string>> names = SortedMembers(keys_.Queues());
+    if (!names.ok()) return names.status();
+    std::vector<QueueSummary> out;
+    if (names->empty()) return out;
+    std::vector<Command> commands;
+    commands.reserve(names->size() * 2);
+    for (const std::string& name : *names) {
+      commands.push_back({"LLEN", keys_.Queue(name)});
+      commands.push_back({"LINDEX", keys_.Queue(name), "0"});
+    }
+    absl::StatusOr<Replies> replies = Run(commands);
+    if (!replies.ok()) return replies.status();
+    out.reserve(names->size());
+    for (size_t i = 0; i < names->size(); ++i) {
+      QueueSummary q{.name = std::move((*names)[i])};
+      const redisReply& size = *(*replies)[2 * i];
+      const redisReply& head = *(*replies)[2 * i + 1];
+      absl::Status bad = ReplyStatus(size, commands[2 * i][1]);
+      if (bad.ok()) bad = ReplyStatus(head, commands[2 * i][1]);
+      if (!bad.ok()) {
+        if (!absl::IsFailedPrecondition(bad)) return bad;
+        q.error = std::string(bad.message());
+      } else {
+        absl::StatusOr<int64_t> n = IntegerOf(size, "LLEN");
+        if (!n.ok()) return n.status();
+        absl::StatusOr<std::optional<std::string>> h = OptionalStringOf(head, "LINDEX");
+        if (!h.ok()) return h.status();
+        q.size = *n;
+        q.head = std::move(*h);
+      }
+      out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  // Two round trips however many workers: the set, then each one's four keys in one pipeline.
+  // A counter that is not an integer (a peer's mistake) reads as 0.
+  absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries() override {
+    absl::StatusOr<std::vector<std::string>> ids = SortedMembers(keys_.Workers());
+    if (!ids.ok()) return ids.status();
+    std::vector<WorkerSummary> out;
+    if (ids->empty()) return out;
+    std::vector<Command> commands;
+    commands.reserve(ids->size() * 4);
+    for (const std::string& id : *ids) {
+      commands.push_back({"GET", keys_.WorkerStarted(id)});
+      commands.push_back({"GET", keys_.Worker(id)});
+      commands.push_back({"GET", keys_.Stat("processed:" + id)});
+      commands.push_back({"GET", keys_.Stat("failed:" + id)});
+    }
+    absl::StatusOr<Replies> replies = Run(commands);
+    if (!replies.ok()) return replies.status();
+    const auto text = [&](size_t i) -> std::optional<std::string> {
+      const redisReply& r = *(*replies)[i];
+      if (r.type != REDIS_REPLY_STRING) return std::nullopt;  // nil, or a key of another type
+      return std::string(r.str, r.len);
+    };
+    const auto count = [&](size_t i) {
+      int64_t n = 0;
+      const std::optional<std::string> v = text(i);
+      return v.has_value() && absl::SimpleAtoi(*v, &n) ? n : 0;
+    };
+    out.reserve(ids->size());
+    for (size_t i = 0; i < ids->size(); ++i) {
+      out.push_back({.id = std::move((*ids)[i]),
+                     .started = text(4 * i),
+                     .job = text(4 * i + 1),
+                     .processed = count(4 * i + 2),
+                     .failed = count(4 * i + 3)});
+    }
+    return out;
   }
 
   absl::Status DoStartJob(const JobStart& start) override {
@@ -952,6 +1029,12 @@ absl::StatusOr<std::unique_ptr<Backend>> NewRedisBackend(const RedisOptions& opt
   auto backend = std::make_unique<RedisBackend>(options);
   RESQUE_RETURN_IF_ERROR(backend->Ping());
   return backend;
+}
+
+std::optional<int64_t> RedisRoundTrips(Backend& backend) {
+  auto* redis = dynamic_cast<RedisBackend*>(&backend);
+  if (redis == nullptr) return std::nullopt;
+  return redis->round_trips();
 }
 
 }  // namespace resque::redis

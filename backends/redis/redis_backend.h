@@ -8,7 +8,9 @@
 #ifndef RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
 #define RESQUE_BACKENDS_REDIS_REDIS_BACKEND_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -58,6 +60,10 @@ std::string MaskedUrl(std::string_view url);
 // Connects (so that a dead Redis is reported now) and returns the backend. Unavailable naming
 // the address, without the password, when Redis cannot be reached.
 absl::StatusOr<std::unique_ptr<Backend>> NewRedisBackend(const RedisOptions& options);
+
+// The round trips `backend` and its sessions made to the server so far, if it is a Redis
+// backend (NewRedisBackend's); nullopt for any other. For benchmarks and tests that count them.
+std::optional<int64_t> RedisRoundTrips(Backend& backend);
 
 }  // namespace resque::redis
 

@@ -866,5 +866,57 @@ TEST_F(CliTest, SchedulerStopsOnTermAndReleasesItsLock) {
             "0");
 }
 
+// `resque top`: one frame, the fullest queue first; frames into a pipe follow each other.
+TEST_F(CliTest, TopShowsQueuesFullestFirstAndWorkersThenExits) {
+  Enqueue("small", "Job", "[]");
+  for (int i = 0; i < 3; ++i) Enqueue("big", "Job", "[]");
+  ASSERT_EQ(redis().Command({"SADD", "resque:workers", "h:1:big"}).status(), absl::OkStatus());
+  RunResult r = Resque({"top", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pending 4 in 2 queues"));
+  EXPECT_THAT(r.out, HasSubstr("workers 1: busy 0  idle 1"));
+  const size_t big = r.out.find("\nbig ");
+  const size_t small = r.out.find("\nsmall ");
+  ASSERT_NE(big, std::string::npos) << r.out;
+  ASSERT_NE(small, std::string::npos) << r.out;
+  EXPECT_LT(big, small) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("h:1:big"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b[")));  // no screen control into a pipe
+
+  r = Resque({"top", "--iterations", "2", "--interval", "0.1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> frames = absl::StrSplit(r.out, "resque top ");
+  EXPECT_EQ(frames.size(), 3u) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("throughput 0.0/s"));  // the second frame has a rate
+}
+
+// `resque web`: serves until TERM; refuses bad flags and a listen beyond loopback without
+// credentials, before touching Redis.
+TEST_F(CliTest, WebServesUntilTermAndRefusesBadListensAndCredentials) {
+  Subprocess web(Argv({"web", "--listen", "127.0.0.1:0"}), Env());
+  ASSERT_EQ(web.status(), absl::OkStatus());
+  absl::SleepFor(absl::Milliseconds(500));
+  web.Signal(SIGTERM);
+  RunResult done = web.Wait(absl::Seconds(15));
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_THAT(done.out, HasSubstr("resque web: http://127.0.0.1:"));
+
+  RunResult r = Resque({"web", "--listen", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--listen wants HOST:PORT"));
+  r = ::resque::testing::Run(
+      {RESQUE_BINARY, "--redis", "redis://127.0.0.1:1", "web", "--listen", "0.0.0.0:5678"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("credentials are required"));
+  r = ::resque::testing::Run(Argv({"web", "--listen", "127.0.0.1:0"}), {"RESQUE_WEB_AUTH=nocolon"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("user:password"));
+  r = Resque({"web", "--auth-file", dir_ + "/missing"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot read --auth-file"));
+  r = Resque({"web", "--refresh", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace resque::testing
