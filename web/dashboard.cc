@@ -1,6 +1,7 @@
 #include "web/dashboard.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "core/failure.h"
 #include "core/heartbeat.h"
 #include "core/job_filter.h"
@@ -15,6 +17,7 @@
 #include "core/payload.h"
 #include "core/recurring.h"
 #include "core/status_macros.h"
+#include "core/worker_id.h"
 
 namespace resque::web {
 namespace {
@@ -25,8 +28,9 @@ std::string JsonOrString(std::string_view raw) {
   return json::Validate(raw).ok() ? std::string(raw) : json::Quote(raw);
 }
 
+// JSON has no inf or NaN: a value a peer's odd date made infinite is unknown.
 std::string Number(std::optional<double> v) {
-  return v.has_value() ? absl::StrFormat("%.3f", *v) : "null";
+  return v.has_value() && std::isfinite(*v) ? absl::StrFormat("%.3f", *v) : "null";
 }
 
 std::string OptionalQuote(const std::optional<std::string>& v) {
@@ -44,8 +48,16 @@ std::optional<double> AgeOfHead(const std::optional<std::string>& head, absl::Ti
   return std::max(0.0, UnixSeconds(now) - *p->queue_time);
 }
 
-// "host:pid:queue,queue": Ruby's form, which every peer writes (ours adds a slot to the pid).
+// "host:pid:queue,queue": Ruby's form, which every peer writes; ours adds ":slot" with several
+// slots (core/worker_id.h).
 void SplitWorkerId(WorkerView& w) {
+  if (absl::StatusOr<WorkerIdParts> parts = ParseWorkerId(w.id); parts.ok()) {
+    w.host = parts->host;
+    w.pid = absl::StrCat(parts->pid);
+    if (parts->slot.has_value()) absl::StrAppend(&w.pid, " slot ", *parts->slot);
+    w.queues = absl::StrSplit(parts->queues, ',', absl::SkipEmpty());
+    return;
+  }
   const size_t a = w.id.find(':');
   const size_t b = a == std::string::npos ? a : w.id.find(':', a + 1);
   if (b == std::string::npos) {
@@ -69,7 +81,8 @@ std::optional<absl::Time> RunAtOf(const std::string& working_json) {
   if (run_at == nullptr) return std::nullopt;
   if (run_at->type == json::Type::kNumber) {
     absl::StatusOr<double> v = json::DoubleValue(run_at->raw);
-    if (v.ok()) return absl::FromUnixMicros(static_cast<int64_t>(*v * 1e6));
+    // Seconds() saturates: a run_at of 1e300 is the infinite future, never an overflow.
+    if (v.ok() && std::isfinite(*v)) return absl::UnixEpoch() + absl::Seconds(*v);
     return std::nullopt;
   }
   absl::StatusOr<std::string> text = json::StringValue(run_at->raw);
@@ -111,14 +124,19 @@ std::string WorkerJson(const WorkerView& w) {
   return absl::StrCat("{\"id\":", json::Quote(w.id), ",\"host\":", json::Quote(w.host),
                       ",\"pid\":", json::Quote(w.pid), ",\"queues\":", queues,
                       ",\"started\":", json::Quote(w.started), ",\"state\":", json::Quote(w.state),
-                      ",\"paused\":", w.state == "paused" ? "true" : "false",
+                      ",\"paused\":", w.paused ? "true" : "false",
                       ",\"job\":", WorkerJobJson(w.job), ",\"running_for\":", Number(w.running_for),
                       ",\"heartbeat_age\":", Number(w.heartbeat_age),
                       ",\"processed\":", w.processed, ",\"failed\":", w.failed, "}");
 }
 
+// Far past any list Redis can hold, and far from overflowing start + count.
+constexpr int64_t kMaxStart = int64_t{1} << 40;
+
 absl::Status PageArgs(int64_t start, int64_t count) {
-  if (start < 0) return absl::InvalidArgumentError("start must be 0 or more");
+  if (start < 0 || start > kMaxStart) {
+    return absl::InvalidArgumentError(absl::StrFormat("start must be 0 to %d", kMaxStart));
+  }
   if (count < 1 || count > kMaxPage) {
     return absl::InvalidArgumentError(absl::StrFormat("count must be 1 to %d", kMaxPage));
   }
@@ -168,7 +186,9 @@ absl::Status CheckRecord(Backend& backend, int64_t index, std::string_view list,
 
 }  // namespace
 
-std::optional<absl::Time> ParsePeerTime(std::string_view text) {
+namespace {
+
+std::optional<absl::Time> ParseAnyPeerTime(std::string_view text) {
   if (absl::StatusOr<absl::Time> t = ParseHeartbeat(text); t.ok()) return *t;
   absl::Time t;
   std::string err;
@@ -180,7 +200,22 @@ std::optional<absl::Time> ParsePeerTime(std::string_view text) {
   // php-resque: strftime('%a %b %d %H:%M:%S %Z %Y'), whose zone name absl cannot read.
   const std::string php = absl::StrReplaceAll(s, {{" UTC ", " +0000 "}, {" GMT ", " +0000 "}});
   if (absl::ParseTime("%a %b %d %H:%M:%S %z %Y", php, absl::UTCTimeZone(), &t, &err)) return t;
+  // node-resque: JavaScript's Date#toString, "Tue Dec 01 2026 10:00:00 GMT+0000 (Coordinated
+  // Universal Time)".
+  const std::string js = s.substr(0, s.find(" ("));
+  if (absl::ParseTime("%a %b %d %Y %H:%M:%S GMT%z", js, absl::UTCTimeZone(), &t, &err)) return t;
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<absl::Time> ParsePeerTime(std::string_view text) {
+  std::optional<absl::Time> t = ParseAnyPeerTime(text);
+  // absl reads "infinite-past"; no peer means that.
+  if (!t.has_value() || *t == absl::InfinitePast() || *t == absl::InfiniteFuture()) {
+    return std::nullopt;
+  }
+  return t;
 }
 
 absl::StatusOr<Snapshot> TakeSnapshot(Backend& backend, absl::Time now) {
@@ -216,9 +251,12 @@ absl::StatusOr<Snapshot> TakeSnapshot(Backend& backend, absl::Time now) {
     w.failed = summary.failed;
     const bool paused =
         s.totals.all_paused || std::binary_search(marked.begin(), marked.end(), w.id);
+    w.paused = paused;  // a paused worker may still be finishing its job: busy and paused
     w.state = w.job.has_value() ? "busy" : paused ? "paused" : "idle";
     if (w.job.has_value()) {
-      if (std::optional<absl::Time> at = RunAtOf(*w.job)) w.running_for = Seconds(now - *at);
+      if (std::optional<absl::Time> at = RunAtOf(*w.job)) {
+        w.running_for = std::max(0.0, Seconds(now - *at));
+      }
     }
     auto beat = std::lower_bound(beats.begin(), beats.end(), std::make_pair(w.id, std::string()));
     if (beat != beats.end() && beat->first == w.id) {
@@ -341,7 +379,7 @@ absl::StatusOr<std::string> FailedJson(Backend& backend, const FailedQuery& q) {
               (!e.failure.ok() || e.failure->exception.find(q.exception) == std::string::npos)) {
             return absl::OkStatus();
           }
-          if (matched >= q.start && matched < q.start + q.count) add(e);
+          if (matched >= q.start && matched - q.start < q.count) add(e);
           ++matched;
           return absl::OkStatus();
         }));

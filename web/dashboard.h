@@ -33,7 +33,8 @@ struct WorkerView {
   std::string pid = {};
   std::vector<std::string> queues = {};
   std::string started = {};
-  std::string state = {};                    // "busy", "idle" or "paused"
+  std::string state = {};  // "busy", "idle" or "paused" (busy wins: a paused worker ends its job)
+  bool paused = false;
   std::optional<std::string> job = {};       // the working-on record as stored
   std::optional<double> running_for = {};    // seconds since its run_at
   std::optional<double> heartbeat_age = {};  // seconds since its last heartbeat

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/absl_view.h"
+#include "core/json.h"
 
 namespace resque::web {
 namespace {
@@ -19,7 +20,21 @@ std::string Value(double v) { return absl::StrFormat("%.17g", v); }
 std::string EscapeLabelValue(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (char c : value) {
+  for (size_t i = 0; i < value.size();) {
+    // Prometheus refuses a whole scrape over one label that is not UTF-8: such bytes (a peer's
+    // queue name) become U+FFFD.
+    const size_t n = json::Utf8SequenceLength(value, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(value.substr(i, n));
+      i += n;
+      continue;
+    }
+    const char c = value[i++];
     switch (c) {
       case '\\':
         out += "\\\\";
@@ -46,6 +61,7 @@ std::string MetricsText(const Snapshot& s, absl::Duration scrape) {
   absl::StrAppend(&out, "resque_failed_total ", t.failed, "\n");
   Family(out, "resque_queue_size", "gauge", "Jobs waiting in the queue.");
   for (const QueueView& q : s.queues) {
+    if (!q.error.empty()) continue;  // its key holds another type: no size to report
     absl::StrAppend(&out, "resque_queue_size{queue=\"", EscapeLabelValue(q.name), "\"} ", q.size,
                     "\n");
   }

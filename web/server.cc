@@ -1,6 +1,8 @@
 #include "web/server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 
 #include <array>
 #include <exception>
@@ -12,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "core/absl_view.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -137,11 +140,32 @@ class Body {
   }                                                                       \
   auto lhs = std::move(*lhs##_or)
 
+// A Host header of "name[:port]" or "[v6][:port]" whose name is a loopback address or
+// "localhost".
+bool LoopbackHostHeader(std::string_view host) {
+  std::string_view name = host;
+  if (absl::StartsWith(AbslView(host), "[")) {
+    const size_t end = host.find(']');
+    if (end == std::string_view::npos) return false;
+    name = host.substr(0, end + 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+  }
+  return !name.empty() && IsLoopbackHost(name);
+}
+
 }  // namespace
 
 bool IsLoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" ||
-         absl::StartsWith(AbslView(host), "127.");
+  if (host == "localhost") return true;
+  std::string addr(host);
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
+    addr = addr.substr(1, addr.size() - 2);
+  }
+  in_addr v4{};
+  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, addr.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 WebServer::WebServer(Backend& backend, WebOptions options)
@@ -178,6 +202,19 @@ absl::Status WebServer::Start() {
                         options_.host, options_.port));
   }
   listener_ = std::thread([this] { http_->listen_after_bind(); });
+  // httplib's stop() does nothing until the listener runs: a Stop() right after Start() would
+  // leave it listening and the join waiting forever. Connections queue in the bound socket
+  // meanwhile, so this wait only orders Start before Stop.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!http_->is_running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  if (!http_->is_running()) {
+    http_->stop();
+    listener_.join();
+    http_.reset();
+    port_ = 0;
+    return absl::UnavailableError(
+        absl::StrFormat("the server on %s did not start listening", options_.host));
+  }
   sampler_ = std::thread([this] { SampleLoop(); });
   return absl::OkStatus();
 }
@@ -245,6 +282,15 @@ void WebServer::Route() {
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    // Without credentials, only a Host naming this loopback server: a page of another site
+    // whose name was rebound to 127.0.0.1 (DNS rebinding) would otherwise be same-origin.
+    if (options_.credentials.empty() && !LoopbackHostHeader(req.get_header_value("Host"))) {
+      Error(res, 421,
+            "the Host header must name this loopback server (127.0.0.1, localhost, [::1]); "
+            "behind a proxy, pass it on (nginx: proxy_set_header Host $proxy_host) or set "
+            "credentials");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!Authorized(req)) {
       res.set_header("WWW-Authenticate", "Basic realm=\"resque\", charset=\"UTF-8\"");
       Error(res, 401, "credentials required");
@@ -343,7 +389,7 @@ void WebServer::Route() {
              return StatsJson(s, self.options_.backend_name);
            }));
   // The name is the rest of the path, decoded: it may hold '/'.
-  http.Get(R"(/api/queues/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+  http.Get(R"(/api/queues/([\s\S]+))", [this](const httplib::Request& req, httplib::Response& res) {
     WEB_ASSIGN_OR_REPLY(start, IntParam(req, "start", 0));
     WEB_ASSIGN_OR_REPLY(count, IntParam(req, "count", 20));
     Reply(res, QueueJobsJson(backend_, req.matches[1].str(), start, count));

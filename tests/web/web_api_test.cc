@@ -304,12 +304,54 @@ TEST_F(WebApiTest, CredentialsAreRequiredWhenSetButNotForHealthz) {
   EXPECT_EQ(r->body, "ok\n");
 }
 
+// DNS rebinding: another site's name resolved to 127.0.0.1 is refused without credentials.
+TEST_F(WebApiTest, WithoutCredentialsOnlyALoopbackHostHeaderIsServed) {
+  Serve();
+  httplib::Result r = Get("/api/session", {{"Host", "evil.example:5678"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 421) << r->body;
+  EXPECT_FALSE(absl::StrContains(r->body, server_->csrf_token()));
+  for (const char* host : {"127.0.0.1:5678", "localhost:5678", "[::1]:5678", "127.0.0.1"}) {
+    r = Get("/api/session", {{"Host", host}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << host;
+  }
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_FALSE(IsLoopbackHost("127.foo.example"));
+  EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+}
+
+// A peer's odd dates never make the JSON invalid (JSON has no infinity).
+TEST_F(WebApiTest, InfiniteDatesFromPeersShowAsUnknown) {
+  ASSERT_OK(backend_->RegisterWorker("h:1:q", "2026-12-01T10:00:00Z"));
+  ASSERT_OK(backend_->StartJob(
+      {.worker_id = "h:1:q", .working_json = R"({"queue":"q","run_at":1e300,"payload":{}})"}));
+  ASSERT_OK(
+      redis().Command({"HSET", "resque:workers:heartbeat", "h:1:q", "infinite-past"}).status());
+  Serve();
+  httplib::Result r = Get("/api/workers");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_OK(json::Validate(r->body).status());
+  EXPECT_TRUE(absl::StrContains(r->body, R"("running_for":0.000,"heartbeat_age":null)")) << r->body;
+}
+
 TEST_F(WebApiTest, BeyondLoopbackWithoutCredentialsIsRefusedBeforeAnythingIsBound) {
   WebServer server(*backend_, {.host = "0.0.0.0", .port = 0});
   absl::Status s = server.Start();
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "needs credentials")) << s;
   EXPECT_EQ(server.port(), 0);
+}
+
+// A Stop right after Start (a signal as the server comes up) returns, every time.
+TEST_F(WebApiTest, AStopRightAfterStartReturns) {
+  for (int i = 0; i < 20; ++i) {
+    WebServer server(*backend_, {.port = 0});
+    ASSERT_OK(server.Start());
+    server.Stop();
+  }
 }
 
 // A backend whose server is gone: every read fails as a dead Redis does.
@@ -356,6 +398,7 @@ TEST_F(WebApiTest, MetricsParseWithThePrometheusClientParser) {
   ASSERT_OK(backend_->Push("mail", JobPayload("M", "[]", 1.0)));
   // A name that needs escaping in a label value.
   ASSERT_OK(backend_->Push("we\"ird\\q\nx", JobPayload("M", "[]", 1.0)));
+  ASSERT_OK(backend_->Push("bad\xffutf8", JobPayload("M", "[]", 1.0)));
   ASSERT_OK(backend_->RegisterWorker("h:1:mail", "2026-12-01T10:00:00Z"));
   ASSERT_OK(backend_->PushFailure(FailureRecord("mail", JobPayload("M", "[]", 1.0), "x")));
   ASSERT_OK(backend_->IncrementStat("processed", 7).status());
@@ -385,6 +428,8 @@ print(json.dumps(out, sort_keys=True))
   EXPECT_TRUE(absl::StrContains(j, R"("resque_processed_total": ["counter", 7.0])")) << j;
   EXPECT_TRUE(absl::StrContains(j, R"("resque_queue_size|queue=mail": ["gauge", 1.0])")) << j;
   EXPECT_TRUE(absl::StrContains(j, R"("resque_queue_size|queue=we\"ird\\q\nx": ["gauge", 1.0])"))
+      << j;
+  EXPECT_TRUE(absl::StrContains(j, R"("resque_queue_size|queue=bad\ufffdutf8": ["gauge", 1.0])"))
       << j;
   EXPECT_TRUE(absl::StrContains(j, R"("resque_workers|state=idle": ["gauge", 1.0])")) << j;
   EXPECT_TRUE(absl::StrContains(j, R"("resque_failed_jobs": ["gauge", 1.0])")) << j;
@@ -481,6 +526,9 @@ TEST(ParsePeerTimeTest, ReadsEveryPeersDateForm) {
   EXPECT_EQ(ParsePeerTime("Tue Dec 01 10:00:00 UTC 2026"), t);
   EXPECT_EQ(ParsePeerTime("1796119200"), t);
   EXPECT_EQ(ParsePeerTime("2026/12/01 10:00:00 UTC"), t);
+  EXPECT_EQ(ParsePeerTime("Tue Dec 01 2026 11:00:00 GMT+0100 (Central European Standard Time)"),
+            t);  // node-resque's run_at
+  EXPECT_EQ(ParsePeerTime("infinite-past"), std::nullopt);
   EXPECT_EQ(ParsePeerTime("yesterday"), std::nullopt);
   EXPECT_EQ(ParsePeerTime(""), std::nullopt);
 }

@@ -1,6 +1,7 @@
 // The dashboard in a real browser: Debian's chromium, driven by puppeteer-core (browser.js beside
-// this file), against a WebServer over a real redis-server holding jobs, workers and failures as
-// our worker, php-resque, Ruby resque and node-resque write them, XSS payloads among them. Each
+// this file), against a WebServer over a real redis-server holding jobs, workers and failures:
+// node-resque's written by node-resque itself, php-resque's and Ruby resque's in the forms they
+// write (docs/wire-format.md), ours, and XSS payloads among them. Each
 // page must load without a console error and show them; the failure retried from the failed page
 // must be re-enqueued and then performed by our worker; a POST without the CSRF token is refused.
 #include <cstdlib>
@@ -33,6 +34,7 @@ constexpr char kXssScript[] = "<script>window.__xss=1</script>";
 constexpr char kXssImg[] = "\"><img src=x onerror=window.__xss=1>";
 
 std::string WebDir() { return RESQUE_WEB_TEST_DIR; }
+std::string InteropDir() { return RESQUE_WEB_TEST_DIR "/../interop"; }
 
 bool BrowserReady(std::string* why) {
   if (std::system("test -x /usr/bin/chromium") != 0) {
@@ -83,8 +85,18 @@ TEST(WebBrowserTest, EveryPageShowsPeersDataAsTextAndARetriedFailureIsPerformed)
                               json::Quote(kXssScript), now - 42)));
   ASSERT_OK(backend.Push("mail", R"({"class":"PHP_Job","args":[{"to":"bob"}],"id":"b1f0",)"
                                  R"("queue_time":1700000000.1234})"));
-  ASSERT_OK(backend.Push("node", absl::StrFormat(R"({"class":"Add","queue":"node","args":[%s]})",
-                                                 json::Quote(kXssImg))));
+  // node-resque itself (tests/interop, pinned): a job enqueued by its Queue, and a failure
+  // written by its Worker.
+  const std::string port = absl::StrCat(redis.port());
+  testing::RunResult node = testing::Run(
+      {"node", InteropDir() + "/enqueue.js", port,
+       absl::StrFormat(R"([["node","Add",[%s]],["nodefail","Fail",[1]]])", json::Quote(kXssImg))},
+      {}, absl::Seconds(60));
+  ASSERT_EQ(node.exit_code, 0) << node.out << node.err;
+  node = testing::Run({"node", InteropDir() + "/work.js", port, "nodefail", "1"}, {},
+                      absl::Seconds(60));
+  ASSERT_EQ(node.exit_code, 0) << node.out << node.err;
+  ASSERT_EQ(*backend.FailureCount(), 1);
   ASSERT_OK(backend.Push("ruby", R"({"class":"Archive","args":[7]})"));
 
   // Workers: ours busy, php-resque's idle, node-resque's paused (pause-all is not set: marked).
@@ -109,7 +121,7 @@ TEST(WebBrowserTest, EveryPageShowsPeersDataAsTextAndARetriedFailureIsPerformed)
   flaky.backtrace = {"app/jobs/flaky.rb:3:in `perform'"};
   flaky.worker = "rubyhost:400:retryq";
   flaky.queue = "retryq";
-  ASSERT_OK(backend.PushFailure(EncodeFailure(flaky)));
+  ASSERT_OK(backend.PushFailure(EncodeFailure(flaky)));  // after node-resque's: index 1
   Failure evil = flaky;
   evil.payload = absl::StrFormat(R"({"class":"EvilJob","args":[%s]})", json::Quote(kXssImg));
   evil.exception = "Evil<b>Error</b>";
@@ -140,6 +152,7 @@ TEST(WebBrowserTest, EveryPageShowsPeersDataAsTextAndARetriedFailureIsPerformed)
       R"({"id":"phphost:200:mail","state":"idle"},)"
       R"({"id":"nodehost:300:node","state":"paused"}],)"
       R"("failures":[{"class":"FlakyJob","error":"boom","queue":"retryq"},)"
+      R"({"class":"Fail","error":"deliberate failure","queue":"nodefail"},)"
       R"({"class":"EvilJob","error":%s,"queue":"mail"}],)"
       R"("xss":[%s,%s],"retry":{"class":"FlakyJob","error":"boom"},)"
       R"("schedules":["nightly"],"delayed":[{"class":"Later"}]})",
