@@ -350,11 +350,12 @@ absl::StatusOr<std::string> FailedJson(Backend& backend, const FailedQuery& q) {
   RESQUE_RETURN_IF_ERROR(PageArgs(q.start, q.count));
   FailureStore store(backend);
   const FailureLayout layout = store.layout();
-  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> queues, store.Queues());
-  if (!q.queue.empty() && layout == FailureLayout::kPerQueue &&
-      !std::binary_search(queues.begin(), queues.end(), q.queue)) {
-    queues.clear();  // no such list: nothing to show, but the page still answers
-  }
+  // The queues the filter offers: those with a failure list (per queue), or every queue.
+  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> queues,
+                          layout == FailureLayout::kPerQueue ? store.Queues() : backend.Queues());
+  // A queue without a failure list has nothing to show, but the page still answers.
+  const bool no_such_list = !q.queue.empty() && layout == FailureLayout::kPerQueue &&
+                            !std::binary_search(queues.begin(), queues.end(), q.queue);
   RESQUE_ASSIGN_OR_RETURN(int64_t total, store.Count());
   const bool filtered = !q.queue.empty() || !q.job_class.empty() || !q.exception.empty() ||
                         layout == FailureLayout::kPerQueue;
@@ -369,10 +370,8 @@ absl::StatusOr<std::string> FailedJson(Backend& backend, const FailedQuery& q) {
       add(e);
       return absl::OkStatus();
     }));
-  } else if (layout == FailureLayout::kPerQueue && !q.queue.empty() && queues.empty()) {
-    // The queue has no failure list.
-  } else {
-    // Every record is read (a page of 1,000 at a time) so that `matched` counts them all.
+  } else if (!no_such_list) {
+    // Every record is read (a page of 500 at a time) so that `matched` counts them all.
     RESQUE_RETURN_IF_ERROR(
         store.ForEach(filter, 0, std::numeric_limits<int64_t>::max(), [&](const FailureEntry& e) {
           if (!q.exception.empty() &&
@@ -385,12 +384,8 @@ absl::StatusOr<std::string> FailedJson(Backend& backend, const FailedQuery& q) {
         }));
   }
   std::string queue_names = "[";
-  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> all_queues, store.Queues());
-  if (layout == FailureLayout::kOneList) {
-    RESQUE_ASSIGN_OR_RETURN(all_queues, backend.Queues());
-  }
-  for (size_t i = 0; i < all_queues.size(); ++i) {
-    absl::StrAppend(&queue_names, i ? "," : "", json::Quote(all_queues[i]));
+  for (size_t i = 0; i < queues.size(); ++i) {
+    absl::StrAppend(&queue_names, i ? "," : "", json::Quote(queues[i]));
   }
   queue_names += "]";
   return absl::StrCat("{\"total\":", total,
