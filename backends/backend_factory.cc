@@ -46,12 +46,14 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenBackend(std::string_view url,
     }
     return OpenMemory(options);
   }
-  // rediss:// too, so that the Redis parser says why it is refused (no TLS).
-  if (scheme == "redis" || scheme == "rediss" || scheme == "unix") return OpenRedis(url, options);
+  if (scheme == "redis" || scheme == "rediss" || scheme == "redis-sentinel" ||
+      scheme == "rediss-sentinel" || scheme == "unix") {
+    return OpenRedis(url, options);
+  }
   // Only the scheme is named: the rest of the URL may hold a password.
   return absl::InvalidArgumentError(
       absl::StrFormat("backend URL scheme \"%s\" is not known; use memory://, redis://, "
-                      "unix:// or host:port",
+                      "rediss://, redis-sentinel://, rediss-sentinel://, unix:// or host:port",
                       AbslView(scheme)));
 }
 

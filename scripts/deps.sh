@@ -5,10 +5,13 @@ set -euo pipefail
 
 # tzdata: the IANA zones cron schedules run in (core/cron.h). chromium and
 # python3-prometheus-client: the dashboard's tests (a real browser, the Prometheus text parser).
-resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libsimdjson-dev libabsl-dev
+# libssl-dev: TLS to Redis. openssl and redis-sentinel: the TLS tests' certificates and the
+# failover test's sentinels.
+resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libssl-dev libsimdjson-dev libabsl-dev
   libconcurrentqueue-dev libcli11-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
   lua-check ruby ruby-redis tzdata
-  chromium python3-prometheus-client)
+  chromium python3-prometheus-client
+  openssl redis-sentinel)
 
 resque_install_deps() {
   local missing=()

@@ -658,7 +658,7 @@ TEST_F(RedisBackendTest, OpenBackendOfAnUnknownSchemeIsInvalidArgumentNamingOnly
   EXPECT_TRUE(absl::IsInvalidArgument(b.status())) << b.status();
   EXPECT_THAT(b.status().message(), AllOf(HasSubstr("\"postgres\""), Not(HasSubstr("hunter2"))));
   // Formerly read as a Redis URL and refused in Redis's words; now core's factory says it.
-  for (const char* url : {"memory://somewhere", "rediss://127.0.0.1:6380"}) {
+  for (const char* url : {"memory://somewhere", "redis-cluster://127.0.0.1:6380"}) {
     absl::StatusOr<std::unique_ptr<Backend>> bad = OpenBackend(url);
     EXPECT_TRUE(absl::IsInvalidArgument(bad.status())) << url << ": " << bad.status();
   }

@@ -98,14 +98,100 @@ TEST(ParseRedisUrl, ReadsBracketedIpv6) {
 }
 
 TEST(ParseRedisUrl, RefusesMalformedUrls) {
-  for (const char* url :
-       {"", "http://h", "rediss://h", "redis://h:abc", "redis://h:0", "redis://h:70000",
-        "redis://h:", "redis://h/x", "redis://h/-1", "redis://", "redis://:pw@", "unix://rel/path",
-        "unix://", "redis://h?foo=1", "redis://[::1", "redis://h?db=x", "redis://:a%zz@h",
-        "redis://:a%4@h", ":6379"}) {
+  for (const char* url : {"",
+                          "http://h",
+                          "redis://h:abc",
+                          "redis://h:0",
+                          "redis://h:70000",
+                          "redis://h:",
+                          "redis://h/x",
+                          "redis://h/-1",
+                          "redis://",
+                          "redis://:pw@",
+                          "unix://rel/path",
+                          "unix://",
+                          "redis://h?foo=1",
+                          "redis://[::1",
+                          "redis://h?db=x",
+                          "redis://:a%zz@h",
+                          "redis://:a%4@h",
+                          ":6379",
+                          "redis://h?tls_ca=/ca.crt",
+                          "rediss://h?tls_verify=maybe",
+                          "rediss://h?tls_ca=",
+                          "redis-sentinel://h:26379",
+                          "redis-sentinel://h:26379/",
+                          "redis-sentinel://h:x/m",
+                          "redis-sentinel://h,/m",
+                          "redis://h?sentinel_password=x",
+                          "redis://h?wait_replicas=-1",
+                          "redis://h?wait_timeout_ms=0",
+                          "redis-sentinel://h/m/x",
+                          "unix:///s?tls_ca=/ca.crt"}) {
     absl::StatusOr<RedisOptions> o = ParseRedisUrl(url);
     EXPECT_TRUE(absl::IsInvalidArgument(o.status())) << url << " -> " << o.status();
   }
+}
+
+TEST(ParseRedisUrl, ReadsTlsSettings) {
+  absl::StatusOr<RedisOptions> o = ParseRedisUrl("rediss://:pw@127.0.0.1:6380/2");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->tls.enabled);
+  EXPECT_TRUE(o->tls.verify);
+  EXPECT_EQ(o->port, 6380);
+  EXPECT_EQ(o->db, 2);
+  EXPECT_EQ(o->password, "pw");
+  o = ParseRedisUrl(
+      "rediss://h?tls_ca=/etc/ca%20dir/ca.crt&tls_ca_dir=/etc/ssl/certs&tls_cert=/c.crt&"
+      "tls_key=/c.key&tls_server_name=redis.internal&tls_verify=no");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->tls.ca_file, "/etc/ca dir/ca.crt");
+  EXPECT_EQ(o->tls.ca_dir, "/etc/ssl/certs");
+  EXPECT_EQ(o->tls.cert_file, "/c.crt");
+  EXPECT_EQ(o->tls.key_file, "/c.key");
+  EXPECT_EQ(o->tls.server_name, "redis.internal");
+  EXPECT_FALSE(o->tls.verify);
+  o = ParseRedisUrl("redis://h");
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->tls.enabled);
+}
+
+TEST(ParseRedisUrl, ReadsSentinelUrls) {
+  absl::StatusOr<RedisOptions> o =
+      ParseRedisUrl("redis-sentinel://127.0.0.1:26379,127.0.0.1:26380,[::1]/mymaster?db=3");
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->sentinels.size(), 3u);
+  EXPECT_EQ(o->sentinels[0].host, "127.0.0.1");
+  EXPECT_EQ(o->sentinels[0].port, 26379);
+  EXPECT_EQ(o->sentinels[1].port, 26380);
+  EXPECT_EQ(o->sentinels[2].host, "::1");
+  EXPECT_EQ(o->sentinels[2].port, 26379);  // the sentinels' default port
+  EXPECT_EQ(o->sentinel_master, "mymaster");
+  EXPECT_EQ(o->db, 3);
+  EXPECT_FALSE(o->tls.enabled);
+  o = ParseRedisUrl(
+      "rediss-sentinel://app:pw@s1:5000/main/4?sentinel_username=watch&sentinel_password=spw&"
+      "tls_ca=/ca.crt");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->sentinel_master, "main");
+  EXPECT_EQ(o->db, 4);
+  EXPECT_EQ(o->username, "app");
+  EXPECT_EQ(o->password, "pw");
+  EXPECT_EQ(o->sentinel_username, "watch");
+  EXPECT_EQ(o->sentinel_password, "spw");
+  EXPECT_TRUE(o->tls.enabled);
+  EXPECT_EQ(o->tls.ca_file, "/ca.crt");
+  EXPECT_THAT(MaskedUrl("redis-sentinel://s1/m?sentinel_password=spw"), Not(HasSubstr("spw")));
+}
+
+TEST(ParseRedisUrl, ReadsReplicaAcknowledgement) {
+  absl::StatusOr<RedisOptions> o = ParseRedisUrl("redis://h?wait_replicas=2&wait_timeout_ms=250");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->wait_replicas, 2);
+  EXPECT_EQ(o->wait_timeout, absl::Milliseconds(250));
+  o = ParseRedisUrl("redis://h");
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->wait_replicas, 0);
 }
 
 TEST(ParseRedisUrl, ErrorsNeverShowThePassword) {
@@ -170,7 +256,9 @@ TEST(MaskedUrl, MasksThePasswordInEveryForm) {
 TEST(ParseRedisUrl, ErrorsSayWhatIsWrong) {
   EXPECT_THAT(ParseRedisUrl("redis://h:abc").status().message(), HasSubstr("port \"abc\""));
   EXPECT_THAT(ParseRedisUrl("redis://h/x").status().message(), HasSubstr("db \"x\""));
-  EXPECT_THAT(ParseRedisUrl("rediss://h").status().message(), HasSubstr("TLS"));
+  EXPECT_THAT(ParseRedisUrl("redis://h?tls_ca=/c").status().message(), HasSubstr("needs TLS"));
+  EXPECT_THAT(ParseRedisUrl("redis-sentinel://h").status().message(),
+              HasSubstr("names its master"));
   EXPECT_THAT(ParseRedisUrl("http://h").status().message(), HasSubstr("unknown scheme"));
 }
 

@@ -11,7 +11,10 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/absl_view.h"
 #include "core/status_macros.h"
 
@@ -33,16 +36,6 @@ absl::Duration NextBackoff(absl::Duration previous, absl::Duration cap) {
 // follow a test's ManualClock.
 absl::Time RealNow() { return RealClock()->MonotonicNow(); }
 
-// A pooled context may have been closed by the server while it sat idle (a restart, a client
-// timeout). Peeking at the socket tells without a round trip: EOF or pending bytes (a stale
-// reply) both mean the context cannot be used.
-bool IsOpen(redisContext* c) {
-  if (c->err != 0) return false;
-  char byte;
-  const ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
 }  // namespace
 
 std::string Int(int64_t v) { return absl::StrFormat("%d", v); }
@@ -51,12 +44,26 @@ std::string TtlMillis(absl::Duration ttl) {
   return Int(std::max<int64_t>(absl::ToInt64Milliseconds(ttl), 1));
 }
 
+namespace {
+
+std::string HostPortText(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return absl::StrFormat("[%s]:%d", host, port);  // IPv6
+  return absl::StrFormat("%s:%d", host, port);
+}
+
+}  // namespace
+
 std::string RedisAddress(const RedisOptions& options) {
-  if (!options.unix_socket.empty()) return absl::StrFormat("unix:%s", options.unix_socket);
-  if (options.host.find(':') != std::string::npos) {
-    return absl::StrFormat("[%s]:%d", options.host, options.port);  // IPv6
+  if (!options.sentinels.empty()) {
+    std::string list;
+    for (const HostPort& s : options.sentinels) {
+      if (!list.empty()) list += ",";
+      list += HostPortText(s.host, s.port);
+    }
+    return absl::StrFormat("master %s (sentinels %s)", options.sentinel_master, list);
   }
-  return absl::StrFormat("%s:%d", options.host, options.port);
+  if (!options.unix_socket.empty()) return absl::StrFormat("unix:%s", options.unix_socket);
+  return HostPortText(options.host, options.port);
 }
 
 namespace {
@@ -73,7 +80,16 @@ ConnectionPool::ConnectionPool(RedisOptions options, std::vector<std::string> sc
       scripts_(std::move(scripts)),
       address_(RedisAddress(options_)),
       shas_(scripts_.size()),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (options_.tls.enabled) {
+    absl::StatusOr<std::shared_ptr<TlsContext>> tls = TlsContext::Make(options_.tls);
+    if (tls.ok()) {
+      tls_ = *std::move(tls);
+    } else {
+      tls_error_ = Prefixed(tls.status());
+    }
+  }
+}
 
 ConnectionPool::~ConnectionPool() {
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -149,61 +165,52 @@ absl::Status ConnectionPool::TimedOut(const WaitSpec& spec, std::string_view wha
       absl::StrFormat("redis %s: %s in time (command timeout)", address_, AbslView(what)));
 }
 
-namespace {
-
-// Puts every command in the context's output buffer (nothing is written yet).
-absl::Status Append(redisContext* c, const std::string& address,
-                    absl::Span<const Command> commands) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const Command& command : commands) {
-    argv.clear();
-    lengths.clear();
-    for (const std::string& word : command) {
-      argv.push_back(word.data());
-      lengths.push_back(word.size());
-    }
-    if (redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
-        REDIS_OK) {
-      return absl::ResourceExhaustedError(
-          absl::StrFormat("redis %s: cannot buffer a command: %s", address, c->errstr));
-    }
-  }
-  return absl::OkStatus();
+absl::Status ConnectionPool::Prefixed(const absl::Status& s) const {
+  return absl::Status(s.code(), absl::StrFormat("redis %s: %s", address_, s.message()));
 }
 
-}  // namespace
-
-absl::Status ConnectionPool::WriteAll(redisContext* c, const WaitSpec& spec) const {
-  for (int done = 0;;) {
-    if (redisBufferWrite(c, &done) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
-    }
-    if (done != 0) return absl::OkStatus();
-    if (!AwaitFd(c->fd, POLLOUT, spec)) return TimedOut(spec, "could not send");
-  }
-}
-
-absl::StatusOr<Reply> ConnectionPool::ReadReply(redisContext* c, const WaitSpec& spec) const {
+absl::Status ConnectionPool::WriteAll(Link* c, const WaitSpec& spec) const {
   for (;;) {
-    void* raw = nullptr;
-    // Non-blocking context: this only takes a reply already read, if there is one.
-    if (redisGetReply(c, &raw) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
-    }
-    if (raw != nullptr) return Reply(static_cast<redisReply*>(raw));
-    if (!AwaitFd(c->fd, POLLIN, spec)) return TimedOut(spec, "no reply");
-    if (redisBufferRead(c) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
+    absl::StatusOr<Io> io = c->Flush();
+    if (!io.ok()) return Prefixed(io.status());
+    if (*io == Io::kDone) return absl::OkStatus();
+    if (!AwaitFd(c->fd(), *io == Io::kWantRead ? POLLIN : POLLOUT, spec)) {
+      return TimedOut(spec, "could not send");
     }
   }
 }
 
-absl::StatusOr<Replies> ConnectionPool::Exchange(redisContext* c,
-                                                 absl::Span<const Command> commands,
+absl::StatusOr<Reply> ConnectionPool::ReadReply(Link* c, const WaitSpec& spec) const {
+  for (;;) {
+    absl::StatusOr<redisReply*> taken = c->TakeReply();
+    if (!taken.ok()) return Prefixed(taken.status());
+    if (*taken != nullptr) return Reply(*taken);
+    // TLS may hold decrypted bytes the socket no longer shows: read first, poll when it asks.
+    // Plaintext polls first, which saves a read that would find nothing.
+    Io want = Io::kWantRead;
+    if (c->tls()) {
+      absl::StatusOr<Io> io = c->Fill();
+      if (!io.ok()) return Prefixed(io.status());
+      if (*io == Io::kDone) continue;
+      want = *io;
+    }
+    if (!AwaitFd(c->fd(), want == Io::kWantWrite ? POLLOUT : POLLIN, spec)) {
+      return TimedOut(spec, "no reply");
+    }
+    if (!c->tls()) {
+      absl::StatusOr<Io> io = c->Fill();
+      if (!io.ok()) return Prefixed(io.status());
+    }
+  }
+}
+
+absl::StatusOr<Replies> ConnectionPool::Exchange(Link* c, absl::Span<const Command> commands,
                                                  const WaitSpec& spec) const {
   round_trips_.fetch_add(1, std::memory_order_relaxed);
-  RESQUE_RETURN_IF_ERROR(Append(c, address_, commands));
+  for (const Command& command : commands) {
+    absl::Status appended = c->Append(command);
+    if (!appended.ok()) return Prefixed(appended);
+  }
   RESQUE_RETURN_IF_ERROR(WriteAll(c, spec));
   Replies replies;
   replies.reserve(commands.size());
@@ -214,31 +221,185 @@ absl::StatusOr<Replies> ConnectionPool::Exchange(redisContext* c,
   return replies;
 }
 
+namespace {
+
+// Replies that say the server cannot take writes as a master now: it was demoted by a failover
+// (READONLY; UNBLOCKED for a blocked command when its role changed), lost its own master
+// (MASTERDOWN) or is loading its data after a restart (LOADING).
+bool SaysNotMaster(const redisReply& r) {
+  if (r.type != REDIS_REPLY_ERROR) return false;
+  const absl::string_view text(r.str, r.len);
+  return absl::StartsWith(text, "READONLY") || absl::StartsWith(text, "UNBLOCKED") ||
+         absl::StartsWith(text, "MASTERDOWN") || absl::StartsWith(text, "LOADING");
+}
+
+}  // namespace
+
+void ConnectionPool::LostMaster() {
+  std::vector<Context> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_.fetch_add(1);
+    old.swap(idle_);
+  }
+}
+
+absl::Status ConnectionPool::CheckMaster(const Replies& replies) {
+  for (const Reply& r : replies) {
+    if (SaysNotMaster(*r)) {
+      LostMaster();
+      return absl::UnavailableError(
+          absl::StrFormat("redis %s: the server is not a writable master now (%s); reconnecting",
+                          address_, AbslView(ReplyText(*r))));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Context> ConnectionPool::Open(const std::string& host, int port,
+                                             const std::string& unix, const WaitSpec& spec) {
+  const std::string where = unix.empty() ? HostPortText(host, port) : "unix:" + unix;
+  absl::StatusOr<Context> started =
+      unix.empty() ? Link::StartTcp(host, port) : Link::StartUnix(unix);
+  if (!started.ok()) {
+    return absl::Status(started.status().code(),
+                        absl::StrFormat("%s: %s", where, started.status().message()));
+  }
+  Context c = *std::move(started);
+  for (;;) {
+    if (!AwaitFd(c->fd(), POLLOUT, spec)) {
+      return absl::UnavailableError(absl::StrFormat("%s: cannot connect within %s%s", where,
+                                                    absl::FormatDuration(spec.timeout),
+                                                    capped() ? " (stopping)" : ""));
+    }
+    absl::Status connected = c->Connected();
+    if (connected.ok()) break;
+    if (!c->NextAddress()) {
+      return absl::UnavailableError(absl::StrFormat("%s: %s", where, connected.message()));
+    }
+  }
+  if (tls_ != nullptr && unix.empty()) {  // Redis serves no TLS on its Unix socket
+    RESQUE_RETURN_IF_ERROR(c->StartTls(*tls_, host));
+    for (;;) {
+      absl::StatusOr<Io> io = c->Handshake();
+      if (!io.ok()) {
+        return absl::Status(io.status().code(),
+                            absl::StrFormat("%s: %s", where, io.status().message()));
+      }
+      if (*io == Io::kDone) break;
+      if (!AwaitFd(c->fd(), *io == Io::kWantRead ? POLLIN : POLLOUT, spec)) {
+        return absl::UnavailableError(
+            absl::StrFormat("%s: no TLS handshake in time (is it a TLS port?)", where));
+      }
+    }
+  }
+  return c;
+}
+
+absl::StatusOr<HostPort> ConnectionPool::ResolveMaster(const WaitSpec& spec) {
+  const std::vector<HostPort>& sentinels = options_.sentinels;
+  size_t first = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = sentinel_first_;
+  }
+  std::vector<std::string> errors;
+  size_t unknown = 0;
+  size_t refused = 0;
+  for (size_t k = 0; k < sentinels.size(); ++k) {
+    const size_t i = (first + k) % sentinels.size();
+    const HostPort& sentinel = sentinels[i];
+    const std::string where = HostPortText(sentinel.host, sentinel.port);
+    // A sentinel that hangs may take only its share of what is left, so that the others are
+    // still asked.
+    const absl::Duration left = Limit(spec) - RealNow();
+    if (left <= absl::ZeroDuration()) break;
+    const WaitSpec share = {.start = RealNow(),
+                            .timeout = left / static_cast<int64_t>(sentinels.size() - k)};
+    absl::StatusOr<Context> c = Open(sentinel.host, sentinel.port, "", share);
+    if (!c.ok()) {
+      errors.push_back(std::string(c.status().message()));
+      continue;
+    }
+    std::vector<Command> commands;
+    if (!options_.sentinel_password.empty()) {
+      if (options_.sentinel_username.empty()) {
+        commands.push_back({"AUTH", options_.sentinel_password});
+      } else {
+        commands.push_back({"AUTH", options_.sentinel_username, options_.sentinel_password});
+      }
+    }
+    commands.push_back({"SENTINEL", "get-master-addr-by-name", options_.sentinel_master});
+    absl::StatusOr<Replies> r = Exchange(c->get(), commands, share);
+    if (!r.ok()) {
+      errors.push_back(absl::StrFormat("%s: %s", where, r.status().message()));
+      continue;
+    }
+    if (!options_.sentinel_password.empty() && (*r)[0]->type == REDIS_REPLY_ERROR) {
+      ++refused;
+      errors.push_back(
+          absl::StrFormat("%s: AUTH refused: %s", where, AbslView(ReplyText(*(*r)[0]))));
+      continue;
+    }
+    const redisReply& addr = *r->back();
+    if (addr.type == REDIS_REPLY_NIL) {
+      ++unknown;
+      errors.push_back(
+          absl::StrFormat("%s: no master named \"%s\"", where, options_.sentinel_master));
+      continue;
+    }
+    int port = 0;
+    if (addr.type != REDIS_REPLY_ARRAY || addr.elements != 2 ||
+        addr.element[0]->type != REDIS_REPLY_STRING ||
+        addr.element[1]->type != REDIS_REPLY_STRING ||
+        !absl::SimpleAtoi(absl::string_view(addr.element[1]->str, addr.element[1]->len), &port)) {
+      errors.push_back(
+          absl::StrFormat("%s: unexpected answer to SENTINEL get-master-addr-by-name: %s", where,
+                          AbslView(ReplyText(addr))));
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sentinel_first_ = i;
+    }
+    return HostPort{.host = std::string(addr.element[0]->str, addr.element[0]->len), .port = port};
+  }
+  const std::string why = errors.empty() ? "no time left to ask" : absl::StrJoin(errors, "; ");
+  // Every sentinel answering that it knows no such master is a mistake in the URL, not a
+  // passing failure.
+  if (unknown == sentinels.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat("redis %s: %s", address_, why));
+  }
+  if (refused == sentinels.size()) {
+    return absl::UnauthenticatedError(absl::StrFormat("redis %s: %s", address_, why));
+  }
+  return absl::UnavailableError(
+      absl::StrFormat("redis %s: no sentinel gave the master's address: %s", address_, why));
+}
+
 absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
-  // Non-blocking, as the context stays: every wait is AwaitFd's.
-  Context c(options_.unix_socket.empty()
-                ? redisConnectNonBlock(options_.host.c_str(), options_.port)
-                : redisConnectUnixNonBlock(options_.unix_socket.c_str()));
-  if (c == nullptr) {
-    return absl::UnavailableError(
-        absl::StrFormat("redis %s: cannot allocate a connection", address_));
-  }
-  if (c->err != 0) {
-    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, c->errstr));
-  }
+  if (!tls_error_.ok()) return tls_error_;
   const WaitSpec connecting = {.start = RealNow(), .timeout = timeout};
-  if (!AwaitFd(c->fd, POLLOUT, connecting)) {
-    return absl::UnavailableError(absl::StrFormat("redis %s: cannot connect within %s%s", address_,
-                                                  absl::FormatDuration(timeout),
-                                                  capped() ? " (stopping)" : ""));
+  // Read before the master is looked up: a LostMaster meanwhile makes this link old at once.
+  const uint64_t generation = generation_.load();
+  const bool sentinel = !options_.sentinels.empty();
+  std::string host = options_.host;
+  int port = options_.port;
+  if (sentinel) {
+    RESQUE_ASSIGN_OR_RETURN(HostPort master, ResolveMaster(connecting));
+    host = std::move(master.host);
+    port = master.port;
   }
-  int error = 0;
-  socklen_t length = sizeof(error);
-  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
-  if (error != 0) {
-    return absl::UnavailableError(absl::StrFormat("redis %s: %s", address_, strerror(error)));
+  absl::StatusOr<Context> opened =
+      Open(host, port, sentinel ? "" : options_.unix_socket, connecting);
+  if (!opened.ok()) {
+    // The message names the address it tried; with Sentinel, which master that was too.
+    if (sentinel) return Prefixed(opened.status());
+    return absl::Status(opened.status().code(),
+                        absl::StrFormat("redis %s", opened.status().message()));
   }
-  if (options_.unix_socket.empty()) redisEnableKeepAlive(c.get());
+  Context c = *std::move(opened);
+  c->generation = generation;
 
   bool authenticated = false;
   if (!options_.password.empty() && !options_.username.empty()) {
@@ -255,8 +416,23 @@ absl::StatusOr<Context> ConnectionPool::Connect(absl::Duration timeout) {
   if (auth) setup.push_back({"AUTH", options_.password});
   if (options_.db != 0) setup.push_back({"SELECT", absl::StrFormat("%d", options_.db)});
   for (const std::string& script : scripts_) setup.push_back({"SCRIPT", "LOAD", script});
+  // What the sentinels say may be a step behind a failover: the server itself tells its role.
+  if (sentinel) setup.push_back({"ROLE"});
   absl::StatusOr<Replies> replies = Exchange(c.get(), setup, Spec());
   if (!replies.ok()) return replies.status();
+  if (sentinel) {
+    const redisReply& role = *replies->back();
+    const bool master = role.type == REDIS_REPLY_ARRAY && role.elements > 0 &&
+                        role.element[0]->type == REDIS_REPLY_STRING &&
+                        absl::string_view(role.element[0]->str, role.element[0]->len) == "master";
+    if (!master) {
+      return absl::UnavailableError(absl::StrFormat(
+          "redis %s: %s is not the master (yet): its role is %s", address_,
+          HostPortText(host, port),
+          AbslView(role.type == REDIS_REPLY_ARRAY && role.elements > 0 ? ReplyText(*role.element[0])
+                                                                       : ReplyText(role))));
+    }
+  }
   size_t i = 0;
   if (auth) {
     const redisReply& r = *(*replies)[i++];
@@ -292,7 +468,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
     while (!idle_.empty()) {
       Context c = std::move(idle_.back());
       idle_.pop_back();
-      if (IsOpen(c.get())) return c;
+      if (c->generation == generation_.load() && c->IsOpen()) return c;
     }
   }
   return ConnectWithBackoff();
@@ -393,11 +569,13 @@ absl::Status ConnectionPool::Session::Drain() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<redisContext*> ConnectionPool::Session::Ready() {
+absl::StatusOr<Link*> ConnectionPool::Session::Ready() {
   if (context_ != nullptr) {
     RESQUE_RETURN_IF_ERROR(Drain());
     // The server may have closed it while the caller was busy (its idle timeout).
-    if (!IsOpen(context_.get())) context_.reset();
+    if (context_->generation != pool_->generation_.load() || !context_->IsOpen()) {
+      context_.reset();
+    }
   }
   if (context_ == nullptr) {
     absl::StatusOr<Context> c = pool_->Acquire();
@@ -409,18 +587,29 @@ absl::StatusOr<redisContext*> ConnectionPool::Session::Ready() {
 
 absl::StatusOr<Replies> ConnectionPool::Session::Run(absl::Span<const Command> commands,
                                                      absl::Duration blocking, Abandon abandon) {
-  absl::StatusOr<redisContext*> c = Ready();
+  absl::StatusOr<Link*> c = Ready();
   if (!c.ok()) return c.status();
   absl::StatusOr<Replies> replies =
       pool_->Exchange(*c, commands, pool_->Spec(blocking, abandon == Abandon::kNever));
-  if (!replies.ok()) context_.reset();  // unusable after an I/O error or a timeout
+  if (!replies.ok()) {
+    context_.reset();  // unusable after an I/O error or a timeout
+    return replies;
+  }
+  if (absl::Status master = pool_->CheckMaster(*replies); !master.ok()) {
+    context_.reset();
+    return master;
+  }
   return replies;
 }
 
 absl::Status ConnectionPool::Session::Send(absl::Span<const Command> commands) {
-  absl::StatusOr<redisContext*> c = Ready();
+  absl::StatusOr<Link*> c = Ready();
   if (!c.ok()) return c.status();
-  absl::Status s = Append(*c, pool_->address_, commands);
+  absl::Status s;
+  for (const Command& command : commands) {
+    if (s.ok()) s = (*c)->Append(command);
+  }
+  if (!s.ok()) s = pool_->Prefixed(s);
   // Written now, so that the server applies the commands while the caller goes on.
   if (s.ok()) s = pool_->WriteAll(*c, pool_->Spec());
   if (!s.ok()) {

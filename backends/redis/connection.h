@@ -15,8 +15,6 @@
 #ifndef RESQUE_BACKENDS_REDIS_CONNECTION_H_
 #define RESQUE_BACKENDS_REDIS_CONNECTION_H_
 
-#include <hiredis/hiredis.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -31,13 +29,11 @@
 #include "absl/types/span.h"
 #include "backends/redis/redis_backend.h"
 #include "backends/redis/reply.h"
+#include "backends/redis/transport.h"
 
 namespace resque::redis {
 
-struct ContextDeleter {
-  void operator()(redisContext* context) const { redisFree(context); }
-};
-using Context = std::unique_ptr<redisContext, ContextDeleter>;
+using Context = std::unique_ptr<Link>;
 
 // One command: its words, sent as they are.
 using Command = std::vector<std::string>;
@@ -49,7 +45,8 @@ std::string Int(int64_t v);
 // positive TTL under 1 ms still expires, as soon as it can.
 std::string TtlMillis(absl::Duration ttl);
 
-// Where the server is, for error messages: "host:port" or "unix:/path". Never the password.
+// Where the server is, for error messages: "host:port", "unix:/path", or for Sentinel
+// "master <name> (sentinels host:port,...)". Never the password.
 std::string RedisAddress(const RedisOptions& options);
 
 class ConnectionPool {
@@ -57,7 +54,8 @@ class ConnectionPool {
   class Session;
 
   // `scripts` are Lua sources loaded (SCRIPT LOAD) on every new connection, so that EVALSHA
-  // of their digest normally finds them.
+  // of their digest normally finds them. A TLS setting that cannot be loaded (a missing CA file)
+  // fails every call, with its reason.
   ConnectionPool(RedisOptions options, std::vector<std::string> scripts);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -70,6 +68,9 @@ class ConnectionPool {
   // Sends every command of `commands` then reads every reply: one round trip. Error replies
   // are returned as replies (see ReplyStatus); a failure to reach the server, or an I/O error
   // or timeout on the way, is Unavailable naming the address, and the connection is dropped.
+  // So is a reply saying the server is no longer a writable master (READONLY, UNBLOCKED by a
+  // role change, MASTERDOWN, LOADING): every idle connection is dropped with it, and the next
+  // connection looks for the master again (Sentinel) or reconnects.
   // `blocking` is the server-side wait of a blocking command among them (a BLPOP's), added to
   // the command timeout; InfiniteDuration waits forever.
   absl::StatusOr<Replies> Run(absl::Span<const Command> commands,
@@ -92,6 +93,9 @@ class ConnectionPool {
   std::string ScriptSha(size_t i);
 
   const std::string& address() const { return address_; }
+
+  // Failovers noticed so far (replies that the server is no longer the master).
+  int64_t failovers() const { return static_cast<int64_t>(generation_.load()); }
 
   // Exchanges with the server so far (each a write of commands and the read of their replies,
   // connection setup included): what bench/ counts per request.
@@ -145,7 +149,7 @@ class ConnectionPool {
 
     // The connection to send on: this session's own once what Send left pending is read, else
     // one from the pool.
-    absl::StatusOr<redisContext*> Ready();
+    absl::StatusOr<Link*> Ready();
     // Reads and drops the pending replies; on failure the connection is dropped.
     absl::Status Drain();
     // Hands the connection back to the pool if nothing is pending or Drain succeeds.
@@ -173,17 +177,29 @@ class ConnectionPool {
   bool AwaitFd(int fd, short events, const WaitSpec& spec) const;
   // Unavailable for a wait of `spec` that ran out: a timeout, or the cap.
   absl::Status TimedOut(const WaitSpec& spec, std::string_view what) const;
-  absl::Status WriteAll(redisContext* c, const WaitSpec& spec) const;
+  absl::Status WriteAll(Link* c, const WaitSpec& spec) const;
   // One reply, read as it arrives.
-  absl::StatusOr<Reply> ReadReply(redisContext* c, const WaitSpec& spec) const;
+  absl::StatusOr<Reply> ReadReply(Link* c, const WaitSpec& spec) const;
   // Writes every command, then reads as many replies. Any error leaves the context unusable.
-  absl::StatusOr<Replies> Exchange(redisContext* c, absl::Span<const Command> commands,
+  absl::StatusOr<Replies> Exchange(Link* c, absl::Span<const Command> commands,
                                    const WaitSpec& spec) const;
   // An idle connection, or a new one.
   absl::StatusOr<Context> Acquire();
   // Connects within connect_timeout, no sooner than the backoff left by failed attempts allows.
   absl::StatusOr<Context> ConnectWithBackoff();
   absl::StatusOr<Context> Connect(absl::Duration timeout);
+  // A connected (and, with TLS, handshaken) link to host:port or the Unix socket `unix`.
+  absl::StatusOr<Context> Open(const std::string& host, int port, const std::string& unix,
+                               const WaitSpec& spec);
+  // The master's address as the sentinels give it, trying each in turn within `spec`.
+  absl::StatusOr<HostPort> ResolveMaster(const WaitSpec& spec);
+  // Called on a reply that says the server is not a writable master: no idle connection of
+  // the old generation is used again.
+  void LostMaster();
+  // Unavailable after LostMaster when a reply of `replies` says so, naming it.
+  absl::Status CheckMaster(const Replies& replies);
+  // `s` with "redis <address>: " before its message, its code kept.
+  absl::Status Prefixed(const absl::Status& s) const;
   void Release(Context context);
   // Sleeps `d` on the timer unless CapWaits comes first.
   void BackoffSleep(std::unique_lock<std::mutex>& lock, absl::Duration d);
@@ -192,6 +208,11 @@ class ConnectionPool {
   const std::vector<std::string> scripts_;
   const std::string address_;
   mutable std::atomic<int64_t> round_trips_{0};
+  // The TLS context when options_.tls.enabled, or why it could not be made.
+  std::shared_ptr<TlsContext> tls_;
+  absl::Status tls_error_;
+  // Bumped by LostMaster: links of an older generation are not reused.
+  std::atomic<uint64_t> generation_{0};
 
   // std::mutex, not absl::Mutex: Debian's Abseil is built without ThreadSanitizer annotations,
   // so TSan would not see absl::Mutex order the accesses. Guards everything below.
@@ -202,6 +223,7 @@ class ConnectionPool {
   absl::Duration backoff_ = absl::ZeroDuration();
   absl::Time next_attempt_ = absl::InfinitePast();
   std::string last_error_;
+  size_t sentinel_first_ = 0;          // the sentinel that answered last, asked first next time
   std::condition_variable capped_cv_;  // notified (under mu_) when CapWaits sets a cap
 
   // CapWaits: the cap in nanoseconds (-1: none) and since when (the real MonotonicNow, in

@@ -53,6 +53,8 @@ class RedisBackend : public Backend {
       : keys_(options.ns),
         failures_(options.failures),
         timer_(options.timer != nullptr ? options.timer : RealClock()),
+        wait_replicas_(options.wait_replicas),
+        wait_timeout_(options.wait_timeout),
         pool_(std::make_shared<ConnectionPool>(options, ScriptSources())) {}
 
   // A backend over one session of `parent`'s pool (ConnectionPool::Session): every command goes
@@ -63,6 +65,8 @@ class RedisBackend : public Backend {
       : keys_(parent.keys_),
         failures_(parent.failures_),
         timer_(parent.timer_),
+        wait_replicas_(parent.wait_replicas_),
+        wait_timeout_(parent.wait_timeout_),
         pool_(parent.pool_),
         session_(std::move(session)) {}
 
@@ -84,7 +88,7 @@ class RedisBackend : public Backend {
                       absl::Span<const std::string_view> payloads) override {
     Command rpush = {"RPUSH", keys_.Queue(queue)};
     rpush.insert(rpush.end(), payloads.begin(), payloads.end());
-    return Pipeline({{"SADD", keys_.Queues(), Str(queue)}, std::move(rpush)}).status();
+    return DurablePipeline({{"SADD", keys_.Queues(), Str(queue)}, std::move(rpush)}, "the enqueue");
   }
 
   absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
@@ -327,8 +331,11 @@ class RedisBackend : public Backend {
     }
   }
 
+  // With wait_replicas, a finish the replicas do not acknowledge in time still succeeds: it is
+  // applied on the master, and losing it in a failover can only run its job again (its
+  // reservation comes back), never lose it. Failing it would have the worker send it again.
   absl::Status DoFinish(const FinishWrite& write) override {
-    return RunScript(FinishManyCall(keys_, write, failures_)).status();
+    return RunScript(FinishManyCall(keys_, write, failures_), Durability::kWaitBestEffort).status();
   }
 
   absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override {
@@ -736,7 +743,8 @@ class RedisBackend : public Backend {
   // ---- Delayed jobs ----
 
   absl::Status DoPushDelayed(int64_t at, std::string_view item) override {
-    return RunScript(PushDelayedCall(keys_, at, item)).status();
+    return RunScript(PushDelayedCall(keys_, at, item), Durability::kWait, "the delayed enqueue")
+        .status();
   }
 
   // The seconds of the schedule from `start`, at most `count`, with their lists' lengths: a
@@ -983,23 +991,68 @@ class RedisBackend : public Backend {
     return exec;
   }
 
+  // What a write waits for before it is acknowledged (RedisOptions::wait_replicas): nothing;
+  // the replicas, failing when they do not all acknowledge in time; the replicas, succeeding
+  // anyway.
+  enum class Durability { kNone, kWait, kWaitBestEffort };
+
+  bool Waits(Durability d) const { return d != Durability::kNone && wait_replicas_ > 0; }
+  Command WaitCommand() const {
+    return {"WAIT", Int(wait_replicas_), Int(absl::ToInt64Milliseconds(wait_timeout_))};
+  }
+
+  // The reply to WAIT: OK when enough replicas have the write; for `what` ("the enqueue") that
+  // was applied on the master but not acknowledged in time, DeadlineExceeded saying so.
+  absl::Status Acknowledged(const redisReply& wait, std::string_view what) const {
+    RESQUE_RETURN_IF_ERROR(ReplyStatus(wait, "WAIT"));
+    RESQUE_ASSIGN_OR_RETURN(const int64_t acked, IntegerOf(wait, "WAIT"));
+    if (acked >= wait_replicas_) return absl::OkStatus();
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "%s is on the master, but only %d of %d replica(s) acknowledged it within %s "
+        "(wait_replicas): a failover now could lose it",
+        AbslView(what), acked, wait_replicas_, absl::FormatDuration(wait_timeout_)));
+  }
+
+  // Pipeline, then (with wait_replicas) WAIT in the same round trip.
+  absl::Status DurablePipeline(std::vector<Command> commands, std::string_view what) {
+    if (!Waits(Durability::kWait)) return Pipeline(std::move(commands)).status();
+    commands.push_back(WaitCommand());
+    absl::StatusOr<Replies> replies = Run(commands, wait_timeout_);
+    if (!replies.ok()) return replies.status();
+    for (size_t i = 0; i + 1 < commands.size(); ++i) {
+      RESQUE_RETURN_IF_ERROR(ReplyStatus(*(*replies)[i], KeyOf(commands[i])));
+    }
+    return Acknowledged(*replies->back(), what);
+  }
+
   // EVALSHA of a script loaded by the pool; EVAL when the server does not know it (it was
-  // restarted or flushed its scripts since the connection was made).
-  absl::StatusOr<Reply> RunScript(ScriptCall call) {
+  // restarted or flushed its scripts since the connection was made). With `durability`, WAIT
+  // follows in the same round trip.
+  absl::StatusOr<Reply> RunScript(ScriptCall call, Durability durability = Durability::kNone,
+                                  std::string_view what = "the write") {
+    const bool waits = Waits(durability);
+    const absl::Duration blocking = waits ? wait_timeout_ : absl::ZeroDuration();
+    const auto finish = [&](Replies& r) -> absl::StatusOr<Reply> {
+      RESQUE_RETURN_IF_ERROR(ScriptStatus(*r[0]));
+      if (waits && durability == Durability::kWait) {
+        RESQUE_RETURN_IF_ERROR(Acknowledged(*r[1], what));
+      }
+      return std::move(r[0]);
+    };
     std::string sha = pool_->ScriptSha(call.index());
     absl::StatusOr<Replies> r;
     if (!sha.empty()) {
-      r = Run({call.Evalsha(std::move(sha))});
+      std::vector<Command> commands = {call.Evalsha(std::move(sha))};
+      if (waits) commands.push_back(WaitCommand());
+      r = Run(commands, blocking);
       if (!r.ok()) return r.status();
-      if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) {
-        RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
-        return std::move((*r)[0]);
-      }
+      if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) return finish(*r);
     }
-    r = Run({call.Eval()});
+    std::vector<Command> commands = {call.Eval()};
+    if (waits) commands.push_back(WaitCommand());
+    r = Run(commands, blocking);
     if (!r.ok()) return r.status();
-    RESQUE_RETURN_IF_ERROR(ScriptStatus(*(*r)[0]));
-    return std::move((*r)[0]);
+    return finish(*r);
   }
 
   // Where every command goes: this backend's session if it has one, else any idle connection of
@@ -1018,6 +1071,8 @@ class RedisBackend : public Backend {
   const Keys keys_;
   const FailureLayout failures_;  // RedisOptions::failures
   Clock* const timer_;            // RedisOptions::timer
+  const int wait_replicas_;       // RedisOptions::wait_replicas
+  const absl::Duration wait_timeout_;
   const std::shared_ptr<ConnectionPool> pool_;
   // Declared after pool_, so that it ends first (a session must not outlive its pool).
   std::optional<ConnectionPool::Session> session_;

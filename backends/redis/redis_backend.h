@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,6 +21,23 @@
 #include "core/clock.h"
 
 namespace resque::redis {
+
+// TLS (rediss://): OpenSSL, with the server's certificate and name checked unless turned off.
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;      // PEM bundle of the CAs to trust; with ca_dir, empty too: the system's
+  std::string ca_dir;       // a directory of hashed CA certificates (openssl rehash)
+  std::string cert_file;    // a client certificate chain (PEM), for a server that asks for one
+  std::string key_file;     // its private key (PEM)
+  std::string server_name;  // the name the certificate must carry, sent as SNI; empty: the host
+  bool verify = true;       // false: the server is not checked at all (test setups only)
+};
+
+// A sentinel's address.
+struct HostPort {
+  std::string host;
+  int port = 26379;
+};
 
 struct RedisOptions {
   std::string host = "127.0.0.1";
@@ -39,6 +57,22 @@ struct RedisOptions {
   // queues (polled, see docs/reliability.md). Not owned; a test may pass a ManualClock. The
   // socket timeouts above are the kernel's, on the real clock.
   Clock* timer = RealClock();
+
+  TlsOptions tls;  // for the server, and the sentinels when there are any
+
+  // Sentinel: when `sentinels` is not empty, host and port are not used; the master's address is
+  // asked of the sentinels (in turn) for every new connection, and asked again after a lost
+  // connection or a READONLY reply (a failover). See docs/reliability.md ("Failover").
+  std::vector<HostPort> sentinels;
+  std::string sentinel_master;    // the name the sentinels monitor it under
+  std::string sentinel_username;  // AUTH for the sentinels (the server's are above)
+  std::string sentinel_password;  // never logged
+
+  // After an enqueue and after a job's finish, wait until this many replicas have the write
+  // (Redis WAIT), at most wait_timeout. An enqueue they do not all acknowledge in time fails
+  // (it is on the master, but a failover now could lose it). 0: no waiting.
+  int wait_replicas = 0;
+  absl::Duration wait_timeout = absl::Seconds(1);
 };
 
 // The highest db a URL or BackendOptions may name. Redis has 16 unless its `databases` setting

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "backends/redis/redis_backend.h"
 #include "core/absl_view.h"
@@ -54,14 +55,15 @@ class UrlParser {
     }
     const std::string_view scheme = url_.substr(0, scheme_end);
     const std::string_view rest = url_.substr(scheme_end + 3);
-    if (scheme == "redis") return ParseRedis(rest);
-    if (scheme == "unix") return ParseUnix(rest);
-    if (scheme == "rediss") {
-      return Error("TLS (rediss://) is not supported: hiredis 0.14 has no TLS");
+    if (scheme == "redis" || scheme == "rediss") return ParseRedis(rest, scheme == "rediss", false);
+    if (scheme == "redis-sentinel" || scheme == "rediss-sentinel") {
+      return ParseRedis(rest, scheme == "rediss-sentinel", true);
     }
-    if (!IsScheme(scheme)) return Error("unknown scheme (want redis:// or unix://)");
-    return Error(
-        absl::StrFormat("unknown scheme \"%s\" (want redis:// or unix://)", AbslView(scheme)));
+    if (scheme == "unix") return ParseUnix(rest);
+    constexpr std::string_view kWant =
+        "want redis://, rediss://, redis-sentinel://, rediss-sentinel:// or unix://";
+    if (!IsScheme(scheme)) return Error(absl::StrFormat("unknown scheme (%s)", AbslView(kWant)));
+    return Error(absl::StrFormat("unknown scheme \"%s\" (%s)", AbslView(scheme), AbslView(kWant)));
   }
 
  private:
@@ -91,6 +93,13 @@ class UrlParser {
     return out;
   }
 
+  // A file name or server name parameter: decoded, not empty.
+  absl::StatusOr<std::string> Path(std::string_view value, std::string_view name) const {
+    RESQUE_ASSIGN_OR_RETURN(std::string decoded, Decode(value, name));
+    if (decoded.empty()) return Error(absl::StrFormat("%s is empty", AbslView(name)));
+    return decoded;
+  }
+
   absl::StatusOr<int> Number(std::string_view s, std::string_view what, int min, int max) const {
     int value = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -103,8 +112,10 @@ class UrlParser {
   }
 
   // host, host:port, [v6], [v6]:port.
-  absl::StatusOr<RedisOptions> ParseHostPort(std::string_view s, bool bare) {
+  absl::StatusOr<RedisOptions> ParseHostPort(std::string_view s, bool bare,
+                                             int default_port = 6379) {
     RedisOptions options;
+    options.port = default_port;
     std::string_view host = s;
     std::string_view port;
     if (!s.empty() && s.front() == '[') {
@@ -149,27 +160,65 @@ class UrlParser {
       const std::string_view name = pair.substr(0, eq);
       const std::string_view value =
           eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+      const bool tls_parameter = absl::StartsWith(AbslView(name), "tls_");
+      const bool sentinel_parameter = absl::StartsWith(AbslView(name), "sentinel_");
+      if (tls_parameter && !options.tls.enabled) {
+        return Error(
+            absl::StrFormat("\"%s\" needs TLS: rediss:// or rediss-sentinel://", AbslView(name)));
+      }
+      if (sentinel_parameter && options.sentinels.empty()) {
+        return Error(
+            absl::StrFormat("\"%s\" needs a sentinel URL: redis-sentinel://", AbslView(name)));
+      }
       if (name == "db") {
         absl::StatusOr<int> db = Number(value, "db", 0, 1 << 20);
         if (!db.ok()) return db.status();
         options.db = *db;
-      } else if (name == "password") {
+      } else if (name == "password" || name == "sentinel_password") {
         absl::StatusOr<std::string> password = Decode(value, "password");
         if (!password.ok()) return password.status();
-        options.password = *std::move(password);
+        (name == "password" ? options.password : options.sentinel_password) = *std::move(password);
         after_password = true;
+      } else if (name == "sentinel_username") {
+        RESQUE_ASSIGN_OR_RETURN(options.sentinel_username, Decode(value, "sentinel_username"));
+      } else if (name == "wait_replicas") {
+        RESQUE_ASSIGN_OR_RETURN(options.wait_replicas, Number(value, "wait_replicas", 0, 1000));
+      } else if (name == "wait_timeout_ms") {
+        RESQUE_ASSIGN_OR_RETURN(const int ms, Number(value, "wait_timeout_ms", 1, 3600 * 1000));
+        options.wait_timeout = absl::Milliseconds(ms);
+      } else if (name == "tls_ca") {
+        RESQUE_ASSIGN_OR_RETURN(options.tls.ca_file, Path(value, name));
+      } else if (name == "tls_ca_dir") {
+        RESQUE_ASSIGN_OR_RETURN(options.tls.ca_dir, Path(value, name));
+      } else if (name == "tls_cert") {
+        RESQUE_ASSIGN_OR_RETURN(options.tls.cert_file, Path(value, name));
+      } else if (name == "tls_key") {
+        RESQUE_ASSIGN_OR_RETURN(options.tls.key_file, Path(value, name));
+      } else if (name == "tls_server_name") {
+        RESQUE_ASSIGN_OR_RETURN(options.tls.server_name, Path(value, name));
+      } else if (name == "tls_verify") {
+        if (value == "yes") {
+          options.tls.verify = true;
+        } else if (value == "no") {
+          options.tls.verify = false;
+        } else {
+          return Error("tls_verify is yes or no");
+        }
       } else if (after_password) {
         // Likely the password's own tail, cut at an unescaped '&': not echoed.
         return Error("unknown parameter after the password (write '&' in a password as %26)");
       } else {
-        return Error(
-            absl::StrFormat("unknown parameter \"%s\" (want db or password)", AbslView(name)));
+        return Error(absl::StrFormat(
+            "unknown parameter \"%s\" (want db, password, wait_replicas, wait_timeout_ms, tls_ca, "
+            "tls_ca_dir, tls_cert, tls_key, tls_server_name, tls_verify, sentinel_username or "
+            "sentinel_password)",
+            AbslView(name)));
       }
     }
     return absl::OkStatus();
   }
 
-  absl::StatusOr<RedisOptions> ParseRedis(std::string_view rest) {
+  absl::StatusOr<RedisOptions> ParseRedis(std::string_view rest, bool tls, bool sentinel) {
     const size_t at = UserInfoEnd(rest);
     const std::string_view userinfo =
         at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
@@ -182,8 +231,31 @@ class UrlParser {
     const std::string_view path =
         slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
 
-    absl::StatusOr<RedisOptions> options = ParseHostPort(hostport, /*bare=*/false);
-    if (!options.ok()) return options.status();
+    absl::StatusOr<RedisOptions> options;
+    std::string_view db_path = path;
+    if (sentinel) {
+      options = RedisOptions();
+      // host:port,host:port,... (26379 where no port is given), then /master[/db].
+      for (std::string_view list = hostport;;) {
+        const size_t comma = list.find(',');
+        absl::StatusOr<RedisOptions> one =
+            ParseHostPort(list.substr(0, comma), /*bare=*/false, /*default_port=*/26379);
+        if (!one.ok()) return one.status();
+        options->sentinels.push_back({.host = one->host, .port = one->port});
+        if (comma == std::string_view::npos) break;
+        list = list.substr(comma + 1);
+      }
+      const size_t next = path.find('/');
+      options->sentinel_master = std::string(path.substr(0, next));
+      db_path = next == std::string_view::npos ? std::string_view() : path.substr(next + 1);
+      if (options->sentinel_master.empty()) {
+        return Error("a sentinel URL names its master: redis-sentinel://host:26379/mymaster");
+      }
+    } else {
+      options = ParseHostPort(hostport, /*bare=*/false);
+      if (!options.ok()) return options.status();
+    }
+    options->tls.enabled = tls;
     if (!userinfo.empty()) {
       const size_t colon = userinfo.find(':');
       absl::StatusOr<std::string> user =
@@ -195,8 +267,8 @@ class UrlParser {
       options->username = *std::move(user);
       options->password = *std::move(password);
     }
-    if (!path.empty()) {
-      absl::StatusOr<int> db = Number(path, "db", 0, 1 << 20);
+    if (!db_path.empty()) {
+      absl::StatusOr<int> db = Number(db_path, "db", 0, 1 << 20);
       if (!db.ok()) return db.status();
       options->db = *db;
     }

@@ -36,8 +36,10 @@ struct ReplyDeleter {
 using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
-// A port the kernel considers free on 127.0.0.1 right now (bind to port 0). Someone may take
-// it before redis-server binds it; StartOnce notices and Start picks another.
+}  // namespace
+
+// Bind to port 0. Someone may take it before redis-server binds it; StartOnce notices and Start
+// picks another.
 absl::StatusOr<int> FreeLoopbackPort() {
   for (int attempt = 0; attempt < 10; ++attempt) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -56,6 +58,8 @@ absl::StatusOr<int> FreeLoopbackPort() {
   }
   return absl::InternalError("no free loopback port");
 }
+
+namespace {
 
 std::string Render(const redisReply& r) {
   switch (r.type) {
@@ -146,7 +150,10 @@ absl::Status RedisServer::StartOnce(int port) {
   if (!password_.empty()) {
     args.push_back("--requirepass");
     args.push_back(password_);
+    args.push_back("--masterauth");  // for a replica of a server with the same password
+    args.push_back(password_);
   }
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   ExecOptions options;
   options.argv = args;
   options.stdout_to = Output::Discard();
@@ -189,6 +196,15 @@ absl::Status RedisServer::Stop() {
   if (server->Wait(absl::Now() + kStopDeadline).ok()) return absl::OkStatus();
   server->Terminate();
   return absl::DeadlineExceededError("redis-server ignored SIGTERM; killed");
+}
+
+absl::Status RedisServer::Kill() {
+  if (!running()) return absl::OkStatus();
+  std::unique_ptr<ChildProcess> server = std::move(server_);
+  (void)server->Signal(SIGKILL);
+  if (server->Wait(absl::Now() + kStopDeadline).ok()) return absl::OkStatus();
+  server->Terminate();
+  return absl::DeadlineExceededError("redis-server outlived SIGKILL");
 }
 
 absl::Status RedisServer::Pause() {

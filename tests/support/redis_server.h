@@ -53,6 +53,15 @@ class RedisServer {
   // production one does. Call before Start().
   void set_appendonly(bool on) { appendonly_ = on; }
 
+  // More redis-server arguments (`--tls-port 0 ...`, `--replicaof ...`), for every later Start().
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+
+  // SIGKILL, as a crash: no shutdown, nothing saved; reaps the process. OK if not running.
+  absl::Status Kill();
+
+  // The directory the server runs in (its log is redis.log there).
+  const std::string& dir() const { return dir_; }
+
   bool running() const { return server_ != nullptr; }
   int port() const { return port_; }
   // The server also listens on this Unix socket (valid once started).
@@ -82,7 +91,12 @@ class RedisServer {
   std::unique_ptr<ChildProcess> server_;
   std::string dir_;
   bool appendonly_ = false;
+  std::vector<std::string> extra_args_;
 };
+
+// A port the kernel considers free on 127.0.0.1 right now, never 6379. Someone may take it
+// before it is used.
+absl::StatusOr<int> FreeLoopbackPort();
 
 }  // namespace resque::testing
 
