@@ -44,7 +44,8 @@ else
 fi
 step "build ($build_dir)"
 cmake -S "$RESQUE_ROOT" -B "$build_dir" -G Ninja "${cmake_args[@]}" >/dev/null
-cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker bench_web resque
+cmake --build "$build_dir" --parallel "$(nproc)" --target bench_memory_queue bench_redis bench_worker bench_web \
+  bench_durability resque
 mkdir -p "$results"
 
 step "node-resque (npm ci in bench/node)"
@@ -61,11 +62,13 @@ fi
 redis_pid=""
 redis_port=""
 redis_dir=$(mktemp -d)
+pair_pids=()  # the replicated pair of bench_durability
 cleanup() {
-  if [ -n "$redis_pid" ]; then
-    kill "$redis_pid" 2>/dev/null || true
-    wait "$redis_pid" 2>/dev/null || true
-  fi
+  for pid in "$redis_pid" "${pair_pids[@]}"; do
+    [ -n "$pid" ] || continue
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$redis_dir"
   if [ "$mode" = smoke ]; then rm -rf "$results"; fi
 }
@@ -113,6 +116,25 @@ run_bench bench_redis --benchmark_min_time="$queue_time" "${repeat[@]}"
 RESQUE_BENCH_SCALE=$worker_scale run_bench bench_worker
 # 10,000 queues and 100,000 failures in the full run (a minute of filling Redis first).
 RESQUE_BENCH_SCALE=$worker_scale run_bench bench_web
+
+# wait_replicas on a master and replica of their own, so that replication does not slow the
+# benchmarks above.
+step "a master and its replica for bench_durability"
+main_redis=("$redis_pid" "$redis_port")
+mkdir -p "$redis_dir/master" "$redis_dir/replica"
+resque_start_redis "$redis_dir/master"
+pair_pids+=("$redis_pid")
+pair_master=$redis_port
+resque_start_redis "$redis_dir/replica" --replicaof 127.0.0.1 "$pair_master"
+pair_pids+=("$redis_pid")
+for _ in $(seq 1 100); do
+  redis-cli -p "$redis_port" info replication | grep -q master_link_status:up && break
+  sleep 0.1
+done
+redis_pid=${main_redis[0]}
+redis_port=${main_redis[1]}
+RESQUE_BENCH_REPLICATED=redis://127.0.0.1:$pair_master run_bench bench_durability \
+  --benchmark_min_time="$queue_time" "${repeat[@]}"
 
 step "node-resque enqueue, worker throughput and latency"
 node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
