@@ -85,6 +85,12 @@ c++ -std=c++20 -O2 -shared -fPIC -I"$RESQUE_ROOT" -o "$work_dir/libnoop.so" "$wo
 # ---- measuring ----
 ticks_per_second=$(getconf CLK_TCK)
 redis_ticks() { awk '{print $14 + $15}' "/proc/$redis_pid/stat"; }
+# The same CPU time as Redis reports it (getrusage), in microseconds: finer than a tick, for the
+# empty-queue runs, which take less than one.
+redis_cpu_us() {
+  cli info cpu | tr -d '\r' |
+    awk -F: '$1 == "used_cpu_sys" || $1 == "used_cpu_user" {t += $2} END {printf "%d\n", t * 1e6}'
+}
 now_ns() { date +%s%N; }
 # FIELD of INFO stats (after CONFIG RESETSTAT: since then).
 info_stat() { cli info stats | tr -d '\r' | awk -F: -v f="$1" '$1 == f {print $2}'; }
@@ -125,19 +131,22 @@ work() {
   fi
 }
 
-# One drain: prints "jobs wall_s redis_cpu_s commands reads script_usec blmove_usec" (the
-# commands counted with those the scripts run, as INFO counts them).
+# One drain: prints "jobs wall_s redis_cpu_s redis_cpu_info_s commands reads script_usec
+# blmove_usec": redis_cpu_s from /proc (in ticks), redis_cpu_info_s from INFO cpu; the commands
+# counted with those the scripts run, as INFO counts them.
 drain() {  # JOBS ARGS...
-  local n=$1 t0 w0 t1 w1
+  local n=$1 t0 w0 t1 w1 u0 u1
   shift
   cli flushall >/dev/null
   [ "$n" = 0 ] || prefill "$n"
   cli config resetstat >/dev/null
+  u0=$(redis_cpu_us)
   t0=$(redis_ticks)
   w0=$(now_ns)
   work "$@"
   w1=$(now_ns)
   t1=$(redis_ticks)
+  u1=$(redis_cpu_us)
   local left processed
   left=$(cli llen resque:queue:bench)
   processed=$(cli get resque:stat:processed)
@@ -145,10 +154,11 @@ drain() {  # JOBS ARGS...
     echo "drain of $n jobs ($*) left $left in the queue, processed ${processed:-0}" >&2
     exit 1
   fi
-  echo "$n $w0 $w1 $t0 $t1 $(info_stat total_commands_processed)" \
+  echo "$n $w0 $w1 $t0 $t1 $u0 $u1 $(info_stat total_commands_processed)" \
     "$(info_stat total_reads_processed) $(command_usec evalsha) $(command_usec blmove)" |
     awk -v hz="$ticks_per_second" '{
-      printf "%d %.6f %.6f %d %d %d %d\n", $1, ($3 - $2) / 1e9, ($5 - $4) / hz, $6, $7, $8, $9 }'
+      printf "%d %.6f %.2f %.6f %d %d %d %d\n", $1, ($3 - $2) / 1e9, ($5 - $4) / hz,
+        ($7 - $6) / 1e6, $8, $9, $10, $11 }'
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -186,13 +196,13 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Median over the rounds of FIELD (awk expression over the drain's fields, the idle drain's
 # CPU as `idle`) for point NAME.
-idle_cpu() { awk -F'|' -v c="$1" '$1 == "idle" && $2 == c {split($3, f, " "); print f[3]}' "$raw" | median; }
+idle_cpu() { awk -F'|' -v c="$1" '$1 == "idle" && $2 == c {split($3, f, " "); print f[4]}' "$raw" | median; }
 point_median() {  # NAME EXPR
   local c
   c=$(awk -F'|' -v n="$1" '$1 == n {print $2; exit}' "$raw")
   awk -F'|' -v n="$1" -v idle="$(idle_cpu "$c")" '$1 == n {
-      split($3, f, " "); jobs = f[1]; wall = f[2]; cpu = f[3]; cmds = f[4]; reads = f[5]
-      script = f[6]; blmove = f[7]; print '"$2"' }' "$raw" | median
+      split($3, f, " "); jobs = f[1]; wall = f[2]; cpu = f[3]; info = f[4]; cmds = f[5]
+      reads = f[6]; script = f[7]; blmove = f[8]; print '"$2"' }' "$raw" | median
 }
 
 # ---- commands per job, from MONITOR ----
@@ -203,7 +213,8 @@ monitor_counts() {  # JOBS ARGS... -> "NAME sent|script COUNT" lines
   shift
   cli flushall >/dev/null
   [ "$n" = 0 ] || prefill "$n"
-  cli monitor >"$out" 2>/dev/null &
+  # redis-cli itself, not through cli(): the pid to stop must be its own.
+  redis-cli -p "$redis_port" monitor >"$out" 2>/dev/null &
   monitor_pid=$!
   for _ in $(seq 1 50); do grep -q '^OK' "$out" 2>/dev/null && break; sleep 0.1; done
   work "$@"
@@ -256,8 +267,8 @@ done
 enqueue_txt=$work_dir/enqueue_table.txt
 : >"$enqueue_txt"
 if [ -x "$bench_redis" ]; then
-  for spec in "Push, one per call and round trip|^BM_BackendPush\$|1" \
-              "PushMany, 100 per call|^BM_BackendPushMany/100\$|100"; do
+  for spec in "Push, one per call and round trip|^BM_BackendPush/|1" \
+              "PushMany, 100 per call|^BM_BackendPushMany/100/|100"; do
     IFS='|' read -r name filter depth <<<"$spec"
     : >"$work_dir/enqueue_raw.txt"
     for round in $(seq 1 "$rounds"); do
@@ -269,7 +280,8 @@ if [ -x "$bench_redis" ]; then
         --benchmark_min_time="$bench_time" >>"$work_dir/bench_redis.log" 2>&1
       t1=$(redis_ticks)
       pushes=$(cli info commandstats | tr -d '\r' |
-        awk -F'[:,=]' '$1 == "cmdstat_rpush" {print $3}')
+        awk -F'[:,=]' '$1 == "cmdstat_rpush" {p = $3} END {print p + 0}')
+      [ "$pushes" -gt 0 ] || { echo "bench_redis $filter pushed nothing" >&2; exit 1; }
       echo "$((t1 - t0)) $pushes $depth" |
         awk -v hz="$ticks_per_second" '{printf "%.3f\n", $1 / hz * 1e6 / ($2 * $3)}' \
         >>"$work_dir/enqueue_raw.txt"
@@ -299,20 +311,21 @@ echo '```'
 echo
 echo "Drains (median of $rounds; Redis CPU less the empty-queue run of the same slots):"
 echo
-echo "| point | jobs | worker jobs/s | Redis busy | Redis CPU per job | one Redis core full at | commands per job (with the scripts') | socket reads per job | in scripts per job |"
+echo "| point | jobs | worker jobs/s | Redis busy | Redis CPU per job (INFO cpu) | one Redis core full at | commands per job (with the scripts') | socket reads per job | in scripts per job |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for p in "${points[@]}"; do
   IFS='|' read -r name c n _ <<<"$p"
   rate=$(point_median "$name" 'jobs / wall')
   busy=$(point_median "$name" 'cpu / wall * 100')
   us=$(point_median "$name" '(cpu - idle) / jobs * 1e6')
+  us_info=$(point_median "$name" '(info - idle) / jobs * 1e6')
   cmds=$(point_median "$name" 'cmds / jobs')
   reads=$(point_median "$name" 'reads / jobs')
   script=$(point_median "$name" '(script + blmove) / jobs')
-  awk -v name="$name" -v n="$n" -v rate="$rate" -v busy="$busy" -v us="$us" -v cmds="$cmds" \
-    -v reads="$reads" -v script="$script" 'BEGIN {
-      printf "| %s | %d | %.1f k/s | %.0f%% | %.2f us | %.1f k/s | %.2f | %.2f | %.2f us |\n",
-        name, n, rate / 1000, busy, us, 1000 / us, cmds, reads, script }'
+  awk -v name="$name" -v n="$n" -v rate="$rate" -v busy="$busy" -v us="$us" -v ui="$us_info" \
+    -v cmds="$cmds" -v reads="$reads" -v script="$script" 'BEGIN {
+      printf "| %s | %d | %.1f k/s | %.0f%% | %.1f us (%.1f) | %.1f k/s | %.2f | %.2f | %.1f us |\n",
+        name, n, rate / 1000, busy, us, ui, 1000 / us, cmds, reads, script }'
 done
 echo
 printf '%s\n' "Empty-queue run (start, register, load the scripts, stop), Redis CPU:" \
@@ -333,7 +346,8 @@ if [ -s "$enqueue_txt" ]; then
   cat "$enqueue_txt"
 fi
 echo
-echo "Raw drains (name|slots|jobs wall_s redis_cpu_s commands reads script_usec blmove_usec):"
+echo "Raw drains (name|slots|jobs wall_s redis_cpu_s redis_cpu_info_s commands reads" \
+  "script_usec blmove_usec):"
 echo
 echo '```'
 cat "$raw"
