@@ -23,7 +23,7 @@
 namespace resque::redis {
 namespace {
 
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = size_t{16} * 1024;
 constexpr int kKeepAliveSeconds = 15;  // as hiredis's redisEnableKeepAlive
 
 // The newest OpenSSL error on this thread's queue, as text, and the queue emptied (so that an
