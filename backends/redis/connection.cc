@@ -2,13 +2,11 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -468,7 +466,7 @@ absl::StatusOr<Context> ConnectionPool::Acquire() {
     while (!idle_.empty()) {
       Context c = std::move(idle_.back());
       idle_.pop_back();
-      if (c->generation == generation_.load() && c->IsOpen()) return c;
+      if (Reusable(*c)) return c;
     }
   }
   return ConnectWithBackoff();
@@ -573,9 +571,7 @@ absl::StatusOr<Link*> ConnectionPool::Session::Ready() {
   if (context_ != nullptr) {
     RESQUE_RETURN_IF_ERROR(Drain());
     // The server may have closed it while the caller was busy (its idle timeout).
-    if (context_->generation != pool_->generation_.load() || !context_->IsOpen()) {
-      context_.reset();
-    }
+    if (!pool_->Reusable(*context_)) context_.reset();
   }
   if (context_ == nullptr) {
     absl::StatusOr<Context> c = pool_->Acquire();

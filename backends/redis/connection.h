@@ -193,6 +193,9 @@ class ConnectionPool {
                                const WaitSpec& spec);
   // The master's address as the sentinels give it, trying each in turn within `spec`.
   absl::StatusOr<HostPort> ResolveMaster(const WaitSpec& spec);
+  // Whether `link` may carry another call: made since the last LostMaster, and neither closed by
+  // the server nor holding stray bytes.
+  bool Reusable(Link& link) const { return link.generation == generation_.load() && link.IsOpen(); }
   // Called on a reply that says the server is not a writable master: no idle connection of
   // the old generation is used again.
   void LostMaster();

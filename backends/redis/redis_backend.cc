@@ -1039,18 +1039,19 @@ class RedisBackend : public Backend {
       }
       return std::move(r[0]);
     };
+    const auto run = [&](Command script) {
+      std::vector<Command> commands = {std::move(script)};
+      if (waits) commands.push_back(WaitCommand());
+      return Run(commands, blocking);
+    };
     std::string sha = pool_->ScriptSha(call.index());
     absl::StatusOr<Replies> r;
     if (!sha.empty()) {
-      std::vector<Command> commands = {call.Evalsha(std::move(sha))};
-      if (waits) commands.push_back(WaitCommand());
-      r = Run(commands, blocking);
+      r = run(call.Evalsha(std::move(sha)));
       if (!r.ok()) return r.status();
       if (!absl::IsNotFound(ReplyStatus(*(*r)[0], ""))) return finish(*r);
     }
-    std::vector<Command> commands = {call.Eval()};
-    if (waits) commands.push_back(WaitCommand());
-    r = Run(commands, blocking);
+    r = run(call.Eval());
     if (!r.ok()) return r.status();
     return finish(*r);
   }
