@@ -3,6 +3,8 @@
 // Two measurements, each swept over the reserve mode (blocking, or polling every 1, 10 or
 // 100 ms), the concurrency (1, 2, 4, 8, 16 slots) and the batch (1, 64; "/batch:64" points):
 //   BM_WorkerThroughput/<backend>/<mode>/c:<n>  no-op jobs per second, draining a prefilled queue
+//   BM_WorkerStar/redis/queues:<q>/busy:<b>     no-op jobs per second of one slot on "*" over q
+//                                               known queues of which b hold the jobs
 //   BM_WorkerLatency/<backend>/<mode>/c:<n>     enqueue-to-perform latency (p50, p99, p99.9) of
 //                                               jobs enqueued at 1000 jobs/s; each job records
 //                                               now minus the enqueue time carried in its args
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -146,9 +149,10 @@ using BackendMaker = std::function<std::unique_ptr<Backend>(benchmark::State&)>;
 // Runs a Worker in a thread for as long as the object lives.
 class RunningWorker {
  public:
-  RunningWorker(Backend& backend, const Mode& mode, int concurrency, int batch)
+  RunningWorker(Backend& backend, const Mode& mode, int concurrency, int batch,
+                std::vector<std::string> queues = {kQueue})
       : worker_(backend, Registry(),
-                {.queues = {kQueue},
+                {.queues = std::move(queues),
                  .blocking = mode.blocking,
                  .interval = mode.interval,
                  .concurrency = concurrency,
@@ -236,6 +240,67 @@ void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode
   ReportLatency(state, samples);
 }
 
+// "*" over `queues` known queues of which the first `busy` (spread evenly by name) hold the
+// jobs, drained by one blocking slot, one job at a time: what a reserve costs as the queues
+// that are empty grow in number. queues:1/busy:1 is the baseline of the same run.
+void WorkerStar(benchmark::State& state, const BackendMaker& make, int queues, int busy, int jobs) {
+  std::unique_ptr<Backend> backend = make(state);
+  if (backend == nullptr) return;
+  jobs = std::max(50, static_cast<int>(jobs * Scale()));
+  std::vector<std::string> names;
+  for (int i = 0; i < queues; ++i) names.push_back(absl::StrCat("star", 100000 + i));
+  const std::string payload = MakePayload("NoOp", "[0]");
+  // Known and empty: pushed to once, then taken from (a peer's queue drained by others).
+  for (const std::string& q : names) {
+    const std::vector<std::string> one = {q};
+    if (!backend->Push(q, payload).ok() || !backend->Reserve(one, absl::ZeroDuration()).ok()) {
+      state.SkipWithError("filling the queues failed");
+      return;
+    }
+  }
+  const std::vector<std::string> payloads(1000, payload);
+  for (auto _ : state) {
+    for (int b = 0; b < busy; ++b) {
+      const std::string& q = names[static_cast<size_t>(b) * queues / busy];
+      for (int pushed = 0; pushed < jobs / busy; pushed += 1000) {
+        const size_t n = std::min<size_t>(1000, jobs / busy - pushed);
+        if (!backend->PushMany(q, absl::MakeConstSpan(payloads).subspan(0, n)).ok()) {
+          state.SkipWithError("PushMany failed");
+          return;
+        }
+      }
+    }
+    TheRecorder().Reset(jobs / busy * busy);
+    const absl::Time start = absl::Now();
+    bool all_done = false;
+    {
+      RunningWorker worker(*backend, kModes[0], 1, 1, {"*"});
+      all_done = TheRecorder().Wait(Deadline());
+    }
+    if (!all_done) {
+      state.SkipWithError("the worker did not perform every job in time");
+      break;
+    }
+    state.SetIterationTime(absl::ToDoubleSeconds(TheRecorder().last_done() - start));
+  }
+  for (const std::string& q : names) (void)backend->RemoveQueue(q);
+  state.SetItemsProcessed(state.iterations() * (jobs / busy * busy));
+}
+
+[[maybe_unused]] void RegisterStar(const std::string& backend_name, const BackendMaker& make,
+                                   int jobs) {
+  for (const auto& [queues, busy] : {std::pair{1, 1}, std::pair{10000, 10}}) {
+    benchmark::RegisterBenchmark(
+        absl::StrCat("BM_WorkerStar/", backend_name, "/queues:", queues, "/busy:", busy).c_str(),
+        [make, queues, busy, jobs](benchmark::State& state) {
+          WorkerStar(state, make, queues, busy, jobs);
+        })
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
 [[maybe_unused]] void RegisterSweep(const std::string& backend_name, const BackendMaker& make,
                                     int throughput_jobs) {
   for (const int batch : kBatches) {
@@ -283,6 +348,7 @@ int main(int argc, char** argv) {
 #endif
 #ifdef RESQUE_BENCH_HAVE_REDIS
   RegisterSweep("redis", resque::bench::MakeRedis, 20000);
+  resque::bench::RegisterStar("redis", resque::bench::MakeRedis, 20000);
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

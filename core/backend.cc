@@ -200,6 +200,29 @@ absl::StatusOr<std::vector<std::string>> Backend::Peek(std::string_view queue, i
 
 absl::StatusOr<std::vector<std::string>> Backend::Queues() { return DoQueues(); }
 
+absl::StatusOr<Backend::StarQueues> Backend::QueuesForStar(int64_t all_up_to) {
+  if (all_up_to < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("queues for *: negative %d", all_up_to));
+  }
+  return DoQueuesForStar(all_up_to);
+}
+
+absl::StatusOr<Backend::StarQueues> Backend::DoQueuesForStar(int64_t all_up_to) {
+  RESQUE_ASSIGN_OR_RETURN(std::vector<std::string> all, DoQueues());
+  StarQueues out;
+  if (static_cast<int64_t>(all.size()) <= all_up_to) {
+    out.queues = std::move(all);
+    return out;
+  }
+  out.all = false;
+  for (std::string& queue : all) {
+    absl::StatusOr<int64_t> n = DoSize(queue);
+    if (!n.ok() && !absl::IsFailedPrecondition(n.status())) return n.status();
+    if (!n.ok() || *n > 0) out.queues.push_back(std::move(queue));
+  }
+  return out;
+}
+
 absl::Status Backend::RemoveQueue(std::string_view queue) {
   RESQUE_RETURN_IF_ERROR(QueueName(queue));
   return DoRemoveQueue(queue);
@@ -271,8 +294,7 @@ absl::Status Backend::StartJob(const JobStart& start) {
   return DoStartJob(start);
 }
 
-absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
-  if (finishes.empty()) return absl::OkStatus();
+absl::StatusOr<FinishWrite> Backend::CheckFinish(absl::Span<const JobFinish> finishes) {
   const std::string_view worker_id = finishes[0].worker_id;
   RESQUE_RETURN_IF_ERROR(WorkerId(worker_id));
   int64_t failures = 0;
@@ -298,16 +320,48 @@ absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
           "finish: a failed job without its queue, where failures are kept by queue");
     }
   }
-  return DoFinish({.worker_id = worker_id,
-                   .jobs = finishes,
-                   .failures = failures,
-                   .stats = WorkerStatNames(worker_id)});
+  return FinishWrite{.worker_id = worker_id,
+                     .jobs = finishes,
+                     .failures = failures,
+                     .stats = WorkerStatNames(worker_id)};
+}
+
+absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
+  if (finishes.empty()) return absl::OkStatus();
+  RESQUE_ASSIGN_OR_RETURN(const FinishWrite write, CheckFinish(finishes));
+  return DoFinish(write);
+}
+
+absl::StatusOr<absl::StatusOr<ReservedJobs>> Backend::FinishAndReserve(
+    absl::Span<const JobFinish> finishes, const ReserveRequest& next) {
+  RESQUE_RETURN_IF_ERROR(CheckReserve(next));
+  if (next.wait != absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "finish and reserve: the reserve may not wait (%s)", absl::FormatDuration(next.wait)));
+  }
+  if (!next.owner.empty()) RESQUE_RETURN_IF_ERROR(WorkerId(next.owner));
+  using Reserved = absl::StatusOr<ReservedJobs>;
+  if (finishes.empty()) return absl::StatusOr<Reserved>(absl::in_place, Reserve(next));
+  RESQUE_ASSIGN_OR_RETURN(const FinishWrite write, CheckFinish(finishes));
+  ReservedJobs jobs(static_cast<size_t>(next.max));
+  RESQUE_ASSIGN_OR_RETURN(const absl::StatusOr<size_t> n,
+                          DoFinishAndReserve(write, next, absl::MakeSpan(jobs)));
+  if (!n.ok()) return absl::StatusOr<Reserved>(absl::in_place, n.status());
+  jobs.resize(*n);
+  return absl::StatusOr<Reserved>(absl::in_place, std::move(jobs));
+}
+
+absl::StatusOr<absl::StatusOr<size_t>> Backend::DoFinishAndReserve(const FinishWrite& write,
+                                                                   const ReserveRequest& next,
+                                                                   absl::Span<ReservedJob> out) {
+  RESQUE_RETURN_IF_ERROR(DoFinish(write));
+  return DoReserve(next, out);
 }
 
 // ---- Reliable reserve and liveness ----
 
 absl::StatusOr<int64_t> Backend::Unreserve(const UnreserveRequest& request) {
-  RESQUE_RETURN_IF_ERROR(WorkerId(request.owner));
+  if (!request.owner.empty()) RESQUE_RETURN_IF_ERROR(WorkerId(request.owner));
   for (const UnreserveJob& job : request.jobs) RESQUE_RETURN_IF_ERROR(QueueName(job.job.queue));
   if (request.jobs.empty()) return 0;
   const std::vector<size_t> order =

@@ -132,7 +132,9 @@ struct UnreserveJob {
 
 // What Unreserve takes. Borrows everything for the length of the call.
 struct UnreserveRequest {
-  std::string_view owner = {};  // whose in-flight list the jobs leave
+  // Whose in-flight list the jobs leave. Empty: jobs reserved without an owner, which exist only
+  // in the caller's memory: each goes back to the head of its queue unconditionally.
+  std::string_view owner = {};
   absl::Span<const UnreserveJob> jobs = {};
   std::string_view status_json = {};  // the tracked jobs' new status (written only if it exists)
 };
@@ -431,6 +433,16 @@ class Backend {
   // Names of every queue ever pushed to and not removed, sorted.
   absl::StatusOr<std::vector<std::string>> Queues();
 
+  // What a worker's "*" stands for, in one step: every known queue, sorted, when there are at
+  // most `all_up_to`; else only those that hold a job (or whose key is not a list, for the
+  // reserve to report), sorted, so that a reserve over them costs what the busy queues cost,
+  // not what every queue does. Both include queues a peer pushed to (RPUSH and SADD).
+  struct StarQueues {
+    std::vector<std::string> queues;
+    bool all = true;  // false: only the queues holding jobs
+  };
+  absl::StatusOr<StarQueues> QueuesForStar(int64_t all_up_to);
+
   // Deletes `queue` with its payloads and forgets its name. Removing an unknown queue is OK.
   absl::Status RemoveQueue(std::string_view queue);
 
@@ -493,6 +505,14 @@ class Backend {
     return Finish(absl::MakeConstSpan(&finish, 1));
   }
   absl::Status FinishJobs(absl::Span<const JobFinish> finishes) { return Finish(finishes); }
+
+  // Finish, then in the same step a reserve that does not wait (`next.wait` must be zero): how a
+  // worker that goes on to its next job pays one round trip per job on Redis instead of two. An
+  // error is the finish's (then nothing was applied, or, for a lost reply, it is unknown whether
+  // anything was); once the finish is applied, a reserve that fails (a queue key of the wrong
+  // type) is told in `reserved` and took nothing. `reserved` holds what Reserve(next) returns.
+  absl::StatusOr<absl::StatusOr<ReservedJobs>> FinishAndReserve(
+      absl::Span<const JobFinish> finishes, const ReserveRequest& next);
 
   // ---- Reliable reserve and liveness ----
   //
@@ -687,6 +707,8 @@ class Backend {
  private:
   // Reserve of one job, written in place into the result.
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const ReserveRequest& request);
+  // Finish's checks of `finishes` (at least one), and what DoFinish is to write.
+  absl::StatusOr<FinishWrite> CheckFinish(absl::Span<const JobFinish> finishes);
 
   friend class BackendWrapper;  // forwards the storage verbs of the backend it wraps
 
@@ -715,6 +737,9 @@ class Backend {
   virtual absl::StatusOr<std::vector<std::string>> DoPeek(std::string_view queue, int64_t start,
                                                           int64_t count) = 0;
   virtual absl::StatusOr<std::vector<std::string>> DoQueues() = 0;
+  // `all_up_to` not negative. The default: DoQueues, then DoSize of each queue when they are
+  // more (for backends where a call is cheap).
+  virtual absl::StatusOr<StarQueues> DoQueuesForStar(int64_t all_up_to);
   virtual absl::Status DoRemoveQueue(std::string_view queue) = 0;
   virtual absl::StatusOr<int64_t> DoRemoveJobs(std::string_view queue,
                                                const JobMatcher& matcher) = 0;
@@ -738,6 +763,12 @@ class Backend {
   virtual absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries();
   virtual absl::Status DoStartJob(const JobStart& start) = 0;
   virtual absl::Status DoFinish(const FinishWrite& write) = 0;
+  // `next` is checked as DoReserve's request is, with no wait; `out` as in DoReserve. The
+  // outer status is the finish's, the inner one the reserve's. The default is DoFinish then
+  // DoReserve, two steps; a backend whose calls cost a round trip makes them one.
+  virtual absl::StatusOr<absl::StatusOr<size_t>> DoFinishAndReserve(const FinishWrite& write,
+                                                                    const ReserveRequest& next,
+                                                                    absl::Span<ReservedJob> out);
 
   // `request.jobs` come in QueueOrder already (at least one); a job is handed back only when an
   // equal payload is in the owner's list (the newest such is taken out).

@@ -63,6 +63,9 @@ class BackendWrapper : public Backend {
     return target_->DoPeek(queue, start, count);
   }
   absl::StatusOr<std::vector<std::string>> DoQueues() override { return target_->DoQueues(); }
+  absl::StatusOr<StarQueues> DoQueuesForStar(int64_t all_up_to) override {
+    return target_->DoQueuesForStar(all_up_to);
+  }
   absl::Status DoRemoveQueue(std::string_view queue) override {
     return target_->DoRemoveQueue(queue);
   }

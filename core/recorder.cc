@@ -116,6 +116,17 @@ absl::Status Recorder::first_unrecorded_error() const {
 
 bool Recorder::Record(Backend& backend, std::string_view worker_id,
                       std::vector<FinishedJob>& done) {
+  return RecordWith(backend, worker_id, done, nullptr, nullptr);
+}
+
+bool Recorder::Record(Backend& backend, std::string_view worker_id, std::vector<FinishedJob>& done,
+                      const ReserveRequest& next, absl::StatusOr<ReservedJobs>& reserved) {
+  return RecordWith(backend, worker_id, done, &next, &reserved);
+}
+
+bool Recorder::RecordWith(Backend& backend, std::string_view worker_id,
+                          std::vector<FinishedJob>& done, const ReserveRequest* next,
+                          absl::StatusOr<ReservedJobs>* reserved) {
   if (done.empty()) return true;
   std::vector<JobFinish> finishes;
   finishes.reserve(done.size());
@@ -128,9 +139,23 @@ bool Recorder::Record(Backend& backend, std::string_view worker_id,
   // A job that ran is recorded, even across a Redis restart: a server that cannot be reached is
   // retried until it takes the record or an immediate stop gives up on it. Other errors would
   // not go away by retrying.
+  // With the next reserve folded in, the first try is both; a retry (after a lost reply, the
+  // finish may or may not have been applied, a job may or may not have been reserved: the
+  // reserver hands such jobs back) is the finish alone.
+  bool first = next != nullptr;
   const absl::Status s = RetryWhileUnreachable(
       state_, options_.log, worker_id, [&] { return "recording the end of " + what(); },
-      [&] { return backend.Finish(finishes); });
+      [&]() -> absl::Status {
+        if (!std::exchange(first, false)) return backend.Finish(finishes);
+        absl::StatusOr<absl::StatusOr<ReservedJobs>> both =
+            backend.FinishAndReserve(finishes, *next);
+        if (!both.ok()) {
+          *reserved = both.status();
+          return both.status();
+        }
+        *reserved = *std::move(both);
+        return absl::OkStatus();
+      });
   const bool recorded = s.ok();
   if (!recorded) {
     options_.log(LogLevel::kError,

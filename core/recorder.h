@@ -70,6 +70,11 @@ class Recorder {
   // an immediate stop), then counts, logs and reports them (on_job_done). Returns whether they
   // were written.
   bool Record(Backend& backend, std::string_view worker_id, std::vector<FinishedJob>& done);
+  // The same, with the reserve `next` (no wait) in the first try's step (Backend::
+  // FinishAndReserve): `reserved` gets what it took, or why it took nothing (the try failed, and
+  // the record was retried alone).
+  bool Record(Backend& backend, std::string_view worker_id, std::vector<FinishedJob>& done,
+              const ReserveRequest& next, absl::StatusOr<ReservedJobs>& reserved);
 
   int64_t processed() const { return processed_.load(); }
   int64_t failed() const { return failed_.load(); }
@@ -78,6 +83,10 @@ class Recorder {
   absl::Status first_unrecorded_error() const;
 
  private:
+  // Record's body; `next` and `reserved` are both null or both not.
+  bool RecordWith(Backend& backend, std::string_view worker_id, std::vector<FinishedJob>& done,
+                  const ReserveRequest* next, absl::StatusOr<ReservedJobs>* reserved);
+
   RunState& state_;
   const RecorderOptions options_;
   std::atomic<int64_t> processed_{0};

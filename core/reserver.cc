@@ -17,6 +17,18 @@ constexpr absl::Duration kQueueListTtl = absl::Seconds(1);
 
 }  // namespace
 
+absl::StatusOr<Backend::StarQueues> StarCache::Look(Backend& backend, absl::Time now,
+                                                    absl::Duration max_age) {
+  std::lock_guard lock(mu_);
+  if (last_.has_value() && !last_->all && now - at_ < max_age) return *last_;
+  absl::StatusOr<Backend::StarQueues> star = backend.QueuesForStar(kStarListsAllUpTo);
+  if (star.ok()) {
+    last_ = *star;
+    at_ = now;
+  }
+  return star;
+}
+
 absl::StatusOr<Reservation> Reserver::Reserve(absl::Duration wait, bool allow_batch) {
   absl::StatusOr<Reservation> r = ReserveOnList(wait, allow_batch);
   paused_ = r.ok() && r->paused;
@@ -85,6 +97,36 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
   } else if (UsableQueues().empty()) {
     r.no_usable = true;
   }
+  return r;
+}
+
+bool Reserver::PrepareFolded(ReserveRequest& request) {
+  if (in_flight_unsure_) return false;
+  const bool reliable = reliable_.load();
+  if (options_.max_batch > 1 && reliable && batch_size_ > 1) return false;
+  if (!ResolveQueues().ok() || queues_.empty()) return false;
+  folded_queues_ = UsableQueues();
+  if (folded_queues_.empty() || !tickets_.Take(/*wait=*/false)) return false;
+  in_flight_ = reliable;
+  folded_paused_ = false;
+  request = {.queues = folded_queues_,
+             .wait = absl::ZeroDuration(),
+             .owner = reliable ? std::string_view(slot_id_) : std::string_view(),
+             .max = 1,
+             .paused = &folded_paused_};
+  return true;
+}
+
+Reservation Reserver::FoldedResult(absl::StatusOr<ReservedJobs> jobs) {
+  Reservation r;
+  if (jobs.ok() && !jobs->empty() && !folded_paused_) {
+    NoteUsable(folded_queues_, jobs->front().queue);
+    r.jobs.push_back(std::move(jobs->front()));
+    return r;
+  }
+  tickets_.Return(1);
+  queues_at_ = absl::InfinitePast();  // as after a plain reserve that found nothing
+  if (!jobs.ok() && in_flight_ && IsTransient(jobs.status())) in_flight_unsure_ = true;
   return r;
 }
 
@@ -196,9 +238,13 @@ absl::Status Reserver::ResolveQueues() {
   }
   const absl::Time now = options_.timer->MonotonicNow();
   if (now - queues_at_ < kQueueListTtl) return absl::OkStatus();
-  // "*" stands for every known queue, sorted; named queues around it keep their place.
-  absl::StatusOr<std::vector<std::string>> all = backend_.Queues();
-  if (!all.ok()) return all.status();
+  // "*" stands for every known queue, sorted (or, past kStarListsAllUpTo, every one that held a
+  // job at the last look); named queues around it keep their place.
+  absl::StatusOr<Backend::StarQueues> star = options_.star != nullptr
+                                                 ? options_.star->Look(backend_, now, kQueueListTtl)
+                                                 : backend_.QueuesForStar(kStarListsAllUpTo);
+  if (!star.ok()) return star.status();
+  const std::vector<std::string>* const all = &star->queues;
   queues_.clear();
   for (const std::string& q : wanted) {
     if (q != "*") {
@@ -240,7 +286,10 @@ absl::StatusOr<int64_t> Reserver::HandBack(absl::Span<const ReservedJob> jobs,
       state_, options_.log, slot_id_,
       [&] { return absl::StrFormat("handing %d %s back", jobs.size(), what); },
       [&] {
-        return backend_.Unreserve({.owner = slot_id_, .jobs = back_jobs, .status_json = waiting});
+        // Reserved without an owner, they are only here: back whatever.
+        return backend_.Unreserve({.owner = in_flight_ ? std::string_view(slot_id_) : "",
+                                   .jobs = back_jobs,
+                                   .status_json = waiting});
       });
   tickets_.Return(static_cast<int>(jobs.size()));
   if (!back.ok()) {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,12 +40,34 @@ struct Reservation {
   bool paused = false;            // the fleet-wide pause flag is set: nothing was taken
 };
 
+// Up to this many known queues, "*" stands for every one of them; past it, for those that held
+// jobs at the last look (Backend::QueuesForStar), so that a reserve's cost does not grow with
+// the empty queues.
+inline constexpr int64_t kStarListsAllUpTo = 100;
+
+// The last look at what "*" stands for, shared by the slots of a worker: past
+// kStarListsAllUpTo queues a look costs the server time in proportion to every known queue, so
+// one look a second serves every slot. Thread-safe.
+class StarCache {
+ public:
+  // The last look if it listed the busy queues only and is younger than `max_age` by `now`;
+  // else a new look on `backend`.
+  absl::StatusOr<Backend::StarQueues> Look(Backend& backend, absl::Time now,
+                                           absl::Duration max_age);
+
+ private:
+  std::mutex mu_;
+  std::optional<Backend::StarQueues> last_;  // guarded by mu_
+  absl::Time at_ = absl::InfinitePast();     // guarded by mu_
+};
+
 struct ReserverOptions {
   std::vector<std::string> queues = {"*"};  // WorkerOptions::queues
   int max_batch = 1;                        // WorkerOptions::batch
   Clock* clock = RealClock();               // dates the statuses of jobs handed back
   Clock* timer = RealClock();               // the "*" list's TTL
   LogSink log = nullptr;                    // must be callable
+  StarCache* star = nullptr;  // shared by the worker's slots; null: each look is the slot's own
 };
 
 class Reserver {
@@ -65,6 +88,19 @@ class Reserver {
   // are quick) a batch, for which it takes the extra tickets it can. The tickets of jobs it did
   // not take go back, on errors too.
   absl::StatusOr<Reservation> Reserve(absl::Duration wait, bool allow_batch);
+
+  // The next reserve, folded into the record of the job that just ran (Backend::
+  // FinishAndReserve) so that a slot that keeps finding jobs pays one round trip per job: true,
+  // with `request` filled (it borrows the reserver's storage until its next call) and one ticket
+  // taken for it, when the next reserve would be one job without a wait; false (nothing taken)
+  // when it would be a batch, when jobs a dropped connection may have left in flight are to be
+  // handed back first, when there is no queue or no ticket, or when "*" cannot be looked up.
+  bool PrepareFolded(ReserveRequest& request);
+  // What the folded reserve came to (the inner result of FinishAndReserve, or its error): the
+  // reservation to perform next. Empty (its ticket given back) when nothing came, or the reserve
+  // failed: then the next reserve is a plain one, which deals with the cause (a queue of the
+  // wrong type, the pause flag, a lost reply).
+  Reservation FoldedResult(absl::StatusOr<ReservedJobs> jobs);
 
   // Whether the queue list is one made at an earlier reserve: finding nothing on it, the caller
   // may look again on a fresh one (a queue may have appeared since).
@@ -133,6 +169,9 @@ class Reserver {
 
   bool in_flight_ = false;
   bool paused_ = false;
+  // The folded reserve's storage (PrepareFolded).
+  std::vector<std::string> folded_queues_;
+  bool folded_paused_ = false;
   int batch_size_ = 1;  // how many jobs the next batch reserve asks for
   // A reserve failed on the way back (the connection dropped): Redis may have moved jobs into
   // the slot's in-flight list whose reply never came. They are handed back before the next

@@ -32,10 +32,13 @@ void RunState::Resume() {
 }
 
 bool RunState::AwaitRunnable(const std::function<void()>& on_park) {
-  // Told outside the lock: `on_park` may log, and a log sink may call back into the worker.
-  if (pause_flag_.load() && !stop_flag_.load()) on_park();
   std::unique_lock lock(mu_);
   if (paused_ && !stopping_) {
+    // Told outside the lock: `on_park` may log (a log sink may call back into the worker) or
+    // hand a job back. Told whenever the slot is about to park, so that it parks holding none.
+    lock.unlock();
+    on_park();
+    lock.lock();
     ++paused_slots_;
     changed_.wait(lock, [this] { return !paused_ || stopping_; });
     --paused_slots_;

@@ -37,6 +37,12 @@ struct Worker::Slot {
   // always before the same slot's next call.
   const std::unique_ptr<Backend> session;
   Reserver reserver;  // only the slot's thread touches it
+  // Run's slots fold each next reserve into the record of the job before (WorkOne does not: it
+  // performs one job and holds none after).
+  bool fold = false;
+  // What the last record's folded reserve took: performed next, or handed back when the slot
+  // pauses or stops first.
+  std::optional<Reservation> next;
 };
 
 namespace {
@@ -155,6 +161,7 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
                                                            .log = options_.log})) {
   const int n = std::max(options_.concurrency, 1);
   const std::string queues = absl::StrJoin(options_.queues, ",");
+  star_ = std::make_unique<StarCache>();
   std::vector<JobCancel*> cancels;
   for (int i = 0; i < n; ++i) {
     std::string id = FormatWorkerId({.host = options_.hostname,
@@ -167,7 +174,8 @@ Worker::Worker(Backend& backend, const JobRegistry& registry, WorkerOptions opti
                                                             .max_batch = options_.batch,
                                                             .clock = options_.clock,
                                                             .timer = options_.timer,
-                                                            .log = options_.log},
+                                                            .log = options_.log,
+                                                            .star = star_.get()},
                                             *tickets_, *state_, reliable_));
     cancels.push_back(&slots_.back()->cancel);
   }
@@ -343,8 +351,12 @@ void Worker::SlotLoop(Slot& slot) {
     parked = true;
     MarkPaused(slot, true);
   };
+  slot.fold = true;
   while (!state_->stopping()) {
-    const bool runnable = state_->AwaitRunnable(on_park);
+    const bool runnable = state_->AwaitRunnable([&] {
+      if (slot.next.has_value()) HandBackNext(slot);
+      on_park();
+    });
     // Unregistering clears the mark of a slot that stops while paused.
     if (parked && runnable) {
       Log(LogLevel::kInfo, absl::StrFormat("worker %s: resumed, taking jobs again", slot.id));
@@ -352,7 +364,8 @@ void Worker::SlotLoop(Slot& slot) {
     }
     parked = false;
     if (!runnable) break;
-    if (!tickets_->Take(/*wait=*/true)) break;
+    // The folded reserve took its ticket.
+    if (!slot.next.has_value() && !tickets_->Take(/*wait=*/true)) break;
     absl::StatusOr<bool> worked = WorkOnce(slot, ReserveWait(), /*allow_batch=*/true);
     if (!worked.ok()) {
       // A reserve cut short by the stop (Backend::CapWaits) is no news.
@@ -370,6 +383,17 @@ void Worker::SlotLoop(Slot& slot) {
     if (options_.burst) break;
     if (!options_.blocking && !state_->Sleep(options_.interval)) break;
   }
+  if (slot.next.has_value()) HandBackNext(slot);
+}
+
+void Worker::HandBackNext(Slot& slot) {
+  const Reservation r = *std::move(slot.next);
+  slot.next.reset();
+  std::vector<absl::StatusOr<Payload>> payloads;
+  payloads.reserve(r.jobs.size());
+  for (const ReservedJob& job : r.jobs) payloads.push_back(DecodePayload(job.payload));
+  // Nothing was recorded of it: it waits again, first in line, as if never taken.
+  (void)slot.reserver.HandBack(r.jobs, payloads, "job(s) taken as the slot paused or stopped");
 }
 
 void Worker::MarkPaused(Slot& slot, bool paused) {
@@ -441,7 +465,13 @@ absl::StatusOr<bool> Worker::WorkOnce(Slot& slot, absl::Duration wait, bool allo
 }
 
 absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool allow_batch) {
-  RESQUE_ASSIGN_OR_RETURN(Reservation r, slot.reserver.Reserve(wait, allow_batch));
+  Reservation r;
+  if (slot.next.has_value()) {
+    r = *std::move(slot.next);
+    slot.next.reset();
+  } else {
+    RESQUE_ASSIGN_OR_RETURN(r, slot.reserver.Reserve(wait, allow_batch));
+  }
   if (r.no_queues || r.no_usable) {
     // "*" with no queue yet, or none usable: nothing to reserve from, so wait as the reserve
     // would have.
@@ -471,8 +501,9 @@ void Worker::Process(Slot& slot, const ReservedJob& job) {
   std::vector<FinishedJob> done;
   done.push_back(recorder_->Finished(slot.id, job, payload.ok() ? &*payload : nullptr, *outcome,
                                      slot.reserver.in_flight()));
-  Record(slot, done, took);
-  slot.reserver.OneJobTook(options_.timer->MonotonicNow() - start);
+  // Before the record: whether batches start decides whether the next reserve is folded in.
+  slot.reserver.OneJobTook(took[0]);
+  Record(slot, done, took, slot.fold);
 }
 
 std::optional<JobOutcome> Worker::RunOne(Slot& slot, const ReservedJob& job,
@@ -545,8 +576,19 @@ void Worker::ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs) {
 }
 
 void Worker::Record(Slot& slot, std::vector<FinishedJob>& done,
-                    absl::Span<const absl::Duration> took) {
-  const bool recorded = recorder_->Record(*slot.session, slot.id, done);
+                    absl::Span<const absl::Duration> took, bool fold) {
+  ReserveRequest next;
+  bool recorded = false;
+  // The next job comes in the same step, unless the slot is about to take none.
+  if (fold && !state_->stopping() && !state_->paused() && !handing_back_.load() &&
+      slot.reserver.PrepareFolded(next)) {
+    absl::StatusOr<ReservedJobs> reserved(absl::in_place);
+    recorded = recorder_->Record(*slot.session, slot.id, done, next, reserved);
+    Reservation r = slot.reserver.FoldedResult(std::move(reserved));
+    if (!r.jobs.empty()) slot.next = std::move(r);
+  } else {
+    recorded = recorder_->Record(*slot.session, slot.id, done);
+  }
   // What could not be recorded, the recorder said.
   if (recorded) {
     for (size_t i = 0; i < done.size(); ++i) LogEnd(slot, done[i], took[i]);

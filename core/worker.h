@@ -47,6 +47,7 @@ class ForkRunner;
 class JobRunner;
 class Liveness;
 class Recorder;
+class StarCache;
 class RunState;
 class Tickets;
 class Watchdog;
@@ -220,8 +221,12 @@ class Worker {
   std::optional<JobOutcome> RunOne(Slot& slot, const ReservedJob& job,
                                    const absl::StatusOr<Payload>& payload, bool announce);
   // Records `done` (each job having taken `took`), logs each one's end, and counts them against
-  // max_jobs.
-  void Record(Slot& slot, std::vector<FinishedJob>& done, absl::Span<const absl::Duration> took);
+  // max_jobs. `fold`: the next reserve goes in the same step (Reserver::PrepareFolded), its job
+  // into slot.next.
+  void Record(Slot& slot, std::vector<FinishedJob>& done, absl::Span<const absl::Duration> took,
+              bool fold = false);
+  // Hands the job of slot.next back to its queue: the slot pauses or stops before starting it.
+  void HandBackNext(Slot& slot);
   // The line of a recorded job's end: done or skipped at info, failed at warning.
   void LogEnd(const Slot& slot, const FinishedJob& d, absl::Duration took) const;
   // Hands `jobs` back to the head of their queues (Reserver::HandBack); during a shutdown wait
@@ -262,6 +267,7 @@ class Worker {
   std::unique_ptr<ForkRunner> forks_;  // null unless fork mode
   std::unique_ptr<JobRunner> runner_;
   std::unique_ptr<Liveness> liveness_;
+  std::unique_ptr<StarCache> star_;  // the slots' look at "*"
   std::vector<std::unique_ptr<Slot>> slots_;
   std::unique_ptr<Watchdog> watchdog_;  // in-process timeouts
 

@@ -631,7 +631,9 @@ absl::StatusOr<int64_t> MemoryBackend::DoUnreserve(const UnreserveRequest& reque
   // reserved last goes back.
   std::vector<bool> found(jobs.size());
   for (size_t i = jobs.size(); i-- > 0;) {
-    found[i] = TakeInFlightLocked(request.owner, jobs[i].job, /*newest=*/true);
+    // Without an owner the job was only in the caller's memory: it goes back whatever.
+    found[i] =
+        request.owner.empty() || TakeInFlightLocked(request.owner, jobs[i].job, /*newest=*/true);
     if (found[i] && !jobs[i].job_id.empty()) {
       SetStatusLocked(jobs[i].job_id, request.status_json, absl::InfiniteDuration(),
                       /*only_if_exists=*/true);

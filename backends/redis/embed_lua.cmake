@@ -4,7 +4,12 @@
 #
 # Inputs (-D): LUA_DIR, the folder of the .lua files; SCRIPTS, the script names separated by
 # commas (file LUA_DIR/<name>.lua, enum lua::Script::k<CamelName>); PRELUDE, the name of the file
-# prepended to the scripts listed in WITH_PRELUDE (commas); OUT_DIR.
+# prepended to the scripts listed in WITH_PRELUDE (commas); COMPOSED, the scripts made of others,
+# "name:part+part" separated by commas (may be empty); OUT_DIR.
+#
+# A composed script is, after the prelude: each part's body wrapped as
+# "local function <part>(KEYS, ARGV) ... end" (its KEYS and ARGV those the caller passes), then
+# the script's own body, which calls them.
 #
 # Each file loses its header: the leading lines that start with "--" (what a reader of the .lua
 # needs, not what Redis runs). Everything else is kept byte for byte: the files are read as hex
@@ -13,13 +18,14 @@
 
 cmake_minimum_required(VERSION 3.25)  # policies of the project, for cmake -P
 
-foreach(var LUA_DIR SCRIPTS PRELUDE WITH_PRELUDE OUT_DIR)
+foreach(var LUA_DIR SCRIPTS PRELUDE WITH_PRELUDE COMPOSED OUT_DIR)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "embed_lua.cmake: -D${var}= is required")
   endif()
 endforeach()
 string(REPLACE "," ";" scripts "${SCRIPTS}")
 string(REPLACE "," ";" with_prelude "${WITH_PRELUDE}")
+string(REPLACE "," ";" composed "${COMPOSED}")
 
 # The file's bytes as lowercase hex, minus its leading "--" lines.
 function(read_body name out_var)
@@ -68,6 +74,19 @@ set(names "")
 foreach(name IN LISTS scripts)
   camel_name("${name}" camel)
   read_body("${name}" hex)
+  foreach(entry IN LISTS composed)
+    if(entry MATCHES "^${name}:(.+)$")
+      string(REPLACE "+" ";" parts "${CMAKE_MATCH_1}")
+      set(functions "")
+      foreach(part IN LISTS parts)
+        read_body("${part}" part_hex)
+        string(HEX "local function ${part}(KEYS, ARGV)\n" open_hex)
+        string(HEX "\nend\n" close_hex)
+        string(APPEND functions "${open_hex}${part_hex}${close_hex}")
+      endforeach()
+      set(hex "${functions}${hex}")
+    endif()
+  endforeach()
   if(name IN_LIST with_prelude)
     set(hex "${prelude_hex}${hex}")
   endif()

@@ -139,6 +139,20 @@ class RedisBackend : public Backend {
     return SortedMembers(keys_.Queues());
   }
 
+  absl::StatusOr<StarQueues> DoQueuesForStar(int64_t all_up_to) override {
+    RESQUE_ASSIGN_OR_RETURN(Reply r, RunScript(StarQueuesCall(keys_, all_up_to)));
+    const redisReply& reply = *r;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 2 ||
+        reply.element[0]->type != REDIS_REPLY_INTEGER) {
+      return Unexpected(reply, "the star queues script");
+    }
+    StarQueues out;
+    out.all = reply.element[0]->integer == 1;
+    RESQUE_ASSIGN_OR_RETURN(out.queues, StringsOf(*reply.element[1], "the star queues script"));
+    std::sort(out.queues.begin(), out.queues.end());
+    return out;
+  }
+
   absl::Status DoRemoveQueue(std::string_view queue) override {
     return Transaction({{"SREM", keys_.Queues(), Str(queue)}, {"DEL", keys_.Queue(queue)}})
         .status();
@@ -336,6 +350,48 @@ class RedisBackend : public Backend {
   // reservation comes back), never lose it. Failing it would have the worker send it again.
   absl::Status DoFinish(const FinishWrite& write) override {
     return RunScript(FinishManyCall(keys_, write, failures_), Durability::kWaitBestEffort).status();
+  }
+
+  // One script, one round trip: finish_many.lua's step, then the reserve script's.
+  absl::StatusOr<absl::StatusOr<size_t>> DoFinishAndReserve(const FinishWrite& write,
+                                                            const ReserveRequest& next,
+                                                            absl::Span<ReservedJob> out) override {
+    using Reserved = absl::StatusOr<size_t>;
+    const bool owned = !next.owner.empty();
+    bool* const paused = next.paused;
+    std::vector<std::string> queue_keys;
+    if (!owned) {
+      queue_keys.reserve(next.queues.size());
+      for (const std::string& q : next.queues) queue_keys.push_back(keys_.Queue(q));
+    }
+    const ScriptCall reserve =
+        owned
+            ? ReserveManyCall(keys_, next.queues, next.owner, next.max, paused != nullptr)
+            : ReserveCall(std::move(queue_keys), paused != nullptr ? keys_.PauseAllWorkers() : "");
+    absl::StatusOr<Reply> r =
+        RunScript(FinishReserveCall(FinishManyCall(keys_, write, failures_), reserve),
+                  Durability::kWaitBestEffort);
+    if (!r.ok()) return r.status();
+    const redisReply& reply = **r;
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 2 || reply.elements > 3 ||
+        (reply.elements == 3 && reply.element[2]->type != REDIS_REPLY_STRING)) {
+      return Unexpected(reply, "the finish and reserve script");
+    }
+    if (reply.elements == 3) return Reserved(ScriptError(ReplyText(*reply.element[2])));
+    const redisReply& got = *reply.element[1];
+    if (PausedReply(got, paused)) return Reserved(0);
+    if (owned) {
+      absl::StatusOr<std::vector<ReservedJob>> jobs = ReservationsOf(got, next.queues);
+      if (!jobs.ok()) return Reserved(jobs.status());
+      if (jobs->size() > out.size()) return Unexpected(got, "the finish and reserve script");
+      std::move(jobs->begin(), jobs->end(), out.begin());
+      return Reserved(jobs->size());
+    }
+    absl::StatusOr<std::optional<ReservedJob>> job = ReservationOf(got, next.queues);
+    if (!job.ok()) return Reserved(job.status());
+    if (!job->has_value()) return Reserved(0);
+    out[0] = **std::move(job);
+    return Reserved(1);
   }
 
   absl::StatusOr<int64_t> DoUnreserve(const UnreserveRequest& request) override {

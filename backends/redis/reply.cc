@@ -25,7 +25,10 @@ std::string_view ReplyText(const redisReply& reply) {
 
 absl::Status ReplyStatus(const redisReply& reply, std::string_view key) {
   if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
-  const std::string_view message = ReplyText(reply);
+  return ErrorStatus(ReplyText(reply), key);
+}
+
+absl::Status ErrorStatus(std::string_view message, std::string_view key) {
   const absl::string_view m = AbslView(message);
   const std::string where =
       key.empty() ? std::string() : absl::StrFormat("redis key \"%s\": ", AbslView(key));
@@ -43,7 +46,10 @@ absl::Status ReplyStatus(const redisReply& reply, std::string_view key) {
 
 absl::Status ScriptStatus(const redisReply& reply) {
   if (reply.type != REDIS_REPLY_ERROR) return absl::OkStatus();
-  const std::string_view message(reply.str, reply.len);
+  return ScriptError(std::string_view(reply.str, reply.len));
+}
+
+absl::Status ScriptError(std::string_view message) {
   for (const std::string_view code : {"WRONGTYPE ", "NOTINT "}) {
     if (absl::StartsWith(AbslView(message), AbslView(code))) {
       const std::string_view key = message.substr(code.size());
@@ -52,7 +58,7 @@ absl::Status ScriptStatus(const redisReply& reply) {
           code == "NOTINT " ? "does not hold an integer" : "holds the wrong kind of value"));
     }
   }
-  return ReplyStatus(reply, "");
+  return ErrorStatus(message, "");
 }
 
 absl::Status Unexpected(const redisReply& reply, std::string_view what) {

@@ -36,10 +36,14 @@ std::string_view ReplyText(const redisReply& reply);
 // FailedPrecondition naming `key`; NOSCRIPT is NotFound; anything else is Internal with the
 // server's message. OK for any other reply.
 absl::Status ReplyStatus(const redisReply& reply, std::string_view key);
+// The same, for the message of an error.
+absl::Status ErrorStatus(std::string_view message, std::string_view key);
 
 // A script's "WRONGTYPE <key>" / "NOTINT <key>" error is FailedPrecondition naming that key;
 // any other error as ReplyStatus. OK for any other reply.
 absl::Status ScriptStatus(const redisReply& reply);
+// The same, for the message of a script's error (one a script passed on as a string).
+absl::Status ScriptError(std::string_view message);
 
 // Internal: `reply` is not what `what` (a command, a script) answers with.
 absl::Status Unexpected(const redisReply& reply, std::string_view what);

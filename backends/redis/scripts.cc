@@ -175,9 +175,28 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLay
                     std::move(args));
 }
 
+ScriptCall FinishReserveCall(const ScriptCall& finish, const ScriptCall& reserve) {
+  std::vector<std::string> keys(finish.keys().begin(), finish.keys().end());
+  keys.insert(keys.end(), reserve.keys().begin(), reserve.keys().end());
+  std::vector<std::string> args = {Int(static_cast<int64_t>(finish.keys().size())),
+                                   Int(static_cast<int64_t>(finish.args().size())),
+                                   reserve.script() == lua::Script::kReserveMany ? "many" : "one"};
+  args.reserve(3 + finish.args().size() + reserve.args().size());
+  args.insert(args.end(), finish.args().begin(), finish.args().end());
+  args.insert(args.end(), reserve.args().begin(), reserve.args().end());
+  return ScriptCall(lua::Script::kFinishReserve, std::move(keys), std::move(args));
+}
+
+ScriptCall StarQueuesCall(const Keys& keys, int64_t all_up_to) {
+  return ScriptCall(lua::Script::kStarQueues, {keys.Queues()},
+                    {keys.QueuePrefix(), Int(all_up_to)});
+}
+
 ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request) {
-  std::vector<std::string> args = {keys.InFlightPrefix(request.owner), keys.QueuePrefix(),
-                                   std::string(request.status_json)};
+  // No owner: no in-flight list, the jobs go back whatever (unreserve.lua reads "" so).
+  std::vector<std::string> args = {
+      request.owner.empty() ? std::string() : keys.InFlightPrefix(request.owner),
+      keys.QueuePrefix(), std::string(request.status_json)};
   args.reserve(3 + 3 * request.jobs.size());
   for (const UnreserveJob& j : request.jobs) {
     args.push_back(j.job.queue);

@@ -107,6 +107,15 @@ std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const Jo
 // Replies how many jobs were recorded.
 ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLayout layout);
 
+// finish_reserve.lua: `finish` (a FinishManyCall) and then `reserve` (a ReserveManyCall or a
+// ReserveCall) in one step. Replies {the finish's reply, the reserve's reply}, or {the finish's
+// reply, 0, the reserve's error} when only the reserve failed.
+ScriptCall FinishReserveCall(const ScriptCall& finish, const ScriptCall& reserve);
+
+// star_queues.lua: every known queue when there are at most `all_up_to`, else those holding a
+// job. Replies {1 or 0 (all or not), {names}}.
+ScriptCall StarQueuesCall(const Keys& keys, int64_t all_up_to);
+
 // unreserve.lua: hands the request's jobs back to the head of their queues, last first, each
 // with its status (when it has a job id) set to the request's status_json if it exists. Replies
 // how many went back.

@@ -135,7 +135,96 @@ TEST_P(BackendConformance, UnreserveRequestHandsEachJobBackWithItsOwnStatus) {
   EXPECT_EQ(still[0].payload, Job(1));
   // Handed back already: nothing moves twice.
   EXPECT_EQ(Value(backend().Unreserve({.owner = kOwner, .jobs = back})), 0);
-  EXPECT_CODE(backend().Unreserve({.jobs = back}), kInvalidArgument);
+}
+
+// A job reserved without an owner exists only in its reserver's memory: without an owner it goes
+// back to the head of its queue whatever, with its status.
+TEST_P(BackendConformance, UnreserveWithoutAnOwnerPutsTheJobsBackAtTheHead) {
+  for (int n : {1, 2, 3}) ASSERT_OK(backend().Push("mail", Job(n)));
+  ASSERT_OK(backend().SetStatus("j1", R"({"status":2})", absl::InfiniteDuration(), false));
+  const std::vector<std::string> mail = {"mail"};
+  ReservedJobs jobs = Value(backend().Reserve({.queues = mail}));
+  ASSERT_EQ(jobs.size(), 1u);
+  const std::vector<UnreserveJob> back = {{.job = jobs[0], .job_id = "j1"}};
+  EXPECT_EQ(Value(backend().Unreserve({.jobs = back, .status_json = R"({"status":1})"})), 1);
+  EXPECT_THAT(Value(backend().Peek("mail", 0, 10)), ElementsAre(Job(1), Job(2), Job(3)));
+  EXPECT_EQ(Value(backend().GetStatus("j1")), R"({"status":1})");
+}
+
+// ---- FinishAndReserve: a worker's record and its next reserve in one step ----
+
+TEST_P(BackendConformance, FinishAndReserveRecordsTheJobAndTakesTheNextIntoFlight) {
+  ASSERT_OK(backend().Push("low", Job(1)));
+  ASSERT_OK(backend().Push("low", Job(2)));
+  ASSERT_OK(backend().Push("low", Job(3)));
+  ASSERT_OK(backend().SetStatus("j1", R"({"status":2})", absl::InfiniteDuration(), false));
+  const std::vector<std::string> queues = {"high", "low"};
+  ReservedJobs first = Value(backend().Reserve({.queues = queues, .owner = kOwner}));
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = "{}"}));
+  const JobFinish done = {
+      .worker_id = kOwner, .job_id = "j1", .status_json = R"({"status":4})", .in_flight = first[0]};
+  absl::StatusOr<ReservedJobs> next = Value(backend().FinishAndReserve(
+      absl::MakeConstSpan(&done, 1), {.queues = queues, .owner = kOwner}));
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].queue, "low");
+  EXPECT_EQ((*next)[0].payload, Job(2));
+  // The finish is all there: status, counters, working-on record gone, j1 out of flight...
+  EXPECT_EQ(Value(backend().GetStatus("j1")), R"({"status":4})");
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+  EXPECT_EQ(Value(backend().GetStat(std::string("processed:") + kOwner)), 1);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  // ...and the next job took its place in flight.
+  std::vector<ReservedJob> held = Value(backend().InFlight(kOwner));
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].payload, Job(2));
+  EXPECT_THAT(Value(backend().Peek("low", 0, 10)), ElementsAre(Job(3)));
+
+  // Without an owner the next job is only the caller's; with nothing queued, nothing comes.
+  const JobFinish second = {.worker_id = kOwner, .in_flight = held[0]};
+  next = Value(backend().FinishAndReserve(absl::MakeConstSpan(&second, 1), {.queues = queues}));
+  ASSERT_OK(next);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].payload, Job(3));
+  EXPECT_THAT(Value(backend().InFlight(kOwner)), IsEmpty());
+  const JobFinish third = {.worker_id = kOwner};
+  next = Value(backend().FinishAndReserve(absl::MakeConstSpan(&third, 1), {.queues = queues}));
+  ASSERT_OK(next);
+  EXPECT_THAT(*next, IsEmpty());
+  EXPECT_EQ(Value(backend().GetStat("processed")), 3);
+}
+
+TEST_P(BackendConformance, FinishAndReserveHonoursThePauseFlagAndStillFinishes) {
+  ASSERT_OK(backend().Push("q", Job(1)));
+  ASSERT_OK(backend().PauseAllWorkers(true));
+  const std::vector<std::string> queues = {"q"};
+  bool paused = false;
+  const JobFinish done = {.worker_id = kOwner};
+  absl::StatusOr<ReservedJobs> next = Value(backend().FinishAndReserve(
+      absl::MakeConstSpan(&done, 1), {.queues = queues, .owner = kOwner, .paused = &paused}));
+  ASSERT_OK(next);
+  EXPECT_THAT(*next, IsEmpty());
+  EXPECT_TRUE(paused);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 1);
+  EXPECT_EQ(Value(backend().Size("q")), 1);
+}
+
+TEST_P(BackendConformance, FinishAndReserveRefusesAWaitAndBadArgumentsApplyingNothing) {
+  ASSERT_OK(backend().Push("q", Job(1)));
+  const std::vector<std::string> queues = {"q"};
+  const std::vector<std::string> none;
+  const JobFinish done = {.worker_id = kOwner};
+  EXPECT_CODE(backend().FinishAndReserve(absl::MakeConstSpan(&done, 1),
+                                         {.queues = queues, .wait = absl::Seconds(1)}),
+              kInvalidArgument);
+  EXPECT_CODE(backend().FinishAndReserve(absl::MakeConstSpan(&done, 1), {.queues = none}),
+              kInvalidArgument);
+  const JobFinish nobody = {.worker_id = ""};
+  EXPECT_CODE(backend().FinishAndReserve(absl::MakeConstSpan(&nobody, 1), {.queues = queues}),
+              kInvalidArgument);
+  EXPECT_EQ(Value(backend().GetStat("processed")), 0);
+  EXPECT_EQ(Value(backend().Size("q")), 1);
 }
 
 // Redis computed the last index as start + count - 1, which overflows for a count near 2^63.
@@ -147,6 +236,22 @@ TEST_P(BackendConformance, ARangeWithAHugeCountReturnsEverythingFromItsStart) {
   for (int n : {1, 2}) ASSERT_OK(backend().PushFailure(Job(n)));
   EXPECT_THAT(Value(backend().Failures(1, huge)), ElementsAre(Job(2)));
   EXPECT_THAT(Value(backend().Failures(huge, huge)), IsEmpty());
+}
+
+// ---- QueuesForStar: what a worker's "*" stands for ----
+
+TEST_P(BackendConformance, QueuesForStarListsEveryQueueUpToTheLimitThenOnlyTheBusyOnes) {
+  for (const char* q : {"c", "a", "b"}) ASSERT_OK(backend().Push(q, Job(1)));
+  const std::vector<std::string> b = {"b"};
+  ASSERT_EQ(Value(backend().Reserve({.queues = b})).size(), 1u);  // b: known, and empty now
+  Backend::StarQueues star = Value(backend().QueuesForStar(3));
+  EXPECT_TRUE(star.all);
+  EXPECT_THAT(star.queues, ElementsAre("a", "b", "c"));
+  star = Value(backend().QueuesForStar(2));
+  EXPECT_FALSE(star.all);
+  EXPECT_THAT(star.queues, ElementsAre("a", "c"));
+  EXPECT_THAT(Value(backend().QueuesForStar(0)).queues, ElementsAre("a", "c"));
+  EXPECT_CODE(backend().QueuesForStar(-1), kInvalidArgument);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "core/json.h"
 #include "core/payload.h"
 #include "core/queue.h"
+#include "core/reserver.h"
 #include "core/retry.h"
 #include "core/scheduler.h"
 #include "core/status.h"
@@ -134,6 +135,30 @@ TEST_P(WorkerTest, StarWorksEveryQueueSortedByName) {
   Enqueue("bravo", "Record", "[3]");
   RunBurst(Options({"*"}));
   EXPECT_THAT(journal_.entries(), ElementsAre("alpha [2]", "bravo [3]", "charlie [1]"));
+}
+
+// Past kStarListsAllUpTo known queues "*" reserves over the busy ones only: the jobs still come
+// in queue order, from queues pushed to before the worker started and while it runs.
+TEST_P(WorkerTest, StarOverManyMostlyEmptyQueuesPerformsEveryJobInQueueOrder) {
+  for (int i = 0; i < kStarListsAllUpTo + 50; ++i) {
+    const std::string q = absl::StrFormat("q%03d", i);
+    Enqueue(q, "Record", "[0]");
+    ASSERT_OK(backend().RemoveJobs(q, {.class_name = "Record"}));  // known, empty
+  }
+  Enqueue("q140", "Record", "[1]");
+  Enqueue("q007", "Record", "[2]");
+  Enqueue("q007", "Record", "[3]");
+  RunBurst(Options({"*"}));
+  EXPECT_THAT(journal_.entries(), ElementsAre("q007 [2]", "q007 [3]", "q140 [1]"));
+  // Running: a job pushed to a queue that was empty at the last look is found within a look.
+  WorkerOptions options = Options({"*"});
+  Worker worker(backend(), registry_, options);
+  RunningWorker running(worker);
+  Enqueue("q099", "Record", "[4]");
+  ASSERT_TRUE(journal_.AwaitSize(4));
+  EXPECT_EQ(journal_.entries().back(), "q099 [4]");
+  worker.RequestStop(StopMode::kGraceful);
+  ASSERT_TRUE(running.AwaitReturn());
 }
 
 TEST_P(WorkerTest, NamedQueuesKeepTheirPlaceAroundStar) {
@@ -745,6 +770,60 @@ TEST_P(WorkerTest, PauseAllWorkersHoldsEverySlotUntilCleared) {
     ASSERT_TRUE(running.AwaitReturn());
     EXPECT_EQ(logged("all workers paused"), 1) << blocking;
     journal_.Clear();
+  }
+}
+
+// A slot takes its next job in the same step as it records the last one (Backend::
+// FinishAndReserve). A stop or a pause that comes in between must not hold that job: it goes
+// back to the head of its queue, waiting, out of the slot's in-flight list, and nothing of it is
+// recorded. Told from on_job_done, which runs right after that step, so the job is surely taken.
+TEST_P(WorkerTest, AJobTakenWithTheLastRecordGoesBackWhenTheSlotStopsOrPausesFirst) {
+  for (const bool reliable : {true, false}) {
+    for (const bool pause : {false, true}) {
+      SCOPED_TRACE(absl::StrFormat("reliable %d, pause %d", reliable, pause));
+      ASSERT_OK(backend().RemoveQueue("q"));
+      ASSERT_OK(backend().ClearStat("processed"));
+      journal_.Clear();
+      Enqueue("q", "Record", "[1]");
+      const std::string second = Enqueue("q", "Record", "[2]", /*track=*/true);
+      const std::string second_payload = Value(backend().Peek("q", 1, 1)).at(0);
+      WorkerOptions options = Options({"q"});
+      options.reliable = reliable;
+      Worker* told = nullptr;
+      std::atomic<int> reports{0};
+      options.on_job_done = [&](const JobReport&) {
+        if (reports.fetch_add(1) > 0) return;
+        if (pause) {
+          told->Pause();
+        } else {
+          told->RequestStop(StopMode::kGraceful);
+        }
+      };
+      Worker worker(backend(), registry_, options);
+      told = &worker;
+      RunningWorker running(worker);
+      if (pause) {
+        ASSERT_TRUE(Eventually([&] { return worker.paused_slots() == 1; }));
+        // Parked: the second job waits in its queue, not in the slot's hands.
+        EXPECT_THAT(Value(backend().Peek("q", 0, 10)), ElementsAre(second_payload));
+        EXPECT_THAT(Value(backend().InFlight(worker.worker_ids()[0])), IsEmpty());
+        EXPECT_EQ(StateOf(second), JobState::kWaiting);
+        worker.Resume();
+        ASSERT_TRUE(journal_.AwaitSize(2));
+        worker.RequestStop(StopMode::kGraceful);
+        ASSERT_TRUE(running.AwaitReturn());
+        EXPECT_THAT(journal_.entries(), ElementsAre("q [1]", "q [2]"));
+        EXPECT_EQ(StateOf(second), JobState::kComplete);
+        continue;
+      }
+      ASSERT_TRUE(running.AwaitReturn());
+      EXPECT_OK(running.status());
+      EXPECT_THAT(journal_.entries(), ElementsAre("q [1]"));
+      EXPECT_THAT(Value(backend().Peek("q", 0, 10)), ElementsAre(second_payload));
+      EXPECT_THAT(Value(backend().InFlight(worker.worker_ids()[0])), IsEmpty());
+      EXPECT_EQ(StateOf(second), JobState::kWaiting);
+      EXPECT_EQ(Stat("processed"), 1);
+    }
   }
 }
 

@@ -20,3 +20,5 @@ files["scheduler_lock.lua"] = { read_globals = { "check" } }
 files["set_schedule.lua"] = { read_globals = { "check" } }
 files["remove_schedule.lua"] = { read_globals = { "check" } }
 files["enqueue_occurrence.lua"] = { read_globals = { "check" } }
+-- finish_reserve.lua runs after the build defined the scripts it is composed of.
+files["finish_reserve.lua"] = { read_globals = { "finish_many", "reserve_many", "reserve" } }
