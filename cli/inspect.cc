@@ -12,17 +12,28 @@
 namespace resque::cli {
 namespace {
 
+// Every queue's size, in two round trips however many queues (Backend::QueueSummaries); a queue
+// whose key holds another type fails the command with that key's error, as a single read would.
+absl::StatusOr<std::vector<QueueSummary>> QueueSizes(Backend& backend) {
+  absl::StatusOr<std::vector<QueueSummary>> queues =
+      backend.QueueSummaries(Backend::QueueParts::kSizesOnly);
+  if (!queues.ok()) return queues.status();
+  for (const QueueSummary& q : *queues) {
+    if (!q.error.empty()) return absl::FailedPreconditionError(q.error);
+  }
+  return queues;
+}
+
 absl::Status Queues(Backend& backend, bool json) {
-  absl::StatusOr<std::vector<std::string>> names = backend.Queues();
-  if (!names.ok()) return names.status();
+  absl::StatusOr<std::vector<QueueSummary>> queues = QueueSizes(backend);
+  if (!queues.ok()) return queues.status();
   std::string out = json ? "{" : "";
-  for (size_t i = 0; i < names->size(); ++i) {
-    absl::StatusOr<int64_t> size = backend.Size((*names)[i]);
-    if (!size.ok()) return size.status();
+  for (size_t i = 0; i < queues->size(); ++i) {
+    const QueueSummary& q = (*queues)[i];
     if (json) {
-      absl::StrAppendFormat(&out, "%s%s:%d", i ? "," : "", json::Quote((*names)[i]), *size);
+      absl::StrAppendFormat(&out, "%s%s:%d", i ? "," : "", json::Quote(q.name), q.size);
     } else {
-      absl::StrAppendFormat(&out, "%s\t%d\n", EscapeField((*names)[i]), *size);
+      absl::StrAppendFormat(&out, "%s\t%d\n", EscapeField(q.name), q.size);
     }
   }
   if (json) out += "}\n";
@@ -30,9 +41,11 @@ absl::Status Queues(Backend& backend, bool json) {
   return absl::OkStatus();
 }
 
+// Workers are read in two round trips however many (Backend::WorkerSummaries); a worker key a
+// peer overwrote with another type reads as missing (idle, started unknown), not as an error.
 absl::Status Workers(Backend& backend, bool json) {
-  absl::StatusOr<std::vector<std::string>> ids = backend.Workers();
-  if (!ids.ok()) return ids.status();
+  absl::StatusOr<std::vector<WorkerSummary>> workers = backend.WorkerSummaries();
+  if (!workers.ok()) return workers.status();
   // Paused: marked so by its USR2 (ours only), or every worker while pause-all-workers is set
   // (docs/wire-format.md, "Paused workers").
   absl::StatusOr<bool> paused = backend.AllWorkersPaused();
@@ -42,26 +55,22 @@ absl::Status Workers(Backend& backend, bool json) {
     return (paused.ok() && *paused) || std::binary_search(marked->begin(), marked->end(), id);
   };
   std::string out = json ? "[" : "";
-  for (size_t i = 0; i < ids->size(); ++i) {
-    const std::string& id = (*ids)[i];
-    absl::StatusOr<std::optional<std::string>> started = backend.WorkerStarted(id);
-    absl::StatusOr<std::optional<std::string>> job = backend.WorkerJob(id);
-    if (!started.ok()) return started.status();
-    if (!job.ok()) return job.status();
+  for (size_t i = 0; i < workers->size(); ++i) {
+    const WorkerSummary& w = (*workers)[i];
     if (json) {
       // A record a peer wrote that is not JSON is shown as a string, so the output stays JSON.
-      const std::string job_json = !job->has_value()            ? "null"
-                                   : json::Validate(**job).ok() ? **job
-                                                                : json::Quote(**job);
+      const std::string job_json = !w.job.has_value()            ? "null"
+                                   : json::Validate(*w.job).ok() ? *w.job
+                                                                 : json::Quote(*w.job);
       absl::StrAppendFormat(&out, "%s{\"id\":%s,\"started\":%s,\"job\":%s,\"paused\":%s}",
-                            i ? "," : "", json::Quote(id), json::Quote(started->value_or("")),
-                            job_json, is_paused(id) ? "true" : "false");
+                            i ? "," : "", json::Quote(w.id), json::Quote(w.started.value_or("")),
+                            job_json, is_paused(w.id) ? "true" : "false");
     } else {
-      absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", EscapeField(id),
-                            EscapeField(started->value_or("?")),
-                            job->has_value() ? "working on " + EscapeJsonField(**job)
-                            : is_paused(id)  ? "paused"
-                                             : "idle");
+      absl::StrAppendFormat(&out, "%s\tstarted %s\t%s\n", EscapeField(w.id),
+                            EscapeField(w.started.value_or("?")),
+                            w.job.has_value() ? "working on " + EscapeJsonField(*w.job)
+                            : is_paused(w.id) ? "paused"
+                                              : "idle");
     }
   }
   if (json) out += "]\n";
@@ -74,27 +83,20 @@ absl::Status Workers(Backend& backend, bool json) {
   return absl::OkStatus();
 }
 
+// A bounded number of round trips at any number of queues and workers (six).
 absl::Status Stats(Backend& backend, bool json) {
   absl::StatusOr<int64_t> processed = backend.GetStat("processed");
   absl::StatusOr<int64_t> failed = backend.GetStat("failed");
-  absl::StatusOr<std::vector<std::string>> queues = backend.Queues();
-  absl::StatusOr<std::vector<std::string>> workers = backend.Workers();
+  absl::StatusOr<std::vector<QueueSummary>> queues = QueueSizes(backend);
+  absl::StatusOr<std::vector<WorkerSummary>> workers = backend.WorkerSummaries();
   for (const absl::Status& s :
        {processed.status(), failed.status(), queues.status(), workers.status()}) {
     if (!s.ok()) return s;
   }
   int64_t pending = 0;
-  for (const std::string& q : *queues) {
-    absl::StatusOr<int64_t> size = backend.Size(q);
-    if (!size.ok()) return size.status();
-    pending += *size;
-  }
+  for (const QueueSummary& q : *queues) pending += q.size;
   int64_t working = 0;
-  for (const std::string& w : *workers) {
-    absl::StatusOr<std::optional<std::string>> job = backend.WorkerJob(w);
-    if (!job.ok()) return job.status();
-    working += job->has_value() ? 1 : 0;
-  }
+  for (const WorkerSummary& w : *workers) working += w.job.has_value() ? 1 : 0;
   if (json) {
     std::printf(
         "{\"processed\":%lld,\"failed\":%lld,\"pending\":%lld,\"queues\":%zu,\"workers\":%zu,"

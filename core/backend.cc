@@ -540,7 +540,7 @@ absl::StatusOr<std::vector<std::string>> Backend::FailureQueues() {
 
 // ---- Bulk reads ----
 
-absl::StatusOr<std::vector<QueueSummary>> Backend::DoQueueSummaries() {
+absl::StatusOr<std::vector<QueueSummary>> Backend::DoQueueSummaries(QueueParts parts) {
   absl::StatusOr<std::vector<std::string>> names = DoQueues();
   if (!names.ok()) return names.status();
   std::vector<QueueSummary> out;
@@ -548,7 +548,9 @@ absl::StatusOr<std::vector<QueueSummary>> Backend::DoQueueSummaries() {
   for (std::string& name : *names) {
     absl::StatusOr<int64_t> size = DoSize(name);
     absl::StatusOr<std::vector<std::string>> head =
-        size.ok() ? DoPeek(name, 0, 1) : absl::StatusOr<std::vector<std::string>>(size.status());
+        !size.ok()                        ? absl::StatusOr<std::vector<std::string>>(size.status())
+        : parts == QueueParts::kSizesOnly ? std::vector<std::string>{}
+                                          : DoPeek(name, 0, 1);
     if (!head.ok() && !absl::IsFailedPrecondition(head.status())) return head.status();
     if (!head.ok()) {
       out.push_back({.name = std::move(name), .error = std::string(head.status().message())});

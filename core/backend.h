@@ -486,8 +486,13 @@ class Backend {
   // Every queue with its size and oldest payload, sorted by name; every registered worker with
   // its start, current job and own counters, sorted by id. A bounded number of round trips
   // however many queues or workers there are (the Redis backend pipelines: two each), so that
-  // a dashboard or a metrics scrape costs the same at 10 queues and at 10,000.
-  absl::StatusOr<std::vector<QueueSummary>> QueueSummaries() { return DoQueueSummaries(); }
+  // a dashboard or a metrics scrape costs the same at 10 queues and at 10,000. kSizesOnly leaves
+  // every head nullopt and spares reading them (`resque queues` and `stats` at 100,000 queues).
+  enum class QueueParts { kSizesAndHeads, kSizesOnly };
+  absl::StatusOr<std::vector<QueueSummary>> QueueSummaries(
+      QueueParts parts = QueueParts::kSizesAndHeads) {
+    return DoQueueSummaries(parts);
+  }
   absl::StatusOr<std::vector<WorkerSummary>> WorkerSummaries() { return DoWorkerSummaries(); }
 
   // Marks the worker busy with a job and, for a tracked job, sets its status. On a session
@@ -759,7 +764,7 @@ class Backend {
   virtual absl::StatusOr<std::optional<std::string>> DoWorkerStarted(
       std::string_view worker_id) = 0;
   // Defaults: one call per queue or worker, for backends where a call is cheap (memory).
-  virtual absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries();
+  virtual absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries(QueueParts parts);
   virtual absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries();
   virtual absl::Status DoStartJob(const JobStart& start) = 0;
   virtual absl::Status DoFinish(const FinishWrite& write) = 0;

@@ -95,8 +95,8 @@ class BackendWrapper : public Backend {
   absl::StatusOr<std::optional<std::string>> DoWorkerStarted(std::string_view worker_id) override {
     return target_->DoWorkerStarted(worker_id);
   }
-  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries() override {
-    return target_->DoQueueSummaries();
+  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries(QueueParts parts) override {
+    return target_->DoQueueSummaries(parts);
   }
   absl::StatusOr<std::vector<WorkerSummary>> DoWorkerSummaries() override {
     return target_->DoWorkerSummaries();

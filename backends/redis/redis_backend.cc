@@ -228,38 +228,42 @@ class RedisBackend : public Backend {
     return RunOptionalString({"GET", keys_.WorkerStarted(worker_id)});
   }
 
-  // Two round trips however many queues: the set, then every LLEN and LINDEX 0 in one
+  // Two round trips however many queues: the set, then every LLEN (and LINDEX 0) in one
   // pipeline. A key of another type (a peer's mistake) marks its queue, not the whole answer.
-  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries() override {
+  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries(QueueParts parts) override {
     absl::StatusOr<std::vector<std::string>> names = SortedMembers(keys_.Queues());
     if (!names.ok()) return names.status();
     std::vector<QueueSummary> out;
     if (names->empty()) return out;
+    const size_t per_queue = parts == QueueParts::kSizesOnly ? 1 : 2;
     std::vector<Command> commands;
-    commands.reserve(names->size() * 2);
+    commands.reserve(names->size() * per_queue);
     for (const std::string& name : *names) {
       commands.push_back({"LLEN", keys_.Queue(name)});
-      commands.push_back({"LINDEX", keys_.Queue(name), "0"});
+      if (per_queue == 2) commands.push_back({"LINDEX", keys_.Queue(name), "0"});
     }
     absl::StatusOr<Replies> replies = Run(commands);
     if (!replies.ok()) return replies.status();
     out.reserve(names->size());
     for (size_t i = 0; i < names->size(); ++i) {
       QueueSummary q{.name = std::move((*names)[i])};
-      const redisReply& size = *(*replies)[2 * i];
-      const redisReply& head = *(*replies)[2 * i + 1];
-      absl::Status bad = ReplyStatus(size, commands[2 * i][1]);
-      if (bad.ok()) bad = ReplyStatus(head, commands[2 * i][1]);
+      const std::string& key = commands[per_queue * i][1];
+      const redisReply& size = *(*replies)[per_queue * i];
+      const redisReply* head = per_queue == 2 ? (*replies)[2 * i + 1].get() : nullptr;
+      absl::Status bad = ReplyStatus(size, key);
+      if (bad.ok() && head != nullptr) bad = ReplyStatus(*head, key);
       if (!bad.ok()) {
         if (!absl::IsFailedPrecondition(bad)) return bad;
         q.error = std::string(bad.message());
       } else {
         absl::StatusOr<int64_t> n = IntegerOf(size, "LLEN");
         if (!n.ok()) return n.status();
-        absl::StatusOr<std::optional<std::string>> h = OptionalStringOf(head, "LINDEX");
-        if (!h.ok()) return h.status();
         q.size = *n;
-        q.head = std::move(*h);
+        if (head != nullptr) {
+          absl::StatusOr<std::optional<std::string>> h = OptionalStringOf(*head, "LINDEX");
+          if (!h.ok()) return h.status();
+          q.head = std::move(*h);
+        }
       }
       out.push_back(std::move(q));
     }

@@ -363,7 +363,7 @@ class DeadBackend : public BackendWrapper {
   absl::StatusOr<bool> DoAllWorkersPaused() override {
     return absl::UnavailableError("redis at 127.0.0.1:1: connection refused");
   }
-  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries() override {
+  absl::StatusOr<std::vector<QueueSummary>> DoQueueSummaries(QueueParts /*parts*/) override {
     return absl::UnavailableError("redis at 127.0.0.1:1: connection refused");
   }
 };
@@ -450,7 +450,14 @@ TEST_F(WebApiTest, ASnapshotCostsTheSameRoundTripsHoweverManyQueuesAndWorkers) {
     ASSERT_OK(backend_->Push(absl::StrCat("q", i), JobPayload("J", "[]", 1.0)));
     ASSERT_OK(backend_->RegisterWorker(absl::StrCat("h:", i, ":q"), "2026-12-01T10:00:00Z"));
   }
+  // `resque queues` and `stats` read only the sizes: the same two round trips.
+  const auto size_trips = [&]() -> int64_t {
+    const int64_t before = *redis::RedisRoundTrips(*backend_);
+    EXPECT_OK(backend_->QueueSummaries(Backend::QueueParts::kSizesOnly).status());
+    return *redis::RedisRoundTrips(*backend_) - before;
+  };
   const int64_t at_ten = trips();
+  const int64_t sizes_at_ten = size_trips();
   for (int i = 10; i < 1000; ++i) {
     ASSERT_OK(backend_->Push(absl::StrCat("q", i), JobPayload("J", "[]", 1.0)));
     ASSERT_OK(backend_->RegisterWorker(absl::StrCat("h:", i, ":q"), "2026-12-01T10:00:00Z"));
@@ -458,6 +465,8 @@ TEST_F(WebApiTest, ASnapshotCostsTheSameRoundTripsHoweverManyQueuesAndWorkers) {
   const int64_t at_thousand = trips();
   EXPECT_EQ(at_ten, at_thousand);
   EXPECT_LE(at_thousand, 14);
+  EXPECT_EQ(size_trips(), sizes_at_ten);
+  EXPECT_LE(sizes_at_ten, 2);
   absl::StatusOr<Snapshot> s = TakeSnapshot(*backend_, absl::Now());
   ASSERT_OK(s);
   EXPECT_EQ(s->queues.size(), 1000u);
@@ -494,6 +503,15 @@ TEST_P(SummariesTest, QueueAndWorkerSummariesAgreeWithTheOneByOneReads) {
   EXPECT_EQ((*queues)[0].head, "{\"class\":\"J\",\"args\":[1]}");
   EXPECT_EQ((*queues)[1].name, "b");
   EXPECT_EQ((*queues)[1].size, 1);
+  absl::StatusOr<std::vector<QueueSummary>> sizes =
+      backend->QueueSummaries(Backend::QueueParts::kSizesOnly);
+  ASSERT_OK(sizes);
+  ASSERT_EQ(sizes->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*sizes)[i].name, (*queues)[i].name);
+    EXPECT_EQ((*sizes)[i].size, (*queues)[i].size);
+    EXPECT_EQ((*sizes)[i].head, std::nullopt);
+  }
   absl::StatusOr<std::vector<WorkerSummary>> workers = backend->WorkerSummaries();
   ASSERT_OK(workers);
   ASSERT_EQ(workers->size(), 2u);
@@ -513,6 +531,10 @@ TEST_P(SummariesTest, QueueAndWorkerSummariesAgreeWithTheOneByOneReads) {
     EXPECT_EQ((*queues)[2].name, "broken");
     EXPECT_FALSE((*queues)[2].error.empty());
     EXPECT_EQ((*queues)[0].size, 2);
+    sizes = backend->QueueSummaries(Backend::QueueParts::kSizesOnly);
+    ASSERT_OK(sizes);
+    ASSERT_EQ(sizes->size(), 3u);
+    EXPECT_EQ((*sizes)[2].error, (*queues)[2].error);
   }
 }
 
