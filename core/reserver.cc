@@ -48,11 +48,51 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
     r.no_queues = true;
     return r;
   }
+  if (queues_.size() <= kReserveWindow) {
+    const std::vector<std::string> queues = UsableQueues();
+    if (queues.empty()) {
+      r.no_usable = true;
+      return r;
+    }
+    return ReserveFrom(queues, wait, allow_batch);
+  }
+  // A long list: a window at a time, without waiting, from the first not found empty lately to
+  // the end, then those before it (a job may have come to them since).
+  bool any_usable = false;
+  const size_t first = WindowStart();
+  for (const auto& [from_index, to_index] :
+       {std::pair{first, queues_.size()}, std::pair{size_t{0}, first}}) {
+    for (size_t from = from_index; from < to_index;) {
+      size_t next = 0;
+      const std::vector<std::string> window = UsableWindow(from, to_index, &next);
+      if (!window.empty()) {
+        any_usable = true;
+        RESQUE_ASSIGN_OR_RETURN(r, ReserveFrom(window, absl::ZeroDuration(), allow_batch));
+        if (!r.jobs.empty() || r.paused) return r;
+      }
+      skip_ = from = next;
+    }
+  }
+  // Every window came up empty: from the top at the next reserve.
+  skip_ = 0;
+  if (wait <= absl::ZeroDuration()) {
+    r = Reservation{};
+    r.no_usable = !any_usable && !AnyUsable();
+    return r;
+  }
+  // A blocking reserve then waits on every queue, so that a job pushed to any of them is taken
+  // at once.
   const std::vector<std::string> queues = UsableQueues();
   if (queues.empty()) {
     r.no_usable = true;
     return r;
   }
+  return ReserveFrom(queues, wait, allow_batch);
+}
+
+absl::StatusOr<Reservation> Reserver::ReserveFrom(const std::vector<std::string>& queues,
+                                                  absl::Duration wait, bool allow_batch) {
+  Reservation r;
   in_flight_ = reliable_.load();
   // Every reserve honours the fleet-wide pause flag, in the same round trip.
   bool* const paused = &r.paused;
@@ -94,7 +134,7 @@ absl::StatusOr<Reservation> Reserver::ReserveOnList(absl::Duration wait, bool al
   }
   if (job->has_value()) {
     r.jobs.push_back(**std::move(job));
-  } else if (UsableQueues().empty()) {
+  } else if (!AnyUsable()) {
     r.no_usable = true;
   }
   return r;
@@ -105,7 +145,13 @@ bool Reserver::PrepareFolded(ReserveRequest& request) {
   const bool reliable = reliable_.load();
   if (options_.max_batch > 1 && reliable && batch_size_ > 1) return false;
   if (!ResolveQueues().ok() || queues_.empty()) return false;
-  folded_queues_ = UsableQueues();
+  folded_next_ = 0;
+  if (queues_.size() <= kReserveWindow) {
+    folded_queues_ = UsableQueues();
+  } else {
+    const size_t from = WindowStart();
+    folded_queues_ = UsableWindow(from, queues_.size(), &folded_next_);
+  }
   if (folded_queues_.empty() || !tickets_.Take(/*wait=*/false)) return false;
   in_flight_ = reliable;
   folded_paused_ = false;
@@ -125,6 +171,10 @@ Reservation Reserver::FoldedResult(absl::StatusOr<ReservedJobs> jobs) {
     return r;
   }
   tickets_.Return(1);
+  if (jobs.ok() && !folded_paused_ && folded_next_ > 0 && folded_next_ < queues_.size()) {
+    skip_ = folded_next_;  // a long list: the plain reserve goes on from the next window
+    return r;
+  }
   queues_at_ = absl::InfinitePast();  // as after a plain reserve that found nothing
   if (!jobs.ok() && in_flight_ && IsTransient(jobs.status())) in_flight_unsure_ = true;
   return r;
@@ -169,6 +219,36 @@ std::vector<std::string> Reserver::UsableQueues() const {
     if (it == unusable_.end() || it->second.retry_at <= now) usable.push_back(q);
   }
   return usable;
+}
+
+bool Reserver::AnyUsable() const {
+  if (unusable_.empty()) return !queues_.empty();
+  const absl::Time now = options_.timer->MonotonicNow();
+  return std::any_of(queues_.begin(), queues_.end(), [&](const std::string& q) {
+    auto it = unusable_.find(q);
+    return it == unusable_.end() || it->second.retry_at <= now;
+  });
+}
+
+std::vector<std::string> Reserver::UsableWindow(size_t from, size_t to, size_t* next) const {
+  const absl::Time now = options_.timer->MonotonicNow();
+  std::vector<std::string> window;
+  size_t i = from;
+  for (; i < to && window.size() < kReserveWindow; ++i) {
+    auto it = unusable_.find(queues_[i]);
+    if (it == unusable_.end() || it->second.retry_at <= now) window.push_back(queues_[i]);
+  }
+  *next = i;
+  return window;
+}
+
+size_t Reserver::WindowStart() {
+  const absl::Time now = options_.timer->MonotonicNow();
+  if (now - skip_at_ >= kQueueListTtl || skip_ >= queues_.size()) {
+    skip_ = 0;
+    skip_at_ = now;
+  }
+  return skip_;
 }
 
 void Reserver::MarkUnusable(const std::string& queue, const absl::Status& error) {
@@ -246,6 +326,8 @@ absl::Status Reserver::ResolveQueues() {
   if (!star.ok()) return star.status();
   const std::vector<std::string>* const all = &star->queues;
   queues_.clear();
+  skip_ = 0;
+  skip_at_ = now;
   for (const std::string& q : wanted) {
     if (q != "*") {
       queues_.push_back(q);

@@ -45,6 +45,13 @@ struct Reservation {
 // the empty queues.
 inline constexpr int64_t kStarListsAllUpTo = 100;
 
+// A reserve asks the backend about this many queues at most: a longer list (thousands of busy
+// queues under "*", or named) is taken a window at a time, in order, each window that comes up
+// empty skipped for up to a second (kQueueListTtl), so that the cost of a reserve does not grow
+// with the length of the list. Only when every window is empty does a blocking reserve wait on
+// the whole list.
+inline constexpr size_t kReserveWindow = 100;
+
 // The last look at what "*" stands for, shared by the slots of a worker: past
 // kStarListsAllUpTo queues a look costs the server time in proportion to every known queue, so
 // one look a second serves every slot. Thread-safe.
@@ -146,12 +153,21 @@ class Reserver {
 
  private:
   absl::StatusOr<Reservation> ReserveOnList(absl::Duration wait, bool allow_batch);
+  absl::StatusOr<Reservation> ReserveFrom(const std::vector<std::string>& queues,
+                                          absl::Duration wait, bool allow_batch);
   absl::StatusOr<std::optional<ReservedJob>> ReserveOne(const std::vector<std::string>& queues,
                                                         absl::Duration wait, bool* paused);
   absl::StatusOr<std::optional<ReservedJob>> ReserveAroundBrokenQueues(
       const std::vector<std::string>& queues, bool* paused);
   // queues_ less the unusable queues not due for another try.
   std::vector<std::string> UsableQueues() const;
+  bool AnyUsable() const;
+  // The usable queues of queues_ from index `from` (up to `to`), at most kReserveWindow of them;
+  // `*next` is the index after the last one looked at.
+  std::vector<std::string> UsableWindow(size_t from, size_t to, size_t* next) const;
+  // Where the next reserve over a long list starts: the first window not found empty within the
+  // last kQueueListTtl (0 once that has passed, so that priority holds within it).
+  size_t WindowStart();
   void MarkUnusable(const std::string& queue, const absl::Status& error);
   // A reserve over `queues` went without error, looking at each up to `through` (the queue it
   // took a job from; empty: all of them): those skipped before are usable again.
@@ -180,6 +196,11 @@ class Reserver {
   // What "*" stood for at the last look, and when (by the timer).
   std::vector<std::string> queues_;
   absl::Time queues_at_ = absl::InfinitePast();
+  // Over a list longer than kReserveWindow: the index in queues_ before which every queue was
+  // found empty since skip_at_ (by the timer), and where the folded reserve's window ended.
+  size_t skip_ = 0;
+  absl::Time skip_at_ = absl::InfinitePast();
+  size_t folded_next_ = 0;
   struct Unusable {
     std::string error;
     absl::Time retry_at;   // by the timer

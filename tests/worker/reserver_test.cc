@@ -4,10 +4,12 @@
 // tried again every kUnusableRetry.
 #include "core/reserver.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "backends/memory/memory_backend.h"
 #include "core/backend_wrapper.h"
 #include "gtest/gtest.h"
@@ -150,6 +152,111 @@ TEST_F(ReserverTest, NoUsableQueueIsSaidSoWithoutAskingTheBackendAgain) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->no_usable);
   EXPECT_EQ(broken.tries_of_broken, tries);
+}
+
+// Records what each reserve asked for; a waiting reserve returns at once with nothing (the
+// memory backend would wait on the real clock).
+class RecordingBackend : public BackendWrapper {
+ public:
+  using BackendWrapper::BackendWrapper;
+  struct Asked {
+    std::string first;
+    size_t queues = 0;
+    absl::Duration wait;
+  };
+  std::vector<Asked> asked;
+
+ private:
+  absl::StatusOr<size_t> DoReserve(const ReserveRequest& request,
+                                   absl::Span<ReservedJob> out) override {
+    asked.push_back(
+        {.first = request.queues.front(), .queues = request.queues.size(), .wait = request.wait});
+    if (request.wait > absl::ZeroDuration()) return 0;
+    return BackendWrapper::DoReserve(request, out);
+  }
+};
+
+class LongListTest : public ReserverTest {
+ protected:
+  static constexpr int kQueues = 350;  // three full windows and a part
+  static std::string Name(int i) { return absl::StrFormat("q%03d", i); }
+  Reserver MakeLong(Backend& backend, Tickets& tickets) {
+    std::vector<std::string> queues;
+    for (int i = 0; i < kQueues; ++i) queues.push_back(Name(i));
+    return Reserver(backend, "host:1:long",
+                    {.queues = std::move(queues),
+                     .clock = &clock_,
+                     .timer = &clock_,
+                     .log = [](LogLevel, std::string_view) {}},
+                    tickets, state_, reliable_);
+  }
+  size_t MostAsked() const {
+    size_t most = 0;
+    for (const RecordingBackend::Asked& a : recording_.asked) most = std::max(most, a.queues);
+    return most;
+  }
+  RecordingBackend recording_{backend_.get()};
+};
+
+TEST_F(LongListTest, ALongListIsReservedAWindowAtATimeInPriorityOrder) {
+  Tickets tickets(0);
+  Reserver reserver = MakeLong(recording_, tickets);
+  Push(Name(340), "Late");
+  Push(Name(120), "One");
+  Push(Name(120), "Two");
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(120));
+  ASSERT_EQ(recording_.asked.size(), 2u);  // the first window was empty
+  EXPECT_EQ(recording_.asked[1].first, Name(100));
+  recording_.asked.clear();
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(120));
+  ASSERT_EQ(recording_.asked.size(), 1u);  // straight to the window that had jobs
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(340));
+  EXPECT_EQ(MostAsked(), kReserveWindow);
+  // Within the second, windows found empty are looked at after the later ones, not skipped.
+  Push(Name(10), "Early");
+  Push(Name(345), "Later");
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(345));
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(10));
+  absl::StatusOr<Reservation> none = reserver.Reserve(absl::ZeroDuration(), false);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->jobs.empty());
+  EXPECT_FALSE(none->no_usable);
+  // After it, priority holds again from the top.
+  Push(Name(345), "Later");
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(345));
+  Push(Name(10), "Early");
+  Push(Name(345), "Later");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(10));
+  EXPECT_EQ(MostAsked(), kReserveWindow);
+}
+
+TEST_F(LongListTest, ABlockingReserveWaitsOnTheWholeListOnlyOnceEveryWindowIsEmpty) {
+  Tickets tickets(0);
+  Reserver reserver = MakeLong(recording_, tickets);
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::Seconds(1), false)), "");
+  ASSERT_EQ(recording_.asked.size(), 5u);  // four windows without a wait, then the wait
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(recording_.asked[i].wait, absl::ZeroDuration());
+    EXPECT_EQ(recording_.asked[i].first, Name(100 * static_cast<int>(i)));
+  }
+  EXPECT_EQ(recording_.asked[4].queues, static_cast<size_t>(kQueues));
+  EXPECT_EQ(recording_.asked[4].wait, absl::Seconds(1));
+}
+
+TEST_F(LongListTest, TheFoldedReserveAsksOneWindowAndThePlainOneGoesOnFromTheNext) {
+  Tickets tickets(0);
+  Reserver reserver = MakeLong(recording_, tickets);
+  Push(Name(250), "Deep");
+  ReserveRequest request;
+  ASSERT_TRUE(reserver.PrepareFolded(request));
+  EXPECT_EQ(request.queues.size(), kReserveWindow);
+  EXPECT_EQ(request.queues.front(), Name(0));
+  EXPECT_TRUE(reserver.FoldedResult(ReservedJobs{}).jobs.empty());
+  EXPECT_EQ(QueueOf(reserver.Reserve(absl::ZeroDuration(), false)), Name(250));
+  ASSERT_EQ(recording_.asked.size(), 2u);
+  EXPECT_EQ(recording_.asked[0].first, Name(100));
+  EXPECT_EQ(recording_.asked[1].first, Name(200));
 }
 
 }  // namespace
