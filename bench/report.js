@@ -1,5 +1,5 @@
-// Reads what bench/run.sh measured (Google Benchmark JSON of each binary, node-resque's JSON),
-// writes latest.json, prints the markdown tables of ratios and of the worker sweep, and writes
+// Reads what bench/run.sh measured (Google Benchmark JSON of each binary, node-resque's and
+// Sidekiq's JSON, the latter optional), writes latest.json, prints the markdown tables of ratios and of the worker sweep, and writes
 // the gnuplot script of docs/benchmarks-worker.png. With --doc, also replaces the block between
 // the "bench/run.sh: results" markers of that markdown file with the machine and the tables.
 // No dependencies beyond node itself.
@@ -29,6 +29,21 @@ for (const w of node.worker) {
   if (again?.latency && again.latency.p50_us < w.latency.p50_us) w.latency = again.latency;
 }
 node.best_jobs_per_second = Math.max(...node.worker.map((w) => w.jobs_per_second));
+// Sidekiq (bench/sidekiq/measure.rb): each round is already the median of its drains; the same
+// better-of-two as node-resque's. Absent from results of before it was measured.
+const sidekiq = loadIf("sidekiq.json");
+const sidekiq2 = loadIf("sidekiq.round2.json");
+for (const w of sidekiq?.worker ?? []) {
+  const again = sidekiq2?.worker.find((x) => x.concurrency === w.concurrency);
+  w.runs = [w.jobs_per_second, ...(again ? [again.jobs_per_second] : [])];
+  w.jobs_per_second = Math.max(...w.runs);
+  if (again?.latency && again.latency.p50_us < w.latency.p50_us) w.latency = again.latency;
+}
+if (sidekiq) sidekiq.best_jobs_per_second = Math.max(...sidekiq.worker.map((w) => w.jobs_per_second));
+const sidekiqAt = (c) => sidekiq?.worker.find((w) => w.concurrency === c);
+// Our slots against Sidekiq's -c: its customary settings (5; 10, its default; 25, its default
+// before 6.0) at or above our powers of two, so that it never has fewer threads than we slots.
+const SIDEKIQ_MATCH = [[1, 1], [4, 5], [8, 10], [16, 25]];
 
 // The median of repetitions when there are some, else the single run; undefined when the
 // benchmark is missing (its backend not built) or failed.
@@ -85,6 +100,7 @@ const ourBestRedis =
 const ourBestRedisSingle =
   Math.max(...BASE_MODES.map((m) => best(sweep.redis[m], "jobs_per_second"))) || undefined;
 const nodeBestLatency = node.worker.reduce((a, w) => (w.latency.p50_us < a.latency.p50_us ? w : a));
+const sidekiqBestLatency = sidekiq?.worker.reduce((a, w) => (w.latency.p50_us < a.latency.p50_us ? w : a));
 const blocking = sweep.redis.blocking.filter((p) => p.p50_us !== undefined);
 const worst = (key) => (blocking.length ? Math.max(...blocking.map((p) => p[key])) : undefined);
 const bestOf = (key) => (blocking.length ? Math.min(...blocking.map((p) => p[key])) : undefined);
@@ -110,6 +126,19 @@ const rows = [
   ["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 10],
   ["worker no-op jobs/s on redis, best with batch 1 (one job per reserve)", ourBestRedisSingle, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms"],
 ];
+if (sidekiq) {
+  const sk = `Sidekiq ${sidekiq.sidekiq}`;
+  const cs = sidekiq.worker.map((w) => w.concurrency);
+  for (const [ours, theirs] of SIDEKIQ_MATCH) {
+    rows.push([
+      `worker no-op jobs/s on redis, one job at a time, blocking, ${ours} slot${ours > 1 ? "s" : ""}`,
+      sweep.redis.blocking.find((p) => p.concurrency === ours)?.jobs_per_second,
+      sidekiqAt(theirs)?.jobs_per_second, `${sk}, -c ${theirs}`, 2,
+    ]);
+  }
+  rows.push(["worker no-op jobs/s on redis, best with batch 1 (one job per reserve)", ourBestRedisSingle, sidekiq.best_jobs_per_second, `${sk}, best of -c ${Math.min(...cs)}-${Math.max(...cs)}`, 2]);
+  rows.push(["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, sidekiq.best_jobs_per_second, `${sk}, best of -c ${Math.min(...cs)}-${Math.max(...cs)}`]);
+}
 
 const si = (v) => {
   if (v === undefined || !Number.isFinite(v)) return "n/a";
@@ -142,15 +171,32 @@ const latencyRows = [
   ["blocking p50, redis, worst of 1-16 slots", worst("p50_us"), 100],
   ["blocking p99, redis, worst of 1-16 slots", worst("p99_us"), 1000],
 ];
-lines.push("", "| enqueue-to-perform latency | ours | node-resque (best p50: " + nodeBestLatency.concurrency + " workers, timeout 1 ms) | target | holds |", "|---|---|---|---|---|");
+const sidekiqHead = sidekiq ? ` Sidekiq ${sidekiq.sidekiq} (best p50: -c ${sidekiqBestLatency.concurrency}) |` : "";
+lines.push("", "| enqueue-to-perform latency | ours | node-resque (best p50: " + nodeBestLatency.concurrency + " workers, timeout 1 ms) |" + sidekiqHead + " target | holds |", `|---|---|---|${sidekiq ? "---|" : ""}---|---|`);
 for (const [what, v, limit] of latencyRows) {
   const ok = v === undefined ? undefined : v <= limit;
-  const nodeV = what.includes("p50") ? nodeBestLatency.latency.p50_us : nodeBestLatency.latency.p99_us;
-  table.push({ what, ours_us: v, node_resque_us: nodeV, target_us: limit, holds: ok });
-  lines.push(`| ${what} | ${us(v)} | ${us(nodeV)} | <= ${us(limit)} | ${holds(ok)} |`);
+  const key = what.includes("p50") ? "p50_us" : "p99_us";
+  const nodeV = nodeBestLatency.latency[key];
+  const sidekiqV = sidekiqBestLatency?.latency[key];
+  table.push({ what, ours_us: v, node_resque_us: nodeV, sidekiq_us: sidekiqV, target_us: limit, holds: ok });
+  lines.push(`| ${what} | ${us(v)} | ${us(nodeV)} |${sidekiq ? ` ${us(sidekiqV)} |` : ""} <= ${us(limit)} | ${holds(ok)} |`);
+}
+if (sidekiq) {
+  // Matched as the throughput rows are: our blocking slots against Sidekiq's -c.
+  lines.push("", `| enqueue-to-perform latency, matched | ours, blocking | Sidekiq ${sidekiq.sidekiq} | Sidekiq / ours |`, "|---|---|---|---|");
+  for (const [ours, theirs] of SIDEKIQ_MATCH) {
+    const p = sweep.redis.blocking.find((x) => x.concurrency === ours);
+    const w = sidekiqAt(theirs);
+    for (const key of ["p50_us", "p99_us"]) {
+      const what = `${key.slice(0, 3)}, ${ours} slot${ours > 1 ? "s" : ""} / -c ${theirs}`;
+      const ratio = p?.[key] && w ? w.latency[key] / p[key] : undefined;
+      table.push({ what: `enqueue-to-perform ${what}`, ours_us: p?.[key], sidekiq_us: w?.latency[key], ratio });
+      lines.push(`| ${what} | ${us(p?.[key])} | ${us(w?.latency[key])} | ${ratio === undefined ? "n/a" : ratio.toFixed(2) + "x"} |`);
+    }
+  }
 }
 
-lines.push("", "Worker sweep: no-op jobs/s draining a prefilled queue; enqueue-to-perform latency p50 / p99 at 1000 jobs/s. Redis throughput, Redis blocking latency and node-resque: the better of two rounds.", "");
+lines.push("", "Worker sweep: no-op jobs/s draining a prefilled queue; enqueue-to-perform latency p50 / p99 at 1000 jobs/s. Redis throughput, Redis blocking latency, node-resque and Sidekiq: the better of two rounds (Sidekiq's each the median of its drains).", "");
 lines.push("| backend | mode | " + CONCURRENCIES.map((c) => `c=${c}`).join(" | ") + " |");
 lines.push("|---|---|" + CONCURRENCIES.map(() => "---").join("|") + "|");
 for (const backend of ["redis", "memory"]) {
@@ -164,6 +210,16 @@ const nodeCells = CONCURRENCIES.map((c) => {
   return w ? `${si(w.jobs_per_second)}<br>${us(w.latency.p50_us)} / ${us(w.latency.p99_us)}` : "n/a";
 });
 lines.push(`| node-resque ${node.node_resque} | timeout 1 ms | ${nodeCells.join(" | ")} |`);
+if (sidekiq) {
+  const cell = (c) => {
+    const w = sidekiqAt(c);
+    return w ? `${si(w.jobs_per_second)}<br>${us(w.latency.p50_us)} / ${us(w.latency.p99_us)}` : "n/a";
+  };
+  // The same number of threads as the column's slots, then the matched -c (2 against 2).
+  lines.push(`| Sidekiq ${sidekiq.sidekiq} | -c = c | ${CONCURRENCIES.map(cell).join(" | ")} |`);
+  const matched = CONCURRENCIES.map((c) => SIDEKIQ_MATCH.find(([o]) => o === c)?.[1] ?? c);
+  lines.push(`| Sidekiq ${sidekiq.sidekiq} | -c ${matched.join(", ")} | ${matched.map(cell).join(" | ")} |`);
+}
 console.log(lines.join("\n"));
 
 const machine = fs.readFileSync(path.join(dir, "machine.txt"), "utf8").trim();
@@ -198,12 +254,14 @@ fs.writeFileSync(
       table,
       worker_sweep: sweep,
       node_resque: node,
+      sidekiq: sidekiq ?? null,
       raw: {
         bench_memory_queue: memory,
         bench_redis: redis,
         bench_worker: worker,
         bench_worker_round2: worker2 ?? null,
         node_round2: node2 ?? null,
+        sidekiq_round2: sidekiq2 ?? null,
       },
     },
     null,
@@ -236,15 +294,26 @@ const lat = block("lat", ["blocking_p50", "blocking_p99", "p1_p50", "p10_p50", "
   nodeCol((w) => w?.latency.p50_us),
   nodeCol((w) => w?.latency.p99_us),
 ]);
+// Sidekiq at its own -c values (5, 10, 25 besides ours), when it was measured.
+const sidekiqBlock = [
+  "$sidekiq << EOD",
+  "# c jobs_per_second p50_us p99_us",
+  ...(sidekiq?.worker ?? [])
+    .map((w) => [w.concurrency, w.jobs_per_second, w.latency.p50_us, w.latency.p99_us].join(" ")),
+  ...(sidekiq ? [] : ["1 NaN NaN NaN"]),
+  "EOD",
+].join("\n");
+const sidekiqName = sidekiq ? `Sidekiq ${sidekiq.sidekiq}` : "Sidekiq (not measured)";
 const plot = `${tput}
 ${lat}
+${sidekiqBlock}
 set terminal pngcairo size 1400,680 font "sans,11"
 set output "${args.png}"
 set multiplot layout 1,2 title "resque-cpp worker, no-op jobs, one process (${new Date().toISOString().slice(0, 10)})"
 set logscale xy
-set xtics (1, 2, 4, 8, 16)
-set xrange [0.8:20]
-set xlabel "concurrency (slots; node-resque: Worker instances)"
+set xtics (1, 2, 4, 8, 16, 25)
+set xrange [0.8:30]
+set xlabel "concurrency (slots; node-resque: Worker instances; Sidekiq: -c)"
 set grid
 set key outside below maxrows 3
 set title "throughput, draining a prefilled queue"
@@ -254,7 +323,8 @@ plot $tput u 1:2 w lp lw 2 pt 7 t "redis, blocking", \\
      $tput u 1:4 w lp lw 2 pt 7 dt 2 t "memory, blocking", \\
      $tput u 1:5 w lp lw 2 pt 5 dt 2 t "memory, poll 1 ms", \\
      $tput u 1:7 w lp lw 2 pt 13 t "redis, blocking, batch 64", \\
-     $tput u 1:6 w lp lw 2 pt 9 lc rgb "black" t "node-resque ${node.node_resque}, timeout 1 ms"
+     $tput u 1:6 w lp lw 2 pt 9 lc rgb "black" t "node-resque ${node.node_resque}, timeout 1 ms", \\
+     $sidekiq u 1:2 w lp lw 2 pt 11 lc rgb "dark-red" t "${sidekiqName}"
 set title "enqueue-to-perform latency at 1000 jobs/s"
 set ylabel "microseconds"
 plot $lat u 1:2 w lp lw 2 pt 7 t "redis, blocking, p50", \\
@@ -264,7 +334,9 @@ plot $lat u 1:2 w lp lw 2 pt 7 t "redis, blocking, p50", \\
      $lat u 1:6 w lp lw 2 pt 5 t "redis, poll 100 ms, p50", \\
      $lat u 1:7 w lp lw 2 pt 6 dt 3 t "memory, blocking, p50", \\
      $lat u 1:8 w lp lw 2 pt 9 lc rgb "black" t "node-resque, p50", \\
-     $lat u 1:9 w lp lw 2 pt 9 lc rgb "black" dt 2 t "node-resque, p99"
+     $lat u 1:9 w lp lw 2 pt 9 lc rgb "black" dt 2 t "node-resque, p99", \\
+     $sidekiq u 1:3 w lp lw 2 pt 11 lc rgb "dark-red" t "Sidekiq, p50", \\
+     $sidekiq u 1:4 w lp lw 2 pt 11 lc rgb "dark-red" dt 2 t "Sidekiq, p99"
 unset multiplot
 `;
 fs.writeFileSync(args.plot, plot);

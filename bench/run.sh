@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite on this machine and reports it against its baselines and node-resque.
+# Runs the benchmark suite on this machine and reports it against its baselines, node-resque and
+# Sidekiq.
 #
-#   bench/run.sh          full run (< 10 min): builds Release into build-bench/, starts its own
+#   bench/run.sh          full run (< 12 min): builds Release into build-bench/, starts its own
 #                         redis-server on a free loopback port, runs bench_memory_queue,
-#                         bench_redis, bench_worker and node-resque (bench/node, pinned) on it,
-#                         writes bench/results/latest.json, prints the markdown table of ratios,
+#                         bench_redis, bench_worker, node-resque (bench/node, pinned) and Sidekiq
+#                         (bench/sidekiq, Debian's ruby-sidekiq) on it, writes
+#                         bench/results/latest.json, prints the markdown table of ratios,
 #                         puts it in docs/benchmarks.md and draws docs/benchmarks-worker.png
 #   bench/run.sh --smoke  CI: builds the benchmarks in $BUILD_DIR (default build/) and runs each
-#                         binary and the node-resque script for a moment (< 1 min), so that none
-#                         of them rots; no report
+#                         binary, the node-resque scripts and the Sidekiq driver for a moment
+#                         (< 1 min), so that none of them rots; no report
 #
 # Nothing else is installed than scripts/deps.sh gives (and gnuplot-nox for the plot). Every
 # process started here is stopped on exit, whatever the exit.
@@ -89,11 +91,14 @@ if [ "$mode" = full ]; then
   queue_time=0.2
   worker_scale=1
   node_scale=1
+  sidekiq_args=()
 else
   repeat=()
   queue_time=0.001
   worker_scale=0.02
   node_scale=0.02
+  # One drain and a few latency jobs at two concurrencies: two Sidekiq boots, < 15 s.
+  sidekiq_args=(--rounds 1 --concurrency "1,5")
 fi
 run_bench() {  # NAME[.ROUND] [flags...]
   local name=$1
@@ -140,21 +145,30 @@ step "node-resque enqueue, worker throughput and latency"
 node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
   --out "$results/node.json"
 
+# Sidekiq (Debian's ruby-sidekiq), at -c 1, 2, 4, 5, 8, 10, 16, 25: one `sidekiq` process per
+# concurrency, started and stopped by the driver; database 12, emptied at the end.
+step "Sidekiq worker throughput and latency (bench/sidekiq)"
+ruby "$bench/sidekiq/measure.rb" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
+  "${sidekiq_args[@]}" --out "$results/sidekiq.json"
+
 step "schedulers: due jobs moved per second, lag from due second to queued (ours, node-resque's)"
 if [ "$mode" = smoke ]; then sched_args=(--jobs 2000 --lag-jobs 40); else sched_args=(); fi
 node "$bench/node/scheduler.js" --redis "$RESQUE_BENCH_REDIS" --resque "$build_dir/cli/resque" \
   "${sched_args[@]}" --out "$results/scheduler.json"
 
 # Machines are shared: a second round of the Redis worker points that the targets and the
-# comparison with node-resque rest on (throughput, blocking latency), ours then node-resque's;
-# the report keeps the better round of each point, so both sides get two chances at a quiet
-# moment.
+# comparisons with node-resque and Sidekiq rest on (throughput, blocking latency), ours, then
+# node-resque's, then Sidekiq's; the report keeps the better round of each point, so every side
+# gets two chances at a quiet moment.
 if [ "$mode" = full ]; then
   RESQUE_BENCH_SCALE=$worker_scale run_bench bench_worker.round2 \
     '--benchmark_filter=BM_WorkerThroughput/redis|BM_WorkerLatency/redis/blocking'
   step "node-resque worker throughput and latency, round 2"
   node "$bench/node/measure.js" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
     --only worker --out "$results/node.round2.json"
+  step "Sidekiq worker throughput and latency, round 2"
+  ruby "$bench/sidekiq/measure.rb" --redis "$RESQUE_BENCH_REDIS" --scale "$node_scale" \
+    --out "$results/sidekiq.round2.json"
 fi
 
 if [ "$mode" = smoke ]; then

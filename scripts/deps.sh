@@ -6,10 +6,10 @@ set -euo pipefail
 # tzdata: the IANA zones cron schedules run in (core/cron.h). chromium and
 # python3-prometheus-client: the dashboard's tests (a real browser, the Prometheus text parser).
 # libssl-dev: TLS to Redis. openssl and redis-sentinel: the TLS tests' certificates and the
-# failover test's sentinels.
+# failover test's sentinels. ruby-sidekiq: the second peer of bench/run.sh (bench/sidekiq).
 resque_packages=(cmake ninja-build g++ pkg-config libhiredis-dev libssl-dev libsimdjson-dev libabsl-dev
   libconcurrentqueue-dev libcli11-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev redis-server
-  lua-check ruby ruby-redis tzdata
+  lua-check ruby ruby-redis ruby-sidekiq tzdata
   chromium python3-prometheus-client
   openssl redis-sentinel)
 
