@@ -48,6 +48,7 @@ class Recorder {
     absl::MutexLock lock(&mu_);
     expected_ = expected;
     done_ = 0;
+    arrived_ = 0;
     samples_.clear();
     samples_.reserve(static_cast<size_t>(expected));
   }
@@ -71,11 +72,21 @@ class Recorder {
     absl::MutexLock lock(&mu_);
     return last_done_;
   }
+  // A warm-up job: counts itself as done, then holds its slot until `slots` warm-up jobs are
+  // being performed at once (or `timeout` passes), so that every slot is known to be running.
+  void Arrive(int64_t slots, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    ++done_;
+    ++arrived_;
+    auto all_here = [this, slots]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return arrived_ >= slots; };
+    mu_.AwaitWithTimeout(absl::Condition(&all_here), timeout);
+  }
 
  private:
   absl::Mutex mu_;
   int64_t expected_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t arrived_ ABSL_GUARDED_BY(mu_) = 0;  // warm-up jobs since the last Reset
   absl::Time last_done_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> samples_ ABSL_GUARDED_BY(mu_);
 };
@@ -109,11 +120,27 @@ class LatencyJob : public Job {
   }
 };
 
+// args: [<slots>]: see Recorder::Arrive.
+class WarmUpJob : public Job {
+ public:
+  absl::Status Perform(const JobContext& ctx) override {
+    std::string_view args = ctx.args();
+    int64_t slots = 0;
+    if (args.size() < 3 ||
+        !absl::SimpleAtoi(absl::string_view(args.data() + 1, args.size() - 2), &slots)) {
+      return absl::InvalidArgumentError("args must be [<slots>]");
+    }
+    TheRecorder().Arrive(slots, absl::Seconds(5));
+    return absl::OkStatus();
+  }
+};
+
 const JobRegistry& Registry() {
   static const JobRegistry* registry = [] {
     auto* r = new JobRegistry();
     (void)r->Register<NoOpJob>("NoOp");
     (void)r->Register<LatencyJob>("Latency");
+    (void)r->Register<WarmUpJob>("WarmUp");
     return r;
   }();
   return *registry;
@@ -212,11 +239,27 @@ void WorkerLatency(benchmark::State& state, const BackendMaker& make, const Mode
   Queue queue(*backend);
   std::vector<int64_t> samples;
   for (auto _ : state) {
-    TheRecorder().Reset(jobs);
-    const absl::Time start = absl::Now();
     bool all_done = false;
+    absl::Time start;
     {
       RunningWorker worker(*backend, mode, concurrency, batch);
+      // Pickup in steady state, as the peers' (which have booted) is measured: the jobs are
+      // offered once every slot has performed a job, not while the worker connects and
+      // registers (at 16 slots that spoils the first 50 ms of samples).
+      TheRecorder().Reset(concurrency);
+      for (int i = 0; i < concurrency; ++i) {
+        if (!queue.Enqueue(kQueue, "WarmUp", absl::StrCat("[", concurrency, "]")).ok()) {
+          state.SkipWithError("Enqueue failed");
+          break;
+        }
+      }
+      if (!state.error_occurred() && !TheRecorder().Wait(Deadline())) {
+        state.SkipWithError("the warm-up jobs were not performed in time");
+      }
+      if (state.error_occurred()) break;
+      absl::SleepFor(absl::Milliseconds(10));  // the slots' records, and back to their reserve
+      TheRecorder().Reset(jobs);
+      start = absl::Now();
       for (int i = 0; i < jobs; ++i) {
         const absl::Time due = start + i * period;
         if (const absl::Time now = absl::Now(); due > now) absl::SleepFor(due - now);
