@@ -11,6 +11,8 @@
 #include "core/absl_view.h"
 #include "core/backend_wrapper.h"
 #include "core/job_filter.h"
+#include "core/json.h"
+#include "core/payload.h"
 #include "core/status_macros.h"
 
 namespace resque {
@@ -332,16 +334,32 @@ absl::Status Backend::Finish(absl::Span<const JobFinish> finishes) {
   return DoFinish(write);
 }
 
+std::string WorkingJson(std::string_view queue, std::string_view run_at, std::string_view payload,
+                        std::string_view worker) {
+  return absl::StrFormat("{\"queue\":%s,\"run_at\":%s,\"payload\":%s,\"worker\":%s}",
+                         json::Quote(queue), run_at, payload, worker);
+}
+
 absl::StatusOr<absl::StatusOr<ReservedJobs>> Backend::FinishAndReserve(
     absl::Span<const JobFinish> finishes, const ReserveRequest& next) {
+  if (next.start != nullptr) next.start->started = false;
   RESQUE_RETURN_IF_ERROR(CheckReserve(next));
+  if (next.start != nullptr && next.max != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("finish and reserve: a folded start takes one job, not %d", next.max));
+  }
   if (next.wait != absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "finish and reserve: the reserve may not wait (%s)", absl::FormatDuration(next.wait)));
   }
   if (!next.owner.empty()) RESQUE_RETURN_IF_ERROR(WorkerId(next.owner));
   using Reserved = absl::StatusOr<ReservedJobs>;
-  if (finishes.empty()) return absl::StatusOr<Reserved>(absl::in_place, Reserve(next));
+  if (finishes.empty()) {
+    // No finish, no worker to start the job under: the start stays the caller's.
+    ReserveRequest alone = next;
+    alone.start = nullptr;
+    return absl::StatusOr<Reserved>(absl::in_place, Reserve(alone));
+  }
   RESQUE_ASSIGN_OR_RETURN(const FinishWrite write, CheckFinish(finishes));
   ReservedJobs jobs(static_cast<size_t>(next.max));
   RESQUE_ASSIGN_OR_RETURN(const absl::StatusOr<size_t> n,
@@ -355,7 +373,21 @@ absl::StatusOr<absl::StatusOr<size_t>> Backend::DoFinishAndReserve(const FinishW
                                                                    const ReserveRequest& next,
                                                                    absl::Span<ReservedJob> out) {
   RESQUE_RETURN_IF_ERROR(DoFinish(write));
-  return DoReserve(next, out);
+  absl::StatusOr<size_t> n = DoReserve(next, out);
+  if (!n.ok() || *n != 1 || next.start == nullptr) return n;
+  const absl::StatusOr<Payload> payload = DecodePayload(out[0].payload);
+  if (!payload.ok()) return n;  // not a job the worker starts: it fails it instead
+  const FoldedStart& start = *next.start;
+  // Not one step here, as no other client sees this backend between the two calls.
+  if (DoStartJob(
+          {.worker_id = std::string(write.worker_id),
+           .working_json = WorkingJson(out[0].queue, start.run_at, out[0].payload, start.worker),
+           .job_id = payload->id,
+           .status_json = start.status_json})
+          .ok()) {
+    next.start->started = true;
+  }
+  return n;
 }
 
 // ---- Reliable reserve and liveness ----
@@ -370,7 +402,11 @@ absl::StatusOr<int64_t> Backend::Unreserve(const UnreserveRequest& request) {
   std::vector<UnreserveJob> grouped;
   grouped.reserve(order.size());
   for (size_t i : order) grouped.push_back(request.jobs[i]);
-  return DoUnreserve({.owner = request.owner, .jobs = grouped, .status_json = request.status_json});
+  if (!request.idle_worker.empty()) RESQUE_RETURN_IF_ERROR(WorkerId(request.idle_worker));
+  return DoUnreserve({.owner = request.owner,
+                      .jobs = grouped,
+                      .status_json = request.status_json,
+                      .idle_worker = request.idle_worker});
 }
 
 absl::StatusOr<int64_t> Backend::Unreserve(std::string_view owner,

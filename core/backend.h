@@ -58,6 +58,25 @@ using ReservedJobs = absl::InlinedVector<ReservedJob, 1>;
 // any of them out under -Wextra.)
 
 // What Reserve takes. Borrows its queues and owner for the length of the call.
+// The start of the job a folded reserve takes (FinishAndReserve with ReserveRequest::start):
+// how a worker that goes from job to job pays one round trip per job, start included.
+struct FoldedStart {
+  std::string run_at = {};       // JSON string: when the job starts, for the working-on record
+  std::string worker = {};       // JSON string: the record's "worker" (node-resque files it so)
+  std::string status_json = {};  // written only if the job's status key exists (a tracked job)
+  // Set by the backend: true when it recorded the start, which it does when it took one job
+  // whose payload is a JSON object with a "class" string (what the worker would start). Then
+  // the working-on record is WorkingJson(queue, run_at, payload, worker) and a string "id" of
+  // the payload names the status. False otherwise: the start is the caller's to record.
+  bool started = false;
+};
+
+// The working-on record of a worker performing a job, as php-resque and Ruby resque read it
+// ("queue", "run_at", "payload") and node-resque files it ("worker"). `run_at` and `worker` are
+// JSON strings, `payload` is the job's JSON as it was queued.
+std::string WorkingJson(std::string_view queue, std::string_view run_at, std::string_view payload,
+                        std::string_view worker);
+
 struct ReserveRequest {
   // In priority order: the jobs come from the first of them that has any. At least one, none
   // empty.
@@ -77,6 +96,9 @@ struct ReserveRequest {
   // so no round trip is added. Left alone otherwise. A job that arrives during a wait while the
   // flag is set stays first in its queue.
   bool* paused = nullptr;
+  // Only with FinishAndReserve, whose finish names the worker: not null asks the backend to
+  // record the start of the job it takes in the same step, as StartJob would (see FoldedStart).
+  FoldedStart* start = nullptr;
 };
 
 // Which jobs RemoveJobs removes: php-resque's Resque::dequeue. A job matches when its class is
@@ -137,6 +159,9 @@ struct UnreserveRequest {
   std::string_view owner = {};
   absl::Span<const UnreserveJob> jobs = {};
   std::string_view status_json = {};  // the tracked jobs' new status (written only if it exists)
+  // Not empty: this worker is marked idle in the same step (its working-on record goes), as the
+  // jobs it handed back are the ones it would have worked on.
+  std::string_view idle_worker = {};
 };
 
 // ---- Resque's rules, decided here once and handed to the storage verbs ----
@@ -516,6 +541,9 @@ class Backend {
   // error is the finish's (then nothing was applied, or, for a lost reply, it is unknown whether
   // anything was); once the finish is applied, a reserve that fails (a queue key of the wrong
   // type) is told in `reserved` and took nothing. `reserved` holds what Reserve(next) returns.
+  // With `next.start` (and `next.max` 1) the start of the job it takes goes in the same step
+  // too, under the finish's worker: then a worker going from job to job pays one round trip
+  // per job, start, finish and reserve all in it.
   absl::StatusOr<absl::StatusOr<ReservedJobs>> FinishAndReserve(
       absl::Span<const JobFinish> finishes, const ReserveRequest& next);
 
@@ -770,7 +798,8 @@ class Backend {
   virtual absl::Status DoFinish(const FinishWrite& write) = 0;
   // `next` is checked as DoReserve's request is, with no wait; `out` as in DoReserve. The
   // outer status is the finish's, the inner one the reserve's. The default is DoFinish then
-  // DoReserve, two steps; a backend whose calls cost a round trip makes them one.
+  // DoReserve, two steps, then DoStartJob for a `next.start` (whose `started` it sets); a backend
+  // whose calls cost a round trip makes them one.
   virtual absl::StatusOr<absl::StatusOr<size_t>> DoFinishAndReserve(const FinishWrite& write,
                                                                     const ReserveRequest& next,
                                                                     absl::Span<ReservedJob> out);

@@ -34,9 +34,8 @@ void Recorder::Start(Backend& backend, std::string_view worker_id, const Reserve
   const absl::Time now = options_.clock->Now();
   // "worker" is what node-resque files the record under (allWorkingOn); php-resque and Ruby
   // read the other three.
-  const std::string working = absl::StrFormat(
-      "{\"queue\":%s,\"run_at\":%s,\"payload\":%s,\"worker\":%s}", json::Quote(job.queue),
-      json::Quote(FormatIsoTime(now)), job.payload, json::Quote(WorkerIdWithoutQueues(worker_id)));
+  const std::string working = WorkingJson(job.queue, json::Quote(FormatIsoTime(now)), job.payload,
+                                          json::Quote(WorkerIdWithoutQueues(worker_id)));
   absl::Status started = backend.StartJob({.worker_id = std::string(worker_id),
                                            .working_json = working,
                                            .job_id = payload.id,
@@ -46,6 +45,13 @@ void Recorder::Start(Backend& backend, std::string_view worker_id, const Reserve
     options_.log(LogLevel::kError, absl::StrFormat("worker %s: recording the start of job %s: %s",
                                                    worker_id, payload.id, started.message()));
   }
+}
+
+FoldedStart Recorder::StartToFold(std::string_view worker_id) const {
+  const absl::Time now = options_.clock->Now();
+  return {.run_at = json::Quote(FormatIsoTime(now)),
+          .worker = json::Quote(WorkerIdWithoutQueues(worker_id)),
+          .status_json = StatusUpdateJson(JobState::kRunning, now)};
 }
 
 FinishedJob Recorder::Finished(std::string_view worker_id, const ReservedJob& job,

@@ -62,6 +62,10 @@ class Recorder {
   void Start(Backend& backend, std::string_view worker_id, const ReservedJob& job,
              const Payload& payload, std::vector<std::string> others);
 
+  // The start of the job a folded reserve takes (ReserveRequest::start), stamped now: what
+  // Start would write, for the backend to write in the record's step.
+  FoldedStart StartToFold(std::string_view worker_id) const;
+
   // What the finish of `job` writes. `in_flight`: the job leaves the slot's in-flight list.
   FinishedJob Finished(std::string_view worker_id, const ReservedJob& job, const Payload* payload,
                        const JobOutcome& outcome, bool in_flight) const;

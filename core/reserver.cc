@@ -369,9 +369,11 @@ absl::StatusOr<int64_t> Reserver::HandBack(absl::Span<const ReservedJob> jobs,
       [&] { return absl::StrFormat("handing %d %s back", jobs.size(), what); },
       [&] {
         // Reserved without an owner, they are only here: back whatever.
+        // A job whose start went with a folded reserve made the slot busy with it.
         return backend_.Unreserve({.owner = in_flight_ ? std::string_view(slot_id_) : "",
                                    .jobs = back_jobs,
-                                   .status_json = waiting});
+                                   .status_json = waiting,
+                                   .idle_worker = slot_id_});
       });
   tickets_.Return(static_cast<int>(jobs.size()));
   if (!back.ok()) {

@@ -38,6 +38,7 @@ struct Reservation {
   bool no_queues = false;         // "*" stood for no queue at all: nothing to reserve from
   bool no_usable = false;         // every queue is skipped as unusable (see Reserver)
   bool paused = false;            // the fleet-wide pause flag is set: nothing was taken
+  bool started = false;           // its start is recorded already (FoldedStart)
 };
 
 // Up to this many known queues, "*" stands for every one of them; past it, for those that held

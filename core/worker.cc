@@ -483,16 +483,16 @@ absl::StatusOr<bool> Worker::WorkOnceWith(Slot& slot, absl::Duration wait, bool 
   if (r.batch) {
     ProcessBatch(slot, r.jobs);
   } else {
-    Process(slot, r.jobs.front());
+    Process(slot, r.jobs.front(), r.started);
   }
   busy_.fetch_sub(1);
   return true;
 }
 
-void Worker::Process(Slot& slot, const ReservedJob& job) {
+void Worker::Process(Slot& slot, const ReservedJob& job, bool started) {
   const absl::Time start = options_.timer->MonotonicNow();
   const absl::StatusOr<Payload> payload = DecodePayload(job.payload);
-  const std::optional<JobOutcome> outcome = RunOne(slot, job, payload, /*announce=*/true);
+  const std::optional<JobOutcome> outcome = RunOne(slot, job, payload, /*announce=*/!started);
   if (!outcome.has_value()) {
     HandBack(slot, absl::MakeConstSpan(&job, 1), absl::MakeConstSpan(&payload, 1));
     return;
@@ -582,9 +582,14 @@ void Worker::Record(Slot& slot, std::vector<FinishedJob>& done,
   // The next job comes in the same step, unless the slot is about to take none.
   if (fold && !state_->stopping() && !state_->paused() && !handing_back_.load() &&
       slot.reserver.PrepareFolded(next)) {
+    // The next job's start goes in the same step too (one round trip per job), unless a batch
+    // follows, which announces itself.
+    FoldedStart start = recorder_->StartToFold(slot.id);
+    next.start = &start;
     absl::StatusOr<ReservedJobs> reserved(absl::in_place);
     recorded = recorder_->Record(*slot.session, slot.id, done, next, reserved);
     Reservation r = slot.reserver.FoldedResult(std::move(reserved));
+    r.started = start.started;
     if (!r.jobs.empty()) slot.next = std::move(r);
   } else {
     recorded = recorder_->Record(*slot.session, slot.id, done);

@@ -211,7 +211,8 @@ class Worker {
   bool WaitOutFleetPause(Slot& slot);
   // Marks the slot paused (USR2) in the backend, or clears the mark, for `resque workers`.
   void MarkPaused(Slot& slot, bool paused);
-  void Process(Slot& slot, const ReservedJob& job);
+  // `started`: its start is recorded already (a folded reserve's FoldedStart).
+  void Process(Slot& slot, const ReservedJob& job, bool started);
   // Performs a batch (Reserve with max > 1): announces it, performs its jobs in order while it
   // is quick and the worker runs, hands the rest back, records what ran in one step.
   void ProcessBatch(Slot& slot, const std::vector<ReservedJob>& jobs);

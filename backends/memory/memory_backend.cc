@@ -629,6 +629,7 @@ absl::StatusOr<int64_t> MemoryBackend::DoUnreserve(const UnreserveRequest& reque
   std::lock_guard<std::mutex> lock(mu_);
   // Taken out newest first, as the Redis script does, so that of two equal payloads the one
   // reserved last goes back.
+  if (!request.idle_worker.empty()) worker_jobs_.erase(AbslView(request.idle_worker));
   std::vector<bool> found(jobs.size());
   for (size_t i = jobs.size(); i-- > 0;) {
     // Without an owner the job was only in the caller's memory: it goes back whatever.

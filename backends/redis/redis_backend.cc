@@ -372,16 +372,20 @@ class RedisBackend : public Backend {
         owned
             ? ReserveManyCall(keys_, next.queues, next.owner, next.max, paused != nullptr)
             : ReserveCall(std::move(queue_keys), paused != nullptr ? keys_.PauseAllWorkers() : "");
-    absl::StatusOr<Reply> r =
-        RunScript(FinishReserveCall(FinishManyCall(keys_, write, failures_), reserve),
-                  Durability::kWaitBestEffort);
+    absl::StatusOr<Reply> r = RunScript(
+        FinishReserveCall(keys_, FinishManyCall(keys_, write, failures_), reserve, next.start),
+        Durability::kWaitBestEffort);
     if (!r.ok()) return r.status();
     const redisReply& reply = **r;
-    if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 2 || reply.elements > 3 ||
-        (reply.elements == 3 && reply.element[2]->type != REDIS_REPLY_STRING)) {
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements != 3 ||
+        (reply.element[2]->type != REDIS_REPLY_STRING &&
+         reply.element[2]->type != REDIS_REPLY_INTEGER)) {
       return Unexpected(reply, "the finish and reserve script");
     }
-    if (reply.elements == 3) return Reserved(ScriptError(ReplyText(*reply.element[2])));
+    if (reply.element[2]->type == REDIS_REPLY_STRING) {
+      return Reserved(ScriptError(ReplyText(*reply.element[2])));
+    }
+    if (next.start != nullptr) next.start->started = reply.element[2]->integer == 1;
     const redisReply& got = *reply.element[1];
     if (PausedReply(got, paused)) return Reserved(0);
     if (owned) {

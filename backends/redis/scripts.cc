@@ -175,13 +175,22 @@ ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLay
                     std::move(args));
 }
 
-ScriptCall FinishReserveCall(const ScriptCall& finish, const ScriptCall& reserve) {
+ScriptCall FinishReserveCall(const Keys& keys_of, const ScriptCall& finish,
+                             const ScriptCall& reserve, const FoldedStart* start) {
   std::vector<std::string> keys(finish.keys().begin(), finish.keys().end());
   keys.insert(keys.end(), reserve.keys().begin(), reserve.keys().end());
   std::vector<std::string> args = {Int(static_cast<int64_t>(finish.keys().size())),
                                    Int(static_cast<int64_t>(finish.args().size())),
                                    reserve.script() == lua::Script::kReserveMany ? "many" : "one"};
-  args.reserve(3 + finish.args().size() + reserve.args().size());
+  args.reserve(kFinishReserveHeader + finish.args().size() + reserve.args().size());
+  if (start != nullptr) {
+    const std::string probe = keys_of.Status("");
+    const std::string status_prefix = keys_of.StatusPrefix();
+    args.insert(args.end(), {"1", start->run_at, start->worker, start->status_json, status_prefix,
+                             probe.substr(status_prefix.size()), keys_of.QueuePrefix()});
+  } else {
+    args.insert(args.end(), kFinishReserveHeader - args.size(), std::string());
+  }
   args.insert(args.end(), finish.args().begin(), finish.args().end());
   args.insert(args.end(), reserve.args().begin(), reserve.args().end());
   return ScriptCall(lua::Script::kFinishReserve, std::move(keys), std::move(args));
@@ -203,7 +212,9 @@ ScriptCall UnreserveCall(const Keys& keys, const UnreserveRequest& request) {
     args.push_back(j.job.payload);
     args.push_back(j.job_id.empty() ? "" : keys.Status(j.job_id));
   }
-  return ScriptCall(lua::Script::kUnreserve, {keys.Queues()}, std::move(args));
+  std::vector<std::string> key_list = {keys.Queues()};
+  if (!request.idle_worker.empty()) key_list.push_back(keys.Worker(request.idle_worker));
+  return ScriptCall(lua::Script::kUnreserve, std::move(key_list), std::move(args));
 }
 
 ScriptCall EditFailureCall(const Keys& keys, std::string failed_key, const FailureEdit& edit,

@@ -108,9 +108,12 @@ std::array<std::string, kFinishArgsPerJob> FinishArgs(const Keys& keys, const Jo
 ScriptCall FinishManyCall(const Keys& keys, const FinishWrite& write, FailureLayout layout);
 
 // finish_reserve.lua: `finish` (a FinishManyCall) and then `reserve` (a ReserveManyCall or a
-// ReserveCall) in one step. Replies {the finish's reply, the reserve's reply}, or {the finish's
-// reply, 0, the reserve's error} when only the reserve failed.
-ScriptCall FinishReserveCall(const ScriptCall& finish, const ScriptCall& reserve);
+// ReserveCall) in one step, and with `start` the start of the one job the reserve takes.
+// Replies {the finish's reply, the reserve's reply, 1 when the start was recorded else 0}, or
+// {the finish's reply, 0, the reserve's error} when only the reserve failed.
+inline constexpr size_t kFinishReserveHeader = 10;  // ARGV before the finish's
+ScriptCall FinishReserveCall(const Keys& keys, const ScriptCall& finish, const ScriptCall& reserve,
+                             const FoldedStart* start);
 
 // star_queues.lua: every known queue when there are at most `all_up_to`, else those holding a
 // job. Replies {1 or 0 (all or not), {names}}.

@@ -227,6 +227,116 @@ TEST_P(BackendConformance, FinishAndReserveRefusesAWaitAndBadArgumentsApplyingNo
   EXPECT_EQ(Value(backend().Size("q")), 1);
 }
 
+// The start folded in: the job taken is shown started as StartJob shows it, for the finish's
+// worker, with and without an owner; anything the worker would not start is left to it.
+TEST_P(BackendConformance, FinishAndReserveRecordsTheStartOfTheJobItTakes) {
+  const std::vector<std::string> queues = {"high", "low"};
+  const JobFinish done = {.worker_id = kOwner};
+  const auto fold = [&](std::string_view owner, FoldedStart& start) {
+    return Value(backend().FinishAndReserve(absl::MakeConstSpan(&done, 1),
+                                            {.queues = queues, .owner = owner, .start = &start}));
+  };
+  const auto running = [](FoldedStart& start) {
+    start = {.run_at = R"("2026-12-03T08:00:00Z")",
+             .worker = R"("host:300")",
+             .status_json = R"({"status":2})",
+             .started = true};  // the backend says; a stale value must not stand
+    return &start;
+  };
+  FoldedStart start;
+  for (const std::string_view owner : {std::string_view(kOwner), std::string_view()}) {
+    SCOPED_TRACE(owner.empty() ? "no owner" : "owner");
+    ASSERT_OK(backend().Push("low", Job(1)));
+    ASSERT_OK(backend().SetStatus("j1", R"({"status":1})", absl::InfiniteDuration(), false));
+    absl::StatusOr<ReservedJobs> next = fold(owner, *running(start));
+    ASSERT_OK(next);
+    ASSERT_EQ(next->size(), 1u);
+    EXPECT_TRUE(start.started);
+    EXPECT_EQ(Value(backend().WorkerJob(kOwner)),
+              WorkingJson("low", start.run_at, Job(1), start.worker));
+    EXPECT_EQ(Value(backend().WorkerJob(kOwner)),
+              R"({"queue":"low","run_at":"2026-12-03T08:00:00Z","payload":)" + Job(1) +
+                  R"(,"worker":"host:300"})");
+    EXPECT_EQ(Value(backend().GetStatus("j1")), R"({"status":2})");
+    // Its finish, with the next reserve finding nothing, leaves the worker idle again.
+    const JobFinish end = {
+        .worker_id = kOwner,
+        .in_flight = owner.empty() ? std::nullopt : std::optional<ReservedJob>((*next)[0])};
+    next = Value(backend().FinishAndReserve(absl::MakeConstSpan(&end, 1),
+                                            {.queues = queues, .owner = owner, .start = &start}));
+    ASSERT_OK(next);
+    EXPECT_THAT(*next, IsEmpty());
+    EXPECT_FALSE(start.started);
+    EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  }
+  // An untracked job: the worker busy, no status made up.
+  ASSERT_OK(backend().Push("high", Job(7)));
+  ASSERT_EQ(Value(fold(kOwner, *running(start))).size(), 1u);
+  EXPECT_TRUE(start.started);
+  EXPECT_TRUE(Value(backend().WorkerJob(kOwner)).has_value());
+  EXPECT_CODE(backend().GetStatus("j7"), kNotFound);
+  // What the worker fails without starting: not JSON, not an object, no class.
+  for (const char* bad : {"not json", "[1,2]", R"({"args":[]})", R"({"class":""})"}) {
+    SCOPED_TRACE(bad);
+    ASSERT_OK(backend().Push("high", bad));
+    absl::StatusOr<ReservedJobs> next = fold("", *running(start));
+    ASSERT_OK(next);
+    ASSERT_EQ(next->size(), 1u);
+    EXPECT_EQ((*next)[0].payload, bad);
+    EXPECT_FALSE(start.started);
+    EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  }
+  // Paused: nothing taken, nothing started.
+  ASSERT_OK(backend().Push("high", Job(8)));
+  ASSERT_OK(backend().PauseAllWorkers(true));
+  bool paused = false;
+  absl::StatusOr<ReservedJobs> held = Value(
+      backend().FinishAndReserve(absl::MakeConstSpan(&done, 1),
+                                 {.queues = queues, .paused = &paused, .start = running(start)}));
+  ASSERT_OK(held);
+  EXPECT_THAT(*held, IsEmpty());
+  EXPECT_TRUE(paused);
+  EXPECT_FALSE(start.started);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  ASSERT_OK(backend().PauseAllWorkers(false));
+  // A start is for one job; without a finish there is no worker to start it under.
+  EXPECT_CODE(backend().FinishAndReserve(
+                  absl::MakeConstSpan(&done, 1),
+                  {.queues = queues, .owner = kOwner, .max = 2, .start = running(start)}),
+              kInvalidArgument);
+  EXPECT_FALSE(start.started);
+  EXPECT_EQ(Value(backend().Size("high")), 1);
+  held = Value(backend().FinishAndReserve({}, {.queues = queues, .start = running(start)}));
+  ASSERT_OK(held);
+  EXPECT_EQ(held->size(), 1u);
+  EXPECT_FALSE(start.started);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+}
+
+// A worker handing back the job it had started (a folded start) is idle again in the same step.
+TEST_P(BackendConformance, UnreserveMarksTheIdleWorkerIdle) {
+  ASSERT_OK(backend().Push("q", Job(1)));
+  const std::vector<std::string> queues = {"q"};
+  ReservedJobs taken = Value(backend().Reserve({.queues = queues, .owner = kOwner}));
+  ASSERT_EQ(taken.size(), 1u);
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = "{}"}));
+  const UnreserveJob back = {.job = taken[0], .job_id = "j1"};
+  EXPECT_EQ(Value(backend().Unreserve({.owner = kOwner,
+                                       .jobs = absl::MakeConstSpan(&back, 1),
+                                       .status_json = R"({"status":1})",
+                                       .idle_worker = kOwner})),
+            1);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::nullopt);
+  EXPECT_THAT(Value(backend().Peek("q", 0, 10)), ElementsAre(Job(1)));
+  // Without idle_worker the record stays (a batch's unstarted rest goes back so).
+  taken = Value(backend().Reserve({.queues = queues, .owner = kOwner}));
+  ASSERT_OK(backend().StartJob({.worker_id = kOwner, .working_json = "{}"}));
+  const UnreserveJob again = {.job = taken.at(0)};
+  EXPECT_EQ(Value(backend().Unreserve({.owner = kOwner, .jobs = absl::MakeConstSpan(&again, 1)})),
+            1);
+  EXPECT_EQ(Value(backend().WorkerJob(kOwner)), std::optional<std::string>("{}"));
+}
+
 // Redis computed the last index as start + count - 1, which overflows for a count near 2^63.
 TEST_P(BackendConformance, ARangeWithAHugeCountReturnsEverythingFromItsStart) {
   const int64_t huge = std::numeric_limits<int64_t>::max();

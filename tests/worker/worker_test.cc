@@ -314,6 +314,54 @@ TEST_P(WorkerTest, WorkerShowsTheJobItIsWorkingOn) {
   EXPECT_EQ(Value(backend().WorkerJob(worker.worker_ids()[0])), std::nullopt);
 }
 
+// A slot running from job to job takes each next job, and records its start, in the step that
+// records the last one (FinishAndReserve with a FoldedStart): the jobs after the first must read
+// as the first does, busy worker and running status, reliable or not.
+TEST_P(WorkerTest, AJobTakenWithTheLastRecordIsShownStartedAsTheFirstIs) {
+  std::vector<std::string> working;
+  std::vector<std::optional<JobState>> states;
+  std::mutex mu;
+  std::string slot;
+  RegisterFn(registry_, "Probe", [&](const JobContext& ctx) {
+    std::lock_guard lock(mu);
+    working.push_back(Value(backend().WorkerJob(slot)).value_or("(idle)"));
+    states.push_back(StateOf(std::string(ctx.id())));
+    return absl::OkStatus();
+  });
+  for (const bool reliable : {false, true}) {
+    SCOPED_TRACE(absl::StrFormat("reliable %d", reliable));
+    {
+      std::lock_guard lock(mu);
+      working.clear();
+      states.clear();
+    }
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+      ids.push_back(Enqueue("q", "Probe", absl::StrFormat("[%d]", i), /*track=*/true));
+    }
+    const std::vector<std::string> payloads = Value(backend().Peek("q", 0, 10));
+    WorkerOptions options = Options({"q"});
+    options.reliable = reliable;
+    options.burst = true;
+    Worker worker(backend(), registry_, options);
+    slot = worker.worker_ids()[0];
+    RunningWorker running(worker);
+    ASSERT_TRUE(running.AwaitReturn());
+    EXPECT_OK(running.status());
+    std::lock_guard lock(mu);
+    ASSERT_EQ(working.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(working[i],
+                absl::StrFormat(R"({"queue":"q","run_at":"2023-11-14T22:13:20Z","payload":%s,)"
+                                R"("worker":"%s"})",
+                                payloads[i], slot.substr(0, slot.rfind(":q"))))
+          << i;
+      EXPECT_EQ(states[i], JobState::kRunning) << i;
+      EXPECT_EQ(StateOf(ids[i]), JobState::kComplete) << i;
+    }
+  }
+}
+
 // ---- Stats ----
 
 TEST_P(WorkerTest, CountsProcessedAndFailedJobsInTotalAndPerWorker) {
@@ -808,6 +856,8 @@ TEST_P(WorkerTest, AJobTakenWithTheLastRecordGoesBackWhenTheSlotStopsOrPausesFir
         EXPECT_THAT(Value(backend().Peek("q", 0, 10)), ElementsAre(second_payload));
         EXPECT_THAT(Value(backend().InFlight(worker.worker_ids()[0])), IsEmpty());
         EXPECT_EQ(StateOf(second), JobState::kWaiting);
+        // The slot is idle: its folded start is undone with the hand-back.
+        EXPECT_EQ(Value(backend().WorkerJob(worker.worker_ids()[0])), std::nullopt);
         worker.Resume();
         ASSERT_TRUE(journal_.AwaitSize(2));
         worker.RequestStop(StopMode::kGraceful);
