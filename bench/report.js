@@ -124,7 +124,9 @@ const rows = [
   ["enqueue one at a time (redis)", rate(redis, "BM_BackendPush"), node.enqueue_per_second.sequential, "node-resque enqueue, awaited one by one"],
   ["enqueue batched (redis)", rate(redis, "BM_BackendPushMany/100"), node.enqueue_per_second.concurrent, "node-resque enqueue, 100 in flight"],
   ["worker no-op jobs/s on redis, best of the sweep", ourBestRedis, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 10],
-  ["worker no-op jobs/s on redis, best with batch 1 (one job per reserve)", ourBestRedisSingle, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms"],
+  ["worker no-op jobs/s on redis, best with batch 1 (one job per reserve)", ourBestRedisSingle, node.best_jobs_per_second, "node-resque workers, best of 1-16, timeout 1 ms", 3],
+  // "*" over 10,000 known queues of which 10 hold the jobs, against the same jobs in one queue.
+  ["worker no-op jobs/s on redis, 1 slot, \"*\" over 10,000 queues (10 busy)", rate(worker, "BM_WorkerStar/redis/queues:10000/busy:10"), rate(worker, "BM_WorkerStar/redis/queues:1/busy:1"), "the same jobs in one queue", 0.5],
 ];
 if (sidekiq) {
   const sk = `Sidekiq ${sidekiq.sidekiq}`;
